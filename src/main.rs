@@ -1,0 +1,3 @@
+//! The `weir` binary: parses the command line and runs the broker.
+
+fn main() {}
