@@ -130,6 +130,9 @@ pub struct ConfigEntry {
     pub config_type: ConfigType,
 }
 
+/// Computes a config's value from a `LogConfig`.
+type ValueOf = Box<dyn Fn(&LogConfig) -> std::string::String>;
+
 /// Every topic config with its effective value: topic overrides first, then broker settings, then defaults.
 pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
     let kafka = LogConfig::default();
@@ -147,16 +150,12 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
         .to_string()
     };
     let long_max = i64::MAX.to_string();
-    let fixed = |v: &str| -> Box<dyn Fn(&LogConfig) -> std::string::String> {
+    let fixed = |v: &str| -> ValueOf {
         let v = v.to_string();
         Box::new(move |_| v.clone())
     };
     use ConfigType::*;
-    let table: Vec<(
-        &'static str,
-        ConfigType,
-        Box<dyn Fn(&LogConfig) -> std::string::String>,
-    )> = vec![
+    let table: Vec<(&'static str, ConfigType, ValueOf)> = vec![
         ("cleanup.policy", List, Box::new(policy)),
         ("compression.type", String, fixed("producer")),
         (
