@@ -44,6 +44,8 @@ impl Broker {
     /// Opens storage, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Broker, StartError> {
         let store = LogStore::open(config.store_options())?;
+        // Retention, compaction and time-based flushing.
+        store.spawn_background();
         let cluster = Arc::new(Cluster::open(
             config.node_id,
             store.clone(),
@@ -95,6 +97,7 @@ impl Broker {
     pub async fn shutdown(self) -> Result<(), LogError> {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
+        self.store.stop_background().await;
         self.store.shutdown()?;
         tracing::info!("weir broker stopped cleanly");
         Ok(())

@@ -24,6 +24,13 @@ pub const SUPPORTED: &[(ApiKey, (i16, i16))] = &[
         ApiKey::DescribeTopicPartitions,
         handler::describe_topic_partitions::VERSIONS,
     ),
+    (ApiKey::DescribeConfigs, handler::describe_configs::VERSIONS),
+    (ApiKey::AlterConfigs, handler::alter_configs::ALTER_VERSIONS),
+    (
+        ApiKey::IncrementalAlterConfigs,
+        handler::alter_configs::INCREMENTAL_VERSIONS,
+    ),
+    (ApiKey::DeleteRecords, handler::delete_records::VERSIONS),
 ];
 
 /// The served range of an API, if served at all.
