@@ -493,7 +493,10 @@ fn dtp(topics: &[&str], limit: i32, cursor: Option<(&str, i32)>) -> DescribeTopi
         }))
 }
 
-fn page(resp: &DescribeTopicPartitionsResponse) -> (Vec<(String, i32)>, Option<(String, i32)>) {
+/// A (topic, partition) pair.
+type Tp = (String, i32);
+
+fn page(resp: &DescribeTopicPartitionsResponse) -> (Vec<Tp>, Option<Tp>) {
     let parts = resp
         .topics
         .iter()
