@@ -4,4 +4,5 @@
 //! (one file per API family) → `log` (partition logs), `group` (consumer groups), `cluster` (topic metadata)
 //! → response encode → socket.
 
+pub mod group;
 pub mod log;
