@@ -45,6 +45,8 @@ pub struct Member {
     pub heartbeat_deadline: Instant,
     /// Identifies the one live heartbeat timer entry for this member; stale entries are ignored.
     pub heartbeat_timer_id: u64,
+    /// When that timer entry fires; a deadline earlier than this needs a new entry.
+    pub heartbeat_timer_at: Instant,
 }
 
 impl Member {

@@ -334,6 +334,9 @@ impl Shard {
                         } else {
                             now + ms(i64::from(session_ms))
                         };
+                        if let Some(m) = g.members.get_mut(&member) {
+                            m.heartbeat_timer_at = at;
+                        }
                         self.schedule(at, Timer::Heartbeat { group, member, id });
                     }
                     Some((false, _, _)) => {
@@ -434,9 +437,10 @@ impl Shard {
             return;
         };
         m.heartbeat_deadline = deadline;
-        if m.heartbeat_timer_id == 0 {
+        if m.heartbeat_timer_id == 0 || deadline < m.heartbeat_timer_at {
             let id = self.next_id();
             m.heartbeat_timer_id = id;
+            m.heartbeat_timer_at = deadline;
             self.schedule(
                 deadline,
                 Timer::Heartbeat {
@@ -632,6 +636,7 @@ impl Shard {
             is_new: true,
             heartbeat_deadline: Instant::now(),
             heartbeat_timer_id: 0,
+            heartbeat_timer_at: Instant::now(),
         };
         if g.is(GroupState::PreparingRebalance) && g.generation_id == 0 {
             g.new_member_added = true;
@@ -1836,6 +1841,7 @@ fn load_group(g: &mut ClassicGroup, v: GroupMetadataValue, now_ms: i64) {
             is_new: false,
             heartbeat_deadline: Instant::now(),
             heartbeat_timer_id: 0,
+            heartbeat_timer_at: Instant::now(),
         };
         g.add_member(member);
     }
