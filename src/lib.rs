@@ -5,4 +5,5 @@
 //! → response encode → socket.
 
 pub mod group;
+pub mod handler;
 pub mod log;

@@ -1062,11 +1062,8 @@ impl Shard {
             partition: p.partition,
             error,
         };
-        let group_error = if req.group_id.is_empty() {
-            Some(GroupError::InvalidGroupId)
-        } else {
-            None
-        };
+        // Like Kafka, an empty group id is valid for the offset APIs (old consumers used it).
+        let group_error: Option<GroupError> = None;
         let now_ms = self.now_ms();
         let mut g = match (group_error.is_some(), self.groups.remove(&req.group_id)) {
             (false, Some(g)) => Some(g),
@@ -1173,9 +1170,6 @@ impl Shard {
         group_id: &str,
         partitions: Option<Vec<(String, i32)>>,
     ) -> Result<Vec<FetchedOffset>, GroupError> {
-        if group_id.is_empty() {
-            return Err(GroupError::InvalidGroupId);
-        }
         let g = self
             .groups
             .get(group_id)
@@ -1285,10 +1279,6 @@ impl Shard {
     // ---------------------------------------------------------------- admin
 
     fn delete_group(&mut self, group_id: &str, reply: oneshot::Sender<Result<(), GroupError>>) {
-        if group_id.is_empty() {
-            let _ = reply.send(Err(GroupError::InvalidGroupId));
-            return;
-        }
         let Some(mut g) = self.groups.remove(group_id) else {
             let _ = reply.send(Err(GroupError::GroupIdNotFound));
             return;
