@@ -253,6 +253,18 @@ impl Config {
         }
     }
 
+    /// Settings of the group coordinator.
+    pub fn group_config(&self) -> crate::group::GroupConfig {
+        crate::group::GroupConfig {
+            offsets_topic_partitions: self.offsets_topic_num_partitions,
+            group_min_session_timeout_ms: self.group_min_session_timeout_ms,
+            group_max_session_timeout_ms: self.group_max_session_timeout_ms,
+            group_initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
+            offsets_retention_ms: self.offsets_retention_minutes.saturating_mul(60_000),
+            ..crate::group::GroupConfig::default()
+        }
+    }
+
     /// Options for the log store.
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
