@@ -1,7 +1,16 @@
 //! Weir: a Kafka wire-protocol-compatible broker.
 //!
-//! Data flows one way: `net` (sockets, frames) → `protocol` (decode/encode, version table) → `handler`
-//! (one file per API family) → `log` (partition logs), `group` (consumer groups), `cluster` (topic metadata)
-//! → response encode → socket.
+//! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode, the version table) →
+//! `handler` (one file per API family) → `cluster` (topic metadata), `log` (partition logs) → response
+//! encode → socket. `broker` wires them together; `config` holds the settings.
 
+pub mod broker;
+pub mod cluster;
+pub mod config;
+pub mod handler;
 pub mod log;
+pub mod net;
+pub mod protocol;
+
+pub use broker::Broker;
+pub use config::Config;

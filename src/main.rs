@@ -1,3 +1,149 @@
-//! The `weir` binary: parses the command line and runs the broker.
+//! The `weir` binary: parses the command line, starts the broker, stops it cleanly on SIGINT/SIGTERM.
 
-fn main() {}
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use weir::{Broker, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "weir",
+    version,
+    about = "A Kafka wire-protocol-compatible message broker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker (the default when no subcommand is given).
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// TOML file with Kafka-named settings (e.g. `num.partitions = 3`); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:9092].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// host:port advertised to clients [default: the listen address].
+    #[arg(long)]
+    advertised_listener: Option<String>,
+    /// Folder for logs and broker state [default: ./weir-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// This broker's node id [default: 1].
+    #[arg(long)]
+    node_id: Option<i32>,
+    /// Log filter, e.g. `info` or `weir=debug` (RUST_LOG also works) [default: info].
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Any Kafka-named setting, repeatable: `--set log.retention.ms=60000`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        None => ServeArgs::default(),
+    };
+    let filter = args
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .init();
+    let config = match build_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("weir: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("weir: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+fn build_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let mut overrides = Vec::new();
+    for kv in &args.set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--set expects KEY=VALUE, got {kv}"))?;
+        overrides.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    config = config
+        .with_overrides(&overrides)
+        .map_err(|e| e.to_string())?;
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if let Some(a) = &args.advertised_listener {
+        config.advertised_listener = Some(a.clone());
+    }
+    if let Some(d) = &args.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(n) = args.node_id {
+        config.node_id = n;
+    }
+    Ok(config)
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let broker = match Broker::start(config).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    match broker.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "unclean shutdown");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

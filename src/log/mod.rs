@@ -89,7 +89,11 @@ pub enum LogError {
     #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge { size: usize, max: usize },
     #[error("offset {offset} out of range [{log_start}, {log_end}]")]
-    OffsetOutOfRange { offset: i64, log_start: i64, log_end: i64 },
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        log_end: i64,
+    },
     #[error("out of order sequence: expected {expected}, got {got}")]
     OutOfOrderSequence { expected: i32, got: i32 },
     #[error("producer epoch {got} is older than current {current}")]
@@ -155,7 +159,10 @@ impl LogStore {
     /// Opens (and recovers) every partition folder under `options.dir`.
     pub fn open(options: StoreOptions) -> Result<Arc<LogStore>, LogError> {
         std::fs::create_dir_all(&options.dir)?;
-        Ok(Arc::new(LogStore { options, partitions: Mutex::new(HashMap::new()) }))
+        Ok(Arc::new(LogStore {
+            options,
+            partitions: Mutex::new(HashMap::new()),
+        }))
     }
 
     /// The data folder.
@@ -165,11 +172,21 @@ impl LogStore {
 
     /// Partitions found on disk at open (topic, partition).
     pub fn existing(&self) -> Vec<(String, i32)> {
-        self.partitions.lock().expect("poisoned").keys().cloned().collect()
+        self.partitions
+            .lock()
+            .expect("poisoned")
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Returns the partition, creating its folder if it does not exist yet.
-    pub fn get_or_create(&self, topic: &str, partition: i32, config: LogConfig) -> Result<Arc<PartitionLog>, LogError> {
+    pub fn get_or_create(
+        &self,
+        topic: &str,
+        partition: i32,
+        config: LogConfig,
+    ) -> Result<Arc<PartitionLog>, LogError> {
         let mut map = self.partitions.lock().expect("poisoned");
         let log = map
             .entry((topic.to_string(), partition))
@@ -180,12 +197,19 @@ impl LogStore {
 
     /// An open partition, if it exists.
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
-        self.partitions.lock().expect("poisoned").get(&(topic.to_string(), partition)).cloned()
+        self.partitions
+            .lock()
+            .expect("poisoned")
+            .get(&(topic.to_string(), partition))
+            .cloned()
     }
 
     /// Removes a partition and its files.
     pub fn delete(&self, topic: &str, partition: i32) -> Result<(), LogError> {
-        self.partitions.lock().expect("poisoned").remove(&(topic.to_string(), partition));
+        self.partitions
+            .lock()
+            .expect("poisoned")
+            .remove(&(topic.to_string(), partition));
         Ok(())
     }
 
@@ -207,14 +231,21 @@ pub struct PartitionLog {
 
 impl PartitionLog {
     fn new(config: LogConfig) -> PartitionLog {
-        PartitionLog { config: Mutex::new(config), batches: Mutex::new(Vec::new()), hw_tx: watch::channel(0).0 }
+        PartitionLog {
+            config: Mutex::new(config),
+            batches: Mutex::new(Vec::new()),
+            hw_tx: watch::channel(0).0,
+        }
     }
 
     /// Validates and appends one or more v2 batches, stamping offsets in place.
     pub fn append(&self, records: Bytes, _now_ms: i64) -> Result<AppendInfo, LogError> {
         let max = self.config.lock().expect("poisoned").max_message_bytes as usize;
         if records.len() > max {
-            return Err(LogError::MessageTooLarge { size: records.len(), max });
+            return Err(LogError::MessageTooLarge {
+                size: records.len(),
+                max,
+            });
         }
         if records.len() < 61 {
             return Err(LogError::CorruptMessage("short batch".into()));
@@ -244,7 +275,11 @@ impl PartitionLog {
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
         let offsets = self.offsets();
         if offset < offsets.log_start || offset > offsets.high_watermark {
-            return Err(LogError::OffsetOutOfRange { offset, log_start: offsets.log_start, log_end: offsets.log_end });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: offsets.log_start,
+                log_end: offsets.log_end,
+            });
         }
         let batches = self.batches.lock().expect("poisoned");
         let mut out = BytesMut::new();
@@ -258,13 +293,21 @@ impl PartitionLog {
             }
             out.extend_from_slice(b);
         }
-        Ok(ReadResult { records: out.freeze(), offsets })
+        Ok(ReadResult {
+            records: out.freeze(),
+            offsets,
+        })
     }
 
     /// Current offsets.
     pub fn offsets(&self) -> Offsets {
         let hw = *self.hw_tx.borrow();
-        Offsets { log_start: 0, high_watermark: hw, last_stable: hw, log_end: hw }
+        Offsets {
+            log_start: 0,
+            high_watermark: hw,
+            last_stable: hw,
+            log_end: hw,
+        }
     }
 
     /// First offset whose timestamp is >= `timestamp_ms`, with that timestamp.

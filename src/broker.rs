@@ -1,0 +1,135 @@
+//! Starts and stops a broker: opens the log store and metadata, binds the listener, accepts connections.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::config::Config;
+use crate::handler::fetch_session::FetchSessionCache;
+use crate::handler::{Ctx, NodeInfo};
+use crate::log::{LogError, LogStore};
+use crate::net::session;
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("log store: {0}")]
+    Log(#[from] LogError),
+    #[error("metadata: {0}")]
+    Cluster(#[from] ClusterError),
+}
+
+/// A running broker.
+pub struct Broker {
+    /// Address actually bound (useful with port 0).
+    local_addr: SocketAddr,
+    /// Flipped to true to stop accepting and close idle connections.
+    shutdown_tx: watch::Sender<bool>,
+    /// The accept loop; finishes after every session has ended.
+    accept_task: tokio::task::JoinHandle<()>,
+    /// The log store, flushed and marked clean at shutdown.
+    store: Arc<LogStore>,
+}
+
+impl Broker {
+    /// Opens storage, binds the listener and starts serving.
+    pub async fn start(config: Config) -> Result<Broker, StartError> {
+        let store = LogStore::open(config.store_options())?;
+        let cluster = Arc::new(Cluster::open(
+            config.node_id,
+            store.clone(),
+            config.default_log_config(),
+        )?);
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        // With port 0 the advertised port is the one actually bound.
+        let (host, mut port) = config.advertised();
+        if config.advertised_listener.is_none() {
+            port = i32::from(local_addr.port());
+        }
+        let ctx = Arc::new(Ctx {
+            node: NodeInfo {
+                node_id: config.node_id,
+                host,
+                port,
+            },
+            cluster,
+            fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
+            config,
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let accept_task = tokio::spawn(accept_loop(ctx, listener, shutdown_rx));
+        tracing::info!(%local_addr, "weir broker listening");
+        Ok(Broker {
+            local_addr,
+            shutdown_tx,
+            accept_task,
+            store,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish, flushes and writes the clean-shutdown marker.
+    pub async fn shutdown(self) -> Result<(), LogError> {
+        let _ = self.shutdown_tx.send(true);
+        let _ = self.accept_task.await;
+        self.store.shutdown()?;
+        tracing::info!("weir broker stopped cleanly");
+        Ok(())
+    }
+}
+
+async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let mut sessions = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let ctx = ctx.clone();
+                let rx = shutdown.clone();
+                sessions.spawn(async move {
+                    session::run(ctx, stream, rx).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        // Reap finished sessions so the set stays small.
+        while sessions.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while sessions.join_next().await.is_some() {}
+}

@@ -1,0 +1,416 @@
+//! Broker configuration: defaults for an embedded single node, read from TOML with Kafka's config names.
+//!
+//! Keys are Kafka's (`num.partitions`, `log.segment.bytes`, …). In TOML they may be written bare
+//! (`num.partitions = 3`, which TOML reads as nested tables) or quoted (`"num.partitions" = 3`); both are
+//! flattened back to dotted names before matching, and unknown keys are rejected so typos surface.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::log::{LogConfig, StoreOptions};
+
+/// Everything the broker needs to start; every field has a default fit for one local node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the broker listens on (`listeners`, without the `PLAINTEXT://` prefix).
+    #[serde(rename = "listeners")]
+    pub listen: SocketAddr,
+    /// `host:port` clients are told to connect to (`advertised.listeners`); defaults to `listen`.
+    #[serde(rename = "advertised.listeners")]
+    pub advertised_listener: Option<String>,
+    /// Folder holding partition logs and broker state (`log.dirs`).
+    #[serde(rename = "log.dirs")]
+    pub data_dir: PathBuf,
+    /// This broker's id (`node.id`).
+    #[serde(rename = "node.id")]
+    pub node_id: i32,
+    /// Partitions of an auto-created topic or a CreateTopics request with -1 (`num.partitions`).
+    #[serde(rename = "num.partitions")]
+    pub num_partitions: i32,
+    /// Replication factor used when a request passes -1 (`default.replication.factor`).
+    #[serde(rename = "default.replication.factor")]
+    pub default_replication_factor: i16,
+    /// Create unknown topics on Metadata requests that allow it (`auto.create.topics.enable`).
+    #[serde(rename = "auto.create.topics.enable")]
+    pub auto_create_topics: bool,
+    /// Largest record batch accepted, per topic unless overridden (`message.max.bytes`).
+    #[serde(rename = "message.max.bytes")]
+    pub message_max_bytes: u32,
+    /// Largest request frame accepted; larger frames close the connection (`socket.request.max.bytes`).
+    #[serde(rename = "socket.request.max.bytes")]
+    pub socket_request_max_bytes: u32,
+    /// Most client connections served at once; further accepts wait (`max.connections`).
+    #[serde(rename = "max.connections")]
+    pub max_connections: usize,
+    /// Size of an active segment before it rolls (`log.segment.bytes`).
+    #[serde(rename = "log.segment.bytes")]
+    pub log_segment_bytes: u64,
+    /// Age of an active segment before it rolls (`log.roll.ms`).
+    #[serde(rename = "log.roll.ms")]
+    pub log_roll_ms: i64,
+    /// Retention by age; -1 keeps forever (`log.retention.ms`).
+    #[serde(rename = "log.retention.ms")]
+    pub log_retention_ms: i64,
+    /// Retention by partition size; -1 is unlimited (`log.retention.bytes`).
+    #[serde(rename = "log.retention.bytes")]
+    pub log_retention_bytes: i64,
+    /// How often retention runs (`log.retention.check.interval.ms`).
+    #[serde(rename = "log.retention.check.interval.ms")]
+    pub log_retention_check_interval_ms: u64,
+    /// Bytes between offset-index entries (`log.index.interval.bytes`).
+    #[serde(rename = "log.index.interval.bytes")]
+    pub log_index_interval_bytes: u32,
+    /// Default `cleanup.policy` (`log.cleanup.policy`): `delete`, `compact` or `compact,delete`.
+    #[serde(rename = "log.cleanup.policy")]
+    pub log_cleanup_policy: String,
+    /// Fsync after this many messages; unset leaves it to the OS (`log.flush.interval.messages`).
+    #[serde(rename = "log.flush.interval.messages")]
+    pub log_flush_interval_messages: Option<i64>,
+    /// Fsync at least this often; unset leaves it to the OS (`log.flush.interval.ms`).
+    #[serde(rename = "log.flush.interval.ms")]
+    pub log_flush_interval_ms: Option<i64>,
+    /// Most incremental fetch sessions cached (`max.incremental.fetch.session.cache.slots`).
+    #[serde(rename = "max.incremental.fetch.session.cache.slots")]
+    pub fetch_session_cache_slots: usize,
+    /// Upper bound on one Fetch response (`fetch.max.bytes`).
+    #[serde(rename = "fetch.max.bytes")]
+    pub fetch_max_bytes: i32,
+    /// How long an idle producer's sequence state is kept (`producer.id.expiration.ms`).
+    #[serde(rename = "producer.id.expiration.ms")]
+    pub producer_id_expiration_ms: i64,
+    /// Wait before the first rebalance of an empty group (`group.initial.rebalance.delay.ms`).
+    #[serde(rename = "group.initial.rebalance.delay.ms")]
+    pub group_initial_rebalance_delay_ms: i64,
+    /// Smallest session timeout a member may ask for (`group.min.session.timeout.ms`).
+    #[serde(rename = "group.min.session.timeout.ms")]
+    pub group_min_session_timeout_ms: i32,
+    /// Largest session timeout a member may ask for (`group.max.session.timeout.ms`).
+    #[serde(rename = "group.max.session.timeout.ms")]
+    pub group_max_session_timeout_ms: i32,
+    /// Partitions of `__consumer_offsets` (`offsets.topic.num.partitions`).
+    #[serde(rename = "offsets.topic.num.partitions")]
+    pub offsets_topic_num_partitions: i32,
+    /// How long committed offsets of an empty group are kept (`offsets.retention.minutes`).
+    #[serde(rename = "offsets.retention.minutes")]
+    pub offsets_retention_minutes: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let log = LogConfig::default();
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised_listener: None,
+            data_dir: PathBuf::from("weir-data"),
+            node_id: 1,
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics: true,
+            message_max_bytes: log.max_message_bytes,
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            max_connections: 10_000,
+            log_segment_bytes: log.segment_bytes,
+            log_roll_ms: log.segment_ms,
+            log_retention_ms: log.retention_ms,
+            log_retention_bytes: log.retention_bytes,
+            log_retention_check_interval_ms: 300_000,
+            log_index_interval_bytes: log.index_interval_bytes,
+            log_cleanup_policy: "delete".to_string(),
+            log_flush_interval_messages: None,
+            log_flush_interval_ms: None,
+            fetch_session_cache_slots: 1000,
+            fetch_max_bytes: 55 * 1024 * 1024,
+            producer_id_expiration_ms: 86_400_000,
+            group_initial_rebalance_delay_ms: 3000,
+            group_min_session_timeout_ms: 6000,
+            group_max_session_timeout_ms: 1_800_000,
+            offsets_topic_num_partitions: 50,
+            offsets_retention_minutes: 7 * 24 * 60,
+        }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid TOML in {path}: {source}")]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file on top of the defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Toml {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut flat = serde_json::Map::new();
+        flatten("", &toml::Value::Table(table), &mut flat);
+        Config::from_flat(flat)
+    }
+
+    /// Applies `key=value` overrides (Kafka names) on top of this config.
+    pub fn with_overrides(self, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
+        if overrides.is_empty() {
+            return Ok(self);
+        }
+        let mut flat = match serde_json::to_value(SerializableConfig(&self)) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(ConfigError::Invalid("cannot re-read config".into())),
+        };
+        for (key, value) in overrides {
+            let parsed: toml::Value = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            flat.insert(key.clone(), toml_to_json(&parsed));
+        }
+        Config::from_flat(flat)
+    }
+
+    fn from_flat(flat: serde_json::Map<String, serde_json::Value>) -> Result<Config, ConfigError> {
+        let config: Config = serde_json::from_value(serde_json::Value::Object(flat))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.num_partitions < 1 {
+            return Err(ConfigError::Invalid("num.partitions must be >= 1".into()));
+        }
+        if self.offsets_topic_num_partitions < 1 {
+            return Err(ConfigError::Invalid(
+                "offsets.topic.num.partitions must be >= 1".into(),
+            ));
+        }
+        if self.socket_request_max_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "socket.request.max.bytes must be >= 1024".into(),
+            ));
+        }
+        if parse_cleanup_policy(&self.log_cleanup_policy).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "log.cleanup.policy {:?}",
+                self.log_cleanup_policy
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `host:port` clients should connect to.
+    pub fn advertised(&self) -> (String, i32) {
+        if let Some(adv) = &self.advertised_listener {
+            let adv = adv.strip_prefix("PLAINTEXT://").unwrap_or(adv);
+            if let Some((host, port)) = adv.rsplit_once(':') {
+                if let Ok(port) = port.parse::<i32>() {
+                    return (host.to_string(), port);
+                }
+            }
+        }
+        (self.listen.ip().to_string(), i32::from(self.listen.port()))
+    }
+
+    /// Topic-level defaults derived from the broker's `log.*` settings.
+    pub fn default_log_config(&self) -> LogConfig {
+        let (delete, compact) =
+            parse_cleanup_policy(&self.log_cleanup_policy).unwrap_or((true, false));
+        LogConfig {
+            segment_bytes: self.log_segment_bytes,
+            segment_ms: self.log_roll_ms,
+            index_interval_bytes: self.log_index_interval_bytes,
+            retention_ms: self.log_retention_ms,
+            retention_bytes: self.log_retention_bytes,
+            cleanup_delete: delete,
+            cleanup_compact: compact,
+            max_message_bytes: self.message_max_bytes,
+            flush_messages: self.log_flush_interval_messages.unwrap_or(i64::MAX),
+            flush_ms: self.log_flush_interval_ms.unwrap_or(i64::MAX),
+            ..LogConfig::default()
+        }
+    }
+
+    /// Options for the log store.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            dir: self.data_dir.clone(),
+            producer_id_expiration_ms: self.producer_id_expiration_ms,
+            retention_check_interval_ms: self.log_retention_check_interval_ms,
+        }
+    }
+}
+
+/// `(delete, compact)` for a `cleanup.policy` value.
+pub fn parse_cleanup_policy(value: &str) -> Option<(bool, bool)> {
+    let mut delete = false;
+    let mut compact = false;
+    for part in value.split(',').map(str::trim) {
+        match part {
+            "delete" => delete = true,
+            "compact" => compact = true,
+            _ => return None,
+        }
+    }
+    (delete || compact).then_some((delete, compact))
+}
+
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    out: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    match value {
+        toml::Value::Table(table) => {
+            for (k, v) in table {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), toml_to_json(other));
+        }
+    }
+}
+
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(s) => serde_json::Value::String(s.clone()),
+        toml::Value::Integer(i) => serde_json::Value::from(*i),
+        toml::Value::Float(f) => serde_json::Value::from(*f),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
+        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+        toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => serde_json::Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Serialises a config back to its flat Kafka-named form so overrides can be merged through one path.
+struct SerializableConfig<'a>(&'a Config);
+
+impl serde::Serialize for SerializableConfig<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("listeners", &c.listen.to_string())?;
+        if let Some(a) = &c.advertised_listener {
+            m.serialize_entry("advertised.listeners", a)?;
+        }
+        m.serialize_entry("log.dirs", &c.data_dir)?;
+        m.serialize_entry("node.id", &c.node_id)?;
+        m.serialize_entry("num.partitions", &c.num_partitions)?;
+        m.serialize_entry("default.replication.factor", &c.default_replication_factor)?;
+        m.serialize_entry("auto.create.topics.enable", &c.auto_create_topics)?;
+        m.serialize_entry("message.max.bytes", &c.message_max_bytes)?;
+        m.serialize_entry("socket.request.max.bytes", &c.socket_request_max_bytes)?;
+        m.serialize_entry("max.connections", &c.max_connections)?;
+        m.serialize_entry("log.segment.bytes", &c.log_segment_bytes)?;
+        m.serialize_entry("log.roll.ms", &c.log_roll_ms)?;
+        m.serialize_entry("log.retention.ms", &c.log_retention_ms)?;
+        m.serialize_entry("log.retention.bytes", &c.log_retention_bytes)?;
+        m.serialize_entry(
+            "log.retention.check.interval.ms",
+            &c.log_retention_check_interval_ms,
+        )?;
+        m.serialize_entry("log.index.interval.bytes", &c.log_index_interval_bytes)?;
+        m.serialize_entry("log.cleanup.policy", &c.log_cleanup_policy)?;
+        if let Some(v) = c.log_flush_interval_messages {
+            m.serialize_entry("log.flush.interval.messages", &v)?;
+        }
+        if let Some(v) = c.log_flush_interval_ms {
+            m.serialize_entry("log.flush.interval.ms", &v)?;
+        }
+        m.serialize_entry(
+            "max.incremental.fetch.session.cache.slots",
+            &c.fetch_session_cache_slots,
+        )?;
+        m.serialize_entry("fetch.max.bytes", &c.fetch_max_bytes)?;
+        m.serialize_entry("producer.id.expiration.ms", &c.producer_id_expiration_ms)?;
+        m.serialize_entry(
+            "group.initial.rebalance.delay.ms",
+            &c.group_initial_rebalance_delay_ms,
+        )?;
+        m.serialize_entry(
+            "group.min.session.timeout.ms",
+            &c.group_min_session_timeout_ms,
+        )?;
+        m.serialize_entry(
+            "group.max.session.timeout.ms",
+            &c.group_max_session_timeout_ms,
+        )?;
+        m.serialize_entry(
+            "offsets.topic.num.partitions",
+            &c.offsets_topic_num_partitions,
+        )?;
+        m.serialize_entry("offsets.retention.minutes", &c.offsets_retention_minutes)?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_and_quoted_kafka_names_both_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(
+            &path,
+            "num.partitions = 3\n\"log.retention.ms\" = 1000\nlisteners = \"127.0.0.1:9999\"\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.log_retention_ms, 1000);
+        assert_eq!(c.listen.port(), 9999);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(&path, "num.partition = 3\n").unwrap();
+        assert!(Config::from_file(&path).is_err());
+    }
+
+    #[test]
+    fn overrides_apply_with_types() {
+        let c = Config::default()
+            .with_overrides(&[
+                ("num.partitions".into(), "4".into()),
+                ("auto.create.topics.enable".into(), "false".into()),
+                ("log.cleanup.policy".into(), "compact".into()),
+            ])
+            .unwrap();
+        assert_eq!(c.num_partitions, 4);
+        assert!(!c.auto_create_topics);
+        assert!(c.default_log_config().cleanup_compact);
+    }
+}

@@ -1,0 +1,55 @@
+//! CreatePartitions: grows topics to a new partition count.
+
+use std::collections::HashSet;
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::errors::cluster_error_code;
+use super::Ctx;
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (0, 3);
+
+/// Answers a CreatePartitions request.
+pub fn handle(ctx: &Ctx, _version: i16, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<String> = req
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.to_string()))
+        .map(|t| t.name.to_string())
+        .collect();
+    let results = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            let fail = |code: i16, msg: String| {
+                result.clone().with_error_code(code).with_error_message(Some(StrBytes::from_string(msg)))
+            };
+            if duplicates.contains(t.name.as_str()) {
+                return fail(ResponseError::InvalidRequest.code(), "Duplicate topic in request.".into());
+            }
+            if let (Some(assignments), Some(current)) = (&t.assignments, ctx.cluster.topic(&t.name)) {
+                let added = (t.count - current.partitions).max(0) as usize;
+                if assignments.len() != added {
+                    return fail(
+                        ResponseError::InvalidReplicaAssignment.code(),
+                        format!("Increasing the number of partitions by {added} but {} assignments provided.", assignments.len()),
+                    );
+                }
+                if assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != ctx.node.node_id)) {
+                    return fail(ResponseError::InvalidReplicaAssignment.code(), "Unknown broker in assignment.".into());
+                }
+            }
+            match ctx.cluster.create_partitions(&t.name, t.count, req.validate_only) {
+                Ok(()) => result,
+                Err(e) => fail(cluster_error_code(&e), e.to_string()),
+            }
+        })
+        .collect();
+    CreatePartitionsResponse::default().with_results(results)
+}

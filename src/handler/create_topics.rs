@@ -1,0 +1,151 @@
+//! CreateTopics: validates names, partition counts, replication factors and configs, then creates.
+
+use std::collections::{BTreeMap, HashSet};
+
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::errors::cluster_error_code;
+use super::Ctx;
+use crate::cluster::ClusterError;
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (2, 7);
+
+/// Config source DYNAMIC_TOPIC_CONFIG (set on the topic).
+const SOURCE_TOPIC: i8 = 1;
+
+/// Answers a CreateTopics request.
+pub fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<String> = req
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.to_string()))
+        .map(|t| t.name.to_string())
+        .collect();
+    let results = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let name = t.name.clone();
+            let fail = |code: i16, msg: String| {
+                CreatableTopicResult::default()
+                    .with_name(name.clone())
+                    .with_error_code(code)
+                    .with_error_message(Some(StrBytes::from_string(msg)))
+                    .with_num_partitions(-1)
+                    .with_replication_factor(-1)
+                    .with_topic_config_error_code(code)
+            };
+            if duplicates.contains(name.as_str()) {
+                return fail(
+                    ResponseError::InvalidRequest.code(),
+                    format!(
+                        "Create topics request from client contains duplicate topic {}",
+                        name.as_str()
+                    ),
+                );
+            }
+            let (partitions, replication_factor) = if t.assignments.is_empty() {
+                let p = if t.num_partitions == -1 {
+                    ctx.config.num_partitions
+                } else {
+                    t.num_partitions
+                };
+                let rf = if t.replication_factor == -1 {
+                    ctx.config.default_replication_factor
+                } else {
+                    t.replication_factor
+                };
+                (p, rf)
+            } else {
+                if t.num_partitions != -1 || t.replication_factor != -1 {
+                    return fail(
+                        ResponseError::InvalidRequest.code(),
+                        "Both numPartitions or replicationFactor and replicasAssignments were set."
+                            .into(),
+                    );
+                }
+                let node = ctx.node.node_id;
+                if t.assignments
+                    .iter()
+                    .any(|a| a.broker_ids.iter().any(|b| b.0 != node))
+                {
+                    return fail(
+                        ResponseError::InvalidReplicaAssignment.code(),
+                        "Replica assignment names a broker that is not registered.".into(),
+                    );
+                }
+                let rf = t
+                    .assignments
+                    .first()
+                    .map(|a| a.broker_ids.len())
+                    .unwrap_or(0);
+                (t.assignments.len() as i32, rf as i16)
+            };
+            let mut configs = BTreeMap::new();
+            for c in &t.configs {
+                match &c.value {
+                    Some(v) => {
+                        configs.insert(c.name.to_string(), v.to_string());
+                    }
+                    None => {
+                        return fail(
+                            ResponseError::InvalidConfig.code(),
+                            format!(
+                                "Null value not supported for topic configs: {}",
+                                c.name.as_str()
+                            ),
+                        )
+                    }
+                }
+            }
+            match ctx.cluster.create_topic(
+                &name,
+                partitions,
+                replication_factor,
+                configs,
+                false,
+                req.validate_only,
+            ) {
+                Ok(meta) => {
+                    if !req.validate_only {
+                        tracing::info!(topic = %meta.name, partitions, "created topic");
+                    }
+                    let described = (version >= 5).then(|| {
+                        meta.configs
+                            .iter()
+                            .map(|(k, v)| {
+                                CreatableTopicConfigs::default()
+                                    .with_name(StrBytes::from_string(k.clone()))
+                                    .with_value(Some(StrBytes::from_string(v.clone())))
+                                    .with_config_source(SOURCE_TOPIC)
+                            })
+                            .collect()
+                    });
+                    CreatableTopicResult::default()
+                        .with_name(name)
+                        .with_topic_id(meta.id)
+                        .with_num_partitions(meta.partitions)
+                        .with_replication_factor(meta.replication_factor)
+                        .with_configs(described)
+                }
+                Err(e) => {
+                    let msg = match &e {
+                        ClusterError::Io(_) | ClusterError::Log(_) => {
+                            "Internal error creating topic".to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    fail(cluster_error_code(&e), msg)
+                }
+            }
+        })
+        .collect();
+    CreateTopicsResponse::default().with_topics(results)
+}

@@ -1,0 +1,67 @@
+//! DeleteTopics: by name (all versions) or by topic id (v6+).
+
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use super::errors::cluster_error_code;
+use super::Ctx;
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (1, 6);
+
+/// Answers a DeleteTopics request.
+pub fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    let wanted: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
+        req.topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
+    } else {
+        req.topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::nil()))
+            .collect()
+    };
+    let responses = wanted
+        .into_iter()
+        .map(|(name, id)| {
+            let result = DeletableTopicResult::default()
+                .with_name(name.clone())
+                .with_topic_id(id);
+            let resolved = match (&name, id.is_nil()) {
+                (Some(_), false) => {
+                    return result
+                        .with_error_code(ResponseError::InvalidRequest.code())
+                        .with_error_message(Some(StrBytes::from_static_str(
+                            "Only one of topic name or topic id may be set",
+                        )))
+                }
+                (Some(n), true) => Ok(n.to_string()),
+                (None, false) => ctx
+                    .cluster
+                    .topic_name(id)
+                    .ok_or(ResponseError::UnknownTopicId),
+                (None, true) => Err(ResponseError::InvalidRequest),
+            };
+            let name = match resolved {
+                Ok(n) => n,
+                Err(e) => return result.with_error_code(e.code()),
+            };
+            match ctx.cluster.delete_topic(&name) {
+                Ok(meta) => {
+                    tracing::info!(topic = %name, "deleted topic");
+                    result
+                        .with_name(Some(TopicName(StrBytes::from_string(name))))
+                        .with_topic_id(meta.id)
+                }
+                Err(e) => result
+                    .with_error_code(cluster_error_code(&e))
+                    .with_error_message(Some(StrBytes::from_string(e.to_string()))),
+            }
+        })
+        .collect();
+    DeleteTopicsResponse::default().with_responses(responses)
+}

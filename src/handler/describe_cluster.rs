@@ -1,0 +1,38 @@
+//! DescribeCluster: the cluster id, controller and brokers (AdminClient `describeCluster`).
+
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::metadata::{AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS_ALL};
+use super::Ctx;
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (0, 2);
+
+/// Endpoint type "brokers" (v1+); "controllers" (2) is only answered by controllers.
+const ENDPOINT_BROKERS: i8 = 1;
+
+/// Answers a DescribeCluster request.
+pub fn handle(ctx: &Ctx, version: i16, req: DescribeClusterRequest) -> DescribeClusterResponse {
+    let resp = DescribeClusterResponse::default()
+        .with_endpoint_type(req.endpoint_type)
+        .with_cluster_id(StrBytes::from_string(ctx.cluster.cluster_id()));
+    if version >= 1 && req.endpoint_type != ENDPOINT_BROKERS {
+        return resp.with_error_code(ResponseError::UnsupportedEndpointType.code()).with_error_message(Some(
+            StrBytes::from_static_str("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"),
+        ));
+    }
+    let node = &ctx.node;
+    resp.with_controller_id(BrokerId(node.node_id))
+        .with_brokers(vec![DescribeClusterBroker::default()
+            .with_broker_id(BrokerId(node.node_id))
+            .with_host(StrBytes::from_string(node.host.clone()))
+            .with_port(node.port)])
+        .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
+            CLUSTER_OPERATIONS_ALL
+        } else {
+            AUTHORIZED_OPERATIONS_OMITTED
+        })
+}

@@ -1,0 +1,101 @@
+//! DescribeTopicPartitions (API 75): paged topic/partition descriptions used by Kafka 3.9+ `kafka-topics.sh`.
+
+use std::collections::BTreeSet;
+
+use kafka_protocol::messages::describe_topic_partitions_response::{
+    Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::metadata::TOPIC_OPERATIONS_ALL;
+use super::Ctx;
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (0, 0);
+
+/// Answers a DescribeTopicPartitions request, at most `response_partition_limit` partitions per page.
+pub fn handle(
+    ctx: &Ctx,
+    _version: i16,
+    req: DescribeTopicPartitionsRequest,
+) -> DescribeTopicPartitionsResponse {
+    let limit = req.response_partition_limit.max(1) as usize;
+    let names: BTreeSet<String> = if req.topics.is_empty() {
+        ctx.cluster.topics().into_iter().map(|t| t.name).collect()
+    } else {
+        req.topics.iter().map(|t| t.name.to_string()).collect()
+    };
+    let (cursor_topic, cursor_partition) = match &req.cursor {
+        Some(c) => (Some(c.topic_name.to_string()), c.partition_index.max(0)),
+        None => (None, 0),
+    };
+    let node = BrokerId(ctx.node.node_id);
+    let mut topics = Vec::new();
+    let mut remaining = limit;
+    let mut next_cursor = None;
+    for name in names.iter().filter(|n| {
+        cursor_topic
+            .as_ref()
+            .is_none_or(|c| n.as_str() >= c.as_str())
+    }) {
+        let tn = TopicName(StrBytes::from_string(name.clone()));
+        let Some(meta) = ctx.cluster.topic(name) else {
+            topics.push(
+                DescribeTopicPartitionsResponseTopic::default()
+                    .with_name(Some(tn))
+                    .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+            );
+            continue;
+        };
+        if remaining == 0 {
+            next_cursor = Some(
+                Cursor::default()
+                    .with_topic_name(tn)
+                    .with_partition_index(0),
+            );
+            break;
+        }
+        let start = if cursor_topic.as_deref() == Some(name.as_str()) {
+            cursor_partition
+        } else {
+            0
+        };
+        let end = meta.partitions.min(start.saturating_add(remaining as i32));
+        let partitions: Vec<_> = (start..end)
+            .map(|p| {
+                DescribeTopicPartitionsResponsePartition::default()
+                    .with_partition_index(p)
+                    .with_leader_id(node)
+                    .with_leader_epoch(0)
+                    .with_replica_nodes(vec![node])
+                    .with_isr_nodes(vec![node])
+                    .with_eligible_leader_replicas(Some(vec![]))
+                    .with_last_known_elr(Some(vec![]))
+            })
+            .collect();
+        remaining -= partitions.len();
+        topics.push(
+            DescribeTopicPartitionsResponseTopic::default()
+                .with_name(Some(tn.clone()))
+                .with_topic_id(meta.id)
+                .with_is_internal(meta.internal)
+                .with_partitions(partitions)
+                .with_topic_authorized_operations(TOPIC_OPERATIONS_ALL),
+        );
+        if end < meta.partitions {
+            next_cursor = Some(
+                Cursor::default()
+                    .with_topic_name(tn)
+                    .with_partition_index(end),
+            );
+            break;
+        }
+    }
+    DescribeTopicPartitionsResponse::default()
+        .with_topics(topics)
+        .with_next_cursor(next_cursor)
+}

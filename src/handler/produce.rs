@@ -1,0 +1,125 @@
+//! Produce: appends each partition's record batches (undecoded) and acknowledges per `acks`.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::errors::log_error_code;
+use super::{Ctx, Reply};
+use crate::log::{Durability, PartitionLog};
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (3, 13);
+
+/// Appends now (so requests on a connection are appended in order) and replies once durable as required.
+pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
+    let acks = req.acks;
+    let now_ms = now_ms();
+    let mut waits: Vec<(Arc<PartitionLog>, i64)> = Vec::new();
+    let mut topics = Vec::with_capacity(req.topic_data.len());
+    for topic in req.topic_data {
+        // v13 names topics by id.
+        let name = if version >= 13 {
+            ctx.cluster.topic_name(topic.topic_id)
+        } else {
+            Some(topic.name.to_string())
+        };
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for p in topic.partition_data {
+            let resp = PartitionProduceResponse::default()
+                .with_index(p.index)
+                .with_base_offset(-1);
+            let resp = if !matches!(acks, -1..=1) {
+                resp.with_error_code(ResponseError::InvalidRequiredAcks.code())
+            } else {
+                match (&name, p.records) {
+                    (None, _) => resp.with_error_code(ResponseError::UnknownTopicId.code()),
+                    (Some(name), records) => match ctx.cluster.partition(name, p.index) {
+                        None => resp.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                        Some(log) => {
+                            let durability = if acks == -1 {
+                                Durability::Synced
+                            } else {
+                                Durability::Written
+                            };
+                            append(
+                                &log,
+                                records.unwrap_or_default(),
+                                now_ms,
+                                durability,
+                                resp,
+                                &mut waits,
+                            )
+                        }
+                    },
+                }
+            };
+            partitions.push(resp);
+        }
+        topics.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_topic_id(topic.topic_id)
+                .with_partition_responses(partitions),
+        );
+    }
+    if acks == 0 {
+        return Reply::None;
+    }
+    let response = ProduceResponse::default().with_responses(topics);
+    if waits.is_empty() {
+        return Reply::Now(ResponseKind::Produce(response));
+    }
+    Reply::Later(Box::pin(async move {
+        let mut response = response;
+        for (log, offset) in waits {
+            if let Err(e) = log.wait_durable(offset).await {
+                let code = log_error_code(&e);
+                tracing::error!(error = %e, "fsync failed; failing the produce");
+                for t in &mut response.responses {
+                    for p in &mut t.partition_responses {
+                        p.error_code = code;
+                    }
+                }
+            }
+        }
+        ResponseKind::Produce(response)
+    }))
+}
+
+fn append(
+    log: &Arc<PartitionLog>,
+    records: bytes::Bytes,
+    now_ms: i64,
+    durability: Durability,
+    resp: PartitionProduceResponse,
+    waits: &mut Vec<(Arc<PartitionLog>, i64)>,
+) -> PartitionProduceResponse {
+    match log.append(records, now_ms) {
+        Ok(info) => {
+            if durability == Durability::Synced {
+                waits.push((log.clone(), info.last_offset));
+            }
+            resp.with_base_offset(info.base_offset)
+                .with_log_append_time_ms(info.log_append_time_ms)
+                .with_log_start_offset(info.log_start_offset)
+        }
+        Err(e) => {
+            let code = log_error_code(&e);
+            resp.with_error_code(code)
+                .with_log_start_offset(log.offsets().log_start)
+                .with_error_message(Some(StrBytes::from_string(e.to_string())))
+        }
+    }
+}
+
+/// Wall-clock milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,4 @@
+//! The network edge: accepts connections and runs one session per connection.
+
+pub mod frame;
+pub mod session;

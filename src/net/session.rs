@@ -1,0 +1,135 @@
+//! One connection: reads frames in order, dispatches each request, and writes responses in request order.
+//!
+//! Requests are handled one at a time, as Kafka does, except that a produce waiting for fsync does not
+//! hold up the next request: its reply is queued as a future and the writer sends replies strictly in order.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use kafka_protocol::ResponseError;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use super::frame::{read_frame, FrameError};
+use crate::handler::{self, api_versions, Ctx, Reply};
+use crate::protocol::{self, DecodeError};
+
+/// Replies queued for the writer per connection; bounds memory and applies backpressure to pipelining clients.
+const PENDING_REPLIES_MAX: usize = 64;
+
+/// A reply on its way to the writer.
+#[allow(clippy::large_enum_variant)] // moved once per request, see `Reply`
+enum Outgoing {
+    /// Encoded and ready.
+    Ready(Bytes),
+    /// Waiting on an event; encoded when it resolves.
+    Waiting {
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        reply: Reply,
+    },
+}
+
+/// Serves one client connection until it closes, errs, or the broker shuts down.
+pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    tracing::info!(%peer, "connection opened");
+    let (mut reader, writer) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Outgoing>(PENDING_REPLIES_MAX);
+    let writer_task = tokio::spawn(write_loop(writer, rx));
+    let max = ctx.config.socket_request_max_bytes;
+    let reason: String = loop {
+        let frame = tokio::select! {
+            f = read_frame(&mut reader, max) => f,
+            _ = shutdown.wait_for(|s| *s) => break "broker shutting down".into(),
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(FrameError::Closed) => break "closed by client".into(),
+            Err(e) => break format!("bad frame: {e}"),
+        };
+        let outgoing = match protocol::decode_request(frame) {
+            Ok(request) => {
+                let (api_key, version, correlation_id) = (
+                    request.api_key,
+                    request.version(),
+                    request.header.correlation_id,
+                );
+                match handler::dispatch(&ctx, request).await {
+                    Reply::None => continue,
+                    reply => Outgoing::Waiting {
+                        api_key,
+                        version,
+                        correlation_id,
+                        reply,
+                    },
+                }
+            }
+            Err(DecodeError::UnsupportedVersion {
+                api_key: ApiKey::ApiVersions,
+                correlation_id,
+                ..
+            }) => {
+                // Kafka answers with a v0 body so the client can retry with a version it finds in the list.
+                let body = ApiVersionsResponse::default()
+                    .with_error_code(ResponseError::UnsupportedVersion.code())
+                    .with_api_keys(api_versions::supported_api_versions());
+                match protocol::encode_with_v0_header(correlation_id, &body, 0) {
+                    Ok(bytes) => Outgoing::Ready(bytes),
+                    Err(e) => break format!("encode: {e}"),
+                }
+            }
+            Err(e) => break format!("{e}"),
+        };
+        if tx.send(outgoing).await.is_err() {
+            break "write failed".into();
+        }
+    };
+    drop(tx);
+    // Let the writer drain replies already accepted (in-flight produces finish and are answered).
+    let _ = writer_task.await;
+    tracing::info!(%peer, %reason, "connection closed");
+}
+
+async fn write_loop(writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    while let Some(item) = rx.recv().await {
+        let bytes = match item {
+            Outgoing::Ready(b) => b,
+            Outgoing::Waiting {
+                api_key,
+                version,
+                correlation_id,
+                reply,
+            } => {
+                let body = match reply {
+                    Reply::Now(body) => body,
+                    Reply::Later(fut) => fut.await,
+                    Reply::None => continue,
+                };
+                match protocol::encode_response(api_key, version, correlation_id, &body) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
+                        return;
+                    }
+                }
+            }
+        };
+        if out.write_all(&bytes).await.is_err() {
+            return;
+        }
+        if rx.is_empty() && out.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = out.flush().await;
+    let _ = out.shutdown().await;
+}
