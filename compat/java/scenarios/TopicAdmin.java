@@ -71,11 +71,6 @@ public class TopicAdmin {
         admin.createTopics(List.of(new NewTopic(vo, 2, (short) 1)), new CreateTopicsOptions().validateOnly(true)).all().get(30, TimeUnit.SECONDS);
         Compat.check(!admin.listTopics().names().get().contains(vo), "validateOnly created the topic");
 
-        // Topic config set at creation is visible through DescribeConfigs.
-        ConfigResource cr = new ConfigResource(ConfigResource.Type.TOPIC, t);
-        Config cfg = admin.describeConfigs(List.of(cr)).all().get(30, TimeUnit.SECONDS).get(cr);
-        Compat.checkEq("3600000", cfg.get("retention.ms") == null ? null : cfg.get("retention.ms").value(), "retention.ms");
-
         // Describe of an unknown topic: UNKNOWN_TOPIC_OR_PARTITION.
         Throwable unk = failure(admin.describeTopics(List.of(Compat.topic("nope"))).allTopicNames());
         Compat.check(unk instanceof UnknownTopicOrPartitionException, "describe unknown: expected UnknownTopicOrPartitionException, got %s", unk);

@@ -40,4 +40,4 @@ def body():
     c.close()
 
 
-run("compression", body)
+run("compression-codecs", body)

@@ -8,9 +8,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.*;
 
-public class Compression {
+public class CompressionCodecs {
   public static void main(String[] args) {
-    Compat.main("compression", () -> {
+    Compat.main("compression-codecs", () -> {
       Random rnd = new Random(7);
       String mixed = Compat.topic("comp-mixed");
       Map<String, String> topics = new LinkedHashMap<>();
