@@ -41,7 +41,7 @@ def admin(**conf):
 
 def producer(**conf):
     base = {"bootstrap.servers": BOOTSTRAP, "linger.ms": 5, "message.timeout.ms": 60000}
-    base.update({k.replace("_", "."): v for k, v in conf.items()})
+    base.update(conf)
     return Producer(base)
 
 
@@ -53,7 +53,7 @@ def consumer(**conf):
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
     }
-    base.update({k.replace("_", "."): v for k, v in conf.items()})
+    base.update(conf)
     return Consumer(base)
 
 
