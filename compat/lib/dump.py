@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import sys
+import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
@@ -18,8 +19,11 @@ b64 = lambda x: None if x is None else base64.b64encode(x).decode()
 low, high = c.get_watermark_offsets(TopicPartition(t, part), timeout=10)
 c.assign([TopicPartition(t, part, low)])
 pos = low
+deadline = time.time() + 60
 while pos < high:
-    for m in c.consume(10000, 10.0):
+    if time.time() > deadline:
+        raise SystemExit(f"dump.py: timed out at offset {pos} of {high}")
+    for m in c.consume(10000, 0.2):
         if m.error():
             raise SystemExit(f"dump.py: {m.error()}")
         print(json.dumps({"offset": m.offset(), "timestamp": m.timestamp()[1], "key": b64(m.key()), "value": b64(m.value()),
