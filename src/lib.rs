@@ -4,6 +4,7 @@
 //! `handler` (one file per API family) → `cluster` (topic metadata), `log` (partition logs) → response
 //! encode → socket. `broker` wires them together; `config` holds the settings.
 
+mod alloc_guard;
 pub mod broker;
 pub mod cluster;
 pub mod config;
@@ -14,3 +15,7 @@ pub mod protocol;
 
 pub use broker::Broker;
 pub use config::Config;
+
+/// See `alloc_guard`: decoders may reserve huge, never-touched capacities from hostile lengths.
+#[global_allocator]
+static GLOBAL: alloc_guard::GuardedAlloc = alloc_guard::GuardedAlloc;
