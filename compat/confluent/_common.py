@@ -30,9 +30,14 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+def short(x, limit=300):
+    r = repr(x)
+    return r if len(r) <= limit else r[:limit] + f"... ({len(r)} chars)"
+
+
 def check_eq(expected, actual, what):
     if expected != actual:
-        raise AssertionError(f"{what}: expected {expected!r} but was {actual!r}")
+        raise AssertionError(f"{what}: expected {short(expected)} but was {short(actual)}")
 
 
 def admin(**conf):

@@ -22,6 +22,7 @@ public class IdempotentReconnect {
     final AtomicInteger cuts = new AtomicInteger();
     final int cutAfterBytes;
     final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    static final int MAX_CUTS = 8; // then let the rest of the stream finish cleanly
 
     Proxy(int cutAfterBytes) throws IOException {
       this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -67,7 +68,7 @@ public class IdempotentReconnect {
             out.write(buf, 0, n);
             out.flush();
             forwarded += n;
-            if (upstream && cutting.get() && forwarded >= cutAfterBytes) {
+            if (upstream && cutting.get() && forwarded >= cutAfterBytes && cuts.get() < MAX_CUTS) {
               Thread.sleep(20); // let the broker take the request, then lose its response
               cuts.incrementAndGet();
               break;
@@ -136,7 +137,6 @@ public class IdempotentReconnect {
           p.send(new ProducerRecord<>(t, 0, null, ByteBuffer.allocate(4).putInt(-1).array())).get(30, TimeUnit.SECONDS);
           proxy.cutting.set(true);
           for (int i = 0; i < N; i++) {
-            if (i == N * 3 / 4) proxy.cutting.set(false); // let the tail finish cleanly
             byte[] v = ByteBuffer.allocate(4 + 100).putInt(i).array();
             p.send(new ProducerRecord<>(t, 0, null, v), (md, e) -> {
               if (e != null) err.compareAndSet(null, e);
