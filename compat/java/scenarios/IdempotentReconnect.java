@@ -14,7 +14,7 @@ import org.apache.kafka.common.TopicPartition;
 
 public class IdempotentReconnect {
   /** Forwards loopback TCP to the broker; while cutting is on, drops a connection after it forwarded
-   *  cutAfterBytes of client->broker traffic (just after handing the broker a request). */
+   *  cutAfterBytes of client->broker traffic, swallowing the broker's next response. */
   static final class Proxy implements Closeable {
     final ServerSocket server;
     volatile int target;
@@ -50,29 +50,33 @@ public class IdempotentReconnect {
           broker.setTcpNoDelay(true);
           open.add(client);
           open.add(broker);
-          pump(client, broker, true);
-          pump(broker, client, false);
+          AtomicBoolean armed = new AtomicBoolean(false);
+          pump(client, broker, true, armed);
+          pump(broker, client, false, armed);
         } catch (IOException e) {
           // closed
         }
       }
     }
 
-    void pump(Socket from, Socket to, boolean upstream) {
+    /** Client->broker: after cutAfterBytes, arm the cut. Broker->client: once armed, swallow the next
+     *  response bytes (the broker did process the request) and then close both sides, so the producer
+     *  never learns the outcome and must retry. */
+    void pump(Socket from, Socket to, boolean upstream, AtomicBoolean armed) {
       Thread th = new Thread(() -> {
         byte[] buf = new byte[16384];
         long forwarded = 0;
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
           int n;
           while ((n = in.read(buf)) > 0) {
+            if (!upstream && armed.get()) {
+              cuts.incrementAndGet();
+              break; // drop this response and the connection
+            }
             out.write(buf, 0, n);
             out.flush();
             forwarded += n;
-            if (upstream && cutting.get() && forwarded >= cutAfterBytes && cuts.get() < MAX_CUTS) {
-              Thread.sleep(20); // let the broker take the request, then lose its response
-              cuts.incrementAndGet();
-              break;
-            }
+            if (upstream && cutting.get() && forwarded >= cutAfterBytes && cuts.get() < MAX_CUTS) armed.set(true);
           }
         } catch (Exception e) {
           // connection closed
