@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-cargo test --all-targets
+cargo test --workspace --all-targets
 compat/setup.sh
 compat/run.sh "$@"
