@@ -73,6 +73,9 @@ impl TestBroker {
         let mut config = Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.to_path_buf(),
+            // Weir creates every `__consumer_offsets` partition at start-up and fsyncs each at start and
+            // shutdown; 50 of them make a start/stop cycle take ~2 s. One keeps the suite fast.
+            offsets_topic_num_partitions: 1,
             ..Config::default()
         };
         adjust(&mut config);
