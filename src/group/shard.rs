@@ -992,8 +992,22 @@ impl Shard {
             GroupState::CompletingRebalance
             | GroupState::Stable
             | GroupState::PreparingRebalance => {
-                // The member's timer entry already exists; it re-arms itself at the new deadline.
-                m.heartbeat_deadline = now + ms(i64::from(m.session_timeout_ms));
+                // The member's timer entry re-arms itself at a later deadline; only an earlier one
+                // (e.g. after the new-member join timeout) needs a new entry.
+                let deadline = now + ms(i64::from(m.session_timeout_ms));
+                m.heartbeat_deadline = deadline;
+                if deadline < m.heartbeat_timer_at {
+                    let id = self.next_id + 1;
+                    self.next_id = id;
+                    m.heartbeat_timer_id = id;
+                    m.heartbeat_timer_at = deadline;
+                    let timer = Timer::Heartbeat {
+                        group: req.group_id.clone(),
+                        member: req.member_id.clone(),
+                        id,
+                    };
+                    self.timers.push(Reverse((deadline, id, timer)));
+                }
                 if state == GroupState::PreparingRebalance {
                     Err(GroupError::RebalanceInProgress)
                 } else {
