@@ -57,7 +57,7 @@ impl Broker {
             store.clone(),
             config.default_log_config(),
         )?);
-        let offsets = LogOffsets::open(cluster.clone(), config.offsets_topic_num_partitions)?;
+        let offsets = LogOffsets::new(cluster.clone(), config.offsets_topic_num_partitions);
         // Replays every `__consumer_offsets` partition before the first client is served.
         let groups = GroupCoordinator::start(
             config.group_config(),

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterError};
 use crate::group::{AppendFuture, GroupError, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords};
-use crate::log::LogError;
+use crate::log::{LogError, PartitionLog};
 
 /// Kafka's internal topic for group metadata and committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -17,21 +17,43 @@ const REPLAY_READ_BYTES: usize = 1 << 20;
 pub struct LogOffsets {
     /// Metadata and partition logs.
     cluster: Arc<Cluster>,
+    /// Partitions `__consumer_offsets` is created with (`offsets.topic.num.partitions`).
+    partitions: i32,
 }
 
 impl LogOffsets {
-    /// Creates `__consumer_offsets` (compacted, internal) if it does not exist yet.
-    pub fn open(
-        cluster: Arc<Cluster>,
-        partitions: i32,
-    ) -> Result<LogOffsets, crate::cluster::ClusterError> {
-        if cluster.topic(OFFSETS_TOPIC).is_none() {
-            let mut configs = std::collections::BTreeMap::new();
-            configs.insert("cleanup.policy".to_string(), "compact".to_string());
-            configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
-            cluster.create_topic(OFFSETS_TOPIC, partitions, 1, configs, true, false)?;
+    /// Storage over `cluster`; `__consumer_offsets` (with `partitions` partitions) is created on first write,
+    /// as Kafka creates it on first use rather than at start-up.
+    pub fn new(cluster: Arc<Cluster>, partitions: i32) -> LogOffsets {
+        LogOffsets {
+            cluster,
+            partitions,
         }
-        Ok(LogOffsets { cluster })
+    }
+
+    /// The log of one `__consumer_offsets` partition, creating the topic (compacted, internal) if needed.
+    fn partition_log(&self, partition: i32) -> Result<Arc<PartitionLog>, GroupError> {
+        if let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) {
+            return Ok(log);
+        }
+        let mut configs = std::collections::BTreeMap::new();
+        configs.insert("cleanup.policy".to_string(), "compact".to_string());
+        configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
+        match self
+            .cluster
+            .create_topic(OFFSETS_TOPIC, self.partitions, 1, configs, true, false)
+        {
+            Ok(_) => tracing::info!(partitions = self.partitions, "created {OFFSETS_TOPIC}"),
+            Err(ClusterError::TopicAlreadyExists(_)) => {}
+            Err(e) => {
+                return Err(GroupError::Storage(format!(
+                    "cannot create {OFFSETS_TOPIC}: {e}"
+                )))
+            }
+        }
+        self.cluster
+            .partition(OFFSETS_TOPIC, partition)
+            .ok_or_else(|| GroupError::Storage(format!("{OFFSETS_TOPIC}-{partition} missing")))
     }
 }
 
@@ -41,12 +63,9 @@ fn storage(e: LogError) -> GroupError {
 
 impl OffsetsLog for LogOffsets {
     fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture {
-        let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) else {
-            return Box::pin(async move {
-                Err(GroupError::Storage(format!(
-                    "{OFFSETS_TOPIC}-{partition} missing"
-                )))
-            });
+        let log = match self.partition_log(partition) {
+            Ok(log) => log,
+            Err(e) => return Box::pin(async move { Err(e) }),
         };
         let pairs: Vec<_> = records
             .iter()

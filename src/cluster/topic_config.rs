@@ -124,10 +124,44 @@ pub struct ConfigEntry {
     pub name: &'static str,
     /// Effective value.
     pub value: String,
+    /// The broker-level value it would fall back to, and whether that is Kafka's default.
+    pub broker_value: (String, ConfigSource),
     /// Where the value comes from.
     pub source: ConfigSource,
     /// Value type.
     pub config_type: ConfigType,
+}
+
+/// The broker setting a topic config falls back to (Kafka's `ServerTopicConfigSynonyms`).
+pub fn broker_synonym(topic_config: &str) -> &'static str {
+    match topic_config {
+        "cleanup.policy" => "log.cleanup.policy",
+        "delete.retention.ms" => "log.cleaner.delete.retention.ms",
+        "file.delete.delay.ms" => "log.segment.delete.delay.ms",
+        "flush.messages" => "log.flush.interval.messages",
+        "flush.ms" => "log.flush.interval.ms",
+        "index.interval.bytes" => "log.index.interval.bytes",
+        "max.compaction.lag.ms" => "log.cleaner.max.compaction.lag.ms",
+        "max.message.bytes" => "message.max.bytes",
+        "message.downconversion.enable" => "log.message.downconversion.enable",
+        "message.timestamp.after.max.ms" => "log.message.timestamp.after.max.ms",
+        "message.timestamp.before.max.ms" => "log.message.timestamp.before.max.ms",
+        "message.timestamp.difference.max.ms" => "log.message.timestamp.difference.max.ms",
+        "message.timestamp.type" => "log.message.timestamp.type",
+        "min.cleanable.dirty.ratio" => "log.cleaner.min.cleanable.ratio",
+        "min.compaction.lag.ms" => "log.cleaner.min.compaction.lag.ms",
+        "preallocate" => "log.preallocate",
+        "retention.bytes" => "log.retention.bytes",
+        "retention.ms" => "log.retention.ms",
+        "segment.bytes" => "log.segment.bytes",
+        "segment.index.bytes" => "log.index.size.max.bytes",
+        "segment.jitter.ms" => "log.roll.jitter.ms",
+        "segment.ms" => "log.roll.ms",
+        "compression.type" => "compression.type",
+        "min.insync.replicas" => "min.insync.replicas",
+        "unclean.leader.election.enable" => "unclean.leader.election.enable",
+        _ => "",
+    }
 }
 
 /// Computes a config's value from a `LogConfig`.
@@ -228,26 +262,29 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
     ];
     table
         .into_iter()
-        .map(|(name, config_type, value_of)| match overrides.get(name) {
-            Some(v) => ConfigEntry {
-                name,
-                value: v.clone(),
-                source: ConfigSource::Topic,
-                config_type,
-            },
-            None => {
-                let value = value_of(broker);
-                let source = if value == value_of(&kafka) {
-                    ConfigSource::Default
-                } else {
-                    ConfigSource::Broker
-                };
-                ConfigEntry {
+        .map(|(name, config_type, value_of)| {
+            let value = value_of(broker);
+            let source = if value == value_of(&kafka) {
+                ConfigSource::Default
+            } else {
+                ConfigSource::Broker
+            };
+            let broker_value = (value.clone(), source);
+            match overrides.get(name) {
+                Some(v) => ConfigEntry {
+                    name,
+                    value: v.clone(),
+                    source: ConfigSource::Topic,
+                    config_type,
+                    broker_value,
+                },
+                None => ConfigEntry {
                     name,
                     value,
                     source,
                     config_type,
-                }
+                    broker_value,
+                },
             }
         })
         .collect()

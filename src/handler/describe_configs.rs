@@ -32,13 +32,23 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
                     .as_ref()
                     .is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
             };
-            let entry = |name: &str, value: String, source: i8, config_type: i8| {
+            // Synonyms, most specific first (Kafka: topic override, then the broker setting it falls back to).
+            let entry = |name: &str,
+                         value: String,
+                         source: i8,
+                         config_type: i8,
+                         synonyms: Vec<(String, String, i8)>| {
                 let value = Some(StrBytes::from_string(value));
                 let synonyms = if req.include_synonyms {
-                    vec![DescribeConfigsSynonym::default()
-                        .with_name(StrBytes::from_string(name.to_string()))
-                        .with_value(value.clone())
-                        .with_source(source)]
+                    synonyms
+                        .into_iter()
+                        .map(|(n, v, src)| {
+                            DescribeConfigsSynonym::default()
+                                .with_name(StrBytes::from_string(n))
+                                .with_value(Some(StrBytes::from_string(v)))
+                                .with_source(src)
+                        })
+                        .collect()
                 } else {
                     vec![]
                 };
@@ -48,19 +58,39 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
                     .with_config_source(source)
                     .with_config_type(config_type)
                     .with_synonyms(synonyms)
+                    // Kafka sends null documentation unless asked; Weir has none to send.
+                    .with_documentation(None)
             };
             match r.resource_type {
                 RESOURCE_TOPIC => match ctx.cluster.topic(&r.resource_name) {
-                    None => result
-                        .with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                        .with_error_message(Some(StrBytes::from_static_str(
-                            "The topic does not exist.",
-                        ))),
+                    // Kafka sets only the code here; the message keeps its default.
+                    None => result.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                     Some(meta) => result.with_configs(
                         topic_config::describe(ctx.cluster.log_defaults(), &meta.configs)
                             .into_iter()
                             .filter(|e| wanted(e.name))
-                            .map(|e| entry(e.name, e.value, e.source as i8, e.config_type as i8))
+                            .map(|e| {
+                                let fallback = topic_config::broker_synonym(e.name).to_string();
+                                let (broker_value, broker_source) = e.broker_value.clone();
+                                let mut synonyms = Vec::new();
+                                if e.source == ConfigSource::Topic {
+                                    synonyms.push((
+                                        e.name.to_string(),
+                                        e.value.clone(),
+                                        ConfigSource::Topic as i8,
+                                    ));
+                                }
+                                if !fallback.is_empty() {
+                                    synonyms.push((fallback, broker_value, broker_source as i8));
+                                }
+                                entry(
+                                    e.name,
+                                    e.value,
+                                    e.source as i8,
+                                    e.config_type as i8,
+                                    synonyms,
+                                )
+                            })
                             .collect(),
                     ),
                 },
@@ -84,7 +114,8 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
                                 } else {
                                     ConfigSource::Broker
                                 };
-                                entry(&k, v, source as i8, ConfigType::String as i8)
+                                let synonyms = vec![(k.clone(), v.clone(), source as i8)];
+                                entry(&k, v, source as i8, broker_config_type(&k) as i8, synonyms)
                             })
                             .collect(),
                     )
@@ -98,4 +129,22 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// Kafka's declared type of a broker setting Weir describes.
+fn broker_config_type(name: &str) -> ConfigType {
+    match name {
+        "auto.create.topics.enable" | "acks.all.fsync" => ConfigType::Boolean,
+        "listeners" | "advertised.listeners" | "log.dirs" | "log.cleanup.policy" => {
+            ConfigType::List
+        }
+        n if n.ends_with(".ms")
+            || n == "log.retention.bytes"
+            || n == "log.flush.interval.messages"
+            || n == "offsets.retention.minutes" =>
+        {
+            ConfigType::Long
+        }
+        _ => ConfigType::Int,
+    }
 }

@@ -4,7 +4,8 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
 
 use super::group_common::{error_code, sb, NodeInfo};
-use crate::group::GroupCoordinator;
+use crate::group::{GroupCoordinator, GroupState};
+use kafka_protocol::ResponseError;
 
 /// Versions served.
 pub const VERSIONS: (i16, i16) = (0, 6);
@@ -12,7 +13,8 @@ pub const VERSIONS: (i16, i16) = (0, 6);
 /// Group ACL operations Kafka reports without an authorizer: READ(3), DELETE(6), DESCRIBE(8).
 const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
-/// Handles DescribeGroups v0–6. Unknown groups are described as `Dead` with no error, as Kafka does.
+/// Handles DescribeGroups v0–6. Unknown groups are described as `Dead` with no error before v6, and with
+/// GROUP_ID_NOT_FOUND from v6 (KIP-1043), as Kafka does.
 pub async fn handle(
     groups: &GroupCoordinator,
     _node: &NodeInfo,
@@ -34,6 +36,11 @@ pub async fn handle(
             Err(e) => {
                 out.error_code = error_code(&e);
                 out.group_state = sb(String::new());
+            }
+            Ok(d) if version >= 6 && d.state == GroupState::Dead => {
+                out.error_code = ResponseError::GroupIdNotFound.code();
+                out.error_message = Some(sb(format!("Group {} not found.", group_id.0.as_str())));
+                out.group_state = d.state.as_str().into();
             }
             Ok(d) => {
                 out.group_state = d.state.as_str().into();

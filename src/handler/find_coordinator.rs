@@ -16,10 +16,11 @@ const KEY_TYPE_GROUP: i8 = 0;
 /// `key_type` of a transactional id.
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
-/// Answers one coordinator lookup: `(error_code, error_message)`, empty message on success.
+/// Answers one coordinator lookup: `(error_code, error_message)`. On success Kafka sends the message
+/// "NONE" (`Errors.NONE.message()`), and clients may log it, so do the same.
 fn lookup(key_type: i8) -> (i16, Option<StrBytes>) {
     match key_type {
-        KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => (0, None),
+        KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => (0, Some(StrBytes::from_static_str("NONE"))),
         _ => (
             ResponseError::InvalidRequest.code(),
             Some(StrBytes::from_string(format!(

@@ -116,6 +116,9 @@ pub async fn dispatch(ctx: &Arc<Ctx>, request: Request, peer: &str) -> Reply {
                 describe_topic_partitions::handle(ctx, version, r),
             ))
         }
+        RequestKind::DeleteRecords(r) => Reply::Now(ResponseKind::DeleteRecords(
+            delete_records::handle(ctx, version, r),
+        )),
         RequestKind::DescribeConfigs(r) => Reply::Now(ResponseKind::DescribeConfigs(
             describe_configs::handle(ctx, version, r),
         )),
@@ -133,7 +136,8 @@ pub async fn dispatch(ctx: &Arc<Ctx>, request: Request, peer: &str) -> Reply {
         RequestKind::JoinGroup(r) => {
             let client = ClientInfo {
                 client_id: client_id.clone(),
-                client_host: format!("/{peer}"),
+                // Kafka shows the client's address without the port.
+                client_host: format!("/{}", peer.rsplit_once(':').map_or(peer, |(ip, _)| ip)),
             };
             Reply::Now(ResponseKind::JoinGroup(
                 join_group::handle(groups, node, &client, version, r).await,

@@ -57,6 +57,7 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
             Err(FrameError::Closed) => break "closed by client".into(),
             Err(e) => break format!("bad frame: {e}"),
         };
+        let head = frame.slice(..frame.len().min(96));
         let outgoing = match protocol::decode_request(frame) {
             Ok(request) => {
                 let (api_key, version, correlation_id) = (
@@ -88,7 +89,10 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
                     Err(e) => break format!("encode: {e}"),
                 }
             }
-            Err(e) => break format!("{e}"),
+            Err(e) => {
+                tracing::debug!(%peer, frame_head = ?head, "undecodable request");
+                break format!("{e}");
+            }
         };
         if tx.send(outgoing).await.is_err() {
             break "write failed".into();

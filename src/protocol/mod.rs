@@ -1,7 +1,8 @@
 //! Turns one frame into a request and a response into one frame; the only caller of kafka-protocol's codecs.
 //!
-//! Guards the crate's decoders: frames shorter than a header, unknown API keys, versions outside what Weir
-//! serves and trailing bytes are rejected here, before any handler runs.
+//! Guards the crate's decoders: frames shorter than a header, unknown API keys and versions outside what
+//! Weir serves are rejected here, before any handler runs. Bytes after a parsed body are ignored, as Kafka
+//! ignores them.
 
 pub mod versions;
 
@@ -85,10 +86,14 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
     let body =
         RequestKind::decode(api_key, &mut frame, version).map_err(|e| malformed(e.to_string()))?;
     if frame.has_remaining() {
-        return Err(malformed(format!(
-            "{} unexpected bytes after the body",
-            frame.remaining()
-        )));
+        // Kafka ignores bytes after a parsed body, and real clients depend on it: librdkafka 2.x sends 3
+        // extra bytes after its Metadata v13 body. Rejecting them would cut those clients off.
+        tracing::debug!(
+            ?api_key,
+            version,
+            trailing = frame.remaining(),
+            "ignoring bytes after the request body"
+        );
     }
     Ok(Request {
         header,

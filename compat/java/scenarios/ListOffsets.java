@@ -8,6 +8,10 @@ import org.apache.kafka.clients.producer.*;
 import org.apache.kafka.common.TopicPartition;
 
 public class ListOffsets {
+  // Kafka stamps the partition leader epoch into appended batches and returns it from ListOffsets v4+;
+  // a freshly created topic's leader epoch is 0.
+  static final Optional<Integer> LEADER_EPOCH = Optional.of(0);
+
   public static void main(String[] args) {
     Compat.main("list-offsets", () -> {
       String t = Compat.topic("offsets");
@@ -26,12 +30,12 @@ public class ListOffsets {
           Compat.checkEq(Map.of(p0, 0L, p1, 0L), c.beginningOffsets(List.of(p0, p1)), "beginningOffsets");
           Compat.checkEq(Map.of(p0, 10L, p1, 0L), c.endOffsets(List.of(p0, p1)), "endOffsets");
           Map<TopicPartition, OffsetAndTimestamp> r = c.offsetsForTimes(Map.of(p0, base + 1500L, p1, base));
-          Compat.checkEq(new OffsetAndTimestamp(2, base + 2000L), r.get(p0), "offsetsForTimes(base+1500)");
+          Compat.checkEq(new OffsetAndTimestamp(2, base + 2000L, LEADER_EPOCH), r.get(p0), "offsetsForTimes(base+1500)");
           Compat.checkEq(null, r.get(p1), "offsetsForTimes on an empty partition");
           r = c.offsetsForTimes(Map.of(p0, base - 5000L));
-          Compat.checkEq(new OffsetAndTimestamp(0, base), r.get(p0), "offsetsForTimes(before first)");
+          Compat.checkEq(new OffsetAndTimestamp(0, base, LEADER_EPOCH), r.get(p0), "offsetsForTimes(before first)");
           r = c.offsetsForTimes(Map.of(p0, base + 9000L));
-          Compat.checkEq(new OffsetAndTimestamp(9, base + 9000L), r.get(p0), "offsetsForTimes(exact last)");
+          Compat.checkEq(new OffsetAndTimestamp(9, base + 9000L, LEADER_EPOCH), r.get(p0), "offsetsForTimes(exact last)");
           r = c.offsetsForTimes(Map.of(p0, base + 9001L));
           Compat.checkEq(null, r.get(p0), "offsetsForTimes(after last)");
           List<ConsumerRecord<byte[], byte[]>> all = Compat.readAll(t, 0, 20000);
