@@ -258,6 +258,28 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Every broker setting as `(Kafka name, value, is_default)`, for DescribeConfigs.
+    pub fn describe(&self) -> Vec<(String, String, bool)> {
+        let flat = |c: &Config| match serde_json::to_value(SerializableConfig(c)) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let defaults = flat(&Config::default());
+        flat(self)
+            .into_iter()
+            .map(|(k, v)| {
+                let is_default = defaults.get(&k) == Some(&v);
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text, is_default)
+            })
+            .collect()
+    }
+}
+
 /// `(delete, compact)` for a `cleanup.policy` value.
 pub fn parse_cleanup_policy(value: &str) -> Option<(bool, bool)> {
     let mut delete = false;

@@ -300,6 +300,35 @@ impl Cluster {
         Ok(())
     }
 
+    /// Replaces a topic's config overrides (validated first) and applies them to its partitions.
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), ClusterError> {
+        let log_config = topic_config::log_config(&self.log_defaults, &configs)
+            .map_err(ClusterError::InvalidConfig)?;
+        let mut image = self.image.write().expect("poisoned");
+        let meta = image
+            .topics
+            .get_mut(name)
+            .ok_or(ClusterError::UnknownTopic)?;
+        if validate_only {
+            return Ok(());
+        }
+        meta.configs = configs;
+        let partitions = meta.partitions;
+        self.persist(&image)?;
+        drop(image);
+        for p in 0..partitions {
+            if let Some(log) = self.store.get(name, p) {
+                log.set_config(log_config.clone());
+            }
+        }
+        Ok(())
+    }
+
     /// Hands out a new producer id; blocks of ids are reserved on disk first.
     pub fn next_producer_id(&self) -> Result<i64, ClusterError> {
         let mut ids = self.producer_ids.lock().expect("poisoned");

@@ -95,6 +95,164 @@ pub fn log_config(
     Ok(c)
 }
 
+/// Where a described config value comes from (Kafka's `ConfigSource` ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Set on the topic (DYNAMIC_TOPIC_CONFIG).
+    Topic = 1,
+    /// Set in the broker's configuration (STATIC_BROKER_CONFIG).
+    Broker = 4,
+    /// Kafka's default (DEFAULT_CONFIG).
+    Default = 5,
+}
+
+/// Kafka's config value types (`ConfigType` ids in DescribeConfigs v3+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Long = 5,
+    Double = 6,
+    List = 7,
+}
+
+/// One described topic config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigEntry {
+    /// Kafka name.
+    pub name: &'static str,
+    /// Effective value.
+    pub value: String,
+    /// Where the value comes from.
+    pub source: ConfigSource,
+    /// Value type.
+    pub config_type: ConfigType,
+}
+
+/// Computes a config's value from a `LogConfig`.
+type ValueOf = Box<dyn Fn(&LogConfig) -> std::string::String>;
+
+/// Every topic config with its effective value: topic overrides first, then broker settings, then defaults.
+pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
+    let kafka = LogConfig::default();
+    let policy = |c: &LogConfig| match (c.cleanup_delete, c.cleanup_compact) {
+        (true, true) => "compact,delete".to_string(),
+        (false, true) => "compact".to_string(),
+        _ => "delete".to_string(),
+    };
+    let ts_type = |c: &LogConfig| {
+        if c.log_append_time {
+            "LogAppendTime"
+        } else {
+            "CreateTime"
+        }
+        .to_string()
+    };
+    let long_max = i64::MAX.to_string();
+    let fixed = |v: &str| -> ValueOf {
+        let v = v.to_string();
+        Box::new(move |_| v.clone())
+    };
+    use ConfigType::*;
+    let table: Vec<(&'static str, ConfigType, ValueOf)> = vec![
+        ("cleanup.policy", List, Box::new(policy)),
+        ("compression.type", String, fixed("producer")),
+        (
+            "delete.retention.ms",
+            Long,
+            Box::new(|c| c.delete_retention_ms.to_string()),
+        ),
+        ("file.delete.delay.ms", Long, fixed("60000")),
+        (
+            "flush.messages",
+            Long,
+            Box::new(|c| c.flush_messages.to_string()),
+        ),
+        ("flush.ms", Long, Box::new(|c| c.flush_ms.to_string())),
+        (
+            "index.interval.bytes",
+            Int,
+            Box::new(|c| c.index_interval_bytes.to_string()),
+        ),
+        ("max.compaction.lag.ms", Long, fixed(&long_max)),
+        (
+            "max.message.bytes",
+            Int,
+            Box::new(|c| c.max_message_bytes.to_string()),
+        ),
+        ("message.downconversion.enable", Boolean, fixed("true")),
+        ("message.timestamp.after.max.ms", Long, fixed(&long_max)),
+        ("message.timestamp.before.max.ms", Long, fixed(&long_max)),
+        (
+            "message.timestamp.difference.max.ms",
+            Long,
+            fixed(&long_max),
+        ),
+        ("message.timestamp.type", String, Box::new(ts_type)),
+        (
+            "min.cleanable.dirty.ratio",
+            Double,
+            Box::new(|c| c.min_cleanable_dirty_ratio.to_string()),
+        ),
+        (
+            "min.compaction.lag.ms",
+            Long,
+            Box::new(|c| c.min_compaction_lag_ms.to_string()),
+        ),
+        ("min.insync.replicas", Int, fixed("1")),
+        ("preallocate", Boolean, fixed("false")),
+        (
+            "retention.bytes",
+            Long,
+            Box::new(|c| c.retention_bytes.to_string()),
+        ),
+        (
+            "retention.ms",
+            Long,
+            Box::new(|c| c.retention_ms.to_string()),
+        ),
+        (
+            "segment.bytes",
+            Int,
+            Box::new(|c| c.segment_bytes.to_string()),
+        ),
+        (
+            "segment.index.bytes",
+            Int,
+            Box::new(|c| c.segment_index_bytes.to_string()),
+        ),
+        ("segment.jitter.ms", Long, fixed("0")),
+        ("segment.ms", Long, Box::new(|c| c.segment_ms.to_string())),
+        ("unclean.leader.election.enable", Boolean, fixed("false")),
+    ];
+    table
+        .into_iter()
+        .map(|(name, config_type, value_of)| match overrides.get(name) {
+            Some(v) => ConfigEntry {
+                name,
+                value: v.clone(),
+                source: ConfigSource::Topic,
+                config_type,
+            },
+            None => {
+                let value = value_of(broker);
+                let source = if value == value_of(&kafka) {
+                    ConfigSource::Default
+                } else {
+                    ConfigSource::Broker
+                };
+                ConfigEntry {
+                    name,
+                    value,
+                    source,
+                    config_type,
+                }
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

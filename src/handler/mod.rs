@@ -1,11 +1,13 @@
 //! Request handlers: one file per API family, mapping wire types to plain calls on the cluster, log and
 //! group layers. Handlers never touch sockets or files.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod describe_cluster;
+pub mod describe_configs;
 pub mod describe_topic_partitions;
 pub mod errors;
 pub mod fetch;
@@ -101,6 +103,17 @@ pub async fn dispatch(ctx: &Arc<Ctx>, request: Request) -> Reply {
         RequestKind::DescribeTopicPartitions(r) => {
             Reply::Now(ResponseKind::DescribeTopicPartitions(
                 describe_topic_partitions::handle(ctx, version, r),
+            ))
+        }
+        RequestKind::DescribeConfigs(r) => Reply::Now(ResponseKind::DescribeConfigs(
+            describe_configs::handle(ctx, version, r),
+        )),
+        RequestKind::AlterConfigs(r) => Reply::Now(ResponseKind::AlterConfigs(
+            alter_configs::handle_alter(ctx, version, r),
+        )),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            Reply::Now(ResponseKind::IncrementalAlterConfigs(
+                alter_configs::handle_incremental(ctx, version, r),
             ))
         }
         other => {

@@ -35,8 +35,15 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max: max_bytes,
         });
     }
-    let mut buf = BytesMut::zeroed(len as usize);
-    reader.read_exact(&mut buf).await?;
+    // Filled straight from the socket (no zeroing); `take` keeps reads inside this frame.
+    let len = len as usize;
+    let mut buf = BytesMut::with_capacity(len);
+    let mut body = reader.take(len as u64);
+    while buf.len() < len {
+        if body.read_buf(&mut buf).await? == 0 {
+            return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
     Ok(buf.freeze())
 }
 

@@ -41,7 +41,9 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
         .unwrap_or_default();
     let _ = stream.set_nodelay(true);
     tracing::info!(%peer, "connection opened");
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
+    // Buffered so small pipelined requests cost one read syscall, not two each.
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
     let (tx, rx) = mpsc::channel::<Outgoing>(PENDING_REPLIES_MAX);
     let writer_task = tokio::spawn(write_loop(writer, rx));
     let max = ctx.config.socket_request_max_bytes;
