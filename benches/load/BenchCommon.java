@@ -95,6 +95,38 @@ final class BenchCommon {
         }
     }
 
+    /**
+     * Seconds the process's threads spent runnable but waiting for a CPU (second field of
+     * /proc/PID/task/TID/schedstat, summed over live threads), or NaN. On a shared 2-core machine this says
+     * how much the numbers were bent by other load.
+     */
+    static double runQueueWaitSeconds(String pid) {
+        if (pid == null || pid.isEmpty()) return Double.NaN;
+        try (var tasks = Files.list(Path.of("/proc", pid, "task"))) {
+            long ns = 0;
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String[] f = Files.readString(t.resolve("schedstat")).trim().split(" ");
+                    ns += Long.parseLong(f[1]);
+                } catch (IOException | RuntimeException e) {
+                    // thread went away
+                }
+            }
+            return ns / 1e9;
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+
+    /** The 1-minute load average, or NaN. */
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+
     /** VmRSS of a process in MiB, or NaN. */
     static double rssMiB(String pid) {
         if (pid == null || pid.isEmpty()) return Double.NaN;
@@ -120,7 +152,7 @@ final class BenchCommon {
         final String selfPid = Long.toString(ProcessHandle.current().pid());
         long startNs;
         long endNs;
-        double brokerCpu0, brokerCpu1, clientCpu0, clientCpu1;
+        double brokerCpu0, brokerCpu1, clientCpu0, clientCpu1, brokerWait0, brokerWait1, load1;
         volatile double rssPeak = Double.NaN;
         volatile double rssLast = Double.NaN;
         private volatile boolean running;
@@ -149,6 +181,7 @@ final class BenchCommon {
             }, "rss-sampler");
             sampler.setDaemon(true);
             sampler.start();
+            brokerWait0 = runQueueWaitSeconds(brokerPid);
             brokerCpu0 = cpuSeconds(brokerPid);
             clientCpu0 = cpuSeconds(selfPid);
             startNs = System.nanoTime();
@@ -158,6 +191,8 @@ final class BenchCommon {
             endNs = System.nanoTime();
             brokerCpu1 = cpuSeconds(brokerPid);
             clientCpu1 = cpuSeconds(selfPid);
+            brokerWait1 = runQueueWaitSeconds(brokerPid);
+            load1 = loadAverage();
             running = false;
             double r = rssMiB(brokerPid);
             if (!Double.isNaN(r)) {
@@ -292,6 +327,8 @@ final class BenchCommon {
             put("broker_cpu_s", w.brokerCpu());
             put("mb_per_broker_cpu_s", mb / w.brokerCpu());
             put("client_cpu_s", w.clientCpu());
+            put("broker_runq_wait_s", w.brokerWait1 - w.brokerWait0);
+            put("loadavg1", w.load1);
             put("broker_rss_peak_mib", w.rssPeak);
             put("broker_rss_end_mib", w.rssLast);
             return this;

@@ -12,6 +12,10 @@ import java.util.Map;
 
 public final class Report {
     public static void main(String[] argv) throws Exception {
+        if (argv.length > 0 && argv[0].equals("--client-version")) {
+            System.out.println(org.apache.kafka.common.utils.AppInfoParser.getVersion());
+            return;
+        }
         Map<String, List<Map<String, String>>> byPhase = new LinkedHashMap<>();
         for (String line : Files.readAllLines(Path.of(argv[0]))) {
             if (!line.startsWith("RESULT ")) continue;
@@ -24,8 +28,8 @@ public final class Report {
         }
         StringBuilder out = new StringBuilder();
         out.append("| phase | runs | records/s | MB/s | MB per broker CPU-s | broker CPU s | client CPU s "
-                + "| p50 ms | p99 ms | p999 ms | max ms | broker RSS peak MiB |\n");
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "| p50 ms | p99 ms | p999 ms | max ms | broker RSS peak MiB | broker run-queue wait s | load avg |\n");
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Map.Entry<String, List<Map<String, String>>> e : byPhase.entrySet()) {
             List<Map<String, String>> runs = e.getValue();
             String kind = runs.get(0).getOrDefault("kind", "");
@@ -42,6 +46,8 @@ public final class Report {
                     .append(" | ").append(hasLatency ? fmt(median(runs, "p999_ms"), 2) : "–")
                     .append(" | ").append(hasLatency ? fmt(median(runs, "max_ms"), 2) : "–")
                     .append(" | ").append(fmt(median(runs, "broker_rss_peak_mib"), 0))
+                    .append(" | ").append(fmt(median(runs, "broker_runq_wait_s"), 2))
+                    .append(" | ").append(fmt(median(runs, "loadavg1"), 1))
                     .append(" |\n");
         }
         // Problems worth seeing next to the numbers.

@@ -55,7 +55,7 @@ if [[ $QUICK == 1 ]]; then
     : "${PRODUCE_S:=1.5}" "${CATCHUP_MB:=128}" "${E2E_S:=4}"
     E2E_WARMUP_S=1
 else
-    : "${PRODUCE_S:=7}" "${CATCHUP_MB:=1024}" "${E2E_S:=20}"
+    : "${PRODUCE_S:=6}" "${CATCHUP_MB:=1024}" "${E2E_S:=20}"
     E2E_WARMUP_S=2
 fi
 
@@ -209,7 +209,7 @@ ELAPSED=$(($(date +%s) - START))
 COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (dirty)" || true)
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
-CLIENT_VERSION=$(basename "$(compgen -G "$JAVA_LIB/kafka-clients*.jar" | head -1)" .jar)
+CLIENT_VERSION="kafka-clients $(java -cp "$CP" Report --client-version 2>/dev/null || echo unknown)"
 REPORT="$OUT/results-$TS.md"
 {
     echo "## Weir load benchmark (Java client) — $TS"
