@@ -50,6 +50,19 @@ public final class Report {
                     .append(" | ").append(fmt(median(runs, "loadavg1"), 1))
                     .append(" |\n");
         }
+        // For e2e, the split that says whether the producer side (send -> ack) or the client's own schedule
+        // (send() called late because the client process did not get CPU) explains the latency.
+        for (Map.Entry<String, List<Map<String, String>>> e : byPhase.entrySet()) {
+            List<Map<String, String>> runs = e.getValue();
+            if (!runs.get(0).getOrDefault("kind", "").equals("e2e")) continue;
+            out.append("\n").append(e.getKey()).append(" (medians): producer send->ack p50 ")
+                    .append(fmt(median(runs, "ack_p50_ms"), 2)).append(" ms, p99 ")
+                    .append(fmt(median(runs, "ack_p99_ms"), 2)).append(" ms; worst lateness of a send() call "
+                            + "against its schedule ")
+                    .append(fmt(median(runs, "send_lateness_max_ms"), 1)).append(" ms; achieved ")
+                    .append(fmt(median(runs, "records_per_s"), 0)).append(" of ")
+                    .append(fmt(median(runs, "target_rate"), 0)).append(" records/s\n");
+        }
         // Problems worth seeing next to the numbers.
         for (Map.Entry<String, List<Map<String, String>>> e : byPhase.entrySet()) {
             for (Map<String, String> r : e.getValue()) {
