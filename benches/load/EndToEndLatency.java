@@ -109,11 +109,15 @@ public final class EndToEndLatency {
             producer.partitionsFor(topic);
             long t0 = System.nanoTime() + 100_000_000L;
             long maxLagNs = 0;
+            long measuredStartNs = 0;
             for (long i = 0; i < total; i++) {
                 long intended = t0 + (long) (i * intervalNs);
                 long wait;
                 while ((wait = intended - System.nanoTime()) > 0) LockSupport.parkNanos(wait);
-                if (i == warmupRecords) w.start();
+                if (i == warmupRecords) {
+                    w.start();
+                    measuredStartNs = System.nanoTime();
+                }
                 maxLagNs = Math.max(maxLagNs, -wait);
                 byte[] v = padding.clone();
                 ByteBuffer.wrap(v).putLong(intended).putLong(i);
@@ -127,6 +131,7 @@ public final class EndToEndLatency {
                     }
                 });
             }
+            double sendSeconds = (System.nanoTime() - measuredStartNs) / 1e9;
             producer.flush();
             long waitUntil = System.nanoTime() + 10_000_000_000L;
             while (received.get() < total - failed.get() && System.nanoTime() < waitUntil) Thread.sleep(1);
@@ -148,6 +153,7 @@ public final class EndToEndLatency {
                     .put("missing", measured - receivedMeasured.get())
                     .put("failed", failed.get())
                     .put("send_lateness_max_ms", maxLagNs / 1e6)
+                    .put("achieved_send_rate", measured / sendSeconds)
                     .print();
         }
         BenchCommon.deleteTopic(bootstrap, topic);

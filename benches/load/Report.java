@@ -59,8 +59,8 @@ public final class Report {
                     .append(fmt(median(runs, "ack_p50_ms"), 2)).append(" ms, p99 ")
                     .append(fmt(median(runs, "ack_p99_ms"), 2)).append(" ms; worst lateness of a send() call "
                             + "against its schedule ")
-                    .append(fmt(median(runs, "send_lateness_max_ms"), 1)).append(" ms; achieved ")
-                    .append(fmt(median(runs, "records_per_s"), 0)).append(" of ")
+                    .append(fmt(median(runs, "send_lateness_max_ms"), 1)).append(" ms; achieved send rate ")
+                    .append(fmt(median(runs, "achieved_send_rate"), 0)).append(" of ")
                     .append(fmt(median(runs, "target_rate"), 0)).append(" records/s\n");
         }
         // Problems worth seeing next to the numbers.
