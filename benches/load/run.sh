@@ -8,7 +8,8 @@
 #
 # Options: --runs N, --quick, --bootstrap HOST:PORT, --broker-pid PID, --no-build,
 #          --only REGEX (run only phases whose name matches), --produce-s SECONDS (per produce phase),
-#          --catchup-mb MB, --e2e-s SECONDS, --broker-arg ARG (extra `weir serve` argument, repeatable).
+#          --catchup-mb MB, --e2e-s SECONDS, --broker-arg ARG (extra `weir serve` argument, repeatable),
+#          --broker-bin PATH (start this weir binary instead of building target/release/weir; implies --no-build).
 #
 # The Java programs (benches/load/*.java) are compiled at run time into target/load-bench/classes.
 # Client jars: $WEIR_JAVA_LIB if set, else compat/.deps/java/lib (installed by compat/setup.sh).
@@ -31,8 +32,9 @@ PRODUCE_S=""
 CATCHUP_MB=""
 E2E_S=""
 BROKER_ARGS=()
+BIN=""
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -46,6 +48,7 @@ while [[ $# -gt 0 ]]; do
         --catchup-mb) CATCHUP_MB=$2; shift 2 ;;
         --e2e-s) E2E_S=$2; shift 2 ;;
         --broker-arg) BROKER_ARGS+=("$2"); shift 2 ;;
+        --broker-bin) BIN=$2; BUILD=0; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -117,7 +120,7 @@ if [[ -z $BOOTSTRAP ]]; then
         log "cargo build --release"
         (cd "$ROOT" && cargo build --release --quiet) >&2
     fi
-    BIN="$ROOT/target/release/weir"
+    BIN=${BIN:-$ROOT/target/release/weir}
     [[ -x $BIN ]] || { echo "run.sh: $BIN missing (drop --no-build)" >&2; exit 2; }
     # A free port: the first in a random high range that nothing answers on.
     PORT=""
@@ -139,7 +142,12 @@ if [[ -z $BOOTSTRAP ]]; then
         sleep 0.1
     done
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || { echo "run.sh: broker not listening after 30 s" >&2; exit 1; }
-    BROKER_DESC="release build, started by run.sh, fresh data dir"
+    if [[ $BIN == "$ROOT/target/release/weir" ]]; then
+        BROKER_DESC="release build of this checkout, started by run.sh, fresh data dir"
+    else
+        BROKER_DESC="$BIN, started by run.sh, fresh data dir"
+    fi
+    [[ ${#BROKER_ARGS[@]} -gt 0 ]] && BROKER_DESC+="; broker args: ${BROKER_ARGS[*]}"
 else
     [[ -n $BROKER_PID ]] || log "no --broker-pid: broker CPU and RSS columns will be n/a"
     BROKER_DESC="external broker at $BOOTSTRAP (pid ${BROKER_PID:-unknown})"
