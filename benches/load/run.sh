@@ -145,7 +145,8 @@ if [[ -z $BOOTSTRAP ]]; then
     if [[ $BIN == "$ROOT/target/release/weir" ]]; then
         BROKER_DESC="release build of this checkout, started by run.sh, fresh data dir"
     else
-        BROKER_DESC="$BIN, started by run.sh, fresh data dir"
+        BIN_COMMIT=$(git -C "$(dirname "$BIN")" rev-parse --short HEAD 2>/dev/null || echo "unknown commit")
+        BROKER_DESC="$BIN (checkout at $BIN_COMMIT), started by run.sh, fresh data dir"
     fi
     [[ ${#BROKER_ARGS[@]} -gt 0 ]] && BROKER_DESC+="; broker args: ${BROKER_ARGS[*]}"
 else
