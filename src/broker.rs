@@ -9,6 +9,8 @@ use tokio::task::JoinSet;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::Config;
+use crate::group::{GroupCoordinator, GroupError};
+use crate::group_store::{ClusterTopics, LogOffsets};
 use crate::handler::fetch_session::FetchSessionCache;
 use crate::handler::{Ctx, NodeInfo};
 use crate::log::{LogError, LogStore};
@@ -26,6 +28,8 @@ pub enum StartError {
     Log(#[from] LogError),
     #[error("metadata: {0}")]
     Cluster(#[from] ClusterError),
+    #[error("group coordinator: {0}")]
+    Groups(#[from] GroupError),
 }
 
 /// A running broker.
@@ -38,17 +42,28 @@ pub struct Broker {
     accept_task: tokio::task::JoinHandle<()>,
     /// The log store, flushed and marked clean at shutdown.
     store: Arc<LogStore>,
+    /// The group coordinator, stopped before the store.
+    groups: GroupCoordinator,
 }
 
 impl Broker {
     /// Opens storage, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Broker, StartError> {
         let store = LogStore::open(config.store_options())?;
+        // Retention, compaction and time-based flushing.
+        store.spawn_background();
         let cluster = Arc::new(Cluster::open(
             config.node_id,
             store.clone(),
             config.default_log_config(),
         )?);
+        let offsets = LogOffsets::open(cluster.clone(), config.offsets_topic_num_partitions)?;
+        // Replays every `__consumer_offsets` partition before the first client is served.
+        let groups = GroupCoordinator::start(
+            config.group_config(),
+            Arc::new(offsets),
+            Arc::new(ClusterTopics(cluster.clone())),
+        )?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -73,6 +88,7 @@ impl Broker {
             },
             cluster,
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
+            groups: groups.clone(),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -83,6 +99,7 @@ impl Broker {
             shutdown_tx,
             accept_task,
             store,
+            groups,
         })
     }
 
@@ -95,6 +112,8 @@ impl Broker {
     pub async fn shutdown(self) -> Result<(), LogError> {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
+        self.groups.shutdown().await;
+        self.store.stop_background().await;
         self.store.shutdown()?;
         tracing::info!("weir broker stopped cleanly");
         Ok(())

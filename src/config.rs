@@ -72,6 +72,10 @@ pub struct Config {
     /// Fsync at least this often; unset leaves it to the OS (`log.flush.interval.ms`).
     #[serde(rename = "log.flush.interval.ms")]
     pub log_flush_interval_ms: Option<i64>,
+    /// Weir-specific: acknowledge acks=all produces only after fdatasync (group commit). `false` gives
+    /// Kafka's page-cache durability (`acks.all.fsync`).
+    #[serde(rename = "acks.all.fsync")]
+    pub acks_all_fsync: bool,
     /// Most incremental fetch sessions cached (`max.incremental.fetch.session.cache.slots`).
     #[serde(rename = "max.incremental.fetch.session.cache.slots")]
     pub fetch_session_cache_slots: usize,
@@ -121,6 +125,7 @@ impl Default for Config {
             log_cleanup_policy: "delete".to_string(),
             log_flush_interval_messages: None,
             log_flush_interval_ms: None,
+            acks_all_fsync: true,
             fetch_session_cache_slots: 1000,
             fetch_max_bytes: 55 * 1024 * 1024,
             producer_id_expiration_ms: 86_400_000,
@@ -248,12 +253,25 @@ impl Config {
         }
     }
 
+    /// Settings of the group coordinator.
+    pub fn group_config(&self) -> crate::group::GroupConfig {
+        crate::group::GroupConfig {
+            offsets_topic_partitions: self.offsets_topic_num_partitions,
+            group_min_session_timeout_ms: self.group_min_session_timeout_ms,
+            group_max_session_timeout_ms: self.group_max_session_timeout_ms,
+            group_initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
+            offsets_retention_ms: self.offsets_retention_minutes.saturating_mul(60_000),
+            ..crate::group::GroupConfig::default()
+        }
+    }
+
     /// Options for the log store.
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             dir: self.data_dir.clone(),
             producer_id_expiration_ms: self.producer_id_expiration_ms,
             retention_check_interval_ms: self.log_retention_check_interval_ms,
+            durable_acks_all: self.acks_all_fsync,
         }
     }
 }

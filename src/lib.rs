@@ -1,13 +1,16 @@
 //! Weir: a Kafka wire-protocol-compatible broker.
 //!
 //! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode, the version table) →
-//! `handler` (one file per API family) → `cluster` (topic metadata), `log` (partition logs) → response
+//! `handler` (one file per API family) → `cluster` (topic metadata), `log` (partition logs), `group`
+//! (consumer groups) → response
 //! encode → socket. `broker` wires them together; `config` holds the settings.
 
 mod alloc_guard;
 pub mod broker;
 pub mod cluster;
 pub mod config;
+pub mod group;
+pub mod group_store;
 pub mod handler;
 pub mod log;
 pub mod net;

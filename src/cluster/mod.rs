@@ -380,12 +380,7 @@ mod tests {
     use crate::log::StoreOptions;
 
     fn open(dir: &Path) -> Cluster {
-        let store = LogStore::open(StoreOptions {
-            dir: dir.to_path_buf(),
-            producer_id_expiration_ms: 86_400_000,
-            retention_check_interval_ms: 300_000,
-        })
-        .unwrap();
+        let store = LogStore::open(StoreOptions::new(dir)).unwrap();
         Cluster::open(1, store, LogConfig::default()).unwrap()
     }
 

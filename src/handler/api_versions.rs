@@ -15,7 +15,10 @@ pub fn handle(_version: i16, _req: ApiVersionsRequest) -> ApiVersionsResponse {
 
 /// The advertised table (also used for the UNSUPPORTED_VERSION reply).
 pub fn supported_api_versions() -> Vec<ApiVersion> {
-    versions::SUPPORTED
+    let mut table = versions::SUPPORTED.to_vec();
+    // Listed by api key, as Kafka does.
+    table.sort_by_key(|(key, _)| *key as i16);
+    table
         .iter()
         .map(|(key, (min, max))| {
             ApiVersion::default()

@@ -11,13 +11,10 @@ use kafka_protocol::ResponseError;
 
 use super::errors::cluster_error_code;
 use super::Ctx;
-use crate::cluster::ClusterError;
+use crate::cluster::{topic_config, ClusterError};
 
 /// Versions served.
 pub const VERSIONS: (i16, i16) = (2, 7);
-
-/// Config source DYNAMIC_TOPIC_CONFIG (set on the topic).
-const SOURCE_TOPIC: i8 = 1;
 
 /// Answers a CreateTopics request.
 pub fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
@@ -40,7 +37,6 @@ pub fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopics
                     .with_error_message(Some(StrBytes::from_string(msg)))
                     .with_num_partitions(-1)
                     .with_replication_factor(-1)
-                    .with_topic_config_error_code(code)
             };
             if duplicates.contains(name.as_str()) {
                 return fail(
@@ -117,19 +113,21 @@ pub fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopics
                     if !req.validate_only {
                         tracing::info!(topic = %meta.name, partitions, "created topic");
                     }
+                    // v5+: the topic's full effective config, as DescribeConfigs would show it.
                     let described = (version >= 5).then(|| {
-                        meta.configs
-                            .iter()
-                            .map(|(k, v)| {
+                        topic_config::describe(ctx.cluster.log_defaults(), &meta.configs)
+                            .into_iter()
+                            .map(|e| {
                                 CreatableTopicConfigs::default()
-                                    .with_name(StrBytes::from_string(k.clone()))
-                                    .with_value(Some(StrBytes::from_string(v.clone())))
-                                    .with_config_source(SOURCE_TOPIC)
+                                    .with_name(StrBytes::from_static_str(e.name))
+                                    .with_value(Some(StrBytes::from_string(e.value)))
+                                    .with_config_source(e.source as i8)
                             })
                             .collect()
                     });
                     CreatableTopicResult::default()
                         .with_name(name)
+                        .with_error_message(None)
                         .with_topic_id(meta.id)
                         .with_num_partitions(meta.partitions)
                         .with_replication_factor(meta.replication_factor)

@@ -13,17 +13,31 @@ pub const VERSIONS: (i16, i16) = (0, 2);
 
 /// Endpoint type "brokers" (v1+); "controllers" (2) is only answered by controllers.
 const ENDPOINT_BROKERS: i8 = 1;
+/// Endpoint type "controllers".
+const ENDPOINT_CONTROLLERS: i8 = 2;
 
 /// Answers a DescribeCluster request.
 pub fn handle(ctx: &Ctx, version: i16, req: DescribeClusterRequest) -> DescribeClusterResponse {
+    if version >= 1 && req.endpoint_type != ENDPOINT_BROKERS {
+        // Like Kafka: a known type this listener does not serve is a mismatch; anything else is unknown.
+        let (code, msg) = if req.endpoint_type == ENDPOINT_CONTROLLERS {
+            (
+                ResponseError::MismatchedEndpointType,
+                "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER",
+            )
+        } else {
+            (
+                ResponseError::UnsupportedEndpointType,
+                "Unsupported endpoint type",
+            )
+        };
+        return DescribeClusterResponse::default()
+            .with_error_code(code.code())
+            .with_error_message(Some(StrBytes::from_static_str(msg)));
+    }
     let resp = DescribeClusterResponse::default()
         .with_endpoint_type(req.endpoint_type)
         .with_cluster_id(StrBytes::from_string(ctx.cluster.cluster_id()));
-    if version >= 1 && req.endpoint_type != ENDPOINT_BROKERS {
-        return resp.with_error_code(ResponseError::UnsupportedEndpointType.code()).with_error_message(Some(
-            StrBytes::from_static_str("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"),
-        ));
-    }
     let node = &ctx.node;
     resp.with_controller_id(BrokerId(node.node_id))
         .with_brokers(vec![DescribeClusterBroker::default()

@@ -13,6 +13,7 @@ use kafka_protocol::ResponseError;
 
 use super::metadata::TOPIC_OPERATIONS_ALL;
 use super::Ctx;
+use crate::cluster::topic_name;
 
 /// Versions served.
 pub const VERSIONS: (i16, i16) = (0, 0);
@@ -44,10 +45,16 @@ pub fn handle(
     }) {
         let tn = TopicName(StrBytes::from_string(name.clone()));
         let Some(meta) = ctx.cluster.topic(name) else {
+            let code = if topic_name::validate(name).is_err() {
+                ResponseError::InvalidTopicException
+            } else {
+                ResponseError::UnknownTopicOrPartition
+            };
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_name(Some(tn))
-                    .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                    .with_error_code(code.code())
+                    .with_topic_authorized_operations(TOPIC_OPERATIONS_ALL),
             );
             continue;
         };

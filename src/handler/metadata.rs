@@ -22,16 +22,9 @@ pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 pub const TOPIC_OPERATIONS_ALL: i32 =
     (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 /// Cluster operations with no authorizer: CREATE(5) ALTER(7) DESCRIBE(8) CLUSTER_ACTION(9)
-/// DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11) IDEMPOTENT_WRITE(12) CREATE_TOKENS(13) DESCRIBE_TOKENS(14).
-pub const CLUSTER_OPERATIONS_ALL: i32 = (1 << 5)
-    | (1 << 7)
-    | (1 << 8)
-    | (1 << 9)
-    | (1 << 10)
-    | (1 << 11)
-    | (1 << 12)
-    | (1 << 13)
-    | (1 << 14);
+/// DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11) IDEMPOTENT_WRITE(12) (token operations belong to USER resources).
+pub const CLUSTER_OPERATIONS_ALL: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 /// Answers a Metadata request.
 pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse {

@@ -5,17 +5,33 @@ pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod describe_topic_partitions;
 pub mod errors;
 pub mod fetch;
 pub mod fetch_session;
+pub mod find_coordinator;
+pub mod group_common;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
+
+#[cfg(test)]
+mod group_handler_tests;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,18 +41,10 @@ use kafka_protocol::messages::{RequestKind, ResponseKind};
 
 use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::group::GroupCoordinator;
 use crate::protocol::Request;
 
-/// Where clients reach this broker.
-#[derive(Debug, Clone)]
-pub struct NodeInfo {
-    /// Node id (`node.id`).
-    pub node_id: i32,
-    /// Advertised host.
-    pub host: String,
-    /// Advertised port.
-    pub port: i32,
-}
+pub use group_common::{ClientInfo, NodeInfo};
 
 /// Shared state every handler may use.
 pub struct Ctx {
@@ -48,6 +56,8 @@ pub struct Ctx {
     pub cluster: Arc<Cluster>,
     /// Incremental fetch sessions (KIP-227); short critical sections only.
     pub fetch_sessions: Mutex<fetch_session::FetchSessionCache>,
+    /// Consumer group coordinator (handle to its shard actors).
+    pub groups: GroupCoordinator,
 }
 
 /// A response that is ready, one still waiting on an event (fsync), or none at all (acks=0 produce).
@@ -63,8 +73,9 @@ pub enum Reply {
 }
 
 /// Runs the handler for one request. Requests of a connection are dispatched in arrival order.
-pub async fn dispatch(ctx: &Arc<Ctx>, request: Request) -> Reply {
+pub async fn dispatch(ctx: &Arc<Ctx>, request: Request, peer: &str) -> Reply {
     let version = request.version();
+    let (groups, node) = (&ctx.groups, &ctx.node);
     let client_id = request
         .header
         .client_id
@@ -116,6 +127,45 @@ pub async fn dispatch(ctx: &Arc<Ctx>, request: Request) -> Reply {
                 alter_configs::handle_incremental(ctx, version, r),
             ))
         }
+        RequestKind::FindCoordinator(r) => Reply::Now(ResponseKind::FindCoordinator(
+            find_coordinator::handle(groups, node, version, r).await,
+        )),
+        RequestKind::JoinGroup(r) => {
+            let client = ClientInfo {
+                client_id: client_id.clone(),
+                client_host: format!("/{peer}"),
+            };
+            Reply::Now(ResponseKind::JoinGroup(
+                join_group::handle(groups, node, &client, version, r).await,
+            ))
+        }
+        RequestKind::SyncGroup(r) => Reply::Now(ResponseKind::SyncGroup(
+            sync_group::handle(groups, node, version, r).await,
+        )),
+        RequestKind::Heartbeat(r) => Reply::Now(ResponseKind::Heartbeat(
+            heartbeat::handle(groups, node, version, r).await,
+        )),
+        RequestKind::LeaveGroup(r) => Reply::Now(ResponseKind::LeaveGroup(
+            leave_group::handle(groups, node, version, r).await,
+        )),
+        RequestKind::OffsetCommit(r) => Reply::Now(ResponseKind::OffsetCommit(
+            offset_commit::handle(groups, node, version, r).await,
+        )),
+        RequestKind::OffsetFetch(r) => Reply::Now(ResponseKind::OffsetFetch(
+            offset_fetch::handle(groups, node, version, r).await,
+        )),
+        RequestKind::OffsetDelete(r) => Reply::Now(ResponseKind::OffsetDelete(
+            offset_delete::handle(groups, node, version, r).await,
+        )),
+        RequestKind::DescribeGroups(r) => Reply::Now(ResponseKind::DescribeGroups(
+            describe_groups::handle(groups, node, version, r).await,
+        )),
+        RequestKind::ListGroups(r) => Reply::Now(ResponseKind::ListGroups(
+            list_groups::handle(groups, node, version, r).await,
+        )),
+        RequestKind::DeleteGroups(r) => Reply::Now(ResponseKind::DeleteGroups(
+            delete_groups::handle(groups, node, version, r).await,
+        )),
         other => {
             // The version table and this match are built from the same handler list; reaching here is a bug.
             tracing::error!(

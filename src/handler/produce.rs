@@ -9,7 +9,8 @@ use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
 use super::{Ctx, Reply};
-use crate::log::{Durability, PartitionLog};
+use crate::log::batch::BatchHeader;
+use crate::log::{Durability, LogError, PartitionLog};
 
 /// Versions served.
 pub const VERSIONS: (i16, i16) = (3, 13);
@@ -90,6 +91,18 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
     }))
 }
 
+/// Kafka (`ProduceRequest.validateRecords`): v3+ carries exactly one record batch per partition.
+fn exactly_one_batch(records: &bytes::Bytes) -> Result<(), LogError> {
+    let header = BatchHeader::parse(records)?;
+    if header.total_len() < records.len() {
+        return Err(LogError::InvalidRecord(
+            "Produce requests with version 3 and above must contain exactly one record batch"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn append(
     log: &Arc<PartitionLog>,
     records: bytes::Bytes,
@@ -98,7 +111,7 @@ fn append(
     resp: PartitionProduceResponse,
     waits: &mut Vec<(Arc<PartitionLog>, i64)>,
 ) -> PartitionProduceResponse {
-    match log.append(records, now_ms) {
+    match exactly_one_batch(&records).and_then(|()| log.append(records, now_ms)) {
         Ok(info) => {
             if durability == Durability::Synced {
                 waits.push((log.clone(), info.last_offset));

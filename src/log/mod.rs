@@ -1,14 +1,49 @@
 //! The log store: per-partition append-only logs of record batches; knows bytes and offsets, never wire types.
 //!
-//! PLACEHOLDER (session 1, being replaced by the segmented on-disk store): this file fixes the public API the
-//! handlers call. The in-memory body below exists only so the data plane can run while the real store is built.
+//! Layout follows Apache Kafka: `<dir>/<topic>-<partition>/` holds segments named by base offset (20 digits),
+//! each a `.log` of batches exactly as producers sent them (base offset stamped), a sparse `.index` and a
+//! `.timeindex`; `<offset>.snapshot` files hold idempotent-producer state; the data folder holds the
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and `.kafka_cleanshutdown` marker.
+//!
+//! # Durability
+//!
+//! * `acks=0` / `acks=1` ([`Durability::Written`]): the produce response is sent once the batches are
+//!   written to the page cache (`pwrite`). A process crash loses nothing; a machine crash may lose the
+//!   unflushed tail, which recovery truncates cleanly (never a partial batch).
+//! * `acks=all` ([`Durability::Synced`]): the handler awaits [`PartitionLog::wait_durable`]`(last_offset)`,
+//!   which resolves only after an `fdatasync` covering that offset. Syncs are group commits done by one
+//!   flusher thread: every batch written before a sync starts is covered by it, so N concurrent acks=all
+//!   producers cost about one `fdatasync` per disk round trip, not N. Tokio workers never block on a sync.
+//! * Opting out: the store option [`StoreOptions::durable_acks_all`] (default `true`). When `false`,
+//!   `wait_durable` returns at once and acks=all means "in the page cache", as in stock Kafka (which relies
+//!   on replication rather than fsync).
+//! * Topic `flush.messages` / `flush.ms` additionally force periodic syncs (queued to the same flusher,
+//!   so they never block the append path); the default `i64::MAX` leaves flushing to the OS.
+//! * Creating a segment or partition folder, and deleting segments, fsyncs the folder; closed segments
+//!   get their log and index files fsynced by the flusher right after a roll.
+//! * Recovery: `shutdown()` flushes everything and writes `.kafka_cleanshutdown`; `open()` removes it.
+//!   Without the marker, segments from the recovery point on are rescanned (CRC of every batch), a torn or
+//!   corrupt tail is truncated and their indexes rebuilt.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+pub mod batch;
+pub mod checkpoint;
+pub mod cleaner;
+pub mod flush;
+pub mod index;
+pub mod partition;
+pub mod producer_state;
+pub mod recovery;
+pub mod retention;
+pub mod segment;
+pub mod store;
+pub mod time_index;
 
-use bytes::{Bytes, BytesMut};
-use tokio::sync::watch;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+
+pub use partition::PartitionLog;
+pub use store::LogStore;
 
 /// Per-topic log settings, using Kafka's topic-config meaning (names in comments).
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +111,21 @@ pub struct StoreOptions {
     pub producer_id_expiration_ms: i64,
     /// How often the retention / cleaner task wakes (`log.retention.check.interval.ms`).
     pub retention_check_interval_ms: u64,
+    /// When true (the default) acks=all appends are acknowledged only after fdatasync (group commit); when
+    /// false `wait_durable` returns at once (page-cache durability, like stock Kafka).
+    pub durable_acks_all: bool,
+}
+
+impl StoreOptions {
+    /// Options with Kafka's defaults for everything but the folder.
+    pub fn new(dir: impl Into<PathBuf>) -> StoreOptions {
+        StoreOptions {
+            dir: dir.into(),
+            producer_id_expiration_ms: 24 * 3600 * 1000,
+            retention_check_interval_ms: 300_000,
+            durable_acks_all: true,
+        }
+    }
 }
 
 /// Errors of the log store; the handler layer maps each to one Kafka error code.
@@ -133,9 +183,13 @@ pub struct AppendInfo {
 /// Offsets of a partition; invariant: log_start <= last_stable <= high_watermark <= log_end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Offsets {
+    /// First offset readable (moved by retention and DeleteRecords).
     pub log_start: i64,
+    /// Offset after the last committed (readable) record; = log end on a single node.
     pub high_watermark: i64,
+    /// High watermark for read_committed consumers; = high watermark until transactions exist.
     pub last_stable: i64,
+    /// Offset the next appended record will get.
     pub log_end: i64,
 }
 
@@ -144,189 +198,9 @@ pub struct Offsets {
 pub struct ReadResult {
     /// Concatenated batches starting with the one that contains the requested offset; may be empty.
     pub records: Bytes,
+    /// Offsets of the partition at the time of the read.
     pub offsets: Offsets,
 }
 
-/// All partition logs under one data folder.
-pub struct LogStore {
-    /// Where partitions live on disk.
-    options: StoreOptions,
-    /// Open partitions by (topic, partition).
-    partitions: Mutex<HashMap<(String, i32), Arc<PartitionLog>>>,
-}
-
-impl LogStore {
-    /// Opens (and recovers) every partition folder under `options.dir`.
-    pub fn open(options: StoreOptions) -> Result<Arc<LogStore>, LogError> {
-        std::fs::create_dir_all(&options.dir)?;
-        Ok(Arc::new(LogStore {
-            options,
-            partitions: Mutex::new(HashMap::new()),
-        }))
-    }
-
-    /// The data folder.
-    pub fn dir(&self) -> &Path {
-        &self.options.dir
-    }
-
-    /// Partitions found on disk at open (topic, partition).
-    pub fn existing(&self) -> Vec<(String, i32)> {
-        self.partitions
-            .lock()
-            .expect("poisoned")
-            .keys()
-            .cloned()
-            .collect()
-    }
-
-    /// Returns the partition, creating its folder if it does not exist yet.
-    pub fn get_or_create(
-        &self,
-        topic: &str,
-        partition: i32,
-        config: LogConfig,
-    ) -> Result<Arc<PartitionLog>, LogError> {
-        let mut map = self.partitions.lock().expect("poisoned");
-        let log = map
-            .entry((topic.to_string(), partition))
-            .or_insert_with(|| Arc::new(PartitionLog::new(config)))
-            .clone();
-        Ok(log)
-    }
-
-    /// An open partition, if it exists.
-    pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
-        self.partitions
-            .lock()
-            .expect("poisoned")
-            .get(&(topic.to_string(), partition))
-            .cloned()
-    }
-
-    /// Removes a partition and its files.
-    pub fn delete(&self, topic: &str, partition: i32) -> Result<(), LogError> {
-        self.partitions
-            .lock()
-            .expect("poisoned")
-            .remove(&(topic.to_string(), partition));
-        Ok(())
-    }
-
-    /// Flushes everything and writes the clean-shutdown marker.
-    pub fn shutdown(&self) -> Result<(), LogError> {
-        Ok(())
-    }
-}
-
-/// One partition's log.
-pub struct PartitionLog {
-    /// Settings in force.
-    config: Mutex<LogConfig>,
-    /// (base offset, batch bytes) in offset order.
-    batches: Mutex<Vec<(i64, Bytes)>>,
-    /// Publishes the high watermark so long-polling fetches wake on append.
-    hw_tx: watch::Sender<i64>,
-}
-
-impl PartitionLog {
-    fn new(config: LogConfig) -> PartitionLog {
-        PartitionLog {
-            config: Mutex::new(config),
-            batches: Mutex::new(Vec::new()),
-            hw_tx: watch::channel(0).0,
-        }
-    }
-
-    /// Validates and appends one or more v2 batches, stamping offsets in place.
-    pub fn append(&self, records: Bytes, _now_ms: i64) -> Result<AppendInfo, LogError> {
-        let max = self.config.lock().expect("poisoned").max_message_bytes as usize;
-        if records.len() > max {
-            return Err(LogError::MessageTooLarge {
-                size: records.len(),
-                max,
-            });
-        }
-        if records.len() < 61 {
-            return Err(LogError::CorruptMessage("short batch".into()));
-        }
-        let mut buf = BytesMut::from(&records[..]);
-        let last_delta = i32::from_be_bytes([buf[23], buf[24], buf[25], buf[26]]) as i64;
-        let mut batches = self.batches.lock().expect("poisoned");
-        let base = *self.hw_tx.borrow();
-        buf[0..8].copy_from_slice(&base.to_be_bytes());
-        batches.push((base, buf.freeze()));
-        self.hw_tx.send_replace(base + last_delta + 1);
-        Ok(AppendInfo {
-            base_offset: base,
-            last_offset: base + last_delta,
-            log_append_time_ms: -1,
-            log_start_offset: 0,
-            duplicate: false,
-        })
-    }
-
-    /// Resolves once everything up to and including `offset` is fsynced.
-    pub async fn wait_durable(&self, _offset: i64) -> Result<(), LogError> {
-        Ok(())
-    }
-
-    /// Reads whole batches from the one containing `offset`, up to `max_bytes` (at least one batch).
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        let offsets = self.offsets();
-        if offset < offsets.log_start || offset > offsets.high_watermark {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start: offsets.log_start,
-                log_end: offsets.log_end,
-            });
-        }
-        let batches = self.batches.lock().expect("poisoned");
-        let mut out = BytesMut::new();
-        for (base, b) in batches.iter() {
-            let last = base + i32::from_be_bytes([b[23], b[24], b[25], b[26]]) as i64;
-            if last < offset {
-                continue;
-            }
-            if !out.is_empty() && out.len() + b.len() > max_bytes {
-                break;
-            }
-            out.extend_from_slice(b);
-        }
-        Ok(ReadResult {
-            records: out.freeze(),
-            offsets,
-        })
-    }
-
-    /// Current offsets.
-    pub fn offsets(&self) -> Offsets {
-        let hw = *self.hw_tx.borrow();
-        Offsets {
-            log_start: 0,
-            high_watermark: hw,
-            last_stable: hw,
-            log_end: hw,
-        }
-    }
-
-    /// First offset whose timestamp is >= `timestamp_ms`, with that timestamp.
-    pub fn offset_for_timestamp(&self, _timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
-        Ok(None)
-    }
-
-    /// Offset and timestamp of the record with the largest timestamp.
-    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
-        Ok(None)
-    }
-
-    /// Watches the high watermark (long-poll fetches wait on it).
-    pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.hw_tx.subscribe()
-    }
-
-    /// Replaces the topic settings.
-    pub fn set_config(&self, config: LogConfig) {
-        *self.config.lock().expect("poisoned") = config;
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -64,7 +64,7 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
                     request.version(),
                     request.header.correlation_id,
                 );
-                match handler::dispatch(&ctx, request).await {
+                match handler::dispatch(&ctx, request, &peer).await {
                     Reply::None => continue,
                     reply => Outgoing::Waiting {
                         api_key,

@@ -24,6 +24,24 @@ pub const SUPPORTED: &[(ApiKey, (i16, i16))] = &[
         ApiKey::DescribeTopicPartitions,
         handler::describe_topic_partitions::VERSIONS,
     ),
+    (ApiKey::DescribeConfigs, handler::describe_configs::VERSIONS),
+    (ApiKey::AlterConfigs, handler::alter_configs::ALTER_VERSIONS),
+    (
+        ApiKey::IncrementalAlterConfigs,
+        handler::alter_configs::INCREMENTAL_VERSIONS,
+    ),
+    (ApiKey::DeleteRecords, handler::delete_records::VERSIONS),
+    (ApiKey::FindCoordinator, handler::find_coordinator::VERSIONS),
+    (ApiKey::JoinGroup, handler::join_group::VERSIONS),
+    (ApiKey::SyncGroup, handler::sync_group::VERSIONS),
+    (ApiKey::Heartbeat, handler::heartbeat::VERSIONS),
+    (ApiKey::LeaveGroup, handler::leave_group::VERSIONS),
+    (ApiKey::OffsetCommit, handler::offset_commit::VERSIONS),
+    (ApiKey::OffsetFetch, handler::offset_fetch::VERSIONS),
+    (ApiKey::OffsetDelete, handler::offset_delete::VERSIONS),
+    (ApiKey::DescribeGroups, handler::describe_groups::VERSIONS),
+    (ApiKey::ListGroups, handler::list_groups::VERSIONS),
+    (ApiKey::DeleteGroups, handler::delete_groups::VERSIONS),
 ];
 
 /// The served range of an API, if served at all.

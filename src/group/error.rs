@@ -1,0 +1,63 @@
+//! The group layer's typed error; handlers turn it into Kafka error codes in one place
+//! (`handler::group_common::error_code`).
+
+/// What went wrong (or what the client must do next) in a group-coordinator call.
+///
+/// Most variants correspond one-to-one to a Kafka error code the client knows how to react to; the last
+/// three are internal failures that the handlers report as `UNKNOWN_SERVER_ERROR` (storage) or as
+/// `COORDINATOR_NOT_AVAILABLE` (coordinator gone) after logging them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// The group id is empty (or otherwise unusable).
+    #[error("invalid group id")]
+    InvalidGroupId,
+    /// The group is being deleted/moved, or the coordinator task is gone: the client should look again.
+    #[error("coordinator not available")]
+    CoordinatorNotAvailable,
+    /// The member id is not (or no longer) a member of the group.
+    #[error("unknown member id")]
+    UnknownMemberId,
+    /// The generation in the request is not the group's current generation.
+    #[error("illegal generation")]
+    IllegalGeneration,
+    /// A rebalance is under way: the member must rejoin.
+    #[error("rebalance in progress")]
+    RebalanceInProgress,
+    /// Protocol type or protocols do not match what the group uses.
+    #[error("inconsistent group protocol")]
+    InconsistentGroupProtocol,
+    /// KIP-394: the first JoinGroup (v4+) gets a member id and must join again with it.
+    #[error("member id required")]
+    MemberIdRequired,
+    /// A newer member with the same `group.instance.id` has replaced this one.
+    #[error("fenced instance id")]
+    FencedInstanceId,
+    /// The session timeout is outside the broker's `group.{min,max}.session.timeout.ms`.
+    #[error("invalid session timeout")]
+    InvalidSessionTimeout,
+    /// The group already has `group.max.size` members.
+    #[error("group max size reached")]
+    GroupMaxSizeReached,
+    /// An offset commit names a topic partition that does not exist.
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    /// The commit's metadata string is longer than `offset.metadata.max.bytes`.
+    #[error("offset metadata too large")]
+    OffsetMetadataTooLarge,
+    /// DeleteGroups (or offset deletion) on a group that still has members.
+    #[error("group is not empty")]
+    NonEmptyGroup,
+    /// The group does not exist.
+    #[error("group id not found")]
+    GroupIdNotFound,
+    /// OffsetDelete on a topic the group's members are subscribed to.
+    #[error("group is subscribed to the topic")]
+    GroupSubscribedToTopic,
+    /// Appending to or reading `__consumer_offsets` failed.
+    #[error("offsets log: {0}")]
+    Storage(String),
+    /// A `__consumer_offsets` record could not be decoded.
+    #[error("corrupt group record: {0}")]
+    CorruptRecord(String),
+}

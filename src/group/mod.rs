@@ -1,0 +1,552 @@
+//! The group coordinator: Kafka's classic consumer-group protocol and committed offsets, behind
+//! `handler::{join_group, sync_group, heartbeat, …}` and in front of `__consumer_offsets`.
+//!
+//! Groups are spread over shards by their `__consumer_offsets` partition; each shard is one actor task that
+//! owns its groups outright (bounded command channel, `oneshot` replies, no locks). JoinGroup and SyncGroup
+//! replies are parked in the group and answered on state transitions. Timers (session, rebalance, initial
+//! delay, pending sync, offset retention) run on tokio time, so tests drive them with paused time.
+//! Every change that must survive a restart is appended to `__consumer_offsets` through [`OffsetsLog`]
+//! in Kafka's record formats ([`records`]) and replayed by [`GroupCoordinator::start`].
+
+mod classic;
+mod error;
+mod memlog;
+pub mod records;
+mod shard;
+pub mod state;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::GroupError;
+pub use memlog::InMemoryOffsetsLog;
+pub use state::GroupState;
+
+use shard::{Command, Shard};
+
+/// A boxed future resolving once an append is durable.
+pub type AppendFuture = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
+
+/// `(key, value)` of one `__consumer_offsets` record; `None` value = tombstone.
+pub type OffsetsRecord = (Bytes, Option<Bytes>);
+
+/// Where the coordinator persists groups and offsets: the `__consumer_offsets` topic, implemented by the
+/// broker over the log store (and by [`InMemoryOffsetsLog`] in tests).
+pub trait OffsetsLog: Send + Sync + 'static {
+    /// Appends the records to `partition` as one batch. The order of records in the partition must be the
+    /// order of `append` calls (enqueue on call, not on first poll); the future resolves once durable.
+    fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture;
+    /// Every record of `partition` in offset order (start-up replay).
+    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, GroupError>;
+}
+
+/// Topic metadata the coordinator needs: whether a committed partition exists.
+pub trait TopicLookup: Send + Sync + 'static {
+    /// Whether `topic` has a partition `partition`.
+    fn partition_exists(&self, topic: &str, partition: i32) -> bool;
+}
+
+/// Coordinator settings, with Kafka's broker-config names and defaults.
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` (group → partition mapping).
+    pub offsets_topic_partitions: i32,
+    /// Number of coordinator shards (actor tasks); partitions are spread over them.
+    pub shards: usize,
+    /// Capacity of each shard's command channel (back-pressure on handlers beyond this).
+    pub shard_queue_capacity: usize,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group waits.
+    pub group_initial_rebalance_delay_ms: i64,
+    /// `group.max.size`: members per group.
+    pub group_max_size: usize,
+    /// `offsets.retention.minutes` in ms: offsets of an empty group expire this long after it emptied.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`: how often expired offsets are purged.
+    pub offsets_retention_check_interval_ms: i64,
+    /// `offset.metadata.max.bytes`: longest commit metadata string.
+    pub offset_metadata_max_bytes: usize,
+    /// How long a new member's parked JoinGroup may wait (Kafka's `NewMemberJoinTimeoutMs`).
+    pub new_member_join_timeout_ms: i64,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            offsets_topic_partitions: 50,
+            shards: 2,
+            shard_queue_capacity: 4096,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_max_size: i32::MAX as usize,
+            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
+            offsets_retention_check_interval_ms: 600_000,
+            offset_metadata_max_bytes: 4096,
+            new_member_join_timeout_ms: 300_000,
+        }
+    }
+}
+
+/// One protocol a member supports (name + opaque metadata, e.g. a consumer subscription).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocol {
+    /// Protocol (assignor) name.
+    pub name: String,
+    /// The member's metadata for this protocol.
+    pub metadata: Bytes,
+}
+
+/// A JoinGroup, in plain types.
+#[derive(Debug, Clone)]
+pub struct JoinGroupRequest {
+    /// Group id.
+    pub group_id: String,
+    /// Member id, empty on a first join.
+    pub member_id: String,
+    /// `group.instance.id` of a static member (v5+).
+    pub group_instance_id: Option<String>,
+    /// Client id from the request header (prefix of generated member ids).
+    pub client_id: String,
+    /// Client address.
+    pub client_host: String,
+    /// Protocol type (e.g. `consumer`).
+    pub protocol_type: String,
+    /// Supported protocols in preference order.
+    pub protocols: Vec<Protocol>,
+    /// Session timeout.
+    pub session_timeout_ms: i32,
+    /// Rebalance timeout (v0 requests: the session timeout).
+    pub rebalance_timeout_ms: i32,
+    /// KIP-394 (v4+): a first join gets MEMBER_ID_REQUIRED.
+    pub require_known_member_id: bool,
+    /// KIP-814 (v9+): the client understands `skip_assignment`.
+    pub supports_skip_assignment: bool,
+    /// Why the client joins (v8+), for logs.
+    pub reason: Option<String>,
+}
+
+/// A member as the leader sees it in the JoinGroup response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedMember {
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`, if static.
+    pub group_instance_id: Option<String>,
+    /// The member's metadata for the selected protocol.
+    pub metadata: Bytes,
+}
+
+/// A JoinGroup outcome; on error only `member_id` is meaningful (MEMBER_ID_REQUIRED carries the new id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinGroupResult {
+    /// `None` on success.
+    pub error: Option<GroupError>,
+    /// The member's id.
+    pub member_id: String,
+    /// The new generation, -1 on error.
+    pub generation_id: i32,
+    /// The group's protocol type.
+    pub protocol_type: Option<String>,
+    /// The selected protocol.
+    pub protocol_name: Option<String>,
+    /// The leader's member id, "" when none.
+    pub leader_id: String,
+    /// KIP-814: the leader must not compute a new assignment.
+    pub skip_assignment: bool,
+    /// All members' metadata, for the leader only.
+    pub members: Vec<JoinedMember>,
+}
+
+impl JoinGroupResult {
+    /// An error reply as Kafka sends it (generation -1, no leader).
+    pub fn error(member_id: String, error: GroupError) -> Self {
+        JoinGroupResult {
+            error: Some(error),
+            member_id,
+            generation_id: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader_id: String::new(),
+            skip_assignment: false,
+            members: Vec::new(),
+        }
+    }
+}
+
+/// A SyncGroup, in plain types.
+#[derive(Debug, Clone)]
+pub struct SyncGroupRequest {
+    /// Group id.
+    pub group_id: String,
+    /// Generation the member believes current.
+    pub generation_id: i32,
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`, if static.
+    pub group_instance_id: Option<String>,
+    /// v5+: must match the group's protocol type when given.
+    pub protocol_type: Option<String>,
+    /// v5+: must match the selected protocol when given.
+    pub protocol_name: Option<String>,
+    /// The leader's assignments (empty from followers).
+    pub assignments: Vec<(String, Bytes)>,
+}
+
+/// A SyncGroup outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroupResult {
+    /// `None` on success.
+    pub error: Option<GroupError>,
+    /// The group's protocol type.
+    pub protocol_type: Option<String>,
+    /// The selected protocol.
+    pub protocol_name: Option<String>,
+    /// The member's assignment.
+    pub assignment: Bytes,
+}
+
+impl SyncGroupResult {
+    /// An error reply.
+    pub fn error(error: GroupError) -> Self {
+        SyncGroupResult {
+            error: Some(error),
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Bytes::new(),
+        }
+    }
+}
+
+/// A Heartbeat, in plain types.
+#[derive(Debug, Clone)]
+pub struct HeartbeatRequest {
+    /// Group id.
+    pub group_id: String,
+    /// Generation the member believes current.
+    pub generation_id: i32,
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`, if static.
+    pub group_instance_id: Option<String>,
+}
+
+/// One member leaving (LeaveGroup v3+ batches several; v0–2 have one with no instance id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeavingMember {
+    /// Member id; empty to remove a static member by instance id.
+    pub member_id: String,
+    /// `group.instance.id`, if static.
+    pub group_instance_id: Option<String>,
+    /// Why it leaves (v5+), for logs.
+    pub reason: Option<String>,
+}
+
+/// One partition's offset in an OffsetCommit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionCommit {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// Offset to commit.
+    pub offset: i64,
+    /// Leader epoch (v6+), -1 if unknown.
+    pub leader_epoch: i32,
+    /// Metadata string (`None` on the wire is stored as "").
+    pub metadata: String,
+}
+
+/// An OffsetCommit, in plain types.
+#[derive(Debug, Clone)]
+pub struct OffsetCommitRequest {
+    /// Group id.
+    pub group_id: String,
+    /// Generation, -1 for standalone (simple) consumers.
+    pub generation_id: i32,
+    /// Member id, empty for standalone consumers.
+    pub member_id: String,
+    /// `group.instance.id`, if static (v7+).
+    pub group_instance_id: Option<String>,
+    /// v2–4 `retention_time_ms`; -1 = broker default.
+    pub retention_time_ms: i64,
+    /// Offsets to commit.
+    pub partitions: Vec<PartitionCommit>,
+}
+
+/// A per-partition outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionResult {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// `None` on success.
+    pub error: Option<GroupError>,
+}
+
+/// A committed offset as OffsetFetch returns it; never-committed partitions have offset -1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedOffset {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// Committed offset or -1.
+    pub offset: i64,
+    /// Leader epoch or -1.
+    pub leader_epoch: i32,
+    /// Metadata string ("" when none).
+    pub metadata: String,
+    /// Per-partition error.
+    pub error: Option<GroupError>,
+}
+
+/// One member in DescribeGroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDescription {
+    /// Member id.
+    pub member_id: String,
+    /// `group.instance.id`, if static.
+    pub group_instance_id: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client address.
+    pub client_host: String,
+    /// Metadata for the selected protocol (empty unless Stable, as Kafka does).
+    pub metadata: Bytes,
+    /// Assignment (empty unless Stable).
+    pub assignment: Bytes,
+}
+
+/// A group as DescribeGroups shows it; unknown groups are described as `Dead` with no members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// Group id.
+    pub group_id: String,
+    /// State name.
+    pub state: GroupState,
+    /// Protocol type ("" when none).
+    pub protocol_type: String,
+    /// Selected protocol ("" unless Stable).
+    pub protocol: String,
+    /// Members.
+    pub members: Vec<MemberDescription>,
+}
+
+/// A group as ListGroups shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    /// Group id.
+    pub group_id: String,
+    /// Protocol type ("" for offsets-only groups).
+    pub protocol_type: String,
+    /// Current state.
+    pub state: GroupState,
+}
+
+/// Handle to the coordinator's shards; cheap to clone, shared by all connections.
+#[derive(Clone)]
+pub struct GroupCoordinator {
+    /// One command sender per shard.
+    shards: Arc<[mpsc::Sender<Command>]>,
+    /// `offsets.topic.num.partitions`.
+    partitions: i32,
+}
+
+impl GroupCoordinator {
+    /// Replays `__consumer_offsets` (every partition, synchronously) and starts the shard tasks.
+    /// Must be called within a tokio runtime.
+    pub fn start(
+        config: GroupConfig,
+        log: Arc<dyn OffsetsLog>,
+        topics: Arc<dyn TopicLookup>,
+    ) -> Result<Self, GroupError> {
+        assert!(config.offsets_topic_partitions > 0 && config.shards > 0);
+        let config = Arc::new(config);
+        let mut senders = Vec::with_capacity(config.shards);
+        let mut shards = Vec::with_capacity(config.shards);
+        for index in 0..config.shards {
+            let (tx, rx) = mpsc::channel(config.shard_queue_capacity);
+            let mut shard = Shard::new(
+                index,
+                config.clone(),
+                log.clone(),
+                topics.clone(),
+                rx,
+                tx.downgrade(),
+            );
+            for partition in 0..config.offsets_topic_partitions {
+                if partition as usize % config.shards == index {
+                    shard.replay(partition, log.read_all(partition)?)?;
+                }
+            }
+            senders.push(tx);
+            shards.push(shard);
+        }
+        for shard in shards {
+            tokio::spawn(shard.run());
+        }
+        Ok(GroupCoordinator {
+            shards: senders.into(),
+            partitions: config.offsets_topic_partitions,
+        })
+    }
+
+    /// The `__consumer_offsets` partition that holds `group_id`.
+    pub fn partition_for(&self, group_id: &str) -> i32 {
+        records::partition_for(group_id, self.partitions)
+    }
+
+    fn shard_for(&self, group_id: &str) -> &mpsc::Sender<Command> {
+        &self.shards[self.partition_for(group_id) as usize % self.shards.len()]
+    }
+
+    async fn call<T>(
+        &self,
+        group_id: &str,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, GroupError> {
+        let (tx, rx) = oneshot::channel();
+        self.shard_for(group_id)
+            .send(make(tx))
+            .await
+            .map_err(|_| GroupError::CoordinatorNotAvailable)?;
+        rx.await.map_err(|_| GroupError::CoordinatorNotAvailable)
+    }
+
+    /// JoinGroup; resolves when the rebalance completes (or at once for errors and MEMBER_ID_REQUIRED).
+    pub async fn join_group(&self, req: JoinGroupRequest) -> JoinGroupResult {
+        let member_id = req.member_id.clone();
+        let group_id = req.group_id.clone();
+        self.call(&group_id, |tx| Command::Join(req, tx))
+            .await
+            .unwrap_or_else(|e| JoinGroupResult::error(member_id, e))
+    }
+
+    /// SyncGroup; followers resolve once the leader's assignment is stored.
+    pub async fn sync_group(&self, req: SyncGroupRequest) -> SyncGroupResult {
+        let group_id = req.group_id.clone();
+        self.call(&group_id, |tx| Command::Sync(req, tx))
+            .await
+            .unwrap_or_else(SyncGroupResult::error)
+    }
+
+    /// Heartbeat.
+    pub async fn heartbeat(&self, req: HeartbeatRequest) -> Result<(), GroupError> {
+        let group_id = req.group_id.clone();
+        self.call(&group_id, |tx| Command::Heartbeat(req, tx))
+            .await?
+    }
+
+    /// LeaveGroup: a top-level error, or one result per leaving member (in request order).
+    pub async fn leave_group(
+        &self,
+        group_id: &str,
+        members: Vec<LeavingMember>,
+    ) -> Result<Vec<Option<GroupError>>, GroupError> {
+        let g = group_id.to_string();
+        self.call(group_id, |tx| Command::Leave(g, members, tx))
+            .await?
+    }
+
+    /// OffsetCommit: resolves once the commit is durable; one result per partition in request order.
+    pub async fn commit_offsets(&self, req: OffsetCommitRequest) -> Vec<PartitionResult> {
+        let group_id = req.group_id.clone();
+        let parts: Vec<(String, i32)> = req
+            .partitions
+            .iter()
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect();
+        match self.call(&group_id, |tx| Command::Commit(req, tx)).await {
+            Ok(results) => results,
+            Err(e) => parts
+                .into_iter()
+                .map(|(topic, partition)| PartitionResult {
+                    topic,
+                    partition,
+                    error: Some(e.clone()),
+                })
+                .collect(),
+        }
+    }
+
+    /// OffsetFetch: the listed partitions (-1 for never committed) or, with `None`, every committed one.
+    pub async fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<Vec<FetchedOffset>, GroupError> {
+        let g = group_id.to_string();
+        self.call(group_id, |tx| Command::Fetch(g, partitions, tx))
+            .await?
+    }
+
+    /// OffsetDelete: a top-level error, or one result per partition.
+    pub async fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Vec<PartitionResult>, GroupError> {
+        let g = group_id.to_string();
+        self.call(group_id, |tx| Command::DeleteOffsets(g, partitions, tx))
+            .await?
+    }
+
+    /// DeleteGroups: one result per group, in request order; resolves once the tombstones are durable.
+    pub async fn delete_groups(&self, group_ids: Vec<String>) -> Vec<(String, Option<GroupError>)> {
+        let mut out = Vec::with_capacity(group_ids.len());
+        for group_id in group_ids {
+            let g = group_id.clone();
+            let r = self
+                .call(&group_id, |tx| Command::DeleteGroup(g, tx))
+                .await
+                .and_then(|r| r);
+            out.push((group_id, r.err()));
+        }
+        out
+    }
+
+    /// DescribeGroups for one group (unknown groups come back as `Dead`).
+    pub async fn describe_group(&self, group_id: &str) -> Result<GroupDescription, GroupError> {
+        let g = group_id.to_string();
+        self.call(group_id, |tx| Command::Describe(g, tx)).await
+    }
+
+    /// ListGroups across all shards, filtered by state when `states` is non-empty.
+    pub async fn list_groups(
+        &self,
+        states: &[GroupState],
+    ) -> Result<Vec<GroupListing>, GroupError> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let (tx, rx) = oneshot::channel();
+            shard
+                .send(Command::List(tx))
+                .await
+                .map_err(|_| GroupError::CoordinatorNotAvailable)?;
+            all.extend(rx.await.map_err(|_| GroupError::CoordinatorNotAvailable)?);
+        }
+        if !states.is_empty() {
+            all.retain(|g| states.contains(&g.state));
+        }
+        all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        Ok(all)
+    }
+
+    /// Stops the shard tasks (parked requests get COORDINATOR_NOT_AVAILABLE).
+    pub async fn shutdown(&self) {
+        for shard in self.shards.iter() {
+            let _ = shard.send(Command::Shutdown).await;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The group coordinator's storage: `__consumer_offsets` partitions in the log store, and topic lookups
+//! against the metadata image. This is the only place where `group` meets `log` and `cluster`.
+
+use std::sync::Arc;
+
+use crate::cluster::Cluster;
+use crate::group::{AppendFuture, GroupError, OffsetsLog, OffsetsRecord, TopicLookup};
+use crate::log::batch::{build_batch, split_batches, BatchRecords};
+use crate::log::LogError;
+
+/// Kafka's internal topic for group metadata and committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Bytes read per step while replaying a partition at start-up.
+const REPLAY_READ_BYTES: usize = 1 << 20;
+
+/// `__consumer_offsets` over the log store.
+pub struct LogOffsets {
+    /// Metadata and partition logs.
+    cluster: Arc<Cluster>,
+}
+
+impl LogOffsets {
+    /// Creates `__consumer_offsets` (compacted, internal) if it does not exist yet.
+    pub fn open(
+        cluster: Arc<Cluster>,
+        partitions: i32,
+    ) -> Result<LogOffsets, crate::cluster::ClusterError> {
+        if cluster.topic(OFFSETS_TOPIC).is_none() {
+            let mut configs = std::collections::BTreeMap::new();
+            configs.insert("cleanup.policy".to_string(), "compact".to_string());
+            configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
+            cluster.create_topic(OFFSETS_TOPIC, partitions, 1, configs, true, false)?;
+        }
+        Ok(LogOffsets { cluster })
+    }
+}
+
+fn storage(e: LogError) -> GroupError {
+    GroupError::Storage(e.to_string())
+}
+
+impl OffsetsLog for LogOffsets {
+    fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture {
+        let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) else {
+            return Box::pin(async move {
+                Err(GroupError::Storage(format!(
+                    "{OFFSETS_TOPIC}-{partition} missing"
+                )))
+            });
+        };
+        let pairs: Vec<_> = records
+            .iter()
+            .map(|(k, v)| (Some(&k[..]), v.as_deref()))
+            .collect();
+        let now = crate::log::partition::now_ms();
+        let batch = build_batch(&pairs, now, -1, -1, -1, 0);
+        // Appended now, so records land in call order; the future only waits for the fsync.
+        let appended = log.append(batch, now);
+        Box::pin(async move {
+            let info = appended.map_err(storage)?;
+            log.wait_durable(info.last_offset).await.map_err(storage)
+        })
+    }
+
+    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, GroupError> {
+        let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut offset = log.offsets().log_start;
+        loop {
+            let read = log.read(offset, REPLAY_READ_BYTES).map_err(storage)?;
+            if read.records.is_empty() {
+                break;
+            }
+            let mut next = offset;
+            for (header, batch) in split_batches(&read.records) {
+                next = header.last_offset() + 1;
+                if header.is_control() {
+                    continue;
+                }
+                for record in BatchRecords::new(&batch).map_err(storage)? {
+                    let record = record.map_err(storage)?;
+                    if record.offset < offset {
+                        continue;
+                    }
+                    if let Some(key) = record.key {
+                        out.push((key, record.value));
+                    }
+                }
+            }
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
+        Ok(out)
+    }
+}
+
+/// Topic lookups for the coordinator (commits for unknown partitions are rejected).
+pub struct ClusterTopics(pub Arc<Cluster>);
+
+impl TopicLookup for ClusterTopics {
+    fn partition_exists(&self, topic: &str, partition: i32) -> bool {
+        self.0
+            .topic(topic)
+            .is_some_and(|t| (0..t.partitions).contains(&partition))
+    }
+}

@@ -1,0 +1,56 @@
+//! DeleteRecords: moves partitions' log start offsets forward (AdminClient `deleteRecords`).
+
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+use kafka_protocol::ResponseError;
+
+use super::errors::log_error_code;
+use super::Ctx;
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (0, 2);
+
+/// Kafka's "up to the high watermark" offset.
+const HIGH_WATERMARK: i64 = -1;
+
+/// Answers a DeleteRecords request.
+pub fn handle(ctx: &Ctx, _version: i16, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let result = DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index)
+                        .with_low_watermark(-1);
+                    let Some(log) = ctx.cluster.partition(&t.name, p.partition_index) else {
+                        return result
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    };
+                    let hw = log.offsets().high_watermark;
+                    let offset = if p.offset == HIGH_WATERMARK {
+                        hw
+                    } else {
+                        p.offset
+                    };
+                    if offset < 0 || offset > hw {
+                        return result.with_error_code(ResponseError::OffsetOutOfRange.code());
+                    }
+                    match log.delete_records(offset) {
+                        Ok(low) => result.with_low_watermark(low),
+                        Err(e) => result.with_error_code(log_error_code(&e)),
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DeleteRecordsResponse::default().with_topics(topics)
+}

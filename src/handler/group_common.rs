@@ -1,0 +1,98 @@
+//! Shared by the group-API handlers: who this broker is, who the client is, and the single mapping from
+//! `GroupError` to Kafka error codes.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::protocol::StrBytes;
+
+use crate::group::GroupError;
+
+/// This broker's advertised address (FindCoordinator answers with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `node.id` of this broker.
+    pub node_id: i32,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: i32,
+}
+
+/// The requesting client, from the request header and the connection (JoinGroup needs both).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientInfo {
+    /// `client_id` from the request header ("" when null).
+    pub client_id: String,
+    /// The peer address as Kafka shows it (`/1.2.3.4`).
+    pub client_host: String,
+}
+
+/// The Kafka error code for a group-layer error. Internal failures are logged here and reported as a
+/// retriable `COORDINATOR_NOT_AVAILABLE` (storage) or `UNKNOWN_SERVER_ERROR` (anything else).
+pub fn error_code(error: &GroupError) -> i16 {
+    let e = match error {
+        GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
+        GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+        GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
+        GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
+        GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
+        GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+        GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
+        GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
+        GroupError::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
+        GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
+        GroupError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+        GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
+        GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
+        GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
+        GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        GroupError::Storage(msg) => {
+            tracing::warn!(error = %msg, "group coordinator storage failure");
+            ResponseError::CoordinatorNotAvailable
+        }
+        other => {
+            tracing::error!(error = %other, "group coordinator internal failure");
+            ResponseError::UnknownServerError
+        }
+    };
+    e.code()
+}
+
+/// `error_code` of an optional error, 0 for none.
+pub fn code_of(error: &Option<GroupError>) -> i16 {
+    error.as_ref().map_or(0, error_code)
+}
+
+/// A wire string from an owned string.
+pub fn sb(s: String) -> StrBytes {
+    StrBytes::from_string(s)
+}
+
+/// A wire string from an optional owned string.
+pub fn sb_opt(s: Option<String>) -> Option<StrBytes> {
+    s.map(StrBytes::from_string)
+}
+
+/// An owned string from a wire string.
+pub fn own(s: &StrBytes) -> String {
+    s.as_str().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_kafka() {
+        assert_eq!(error_code(&GroupError::MemberIdRequired), 79);
+        assert_eq!(error_code(&GroupError::FencedInstanceId), 82);
+        assert_eq!(error_code(&GroupError::RebalanceInProgress), 27);
+        assert_eq!(error_code(&GroupError::IllegalGeneration), 22);
+        assert_eq!(error_code(&GroupError::UnknownMemberId), 25);
+        assert_eq!(error_code(&GroupError::NonEmptyGroup), 68);
+        assert_eq!(error_code(&GroupError::GroupIdNotFound), 69);
+        assert_eq!(error_code(&GroupError::GroupSubscribedToTopic), 86);
+        assert_eq!(error_code(&GroupError::Storage("x".into())), 15);
+        assert_eq!(error_code(&GroupError::CorruptRecord("x".into())), -1);
+        assert_eq!(code_of(&None), 0);
+    }
+}

@@ -1,0 +1,34 @@
+//! Heartbeat: wire ⇄ `GroupCoordinator::heartbeat`.
+
+use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
+
+use super::group_common::{error_code, own, NodeInfo};
+use crate::group::{self, GroupCoordinator};
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (0, 4);
+
+/// Handles Heartbeat v0–4.
+pub async fn handle(
+    groups: &GroupCoordinator,
+    _node: &NodeInfo,
+    version: i16,
+    req: HeartbeatRequest,
+) -> HeartbeatResponse {
+    let request = group::HeartbeatRequest {
+        group_id: own(&req.group_id.0),
+        generation_id: req.generation_id,
+        member_id: own(&req.member_id),
+        group_instance_id: if version >= 3 {
+            req.group_instance_id.as_ref().map(own)
+        } else {
+            None
+        },
+    };
+    let mut resp = HeartbeatResponse::default();
+    resp.error_code = match groups.heartbeat(request).await {
+        Ok(()) => 0,
+        Err(e) => error_code(&e),
+    };
+    resp
+}

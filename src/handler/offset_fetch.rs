@@ -1,0 +1,141 @@
+//! OffsetFetch: wire ⇄ `GroupCoordinator::fetch_offsets`; v8+ fetches for several groups at once.
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse, TopicName};
+
+use super::group_common::NodeInfo;
+use super::group_common::{code_of, error_code, own, sb};
+use crate::group::{FetchedOffset, GroupCoordinator, GroupError};
+
+/// Versions served.
+pub const VERSIONS: (i16, i16) = (1, 9);
+
+/// Offsets of one group grouped by topic (in first-seen order), or the group-level error.
+async fn fetch_group(
+    groups: &GroupCoordinator,
+    group_id: &str,
+    topics: Option<Vec<(TopicName, Vec<i32>)>>,
+) -> (Vec<(TopicName, Vec<FetchedOffset>)>, Option<GroupError>) {
+    let wanted = topics.as_ref().map(|ts| {
+        ts.iter()
+            .flat_map(|(t, ps)| ps.iter().map(move |&p| (own(&t.0), p)))
+            .collect::<Vec<_>>()
+    });
+    match groups.fetch_offsets(group_id, wanted).await {
+        Err(e) => {
+            // Per-partition error too, for versions without a top-level error code.
+            let by_topic = topics
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(t, ps)| {
+                    let offsets = ps
+                        .into_iter()
+                        .map(|p| FetchedOffset {
+                            topic: own(&t.0),
+                            partition: p,
+                            offset: -1,
+                            leader_epoch: -1,
+                            metadata: String::new(),
+                            error: Some(e.clone()),
+                        })
+                        .collect();
+                    (t, offsets)
+                })
+                .collect();
+            (by_topic, Some(e))
+        }
+        Ok(offsets) => {
+            let mut by_topic: Vec<(TopicName, Vec<FetchedOffset>)> = Vec::new();
+            for o in offsets {
+                match by_topic.iter_mut().find(|(t, _)| t.0.as_str() == o.topic) {
+                    Some((_, list)) => list.push(o),
+                    None => by_topic.push((TopicName(sb(o.topic.clone())), vec![o])),
+                }
+            }
+            (by_topic, None)
+        }
+    }
+}
+
+/// Handles OffsetFetch v1–9. v1 sends no top-level error (errors are per partition); v2–7 a top-level
+/// error; v8+ one entry per requested group. `topics: null` (v2+) returns every committed partition.
+pub async fn handle(
+    groups: &GroupCoordinator,
+    _node: &NodeInfo,
+    version: i16,
+    req: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let mut resp = OffsetFetchResponse::default();
+    if version >= 8 {
+        for g in req.groups {
+            let topics = g.topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| (t.name, t.partition_indexes))
+                    .collect()
+            });
+            let (by_topic, error) = fetch_group(groups, g.group_id.0.as_str(), topics).await;
+            let mut out = OffsetFetchResponseGroup::default();
+            out.group_id = GroupId(g.group_id.0.clone());
+            out.error_code = code_of(&error);
+            if error.is_none() {
+                out.topics = by_topic
+                    .into_iter()
+                    .map(|(name, offsets)| {
+                        let mut t = OffsetFetchResponseTopics::default();
+                        t.name = name;
+                        t.partitions = offsets
+                            .into_iter()
+                            .map(|o| {
+                                let mut p = OffsetFetchResponsePartitions::default();
+                                p.partition_index = o.partition;
+                                p.committed_offset = o.offset;
+                                p.committed_leader_epoch = o.leader_epoch;
+                                p.metadata = Some(sb(o.metadata));
+                                p.error_code = code_of(&o.error);
+                                p
+                            })
+                            .collect();
+                        t
+                    })
+                    .collect();
+            }
+            resp.groups.push(out);
+        }
+        return resp;
+    }
+    let topics = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name, t.partition_indexes))
+            .collect()
+    });
+    let (by_topic, error) = fetch_group(groups, req.group_id.0.as_str(), topics).await;
+    if version >= 2 {
+        resp.error_code = error.as_ref().map_or(0, error_code);
+    }
+    resp.topics = by_topic
+        .into_iter()
+        .map(|(name, offsets)| {
+            let mut t = OffsetFetchResponseTopic::default();
+            t.name = name;
+            t.partitions = offsets
+                .into_iter()
+                .map(|o| {
+                    let mut p = OffsetFetchResponsePartition::default();
+                    p.partition_index = o.partition;
+                    p.committed_offset = o.offset;
+                    if version >= 5 {
+                        p.committed_leader_epoch = o.leader_epoch;
+                    }
+                    p.metadata = Some(sb(o.metadata));
+                    p.error_code = code_of(&o.error);
+                    p
+                })
+                .collect();
+            t
+        })
+        .collect();
+    resp
+}

@@ -1,0 +1,662 @@
+//! One partition's log: validates and appends batches to the active segment, rolls segments, serves reads,
+//! tracks offsets and producer state, and cooperates with the flusher for acks=all durability.
+//!
+//! Concurrency: all mutable state sits in one `std::sync::Mutex<Inner>` held only for short, non-blocking
+//! sections (a `pwrite` to the page cache at most, never an fsync, never across `.await`). Reads take a
+//! snapshot of the segment file and bounds under the lock and `pread` outside it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::watch;
+
+use super::batch::{
+    stamp_base_offset, stamp_leader_epoch, stamp_log_append_time, validate_batches, BatchHeader,
+    BatchRecords, ATTR_LOG_APPEND_TIME,
+};
+use super::checkpoint::sync_dir;
+use super::flush::Flusher;
+use super::producer_state::{write_snapshot, ProducerStateManager, Verdict};
+use super::segment::{find_batch, read_batches, Segment};
+use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
+
+/// Leader epoch stamped into appended batches (single node: always 0).
+pub const LEADER_EPOCH: i32 = 0;
+
+/// Largest segment accepted, whatever `segment.bytes` says: index positions are 32-bit.
+pub const SEGMENT_BYTES_MAX: u64 = i32::MAX as u64;
+
+/// Mutable state of a partition, guarded by [`PartitionLog::inner`].
+pub(crate) struct Inner {
+    /// Segments in offset order; the last one is active (takes appends). Never empty.
+    pub(crate) segments: Vec<Segment>,
+    /// First readable offset; ≥ first segment's base offset, ≤ `log_end`.
+    pub(crate) log_start: i64,
+    /// Offset of the next record appended.
+    pub(crate) log_end: i64,
+    /// Every offset below this is fdatasynced; ≤ `log_end`.
+    pub(crate) durable_offset: i64,
+    /// Offset from which recovery must rescan after a crash (data and indexes below it are durable).
+    pub(crate) recovery_point: i64,
+    /// Idempotent producer state, updated atomically with appends.
+    pub(crate) producers: ProducerStateManager,
+    /// Messages appended since the last flush (`flush.messages`).
+    pub(crate) unflushed_messages: i64,
+    /// Wall time of the last completed flush (`flush.ms`).
+    pub(crate) last_flush_ms: i64,
+    /// The folder gained or lost entries since its last fsync.
+    pub(crate) dir_needs_sync: bool,
+    /// Producer state to snapshot at this offset (taken at roll, written by the flusher).
+    pub(crate) pending_snapshot: Option<(i64, ProducerStateManager)>,
+    /// Set when the partition is deleted or the store shut down; appends then fail.
+    pub(crate) closed: bool,
+    /// Last fsync failure; once set, acks=all waiters fail (Kafka takes the log dir offline).
+    pub(crate) flush_error: Option<String>,
+    /// Topic settings in force.
+    pub(crate) config: LogConfig,
+    /// False for partitions found on disk at open until the first `get_or_create` supplies the config.
+    pub(crate) config_set: bool,
+}
+
+/// One partition's log.
+pub struct PartitionLog {
+    /// Topic name.
+    topic: String,
+    /// Partition number.
+    partition: i32,
+    /// `<data dir>/<topic>-<partition>`.
+    dir: PathBuf,
+    /// Weak self-reference handed to the flusher queue.
+    self_ref: Weak<PartitionLog>,
+    /// Store-wide options (durability, producer expiry).
+    options: Arc<StoreOptions>,
+    /// The store's flusher thread.
+    flusher: Arc<Flusher>,
+    /// All mutable state; short critical sections only.
+    pub(crate) inner: Mutex<Inner>,
+    /// Publishes the high watermark; every append sends, so long-polling fetches wake.
+    hw_tx: watch::Sender<i64>,
+    /// Publishes the durable (fsynced) offset; acks=all waiters watch it.
+    durable_tx: watch::Sender<i64>,
+}
+
+/// Wall clock in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Index capacity (entries) from `segment.index.bytes`.
+pub(crate) fn index_entries_max(config: &LogConfig) -> usize {
+    (config.segment_index_bytes as usize / super::index::OFFSET_ENTRY_BYTES).max(1)
+}
+
+impl PartitionLog {
+    /// Wraps recovered state (see `recovery::load`).
+    pub(crate) fn from_inner(
+        topic: &str,
+        partition: i32,
+        dir: PathBuf,
+        options: Arc<StoreOptions>,
+        flusher: Arc<Flusher>,
+        inner: Inner,
+    ) -> Arc<PartitionLog> {
+        let hw = inner.log_end;
+        let durable = inner.durable_offset;
+        Arc::new_cyclic(|self_ref| PartitionLog {
+            topic: topic.to_string(),
+            partition,
+            dir,
+            self_ref: self_ref.clone(),
+            options,
+            flusher,
+            inner: Mutex::new(inner),
+            hw_tx: watch::channel(hw).0,
+            durable_tx: watch::channel(durable).0,
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Topic name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Partition number.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// The partition folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Validates and appends one or more v2 batches, stamping offsets in place.
+    ///
+    /// Parses only batch headers (CRC, sizes, producer sequence), copies the input at most once, writes to
+    /// the page cache and publishes the new high watermark. For acks=all, await
+    /// [`wait_durable`](Self::wait_durable)`(info.last_offset)` afterwards.
+    pub fn append(&self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
+        let (max_message_bytes, log_append_time) = {
+            let inner = self.lock();
+            (
+                inner.config.max_message_bytes as usize,
+                inner.config.log_append_time,
+            )
+        };
+        let mut headers = validate_batches(&records, max_message_bytes)?;
+        let mut buf = records
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Deleted);
+        }
+        let base_offset = inner.log_end;
+        let overlay = match inner.producers.validate(&headers, base_offset, now_ms)? {
+            Verdict::Duplicate(b) => {
+                return Ok(AppendInfo {
+                    base_offset: b.first_offset,
+                    last_offset: b.last_offset,
+                    log_append_time_ms: if log_append_time { now_ms } else { -1 },
+                    log_start_offset: inner.log_start,
+                    duplicate: true,
+                });
+            }
+            Verdict::Append(overlay) => overlay,
+        };
+        let mut pos = 0usize;
+        let mut next = base_offset;
+        let mut messages = 0i64;
+        for h in headers.iter_mut() {
+            let len = h.total_len();
+            let batch = &mut buf[pos..pos + len];
+            stamp_base_offset(batch, next);
+            stamp_leader_epoch(batch, LEADER_EPOCH);
+            h.base_offset = next;
+            h.partition_leader_epoch = LEADER_EPOCH;
+            if log_append_time {
+                stamp_log_append_time(batch, now_ms);
+                h.max_timestamp = now_ms;
+                h.attributes |= ATTR_LOG_APPEND_TIME;
+            }
+            next = h.next_offset();
+            messages += i64::from(h.record_count);
+            pos += len;
+        }
+        let last_offset = next - 1;
+        self.maybe_roll(&mut inner, buf.len() as u64, last_offset, now_ms)?;
+        let interval = u64::from(inner.config.index_interval_bytes);
+        let Some(active) = inner.segments.last_mut() else {
+            return Err(LogError::Io(std::io::Error::other(
+                "partition has no segment",
+            )));
+        };
+        let size_before = active.size_bytes();
+        if let Err(e) = active.append(&buf, &headers, interval) {
+            // Never leave a partial batch behind: cut the file back (best effort; recovery also would).
+            let _ = active.file().set_len(size_before);
+            tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "append failed");
+            return Err(LogError::Io(e));
+        }
+        inner.producers.commit(overlay);
+        inner.log_end = next;
+        inner.unflushed_messages += messages;
+        let flush_due = inner.unflushed_messages >= inner.config.flush_messages;
+        let log_start = inner.log_start;
+        self.hw_tx.send_replace(next);
+        drop(inner);
+        if flush_due {
+            self.request_flush();
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time_ms: if log_append_time { now_ms } else { -1 },
+            log_start_offset: log_start,
+            duplicate: false,
+        })
+    }
+
+    /// Rolls the active segment if the incoming `bytes` ending at `last_offset` would break one of its
+    /// limits: `segment.bytes`, `segment.ms`, a full index, or a relative offset above `i32::MAX`.
+    fn maybe_roll(
+        &self,
+        inner: &mut Inner,
+        bytes: u64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let segment_bytes_max = inner.config.segment_bytes.clamp(1, SEGMENT_BYTES_MAX);
+        let segment_ms = inner.config.segment_ms;
+        let Some(active) = inner.segments.last() else {
+            return Ok(());
+        };
+        if active.size_bytes() == 0 {
+            return Ok(());
+        }
+        let roll = active.size_bytes() + bytes > segment_bytes_max
+            || now_ms.saturating_sub(active.created_ms) >= segment_ms
+            || active.indexes_full()
+            || last_offset - active.base_offset > i64::from(i32::MAX);
+        if roll {
+            self.roll(inner, now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment and starts a new one at the log end. The old segment's index files are
+    /// written now (page cache); their fsync, the folder fsync and a producer-state snapshot are queued to
+    /// the flusher so this never blocks on the disk.
+    pub(crate) fn roll(&self, inner: &mut Inner, now_ms: i64) -> Result<(), LogError> {
+        let base = inner.log_end;
+        if let Some(active) = inner.segments.last_mut() {
+            if active.base_offset == base {
+                return Ok(());
+            }
+            active.write_indexes(true)?;
+        }
+        let seg = Segment::create(&self.dir, base, index_entries_max(&inner.config), now_ms)?;
+        inner.segments.push(seg);
+        inner.dir_needs_sync = true;
+        inner.pending_snapshot = Some((base, inner.producers.clone()));
+        tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolled segment");
+        self.request_flush();
+        Ok(())
+    }
+
+    /// Queues this partition on the flusher.
+    pub(crate) fn request_flush(&self) {
+        self.flusher.request(self.self_ref.clone());
+    }
+
+    /// Flusher thread: fsyncs everything written so far (group commit) and publishes the durable offset.
+    pub(crate) fn flush_now(&self) -> Result<(), LogError> {
+        let result = self.flush_inner();
+        if let Err(e) = &result {
+            tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "log flush failed");
+            let mut inner = self.lock();
+            inner.flush_error = Some(e.to_string());
+            drop(inner);
+            self.durable_tx.send_modify(|_| {});
+        }
+        result
+    }
+
+    fn flush_inner(&self) -> Result<(), LogError> {
+        struct Work {
+            base: i64,
+            file: Arc<std::fs::File>,
+            size: u64,
+            index_paths: Option<[PathBuf; 2]>,
+        }
+        let (target, work, dir_sync, snapshot) = {
+            let mut inner = self.lock();
+            let target = inner.log_end;
+            let n = inner.segments.len();
+            let mut work = Vec::new();
+            for (i, seg) in inner.segments.iter_mut().enumerate() {
+                let closed = i + 1 < n;
+                let index_paths = if closed && !seg.indexes_synced() {
+                    Some(seg.write_indexes(true)?)
+                } else {
+                    None
+                };
+                if seg.needs_sync() || index_paths.is_some() {
+                    work.push(Work {
+                        base: seg.base_offset,
+                        file: seg.file(),
+                        size: seg.size_bytes(),
+                        index_paths,
+                    });
+                }
+            }
+            let dir_sync = std::mem::take(&mut inner.dir_needs_sync);
+            (target, work, dir_sync, inner.pending_snapshot.take())
+        };
+        for w in &work {
+            w.file.sync_data()?;
+            if let Some(paths) = &w.index_paths {
+                for p in paths {
+                    super::index::OffsetIndex::open_for_sync(p)?.sync_all()?;
+                }
+            }
+        }
+        if let Some((offset, state)) = &snapshot {
+            write_snapshot(&self.dir, *offset, state)?;
+        }
+        if dir_sync {
+            sync_dir(&self.dir)?;
+        }
+        let mut inner = self.lock();
+        for w in &work {
+            if let Some(seg) = inner.segments.iter_mut().find(|s| s.base_offset == w.base) {
+                seg.mark_synced(w.size);
+                if w.index_paths.is_some() {
+                    seg.mark_indexes_synced();
+                }
+            }
+        }
+        inner.durable_offset = inner.durable_offset.max(target);
+        let n = inner.segments.len();
+        let first_unsynced_closed = inner.segments[..n.saturating_sub(1)]
+            .iter()
+            .find(|s| !s.indexes_synced() || s.needs_sync())
+            .map(|s| s.base_offset);
+        inner.recovery_point = first_unsynced_closed
+            .unwrap_or(inner.durable_offset)
+            .min(inner.durable_offset);
+        inner.unflushed_messages = 0;
+        inner.last_flush_ms = now_ms();
+        let durable = inner.durable_offset;
+        drop(inner);
+        self.durable_tx.send_replace(durable);
+        Ok(())
+    }
+
+    /// Resolves once everything up to and including `offset` is fsynced (group commit by the flusher).
+    /// Returns at once when the store option `durable_acks_all` is off.
+    pub async fn wait_durable(&self, offset: i64) -> Result<(), LogError> {
+        if !self.options.durable_acks_all {
+            return Ok(());
+        }
+        let mut rx = self.durable_tx.subscribe();
+        if *rx.borrow_and_update() > offset {
+            return Ok(());
+        }
+        self.request_flush();
+        loop {
+            if rx.changed().await.is_err() {
+                return Err(LogError::Deleted);
+            }
+            if *rx.borrow_and_update() > offset {
+                return Ok(());
+            }
+            let inner = self.lock();
+            if let Some(e) = &inner.flush_error {
+                return Err(LogError::Io(std::io::Error::other(e.clone())));
+            }
+            if inner.closed {
+                return Err(LogError::Deleted);
+            }
+        }
+    }
+
+    /// Reads whole batches from the one containing `offset`, up to `max_bytes` (at least one batch), never
+    /// past the high watermark. `offset == log end` gives empty records; outside `[log start, log end]` is
+    /// `OffsetOutOfRange`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        let offsets = self.offsets();
+        if offset < offsets.log_start || offset > offsets.log_end {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: offsets.log_start,
+                log_end: offsets.log_end,
+            });
+        }
+        if offset >= offsets.high_watermark {
+            return Ok(ReadResult {
+                records: Bytes::new(),
+                offsets,
+            });
+        }
+        let mut from_base: Option<i64> = None;
+        loop {
+            // Pick the segment (the one holding `offset`, or the next one after a gap) under the lock.
+            let view = {
+                let inner = self.lock();
+                let idx = match from_base {
+                    None => inner
+                        .segments
+                        .partition_point(|s| s.base_offset <= offset)
+                        .saturating_sub(1),
+                    Some(b) => inner.segments.partition_point(|s| s.base_offset <= b),
+                };
+                match inner.segments.get(idx) {
+                    Some(seg) => {
+                        from_base = Some(seg.base_offset);
+                        seg.read_view(offset)
+                    }
+                    None => {
+                        return Ok(ReadResult {
+                            records: Bytes::new(),
+                            offsets,
+                        })
+                    }
+                }
+            };
+            if let Some((pos, header)) = find_batch(&view, offset)? {
+                let records = read_batches(
+                    &view.file,
+                    pos,
+                    view.end_pos,
+                    header.total_len() as u64,
+                    max_bytes,
+                )?;
+                return Ok(ReadResult { records, offsets });
+            }
+        }
+    }
+
+    /// Current offsets.
+    pub fn offsets(&self) -> Offsets {
+        let inner = self.lock();
+        Offsets {
+            log_start: inner.log_start,
+            high_watermark: inner.log_end,
+            last_stable: inner.log_end,
+            log_end: inner.log_end,
+        }
+    }
+
+    /// Recovery point and durable offset (for checkpoints and tests).
+    pub fn recovery_point(&self) -> i64 {
+        self.lock().recovery_point
+    }
+
+    /// First offset whose timestamp is >= `timestamp_ms`, with that timestamp (ListOffsets by time).
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let mut from_base: Option<i64> = None;
+        loop {
+            let (view, log_start) = {
+                let inner = self.lock();
+                let start = match from_base {
+                    None => 0,
+                    Some(b) => inner.segments.partition_point(|s| s.base_offset <= b),
+                };
+                let Some(seg) = inner.segments[start.min(inner.segments.len())..]
+                    .iter()
+                    .find(|s| {
+                        s.max_timestamp_ms >= timestamp_ms && s.next_offset > inner.log_start
+                    })
+                else {
+                    return Ok(None);
+                };
+                from_base = Some(seg.base_offset);
+                (seg.time_view(timestamp_ms), inner.log_start)
+            };
+            let mut pos = view.start_pos;
+            while let Some((at, h)) = find_batch(
+                &super::segment::ReadView {
+                    start_pos: pos,
+                    ..view.clone()
+                },
+                log_start,
+            )? {
+                pos = at + h.total_len() as u64;
+                if h.max_timestamp < timestamp_ms {
+                    continue;
+                }
+                let batch = read_batches(&view.file, at, view.end_pos, h.total_len() as u64, 0)?;
+                for r in BatchRecords::new(&batch)? {
+                    let r = r?;
+                    if r.timestamp_ms >= timestamp_ms && r.offset >= log_start {
+                        return Ok(Some((r.offset, r.timestamp_ms)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Offset and timestamp of the record with the largest timestamp (ListOffsets `MAX_TIMESTAMP`).
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let (view, ts, batch_offset) = {
+            let inner = self.lock();
+            let Some(seg) = inner
+                .segments
+                .iter()
+                .filter(|s| s.max_timestamp_ms >= 0 && s.next_offset > inner.log_start)
+                .max_by_key(|s| (s.max_timestamp_ms, std::cmp::Reverse(s.base_offset)))
+            else {
+                return Ok(None);
+            };
+            (
+                seg.read_view(seg.offset_of_max_timestamp),
+                seg.max_timestamp_ms,
+                seg.offset_of_max_timestamp,
+            )
+        };
+        if let Some((at, h)) = find_batch(&view, batch_offset)? {
+            let batch = read_batches(&view.file, at, view.end_pos, h.total_len() as u64, 0)?;
+            if let Ok(records) = BatchRecords::new(&batch) {
+                for r in records.flatten() {
+                    if r.timestamp_ms == ts {
+                        return Ok(Some((r.offset, ts)));
+                    }
+                }
+            }
+        }
+        Ok(Some((batch_offset, ts)))
+    }
+
+    /// Watches the high watermark (long-poll fetches wait on it).
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.hw_tx.subscribe()
+    }
+
+    /// Replaces the topic settings.
+    pub fn set_config(&self, config: LogConfig) {
+        let mut inner = self.lock();
+        inner.config = config;
+        inner.config_set = true;
+    }
+
+    /// Applies `config` if this partition was found on disk and has not been configured yet.
+    pub(crate) fn set_config_if_unset(&self, config: LogConfig) {
+        let mut inner = self.lock();
+        if !inner.config_set {
+            inner.config = config;
+            inner.config_set = true;
+        }
+    }
+
+    /// The topic settings in force.
+    pub fn config(&self) -> LogConfig {
+        self.lock().config.clone()
+    }
+
+    /// DeleteRecords (API 21): moves the log start offset up to `before_offset` (which must be ≤ the high
+    /// watermark); segments wholly below it are removed by the next retention pass. Returns the new log
+    /// start offset.
+    pub fn delete_records(&self, before_offset: i64) -> Result<i64, LogError> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Deleted);
+        }
+        if before_offset < 0 || before_offset > inner.log_end {
+            return Err(LogError::OffsetOutOfRange {
+                offset: before_offset,
+                log_start: inner.log_start,
+                log_end: inner.log_end,
+            });
+        }
+        inner.log_start = inner.log_start.max(before_offset);
+        Ok(inner.log_start)
+    }
+
+    /// Writes indexes, fsyncs everything, snapshots producer state at the log end and refuses further
+    /// appends. Used by `LogStore::shutdown` (before the clean-shutdown marker) and partition deletion.
+    pub(crate) fn close(&self, flush: bool) -> Result<(), LogError> {
+        if flush {
+            {
+                let mut inner = self.lock();
+                for seg in inner.segments.iter_mut() {
+                    seg.write_indexes(false)?;
+                }
+            }
+            self.flush_now()?;
+            let (offset, state, paths) = {
+                let mut inner = self.lock();
+                let n = inner.segments.len();
+                let mut paths = Vec::new();
+                if let Some(active) = inner.segments.get_mut(n.saturating_sub(1)) {
+                    paths.extend(active.write_indexes(true)?);
+                }
+                inner.closed = true;
+                (inner.log_end, inner.producers.clone(), paths)
+            };
+            for p in paths {
+                super::index::OffsetIndex::open_for_sync(&p)?.sync_all()?;
+            }
+            write_snapshot(&self.dir, offset, &state)?;
+            sync_dir(&self.dir)?;
+        } else {
+            self.lock().closed = true;
+        }
+        self.durable_tx.send_modify(|_| {});
+        Ok(())
+    }
+
+    /// Applies idle-producer expiry (`producer.id.expiration.ms`).
+    pub(crate) fn expire_producers(&self, now_ms: i64) {
+        let expiration_ms = self.options.producer_id_expiration_ms;
+        self.lock().producers.expire(now_ms, expiration_ms);
+    }
+
+    /// Queues a flush if `flush.ms` has elapsed with unflushed data.
+    pub(crate) fn maybe_time_flush(&self, now_ms: i64) {
+        let due = {
+            let inner = self.lock();
+            inner.durable_offset < inner.log_end
+                && now_ms.saturating_sub(inner.last_flush_ms) >= inner.config.flush_ms
+        };
+        if due {
+            self.request_flush();
+        }
+    }
+
+    /// Log start and recovery point, for checkpoint files.
+    pub(crate) fn checkpoint_offsets(&self) -> (i64, i64) {
+        let inner = self.lock();
+        (inner.log_start, inner.recovery_point)
+    }
+
+    /// Headers of all batches from `from_offset` on (tests and diagnostics).
+    pub fn headers_from(&self, from_offset: i64) -> Result<Vec<BatchHeader>, LogError> {
+        let mut out = Vec::new();
+        let views: Vec<_> = {
+            let inner = self.lock();
+            inner
+                .segments
+                .iter()
+                .filter(|s| s.next_offset > from_offset)
+                .map(|s| s.read_view(from_offset))
+                .collect()
+        };
+        for view in views {
+            let mut v = view.clone();
+            while let Some((at, h)) = find_batch(&v, from_offset)? {
+                v.start_pos = at + h.total_len() as u64;
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+}

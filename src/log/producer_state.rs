@@ -1,0 +1,488 @@
+//! Idempotent-producer state of one partition (Kafka's ProducerStateManager): per producer id the epoch and
+//! the last five batches' sequence ranges, checked and updated atomically with each append.
+//!
+//! Rules (Kafka 2.5+ / KIP-360): a retried batch whose sequence range equals one of the cached five (same
+//! epoch) is a duplicate and gets its original offsets; an older epoch is fenced (`InvalidProducerEpoch`); a
+//! newer epoch must start at sequence 0; within an epoch the first sequence must be `lastSeq + 1` (wrapping at
+//! `i32::MAX` to 0). A producer with no state (never seen, expired, or its data deleted) is accepted at any
+//! sequence, as Kafka does since 2.5 — the broker never answers `UNKNOWN_PRODUCER_ID`.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::batch::{increment_sequence, BatchHeader};
+use super::LogError;
+
+/// Batches remembered per producer for duplicate detection (the client's max in-flight requests).
+pub const BATCHES_CACHED: usize = 5;
+
+/// Snapshot file format version.
+const SNAPSHOT_VERSION: i16 = 1;
+
+/// Where one appended producer batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMetadata {
+    /// Sequence of the first record.
+    pub first_seq: i32,
+    /// Sequence of the last record (wrapped).
+    pub last_seq: i32,
+    /// Offset given to the first record.
+    pub first_offset: i64,
+    /// Offset given to the last record.
+    pub last_offset: i64,
+}
+
+/// What the log knows about one producer id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerEntry {
+    /// Current epoch; older epochs are fenced.
+    pub epoch: i16,
+    /// Last batches appended in this epoch, oldest first; at most [`BATCHES_CACHED`].
+    pub batches: VecDeque<BatchMetadata>,
+    /// Time of the last append (wall clock; batch max timestamp when rebuilt from the log); drives expiry.
+    pub last_timestamp_ms: i64,
+}
+
+/// Result of checking an append against producer state.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Append; commit these updated entries afterwards with [`ProducerStateManager::commit`].
+    Append(Vec<(i64, ProducerEntry)>),
+    /// A retry of an already appended batch: write nothing, answer with these offsets.
+    Duplicate(BatchMetadata),
+}
+
+/// Producer state of one partition.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProducerStateManager {
+    /// State per producer id; bounded by expiry (`producer.id.expiration.ms`).
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
+    next_seq == increment_sequence(last_seq, 1) && last_seq >= 0
+}
+
+impl ProducerStateManager {
+    /// No producers.
+    pub fn new() -> ProducerStateManager {
+        ProducerStateManager::default()
+    }
+
+    /// Number of producers tracked.
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// True when no producer is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+
+    /// State of one producer.
+    pub fn get(&self, producer_id: i64) -> Option<&ProducerEntry> {
+        self.producers.get(&producer_id)
+    }
+
+    /// Checks the batches of one append (`headers`, which will get offsets from `next_offset` on) without
+    /// changing state.
+    pub fn validate(
+        &self,
+        headers: &[BatchHeader],
+        next_offset: i64,
+        now_ms: i64,
+    ) -> Result<Verdict, LogError> {
+        let mut overlay: Vec<(i64, ProducerEntry)> = Vec::new();
+        let mut offset = next_offset;
+        for h in headers {
+            let first_offset = offset;
+            let last_offset = offset + i64::from(h.last_offset_delta);
+            offset = last_offset + 1;
+            if !h.has_producer_id() {
+                continue;
+            }
+            let pid = h.producer_id;
+            let current = overlay
+                .iter()
+                .find(|(p, _)| *p == pid)
+                .map(|(_, e)| e)
+                .or_else(|| self.producers.get(&pid));
+            if let Some(e) = current {
+                if e.epoch == h.producer_epoch {
+                    let last_seq = h.last_sequence();
+                    if let Some(b) = e
+                        .batches
+                        .iter()
+                        .find(|b| b.first_seq == h.base_sequence && b.last_seq == last_seq)
+                    {
+                        return Ok(Verdict::Duplicate(*b));
+                    }
+                }
+                if h.producer_epoch < e.epoch {
+                    return Err(LogError::InvalidProducerEpoch {
+                        got: h.producer_epoch,
+                        current: e.epoch,
+                    });
+                }
+                if !h.is_control() {
+                    if h.producer_epoch != e.epoch {
+                        if h.base_sequence != 0 {
+                            return Err(LogError::OutOfOrderSequence {
+                                expected: 0,
+                                got: h.base_sequence,
+                            });
+                        }
+                    } else {
+                        let last = e.batches.back().map_or(-1, |b| b.last_seq);
+                        if !(in_sequence(last, h.base_sequence) || last < 0 && h.base_sequence == 0)
+                        {
+                            return Err(LogError::OutOfOrderSequence {
+                                expected: increment_sequence(last.max(-1), 1).max(0),
+                                got: h.base_sequence,
+                            });
+                        }
+                    }
+                }
+            }
+            let mut entry = current.cloned().unwrap_or(ProducerEntry {
+                epoch: h.producer_epoch,
+                batches: VecDeque::with_capacity(BATCHES_CACHED),
+                last_timestamp_ms: now_ms,
+            });
+            apply(&mut entry, h, first_offset, last_offset, now_ms);
+            match overlay.iter_mut().find(|(p, _)| *p == pid) {
+                Some(slot) => slot.1 = entry,
+                None => overlay.push((pid, entry)),
+            }
+        }
+        Ok(Verdict::Append(overlay))
+    }
+
+    /// Installs entries produced by [`validate`](Self::validate) once the append is written.
+    pub fn commit(&mut self, overlay: Vec<(i64, ProducerEntry)>) {
+        for (pid, e) in overlay {
+            self.producers.insert(pid, e);
+        }
+    }
+
+    /// Recovery: applies an already stamped batch header from the log without checks.
+    pub fn replay(&mut self, h: &BatchHeader) {
+        if !h.has_producer_id() {
+            return;
+        }
+        let entry = self
+            .producers
+            .entry(h.producer_id)
+            .or_insert_with(|| ProducerEntry {
+                epoch: h.producer_epoch,
+                batches: VecDeque::with_capacity(BATCHES_CACHED),
+                last_timestamp_ms: h.max_timestamp,
+            });
+        if h.producer_epoch < entry.epoch {
+            return;
+        }
+        apply(entry, h, h.base_offset, h.last_offset(), h.max_timestamp);
+    }
+
+    /// Forgets producers idle for at least `expiration_ms`.
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
+        self.producers
+            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms);
+    }
+
+    /// Forgets everything at or after `offset` (log truncated): drops cached batches that were cut.
+    pub fn truncate_after(&mut self, offset: i64) {
+        for e in self.producers.values_mut() {
+            e.batches.retain(|b| b.last_offset < offset);
+        }
+        self.producers.retain(|_, e| !e.batches.is_empty());
+    }
+
+    /// Serialises the state (with a CRC-32C) for a `.snapshot` file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(4 + self.producers.len() * 64);
+        body.extend_from_slice(&(self.producers.len() as i32).to_be_bytes());
+        let mut ids: Vec<_> = self.producers.keys().copied().collect();
+        ids.sort_unstable();
+        for pid in ids {
+            let Some(e) = self.producers.get(&pid) else {
+                continue;
+            };
+            body.extend_from_slice(&pid.to_be_bytes());
+            body.extend_from_slice(&e.epoch.to_be_bytes());
+            body.extend_from_slice(&e.last_timestamp_ms.to_be_bytes());
+            body.push(e.batches.len() as u8);
+            for b in &e.batches {
+                body.extend_from_slice(&b.first_seq.to_be_bytes());
+                body.extend_from_slice(&b.last_seq.to_be_bytes());
+                body.extend_from_slice(&b.first_offset.to_be_bytes());
+                body.extend_from_slice(&b.last_offset.to_be_bytes());
+            }
+        }
+        let mut out = Vec::with_capacity(body.len() + 6);
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
+        out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Parses a snapshot; `None` if the version, CRC or layout is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Option<ProducerStateManager> {
+        let mut r = Reader { buf: bytes, pos: 0 };
+        if r.i16()? != SNAPSHOT_VERSION {
+            return None;
+        }
+        let crc = r.u32()?;
+        if crc32c::crc32c(bytes.get(6..)?) != crc {
+            return None;
+        }
+        let n = usize::try_from(r.i32()?).ok()?;
+        let mut producers = HashMap::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            let pid = r.i64()?;
+            let epoch = r.i16()?;
+            let last_timestamp_ms = r.i64()?;
+            let count = usize::from(r.u8()?).min(BATCHES_CACHED);
+            let mut batches = VecDeque::with_capacity(count);
+            for _ in 0..count {
+                batches.push_back(BatchMetadata {
+                    first_seq: r.i32()?,
+                    last_seq: r.i32()?,
+                    first_offset: r.i64()?,
+                    last_offset: r.i64()?,
+                });
+            }
+            producers.insert(
+                pid,
+                ProducerEntry {
+                    epoch,
+                    batches,
+                    last_timestamp_ms,
+                },
+            );
+        }
+        Some(ProducerStateManager { producers })
+    }
+}
+
+fn apply(
+    entry: &mut ProducerEntry,
+    h: &BatchHeader,
+    first_offset: i64,
+    last_offset: i64,
+    now_ms: i64,
+) {
+    if h.producer_epoch != entry.epoch {
+        entry.epoch = h.producer_epoch;
+        entry.batches.clear();
+    }
+    entry.last_timestamp_ms = entry.last_timestamp_ms.max(now_ms);
+    if h.is_control() {
+        return;
+    }
+    if entry.batches.len() >= BATCHES_CACHED {
+        entry.batches.pop_front();
+    }
+    entry.batches.push_back(BatchMetadata {
+        first_seq: h.base_sequence,
+        last_seq: h.last_sequence(),
+        first_offset,
+        last_offset,
+    });
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let s = self.buf.get(self.pos..self.pos + N)?;
+        self.pos += N;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|a| a[0])
+    }
+    fn i16(&mut self) -> Option<i16> {
+        self.take().map(i16::from_be_bytes)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take().map(i32::from_be_bytes)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take().map(u32::from_be_bytes)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take().map(i64::from_be_bytes)
+    }
+}
+
+/// Path of the snapshot taken at `offset`.
+pub fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
+    dir.join(format!("{offset:020}.snapshot"))
+}
+
+/// Snapshot offsets present in `dir`, ascending.
+pub fn list_snapshot_files(dir: &Path) -> io::Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(stem) = name.strip_suffix(".snapshot") {
+            if let Ok(o) = stem.parse::<i64>() {
+                out.push(o);
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Writes a snapshot atomically (temp file, fsync, rename) and keeps only the newest two.
+pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
+    use std::io::Write;
+    let path = snapshot_path(dir, offset);
+    let tmp = path.with_extension("snapshot.tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&state.to_bytes())?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    let all = list_snapshot_files(dir)?;
+    if all.len() > 2 {
+        for o in &all[..all.len() - 2] {
+            let _ = std::fs::remove_file(snapshot_path(dir, *o));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::build_batch;
+
+    fn header(pid: i64, epoch: i16, seq: i32, n: usize) -> BatchHeader {
+        let recs: Vec<crate::log::batch::KeyValue<'_>> =
+            (0..n).map(|_| (None, Some(&b"v"[..]))).collect();
+        BatchHeader::parse(&build_batch(&recs, 0, pid, epoch, seq, 0)).expect("header")
+    }
+
+    fn append(
+        m: &mut ProducerStateManager,
+        h: BatchHeader,
+        next: i64,
+    ) -> Result<Option<BatchMetadata>, LogError> {
+        match m.validate(&[h], next, 0)? {
+            Verdict::Append(o) => {
+                m.commit(o);
+                Ok(None)
+            }
+            Verdict::Duplicate(b) => Ok(Some(b)),
+        }
+    }
+
+    #[test]
+    fn dedup_of_last_five() {
+        let mut m = ProducerStateManager::new();
+        for i in 0..7 {
+            assert_eq!(
+                append(&mut m, header(1, 0, i * 2, 2), i64::from(i) * 2).expect("ok"),
+                None
+            );
+        }
+        // Seq 12..13 at offsets 12..13 is cached: duplicate with original offsets.
+        let dup = append(&mut m, header(1, 0, 12, 2), 100)
+            .expect("ok")
+            .expect("duplicate");
+        assert_eq!((dup.first_offset, dup.last_offset), (12, 13));
+        // Seq 4..5 is the 3rd-newest-but-two... batches 4..13 cached (5 batches: seq 4,6,8,10,12).
+        assert!(append(&mut m, header(1, 0, 4, 2), 100)
+            .expect("ok")
+            .is_some());
+        // Seq 2..3 fell out of the cache: out of order now.
+        assert!(matches!(
+            append(&mut m, header(1, 0, 2, 2), 100),
+            Err(LogError::OutOfOrderSequence { .. })
+        ));
+    }
+
+    #[test]
+    fn ordering_and_epochs() {
+        let mut m = ProducerStateManager::new();
+        // Unknown producer: any sequence accepted (Kafka 2.5+).
+        append(&mut m, header(9, 3, 40, 1), 0).expect("unknown producer accepted");
+        // Gap.
+        assert!(matches!(
+            append(&mut m, header(9, 3, 42, 1), 1),
+            Err(LogError::OutOfOrderSequence {
+                expected: 41,
+                got: 42
+            })
+        ));
+        append(&mut m, header(9, 3, 41, 1), 1).expect("in sequence");
+        // Older epoch fenced.
+        assert!(matches!(
+            append(&mut m, header(9, 2, 0, 1), 2),
+            Err(LogError::InvalidProducerEpoch { .. })
+        ));
+        // Newer epoch must restart at 0.
+        assert!(matches!(
+            append(&mut m, header(9, 4, 5, 1), 2),
+            Err(LogError::OutOfOrderSequence { .. })
+        ));
+        append(&mut m, header(9, 4, 0, 1), 2).expect("new epoch at 0");
+        assert_eq!(m.get(9).map(|e| e.epoch), Some(4));
+        // Two batches of one producer in one append are checked in order.
+        let v = m
+            .validate(&[header(9, 4, 1, 2), header(9, 4, 3, 1)], 3, 0)
+            .expect("ok");
+        assert!(matches!(v, Verdict::Append(ref o) if o.len() == 1));
+        assert!(m
+            .validate(&[header(9, 4, 1, 2), header(9, 4, 4, 1)], 3, 0)
+            .is_err());
+    }
+
+    #[test]
+    fn sequence_wraps_at_max() {
+        let mut m = ProducerStateManager::new();
+        append(&mut m, header(5, 0, i32::MAX - 1, 2), 0).expect("ok");
+        assert_eq!(
+            m.get(5).and_then(|e| e.batches.back().map(|b| b.last_seq)),
+            Some(i32::MAX)
+        );
+        append(&mut m, header(5, 0, 0, 1), 2).expect("wrapped to 0");
+    }
+
+    #[test]
+    fn expiry_and_snapshot_roundtrip() {
+        let mut m = ProducerStateManager::new();
+        m.commit(
+            match m.validate(&[header(1, 0, 0, 3)], 0, 1_000).expect("ok") {
+                Verdict::Append(o) => o,
+                Verdict::Duplicate(_) => Vec::new(),
+            },
+        );
+        m.commit(
+            match m.validate(&[header(2, 0, 0, 1)], 3, 5_000).expect("ok") {
+                Verdict::Append(o) => o,
+                Verdict::Duplicate(_) => Vec::new(),
+            },
+        );
+        let bytes = m.to_bytes();
+        assert_eq!(ProducerStateManager::from_bytes(&bytes), Some(m.clone()));
+        let mut bad = bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(ProducerStateManager::from_bytes(&bad), None);
+        m.expire(6_000, 2_000);
+        assert!(m.get(1).is_none());
+        assert!(m.get(2).is_some());
+    }
+}

@@ -1,0 +1,210 @@
+//! Opening a partition folder: finishes interrupted deletes and compaction swaps, loads segments (trusting
+//! indexes only below the recovery point after a clean shutdown), truncates a torn or corrupt tail, and
+//! rebuilds producer state from the newest snapshot plus the batch headers after it.
+
+use std::path::{Path, PathBuf};
+
+use super::partition::{index_entries_max, Inner};
+use super::producer_state::{list_snapshot_files, snapshot_path, ProducerStateManager};
+use super::segment::Segment;
+use super::{LogConfig, LogError};
+
+/// What the store knows about a partition before opening it.
+pub(crate) struct LoadParams<'a> {
+    /// The partition folder.
+    pub dir: &'a Path,
+    /// True when the store found the clean-shutdown marker.
+    pub clean: bool,
+    /// Checkpointed recovery point; segments from the one holding it on are rescanned (unclean only).
+    pub recovery_point: Option<i64>,
+    /// Checkpointed log start offset.
+    pub log_start: Option<i64>,
+    /// Settings to use (defaults until the topic config is supplied).
+    pub config: LogConfig,
+    /// Wall clock.
+    pub now_ms: i64,
+    /// `producer.id.expiration.ms`.
+    pub producer_id_expiration_ms: i64,
+}
+
+fn parse_base(name: &str, suffix: &str) -> Option<i64> {
+    name.strip_suffix(suffix)
+        .filter(|s| s.len() == 20)
+        .and_then(|s| s.parse::<i64>().ok())
+}
+
+/// Loads (recovering if needed) one partition folder.
+pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
+    let dir = p.dir;
+    let mut bases = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".tmp") {
+            // Leftovers of an interrupted delete or compaction: never part of the log.
+            std::fs::remove_file(entry.path())?;
+        } else if let Some(b) = parse_base(name, ".log") {
+            bases.push(b);
+        }
+    }
+    super::cleaner::finish_swaps(dir, &mut bases)?;
+    bases.sort_unstable();
+    bases.dedup();
+
+    let entries_max = index_entries_max(&p.config);
+    let interval = u64::from(p.config.index_interval_bytes);
+    let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
+    let recovery_point = p.recovery_point.unwrap_or(0);
+    for (i, &base) in bases.iter().enumerate() {
+        let next_base = bases.get(i + 1).copied();
+        let trust = p.clean || next_base.is_some_and(|nb| nb <= recovery_point);
+        let (seg, outcome) = Segment::open(dir, base, entries_max, interval, trust, p.now_ms)?;
+        let mut stop = false;
+        if let Some(o) = outcome {
+            if o.dropped_bytes > 0 || o.error.is_some() {
+                if next_base.is_none() {
+                    tracing::warn!(
+                        dir = %dir.display(), segment = base, bytes_dropped = o.dropped_bytes,
+                        reason = o.error.as_deref().unwrap_or("torn tail"),
+                        "truncated the log tail after an unclean shutdown"
+                    );
+                } else {
+                    tracing::error!(
+                        dir = %dir.display(), segment = base, bytes_dropped = o.dropped_bytes,
+                        reason = o.error.as_deref().unwrap_or("corrupt batch"),
+                        "corrupt batch inside a closed segment: the log is cut there and later segments are \
+                         moved aside as *.corrupt; serving the valid prefix"
+                    );
+                    for later in &bases[i + 1..] {
+                        move_aside(dir, *later)?;
+                    }
+                    stop = true;
+                }
+            }
+        }
+        // A segment must continue where the previous one ended.
+        if let Some(prev) = segments.last() {
+            if seg.base_offset < prev.next_offset {
+                tracing::error!(dir = %dir.display(), segment = base, "segment overlaps its predecessor; moved aside");
+                move_aside(dir, base)?;
+                for later in &bases[i + 1..] {
+                    move_aside(dir, *later)?;
+                }
+                break;
+            }
+        }
+        segments.push(seg);
+        if stop {
+            break;
+        }
+    }
+    let mut dir_needs_sync = false;
+    if segments.is_empty() {
+        let base = p.log_start.unwrap_or(0).max(0);
+        segments.push(Segment::create(dir, base, entries_max, p.now_ms)?);
+        dir_needs_sync = true;
+    }
+    let first_base = segments[0].base_offset;
+    let log_end = segments
+        .last()
+        .map_or(first_base, |s| s.next_offset.max(s.base_offset));
+    let log_start = p.log_start.unwrap_or(first_base).clamp(first_base, log_end);
+
+    let producers = load_producers(dir, &segments, p.clean, log_end)?;
+    let mut producers = producers;
+    producers.expire(p.now_ms, p.producer_id_expiration_ms);
+
+    let recovery_point = if p.clean {
+        log_end
+    } else {
+        recovery_point.clamp(first_base, log_end)
+    };
+    Ok(Inner {
+        segments,
+        log_start,
+        log_end,
+        durable_offset: log_end,
+        recovery_point,
+        producers,
+        unflushed_messages: 0,
+        last_flush_ms: p.now_ms,
+        dir_needs_sync,
+        pending_snapshot: None,
+        closed: false,
+        flush_error: None,
+        config: p.config,
+        config_set: false,
+    })
+}
+
+fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
+    let (a, b, c) = super::segment::paths(dir, base);
+    for path in [a, b, c] {
+        let mut to = path.clone().into_os_string();
+        to.push(".corrupt");
+        match std::fs::rename(&path, PathBuf::from(to)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Newest usable snapshot at or below `log_end`, then replay of batch headers after it. Snapshots above
+/// the log end (the log was truncated) are deleted. Without a snapshot, replays from the start of the last
+/// two segments (as Kafka does) to bound startup time.
+fn load_producers(
+    dir: &Path,
+    segments: &[Segment],
+    clean: bool,
+    log_end: i64,
+) -> Result<ProducerStateManager, LogError> {
+    let mut state = None;
+    let mut from = None;
+    let snapshots = list_snapshot_files(dir)?;
+    for &offset in snapshots.iter().rev() {
+        if offset > log_end {
+            std::fs::remove_file(snapshot_path(dir, offset))?;
+            continue;
+        }
+        if state.is_none() {
+            match std::fs::read(snapshot_path(dir, offset))
+                .ok()
+                .and_then(|b| ProducerStateManager::from_bytes(&b))
+            {
+                Some(s) => {
+                    state = Some(s);
+                    from = Some(offset);
+                }
+                None => {
+                    tracing::warn!(dir = %dir.display(), offset, "unreadable producer snapshot ignored")
+                }
+            }
+        }
+    }
+    let mut state = state.unwrap_or_default();
+    let from = match from {
+        Some(o) => o,
+        None => segments
+            .iter()
+            .rev()
+            .nth(1)
+            .or(segments.last())
+            .map_or(0, |s| s.base_offset),
+    };
+    if clean && from == log_end {
+        return Ok(state);
+    }
+    for seg in segments.iter().filter(|s| s.next_offset > from) {
+        let mut view = seg.read_view(from);
+        while let Some((at, h)) = super::segment::find_batch(&view, from)? {
+            view.start_pos = at + h.total_len() as u64;
+            if h.base_offset >= from {
+                state.replay(&h);
+            }
+        }
+    }
+    Ok(state)
+}

@@ -1,0 +1,351 @@
+//! The store: all partition logs under one data folder; discovery and recovery at open, checkpoints,
+//! the clean-shutdown marker, the flusher thread and the background retention / cleaner task.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use super::checkpoint::{self, sync_dir, LOG_START_FILE, RECOVERY_POINT_FILE};
+use super::flush::Flusher;
+use super::partition::{now_ms, PartitionLog};
+use super::recovery::{self, LoadParams};
+use super::{LogConfig, LogError, StoreOptions};
+
+/// Marker written by a clean shutdown and removed at open (same name as Kafka's).
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+
+/// The background task's stop signal and handle.
+struct Background {
+    /// Set to true to stop the task.
+    stop: watch::Sender<bool>,
+    /// The task, awaited by [`LogStore::stop_background`].
+    handle: tokio::task::JoinHandle<()>,
+}
+
+/// All partition logs under one data folder.
+pub struct LogStore {
+    /// Store-wide options, shared with every partition.
+    options: Arc<StoreOptions>,
+    /// Open partitions by (topic, partition).
+    partitions: Mutex<HashMap<(String, i32), Arc<PartitionLog>>>,
+    /// Partitions found on disk at open.
+    existing: Vec<(String, i32)>,
+    /// Group-commit flusher shared by all partitions.
+    flusher: Arc<Flusher>,
+    /// The flusher thread, joined at shutdown.
+    flusher_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The retention / cleaner task, if started.
+    background: Mutex<Option<Background>>,
+    /// Serialises maintenance passes with shutdown.
+    maintenance: Mutex<()>,
+}
+
+/// Splits `<topic>-<partition>` on the last `-` (topic names may contain `-`).
+pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
+    let (topic, partition) = name.rsplit_once('-')?;
+    let partition = partition.parse::<i32>().ok().filter(|p| *p >= 0)?;
+    if topic.is_empty() || topic.contains('.') && topic.ends_with("-delete") {
+        return None;
+    }
+    Some((topic.to_string(), partition))
+}
+
+impl LogStore {
+    /// Opens (and recovers) every partition folder under `options.dir`.
+    pub fn open(options: StoreOptions) -> Result<Arc<LogStore>, LogError> {
+        let dir = options.dir.clone();
+        std::fs::create_dir_all(&dir)?;
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        let recovery_points = checkpoint::read(&dir, RECOVERY_POINT_FILE)?;
+        let log_starts = checkpoint::read(&dir, LOG_START_FILE)?;
+        let (flusher, flusher_thread) = Flusher::start()?;
+        let options = Arc::new(options);
+        let now = now_ms();
+        let mut partitions = HashMap::new();
+        let mut existing = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with("-delete") {
+                // A partition whose deletion was interrupted.
+                std::fs::remove_dir_all(entry.path())?;
+                continue;
+            }
+            let Some(key) = parse_partition_dir(name) else {
+                continue;
+            };
+            let inner = recovery::load(LoadParams {
+                dir: &entry.path(),
+                clean,
+                recovery_point: recovery_points.get(&key).copied(),
+                log_start: log_starts.get(&key).copied(),
+                config: LogConfig::default(),
+                now_ms: now,
+                producer_id_expiration_ms: options.producer_id_expiration_ms,
+            })?;
+            let log = PartitionLog::from_inner(
+                &key.0,
+                key.1,
+                entry.path(),
+                options.clone(),
+                flusher.clone(),
+                inner,
+            );
+            if !clean {
+                log.request_flush();
+            }
+            existing.push(key.clone());
+            partitions.insert(key, log);
+        }
+        existing.sort();
+        if clean {
+            std::fs::remove_file(&marker)?;
+        }
+        sync_dir(&dir)?;
+        tracing::info!(dir = %dir.display(), partitions = existing.len(), clean, "log store opened");
+        Ok(Arc::new(LogStore {
+            options,
+            partitions: Mutex::new(partitions),
+            existing,
+            flusher,
+            flusher_thread: Mutex::new(Some(flusher_thread)),
+            background: Mutex::new(None),
+            maintenance: Mutex::new(()),
+        }))
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i32), Arc<PartitionLog>>> {
+        self.partitions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.options.dir
+    }
+
+    /// Partitions found on disk at open (topic, partition), sorted.
+    pub fn existing(&self) -> Vec<(String, i32)> {
+        self.existing.clone()
+    }
+
+    /// Returns the partition, creating its folder if it does not exist yet. A partition found on disk at
+    /// open takes `config` on its first call here; later calls leave the config alone (use `set_config`).
+    pub fn get_or_create(
+        &self,
+        topic: &str,
+        partition: i32,
+        config: LogConfig,
+    ) -> Result<Arc<PartitionLog>, LogError> {
+        let key = (topic.to_string(), partition);
+        let mut map = self.map();
+        if let Some(log) = map.get(&key) {
+            log.set_config_if_unset(config);
+            return Ok(log.clone());
+        }
+        if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." || partition < 0
+        {
+            return Err(LogError::InvalidRecord(format!(
+                "invalid partition name {topic}-{partition}"
+            )));
+        }
+        let dir = self.options.dir.join(format!("{topic}-{partition}"));
+        std::fs::create_dir_all(&dir)?;
+        let now = now_ms();
+        let inner = recovery::load(LoadParams {
+            dir: &dir,
+            clean: true,
+            recovery_point: None,
+            log_start: None,
+            config: config.clone(),
+            now_ms: now,
+            producer_id_expiration_ms: self.options.producer_id_expiration_ms,
+        })?;
+        sync_dir(&dir)?;
+        sync_dir(&self.options.dir)?;
+        let log = PartitionLog::from_inner(
+            topic,
+            partition,
+            dir,
+            self.options.clone(),
+            self.flusher.clone(),
+            inner,
+        );
+        log.set_config(config);
+        map.insert(key, log.clone());
+        Ok(log)
+    }
+
+    /// An open partition, if it exists.
+    pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
+        self.map().get(&(topic.to_string(), partition)).cloned()
+    }
+
+    /// All open partitions.
+    pub fn partitions(&self) -> Vec<Arc<PartitionLog>> {
+        self.map().values().cloned().collect()
+    }
+
+    /// Removes a partition and its files (rename to `<name>.<uuid>-delete`, then remove, like Kafka).
+    pub fn delete(&self, topic: &str, partition: i32) -> Result<(), LogError> {
+        let Some(log) = self.map().remove(&(topic.to_string(), partition)) else {
+            return Ok(());
+        };
+        log.close(false)?;
+        let doomed = self.options.dir.join(format!(
+            "{topic}-{partition}.{}-delete",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::rename(log.dir(), &doomed)?;
+        sync_dir(&self.options.dir)?;
+        std::fs::remove_dir_all(&doomed)?;
+        Ok(())
+    }
+
+    /// Flushes everything, writes checkpoints and the clean-shutdown marker. Appends fail afterwards.
+    pub fn shutdown(&self) -> Result<(), LogError> {
+        if let Some(bg) = self
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = bg.stop.send(true);
+            bg.handle.abort();
+        }
+        let _pass = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        let parts = self.partitions();
+        let mut first_error = None;
+        for p in &parts {
+            if let Err(e) = p.close(true) {
+                tracing::error!(topic = p.topic(), partition = p.partition(), error = %e, "flush at shutdown failed");
+                first_error.get_or_insert(e);
+            }
+        }
+        self.write_checkpoints()?;
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        self.flusher.stop();
+        if let Some(t) = self
+            .flusher_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = t.join();
+        }
+        std::fs::File::create(self.options.dir.join(CLEAN_SHUTDOWN_FILE))?.sync_all()?;
+        sync_dir(&self.options.dir)?;
+        tracing::info!(dir = %self.options.dir.display(), "log store shut down cleanly");
+        Ok(())
+    }
+
+    /// Writes the recovery-point and log-start checkpoint files.
+    pub fn write_checkpoints(&self) -> Result<(), LogError> {
+        let mut starts = Vec::new();
+        let mut points = Vec::new();
+        for p in self.partitions() {
+            let (start, point) = p.checkpoint_offsets();
+            let key = (p.topic().to_string(), p.partition());
+            starts.push((key.clone(), start));
+            points.push((key, point));
+        }
+        starts.sort();
+        points.sort();
+        checkpoint::write(&self.options.dir, LOG_START_FILE, &starts)?;
+        checkpoint::write(&self.options.dir, RECOVERY_POINT_FILE, &points)?;
+        Ok(())
+    }
+
+    /// One maintenance pass at `now_ms`: retention, `flush.ms`, producer expiry, compaction, checkpoints.
+    /// Blocking (file I/O); the background task runs it on a blocking thread. Tests call it directly.
+    pub fn run_maintenance(&self, now_ms: i64) -> Result<(), LogError> {
+        let _pass = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        for p in self.partitions() {
+            match p.retention_pass(now_ms) {
+                Ok(_) | Err(LogError::Deleted) => {}
+                Err(e) => {
+                    tracing::error!(topic = p.topic(), partition = p.partition(), error = %e, "retention failed")
+                }
+            }
+            p.maybe_time_flush(now_ms);
+            p.expire_producers(now_ms);
+            match p.clean_pass(now_ms) {
+                Ok(_) | Err(LogError::Deleted) => {}
+                Err(e) => {
+                    tracing::error!(topic = p.topic(), partition = p.partition(), error = %e, "cleaner failed")
+                }
+            }
+        }
+        self.write_checkpoints()
+    }
+
+    /// Starts the background maintenance task (every `retention_check_interval_ms`, and every `flush.ms`
+    /// tick of 1 s for time-based flushing). Stopped by [`stop_background`](Self::stop_background) or
+    /// `shutdown`. Must be called inside a tokio runtime.
+    pub fn spawn_background(self: &Arc<Self>) {
+        let (stop, mut stop_rx) = watch::channel(false);
+        let store = Arc::downgrade(self);
+        let interval_ms = self.options.retention_check_interval_ms.max(10);
+        let handle = tokio::spawn(async move {
+            let mut next_maintenance = tokio::time::Instant::now();
+            loop {
+                let tick = tokio::time::Duration::from_millis(interval_ms.min(1000));
+                tokio::select! {
+                    _ = tokio::time::sleep(tick) => {}
+                    _ = stop_rx.changed() => return,
+                }
+                let Some(store) = store.upgrade() else { return };
+                let full = tokio::time::Instant::now() >= next_maintenance;
+                if full {
+                    next_maintenance = tokio::time::Instant::now()
+                        + tokio::time::Duration::from_millis(interval_ms);
+                }
+                let res = tokio::task::spawn_blocking(move || {
+                    let now = now_ms();
+                    if full {
+                        store.run_maintenance(now)
+                    } else {
+                        for p in store.partitions() {
+                            p.maybe_time_flush(now);
+                        }
+                        Ok(())
+                    }
+                })
+                .await;
+                if let Ok(Err(e)) = res {
+                    tracing::error!(error = %e, "log maintenance pass failed");
+                }
+            }
+        });
+        if let Some(old) = self
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(Background { stop, handle })
+        {
+            let _ = old.stop.send(true);
+        }
+    }
+
+    /// Stops the background task and waits for it.
+    pub async fn stop_background(&self) {
+        let bg = self
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(bg) = bg {
+            let _ = bg.stop.send(true);
+            let _ = bg.handle.await;
+        }
+    }
+}

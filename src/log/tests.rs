@@ -1,0 +1,561 @@
+//! Tests of the whole store: append/read, rolls, recovery, producer state, retention, durability.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use proptest::prelude::*;
+
+use super::batch::{build_batch, split_batches, BatchHeader, BatchRecords};
+use super::*;
+
+fn opts(dir: &std::path::Path) -> StoreOptions {
+    StoreOptions::new(dir)
+}
+
+/// A batch of `n` records with values "v<i>" and keys "k<i % keys>".
+fn batch(n: usize, ts: i64) -> Bytes {
+    let vals: Vec<Vec<u8>> = (0..n).map(|i| format!("v{i}").into_bytes()).collect();
+    let recs: Vec<batch::KeyValue<'_>> = vals
+        .iter()
+        .map(|v| (Some(&b"k"[..]), Some(&v[..])))
+        .collect();
+    build_batch(&recs, ts, -1, -1, -1, 0)
+}
+
+fn idem(pid: i64, epoch: i16, seq: i32, n: usize) -> Bytes {
+    let recs: Vec<batch::KeyValue<'_>> = (0..n).map(|_| (None, Some(&b"x"[..]))).collect();
+    build_batch(&recs, now(), pid, epoch, seq, 0)
+}
+
+fn now() -> i64 {
+    partition::now_ms()
+}
+
+/// All batch offset ranges from `from` to the end, walking reads.
+fn walk(log: &PartitionLog, from: i64) -> Vec<(i64, i64)> {
+    let mut next = from;
+    let mut seen = Vec::new();
+    while next < log.offsets().log_end {
+        let r = log.read(next, 1 << 20).expect("read");
+        for (_, b) in split_batches(&r.records) {
+            batch::check_batch(&b).expect("only valid batches");
+        }
+        let got = offsets_in(&r.records);
+        next = got.last().map(|x| x.1 + 1).expect("progress");
+        seen.extend(got);
+    }
+    seen
+}
+
+fn small_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1024,
+        index_interval_bytes: 128,
+        retention_ms: -1,
+        ..LogConfig::default()
+    }
+}
+
+fn offsets_in(records: &Bytes) -> Vec<(i64, i64)> {
+    split_batches(records)
+        .map(|(h, _)| (h.base_offset, h.last_offset()))
+        .collect()
+}
+
+#[test]
+fn append_then_read_and_offsets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("create");
+    let a = log.append(batch(3, 10), 100).expect("append");
+    assert_eq!((a.base_offset, a.last_offset, a.duplicate), (0, 2, false));
+    let b = log.append(batch(2, 20), 100).expect("append");
+    assert_eq!((b.base_offset, b.last_offset), (3, 4));
+    let o = log.offsets();
+    assert_eq!((o.log_start, o.high_watermark, o.log_end), (0, 5, 5));
+    let r = log.read(0, 1 << 20).expect("read");
+    assert_eq!(offsets_in(&r.records), vec![(0, 2), (3, 4)]);
+    // Mid-batch offset returns the whole containing batch.
+    assert_eq!(
+        offsets_in(&log.read(1, 1 << 20).expect("read").records),
+        vec![(0, 2), (3, 4)]
+    );
+    assert_eq!(
+        offsets_in(&log.read(4, 1 << 20).expect("read").records),
+        vec![(3, 4)]
+    );
+    // max_bytes smaller than one batch still returns one whole batch.
+    assert_eq!(
+        offsets_in(&log.read(0, 1).expect("read").records),
+        vec![(0, 2)]
+    );
+    // At the end: empty; beyond: out of range.
+    assert!(log.read(5, 100).expect("read").records.is_empty());
+    assert!(matches!(
+        log.read(6, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert!(matches!(
+        log.read(-1, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    // Records decode and the stored CRC is valid.
+    let recs: Vec<_> = split_batches(&r.records)
+        .flat_map(|(_, b)| {
+            BatchRecords::new(&b)
+                .expect("iter")
+                .map(|r| r.expect("record"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        recs.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
+    for (_, b) in split_batches(&r.records) {
+        batch::check_batch(&b).expect("crc valid after stamping");
+    }
+}
+
+#[test]
+fn rejects_bad_input_without_writing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let cfg = LogConfig {
+        max_message_bytes: 200,
+        ..LogConfig::default()
+    };
+    let log = store.get_or_create("t", 0, cfg).expect("create");
+    assert!(matches!(
+        log.append(batch(50, 0), 0),
+        Err(LogError::MessageTooLarge { .. })
+    ));
+    let mut bad = batch(2, 0).to_vec();
+    bad[70] ^= 1;
+    assert!(matches!(
+        log.append(Bytes::from(bad), 0),
+        Err(LogError::CorruptMessage(_))
+    ));
+    assert_eq!(log.offsets().log_end, 0);
+}
+
+#[test]
+fn log_append_time_is_stamped() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create(
+            "t",
+            0,
+            LogConfig {
+                log_append_time: true,
+                ..LogConfig::default()
+            },
+        )
+        .expect("c");
+    let info = log.append(batch(2, 5), 777).expect("append");
+    assert_eq!(info.log_append_time_ms, 777);
+    let r = log.read(0, 1 << 20).expect("read");
+    let (h, b) = split_batches(&r.records).next().expect("batch");
+    batch::check_batch(&b).expect("crc recomputed");
+    assert!(h.is_log_append_time());
+    assert_eq!(h.max_timestamp, 777);
+}
+
+#[test]
+fn segments_roll_and_reads_cross_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("my-topic", 3, small_config())
+        .expect("create");
+    let mut expect = Vec::new();
+    for i in 0..40 {
+        let info = log.append(batch(3, i), 0).expect("append");
+        expect.push((info.base_offset, info.last_offset));
+    }
+    let logs: Vec<_> = std::fs::read_dir(log.dir())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .collect();
+    assert!(
+        logs.len() > 3,
+        "expected several segments, got {}",
+        logs.len()
+    );
+    assert!(log.dir().join("00000000000000000000.log").exists());
+    // Read everything by walking.
+    let mut next = 0;
+    let mut seen = Vec::new();
+    while next < log.offsets().log_end {
+        let r = log.read(next, 300).expect("read");
+        let got = offsets_in(&r.records);
+        assert!(!got.is_empty());
+        next = got.last().map(|x| x.1 + 1).unwrap_or(next);
+        seen.extend(got);
+    }
+    assert_eq!(seen, expect);
+    // segment.ms rolls too.
+    let log2 = store
+        .get_or_create(
+            "ms",
+            0,
+            LogConfig {
+                segment_ms: 10,
+                ..LogConfig::default()
+            },
+        )
+        .expect("c");
+    log2.append(batch(1, 0), 1).expect("a");
+    log2.append(batch(1, 0), i64::MAX / 2).expect("a");
+    assert!(log2.dir().join("00000000000000000001.log").exists());
+}
+
+#[test]
+fn reopen_after_clean_shutdown_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store
+            .get_or_create("a-b", 1, small_config())
+            .expect("create");
+        for i in 0..20 {
+            log.append(batch(2, i), 0).expect("append");
+        }
+        log.append(idem(7, 0, 0, 2), now()).expect("idem");
+        store.shutdown().expect("shutdown");
+        assert!(matches!(log.append(batch(1, 0), 0), Err(LogError::Deleted)));
+    }
+    assert!(dir.path().join(store::CLEAN_SHUTDOWN_FILE).exists());
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    assert!(!dir.path().join(store::CLEAN_SHUTDOWN_FILE).exists());
+    assert_eq!(store.existing(), vec![("a-b".to_string(), 1)]);
+    let log = store.get_or_create("a-b", 1, small_config()).expect("get");
+    assert_eq!(log.offsets().log_end, 42);
+    assert_eq!(
+        offsets_in(&log.read(17, 1).expect("read").records),
+        vec![(16, 17)]
+    );
+    // Producer state survived: the retry is a duplicate.
+    let dup = log.append(idem(7, 0, 0, 2), now()).expect("dup");
+    assert!(dup.duplicate);
+    assert_eq!((dup.base_offset, dup.last_offset), (40, 41));
+    assert_eq!(log.append(batch(1, 0), 0).expect("append").base_offset, 42);
+}
+
+fn last_segment_path(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    logs.pop().expect("a segment")
+}
+
+/// Writes 30 batches without a clean shutdown, then damages the last segment with `damage`.
+fn unclean_then(
+    damage: impl FnOnce(&std::path::Path),
+) -> (tempfile::TempDir, Arc<PartitionLog>, Arc<LogStore>) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let part_dir;
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, small_config()).expect("create");
+        for i in 0..30 {
+            log.append(idem(1, 0, i * 2, 2), now()).expect("append");
+        }
+        part_dir = log.dir().to_path_buf();
+        // No shutdown: simulate a crash (the store is dropped without the marker).
+    }
+    damage(&last_segment_path(&part_dir));
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("t", 0, small_config()).expect("get");
+    (dir, log, store)
+}
+
+#[test]
+fn recovery_truncates_torn_tail() {
+    let (_d, log, _s) = unclean_then(|p| {
+        let len = std::fs::metadata(p).expect("meta").len();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .expect("open");
+        f.set_len(len - 5).expect("truncate");
+    });
+    let end = log.offsets().log_end;
+    assert_eq!(end, 58, "the torn last batch (offsets 58..59) is dropped");
+    let all = log.read(0, 1 << 20).expect("read");
+    assert!(!all.records.is_empty());
+    // Index rebuilt: reading every offset works and returns the containing batch.
+    for o in 0..end {
+        let r = log.read(o, 1).expect("read");
+        let (b, l) = offsets_in(&r.records)[0];
+        assert!(b <= o && o <= l);
+    }
+    // Producer state rebuilt from headers: sequence continues at 58.
+    assert!(matches!(
+        log.append(idem(1, 0, 60, 2), now()),
+        Err(LogError::OutOfOrderSequence { .. })
+    ));
+    assert_eq!(
+        log.append(idem(1, 0, 58, 2), now())
+            .expect("append")
+            .base_offset,
+        58
+    );
+}
+
+#[test]
+fn recovery_truncates_at_flipped_byte() {
+    let (_d, log, _s) = unclean_then(|p| {
+        let mut bytes = std::fs::read(p).expect("read");
+        let at = bytes.len() - 100;
+        bytes[at] ^= 0x40;
+        std::fs::write(p, bytes).expect("write");
+    });
+    let end = log.offsets().log_end;
+    assert!(
+        end < 60 && end > 0,
+        "log cut before the corrupt batch: {end}"
+    );
+    assert_eq!(walk(&log, 0).last().map(|x| x.1 + 1), Some(end));
+}
+
+#[test]
+fn corrupt_closed_segment_serves_valid_prefix() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let part_dir;
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, small_config()).expect("create");
+        for i in 0..30 {
+            log.append(batch(2, i), 0).expect("append");
+        }
+        part_dir = log.dir().to_path_buf();
+    }
+    // Damage the FIRST segment (closed) in the middle.
+    let first = part_dir.join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&first).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&first, bytes).expect("write");
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("t", 0, small_config()).expect("get");
+    let end = log.offsets().log_end;
+    assert!(end > 0 && end < 60);
+    assert_eq!(walk(&log, 0).last().map(|x| x.1 + 1), Some(end));
+    assert_eq!(log.append(batch(1, 0), 0).expect("append").base_offset, end);
+}
+
+#[test]
+fn idempotent_duplicates_and_errors_through_the_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("create");
+    log.append(batch(1, 0), 0).expect("plain");
+    let a = log.append(idem(5, 2, 0, 3), 0).expect("first");
+    assert_eq!((a.base_offset, a.last_offset), (1, 3));
+    let d = log.append(idem(5, 2, 0, 3), 0).expect("retry");
+    assert!(d.duplicate);
+    assert_eq!((d.base_offset, d.last_offset), (1, 3));
+    assert_eq!(log.offsets().log_end, 4, "duplicate writes nothing");
+    assert!(matches!(
+        log.append(idem(5, 1, 3, 1), 0),
+        Err(LogError::InvalidProducerEpoch { .. })
+    ));
+    assert!(matches!(
+        log.append(idem(5, 2, 7, 1), 0),
+        Err(LogError::OutOfOrderSequence { .. })
+    ));
+    assert_eq!(
+        log.append(idem(5, 2, 3, 1), 0).expect("next").base_offset,
+        4
+    );
+}
+
+#[test]
+fn retention_by_time_bytes_and_delete_records() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let cfg = LogConfig {
+        retention_ms: 1000,
+        ..small_config()
+    };
+    let log = store.get_or_create("t", 0, cfg.clone()).expect("create");
+    for i in 0..40 {
+        log.append(batch(3, i * 100), 0).expect("append");
+    }
+    let segs = |log: &PartitionLog| log.lock().segments.len();
+    let before = segs(&log);
+    // Nothing old enough.
+    assert_eq!(log.retention_pass(1000).expect("pass").segments_deleted, 0);
+    // Everything old: all closed segments go, never the active one.
+    let out = log.retention_pass(1_000_000).expect("pass");
+    assert_eq!(out.segments_deleted, before - 1);
+    assert_eq!(segs(&log), 1);
+    assert_eq!(log.offsets().log_start, out.log_start);
+    assert!(matches!(
+        log.read(0, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    // Size retention.
+    let log = store
+        .get_or_create(
+            "s",
+            0,
+            LogConfig {
+                retention_bytes: 2048,
+                ..small_config()
+            },
+        )
+        .expect("c");
+    for i in 0..40 {
+        log.append(batch(3, i), 0).expect("append");
+    }
+    log.retention_pass(0).expect("pass");
+    let total: u64 = log.lock().segments.iter().map(|s| s.size_bytes()).sum();
+    assert!((2048..2048 + 1024).contains(&total), "total {total}");
+    // DeleteRecords.
+    let end = log.offsets().log_end;
+    assert!(matches!(
+        log.delete_records(end + 1),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    let start = log.delete_records(end - 2).expect("delete");
+    assert_eq!(start, end - 2);
+    assert_eq!(log.offsets().log_start, end - 2);
+    log.retention_pass(0).expect("pass");
+    assert_eq!(log.lock().segments.len(), 1);
+    // The log start offset survives a restart via the checkpoint.
+    store.shutdown().expect("shutdown");
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    assert_eq!(store.get("s", 0).expect("s").offsets().log_start, end - 2);
+}
+
+#[test]
+fn timestamps_lookup() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store.get_or_create("t", 0, small_config()).expect("create");
+    for i in 0..30 {
+        log.append(batch(2, 1000 + i * 10), 0).expect("append");
+    }
+    assert_eq!(log.offset_for_timestamp(0).expect("ok"), Some((0, 1000)));
+    assert_eq!(
+        log.offset_for_timestamp(1105).expect("ok"),
+        Some((22, 1110))
+    );
+    assert_eq!(log.offset_for_timestamp(5000).expect("ok"), None);
+    assert_eq!(log.max_timestamp().expect("ok"), Some((58, 1290)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_all_waits_for_group_commit_and_watch_fires() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("create");
+    let mut hw = log.subscribe();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let info = log.append(batch(2, 0), 0)?;
+            log.wait_durable(info.last_offset).await?;
+            Ok::<_, LogError>(info.last_offset)
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("durable");
+    }
+    assert!(hw.has_changed().expect("open"));
+    assert_eq!(*hw.borrow_and_update(), 32);
+    assert_eq!(log.lock().durable_offset, 32);
+    store.shutdown().expect("shutdown");
+}
+
+#[tokio::test]
+async fn background_task_runs_and_stops() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut o = opts(dir.path());
+    o.retention_check_interval_ms = 10;
+    let store = LogStore::open(o).expect("open");
+    store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("create");
+    store.spawn_background();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    store.stop_background().await;
+    assert!(dir.path().join(checkpoint::RECOVERY_POINT_FILE).exists());
+}
+
+#[test]
+fn delete_partition_removes_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("gone", 0, LogConfig::default())
+        .expect("create");
+    log.append(batch(1, 0), 0).expect("append");
+    store.delete("gone", 0).expect("delete");
+    assert!(!dir.path().join("gone-0").exists());
+    assert!(store.get("gone", 0).is_none());
+    assert!(matches!(log.append(batch(1, 0), 0), Err(LogError::Deleted)));
+}
+
+#[test]
+fn partition_dir_names_split_on_last_dash() {
+    assert_eq!(
+        store::parse_partition_dir("a-b-c-12"),
+        Some(("a-b-c".to_string(), 12))
+    );
+    assert_eq!(store::parse_partition_dir("nodash"), None);
+    assert_eq!(store::parse_partition_dir("t-x"), None);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    /// Reading at any offset returns whole batches starting with the one containing it, within max_bytes
+    /// unless a single batch is larger.
+    #[test]
+    fn read_at_any_offset(sizes in proptest::collection::vec(1usize..6, 1..40), probe in 0usize..200, max_bytes in 1usize..2000) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("p", 0, small_config()).expect("create");
+        let mut ranges = Vec::new();
+        for (i, n) in sizes.iter().enumerate() {
+            let info = log.append(batch(*n, i as i64), 0).expect("append");
+            ranges.push((info.base_offset, info.last_offset));
+        }
+        let end = log.offsets().log_end;
+        let offset = (probe as i64) % (end + 2);
+        match log.read(offset, max_bytes) {
+            Ok(r) if offset == end => prop_assert!(r.records.is_empty()),
+            Ok(r) => {
+                let got = offsets_in(&r.records);
+                prop_assert!(!got.is_empty());
+                prop_assert!(got[0].0 <= offset && offset <= got[0].1);
+                prop_assert!(got.len() == 1 || r.records.len() <= max_bytes);
+                let start = ranges.iter().position(|x| *x == got[0]).expect("a real batch");
+                prop_assert_eq!(&ranges[start..start + got.len()], &got[..]);
+                let mut pos = 0;
+                for (h, b) in split_batches(&r.records) {
+                    prop_assert_eq!(BatchHeader::parse(&b).expect("h"), h);
+                    pos += b.len();
+                }
+                prop_assert_eq!(pos, r.records.len());
+            }
+            Err(LogError::OffsetOutOfRange { .. }) => prop_assert!(offset > end),
+            Err(e) => prop_assert!(false, "unexpected {e}"),
+        }
+    }
+}

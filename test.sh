@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: unit and byte-level protocol tests (cargo test), then the real-client compatibility
+# suite against a freshly built broker. Installs the clients into compat/.deps/ on first use.
+#
+#   bash test.sh              everything
+#   bash test.sh java kcat    cargo tests, then only these compat clients (see compat/run.sh)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+cargo test --workspace --all-targets
+compat/setup.sh
+compat/run.sh "$@"
