@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     pub(crate) config: LogConfig,
     /// False for partitions found on disk at open until the first `get_or_create` supplies the config.
     pub(crate) config_set: bool,
+    /// Compaction: offsets below this were cleaned by an earlier pass (not persisted; a restart re-cleans).
+    pub(crate) cleaner_first_dirty: i64,
 }
 
 /// One partition's log.

@@ -135,6 +135,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         flush_error: None,
         config: p.config,
         config_set: false,
+        cleaner_first_dirty: log_start,
     })
 }
 
