@@ -45,8 +45,10 @@ pub struct TestBroker {
     broker: Option<Broker>,
     /// Where the broker listens (port chosen by the OS).
     addr: SocketAddr,
-    /// Kept alive until the broker is gone; removed on drop.
-    _dir: tempfile::TempDir,
+    /// The configuration it was started with (reused by `restart`).
+    config: Config,
+    /// Owned temporary data folder, removed on drop; `None` when the caller owns the folder (`start_in`).
+    dir: Option<tempfile::TempDir>,
 }
 
 impl TestBroker {
@@ -58,18 +60,52 @@ impl TestBroker {
     /// Starts a broker after letting the caller adjust its configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestBroker {
         let dir = tempfile::tempdir().expect("temp dir");
+        let mut broker = TestBroker::start_in(dir.path(), adjust).await;
+        broker.dir = Some(dir);
+        broker
+    }
+
+    /// Starts a broker on a data folder the caller owns (and keeps after the broker is gone).
+    pub async fn start_in(
+        data_dir: &std::path::Path,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestBroker {
         let mut config = Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: dir.path().to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            // Weir creates every `__consumer_offsets` partition at start-up and fsyncs each at start and
+            // shutdown; 50 of them make a start/stop cycle take ~2 s. One keeps the suite fast.
+            offsets_topic_num_partitions: 1,
             ..Config::default()
         };
         adjust(&mut config);
-        let broker = Broker::start(config).await.expect("broker starts");
+        TestBroker::start_config(config, None).await
+    }
+
+    async fn start_config(config: Config, dir: Option<tempfile::TempDir>) -> TestBroker {
+        let broker = Broker::start(config.clone()).await.expect("broker starts");
         TestBroker {
             addr: broker.local_addr(),
             broker: Some(broker),
-            _dir: dir,
+            config,
+            dir,
         }
+    }
+
+    /// Shuts down cleanly, then starts a new broker with the same configuration on the same data folder
+    /// (on a new port).
+    pub async fn restart(mut self) -> TestBroker {
+        let dir = self.dir.take();
+        let config = self.config.clone();
+        self.shutdown().await;
+        TestBroker::start_config(config, dir).await
+    }
+
+    /// Drops the broker without shutting it down: no flush, no clean-shutdown marker. Its tasks keep
+    /// running until their runtime is dropped, so a crash test must run this broker on a runtime of its
+    /// own and drop that runtime before starting another broker on the same folder.
+    pub fn abandon(mut self) {
+        drop(self.broker.take());
     }
 
     /// The bound address.

@@ -39,7 +39,29 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::CreatePartitions, (0, 3)),
     (ApiKey::DescribeCluster, (0, 2)),
     (ApiKey::DescribeTopicPartitions, (0, 0)),
+    (ApiKey::DescribeConfigs, (1, 4)),
+    (ApiKey::AlterConfigs, (0, 2)),
+    (ApiKey::IncrementalAlterConfigs, (0, 1)),
+    (ApiKey::DeleteRecords, (0, 2)),
+    (ApiKey::FindCoordinator, (0, 6)),
+    (ApiKey::JoinGroup, (0, 9)),
+    (ApiKey::SyncGroup, (0, 5)),
+    (ApiKey::Heartbeat, (0, 4)),
+    (ApiKey::LeaveGroup, (0, 5)),
+    (ApiKey::OffsetCommit, (2, 9)),
+    (ApiKey::OffsetFetch, (1, 9)),
+    (ApiKey::OffsetDelete, (0, 0)),
+    (ApiKey::DescribeGroups, (0, 6)),
+    (ApiKey::ListGroups, (0, 5)),
+    (ApiKey::DeleteGroups, (0, 2)),
 ];
+
+/// Config and record-deletion APIs.
+#[path = "api_matrix/configs.rs"]
+mod configs;
+/// The classic group APIs.
+#[path = "api_matrix/groups.rs"]
+mod groups;
 
 /// Kafka's authorized operations with no authorizer (`AclEntry.supportedOperations`): TOPIC = READ(3) WRITE(4)
 /// CREATE(5) DELETE(6) ALTER(7) DESCRIBE(8) DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11).

@@ -992,8 +992,22 @@ impl Shard {
             GroupState::CompletingRebalance
             | GroupState::Stable
             | GroupState::PreparingRebalance => {
-                // The member's timer entry already exists; it re-arms itself at the new deadline.
-                m.heartbeat_deadline = now + ms(i64::from(m.session_timeout_ms));
+                // The member's timer entry re-arms itself at a later deadline; only an earlier one
+                // (e.g. after the new-member join timeout) needs a new entry.
+                let deadline = now + ms(i64::from(m.session_timeout_ms));
+                m.heartbeat_deadline = deadline;
+                if deadline < m.heartbeat_timer_at {
+                    let id = self.next_id + 1;
+                    self.next_id = id;
+                    m.heartbeat_timer_id = id;
+                    m.heartbeat_timer_at = deadline;
+                    let timer = Timer::Heartbeat {
+                        group: req.group_id.clone(),
+                        member: req.member_id.clone(),
+                        id,
+                    };
+                    self.timers.push(Reverse((deadline, id, timer)));
+                }
                 if state == GroupState::PreparingRebalance {
                     Err(GroupError::RebalanceInProgress)
                 } else {
@@ -1634,9 +1648,12 @@ impl Shard {
         let mut metadata: HashMap<String, Option<GroupMetadataValue>> = HashMap::new();
         let mut offsets: HashMap<(String, String, i32), Option<OffsetCommitValue>> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (key, value) in &log {
-            match records::decode_key(key)? {
-                None => {}
+            // A record that does not decode is reported and skipped: one bad record must not keep
+            // every other group of the partition (or the broker) from loading.
+            let decoded = records::decode_key(key).and_then(|k| match k {
+                None => Ok(None),
                 Some(RecordKey::Offset {
                     group,
                     topic,
@@ -1646,21 +1663,32 @@ impl Shard {
                         .as_ref()
                         .map(|v| records::decode_offset_value(v))
                         .transpose()?;
-                    if !order.contains(&group) {
-                        order.push(group.clone());
-                    }
-                    offsets.insert((group, topic, partition), v);
+                    Ok(Some((group, Some((topic, partition, v)), None)))
                 }
                 Some(RecordKey::Group { group }) => {
                     let v = value
                         .as_ref()
                         .map(|v| records::decode_group_value(v))
                         .transpose()?;
-                    if !order.contains(&group) {
-                        order.push(group.clone());
-                    }
-                    metadata.insert(group, v);
+                    Ok(Some((group, None, Some(v))))
                 }
+            });
+            let (group, offset, meta) = match decoded {
+                Ok(Some(d)) => d,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(partition, error = %e, "skipping undecodable __consumer_offsets record");
+                    continue;
+                }
+            };
+            if seen.insert(group.clone()) {
+                order.push(group.clone());
+            }
+            if let Some((topic, p, v)) = offset {
+                offsets.insert((group.clone(), topic, p), v);
+            }
+            if let Some(v) = meta {
+                metadata.insert(group, v);
             }
         }
         let now_ms = self.now_ms();

@@ -3,6 +3,7 @@
 use kafka_protocol::ResponseError;
 
 use crate::cluster::ClusterError;
+use crate::group::GroupError;
 use crate::log::LogError;
 
 /// Kafka's error code for a log-store error; unexpected failures are logged here, once.
@@ -51,6 +52,37 @@ pub fn cluster_error_code(e: &ClusterError) -> i16 {
         }
     };
     err.code()
+}
+
+/// The Kafka error code for a group-layer error. Internal failures are logged here and reported as a
+/// retriable `COORDINATOR_NOT_AVAILABLE` (storage) or `UNKNOWN_SERVER_ERROR` (anything else).
+pub fn group_error_code(error: &GroupError) -> i16 {
+    let e = match error {
+        GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
+        GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+        GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
+        GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
+        GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
+        GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+        GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
+        GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
+        GroupError::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
+        GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
+        GroupError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+        GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
+        GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
+        GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
+        GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        GroupError::Storage(msg) => {
+            tracing::warn!(error = %msg, "group coordinator storage failure");
+            ResponseError::CoordinatorNotAvailable
+        }
+        other => {
+            tracing::error!(error = %other, "group coordinator internal failure");
+            ResponseError::UnknownServerError
+        }
+    };
+    e.code()
 }
 
 /// Error code 0.

@@ -1,7 +1,6 @@
 //! Shared by the group-API handlers: who this broker is, who the client is, and the single mapping from
 //! `GroupError` to Kafka error codes.
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::group::GroupError;
@@ -26,36 +25,7 @@ pub struct ClientInfo {
     pub client_host: String,
 }
 
-/// The Kafka error code for a group-layer error. Internal failures are logged here and reported as a
-/// retriable `COORDINATOR_NOT_AVAILABLE` (storage) or `UNKNOWN_SERVER_ERROR` (anything else).
-pub fn error_code(error: &GroupError) -> i16 {
-    let e = match error {
-        GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
-        GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
-        GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
-        GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
-        GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
-        GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
-        GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
-        GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
-        GroupError::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
-        GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
-        GroupError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
-        GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
-        GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
-        GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
-        GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
-        GroupError::Storage(msg) => {
-            tracing::warn!(error = %msg, "group coordinator storage failure");
-            ResponseError::CoordinatorNotAvailable
-        }
-        other => {
-            tracing::error!(error = %other, "group coordinator internal failure");
-            ResponseError::UnknownServerError
-        }
-    };
-    e.code()
-}
+pub use super::errors::group_error_code as error_code;
 
 /// `error_code` of an optional error, 0 for none.
 pub fn code_of(error: &Option<GroupError>) -> i16 {
