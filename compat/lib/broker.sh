@@ -51,7 +51,7 @@ launch() {
   mapfile -t extra <"$d/args"
   # Never inherit our stdout: the caller may be reading it through a pipe ($(...)).
   echo "--- start $(date +%T.%N) weir serve --listen 127.0.0.1:$port --data-dir $datadir ${extra[*]:-}" >>"$d/log"
-  setsid "$WEIR_BIN" serve --listen "127.0.0.1:$port" --data-dir "$datadir" "${extra[@]}" \
+  NO_COLOR=1 setsid "$WEIR_BIN" serve --listen "127.0.0.1:$port" --data-dir "$datadir" "${extra[@]}" \
     </dev/null >>"$d/log" 2>&1 &
   pid=$!
   echo "$pid" >"$d/pid"
