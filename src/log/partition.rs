@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::batch::{
     stamp_base_offset, stamp_leader_epoch, stamp_log_append_time, validate_batches, BatchHeader,
-    BatchRecords, ATTR_LOG_APPEND_TIME,
+    BatchRecords, ATTR_LOG_APPEND_TIME, HEADER_LEN,
 };
 use super::checkpoint::sync_dir;
 use super::flush::Flusher;
@@ -153,9 +153,6 @@ impl PartitionLog {
             )
         };
         let mut headers = validate_batches(&records, max_message_bytes)?;
-        let mut buf = records
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
 
         let mut inner = self.lock();
         if inner.closed {
@@ -174,27 +171,54 @@ impl PartitionLog {
             }
             Verdict::Append(overlay) => overlay,
         };
+        // Base offset and leader epoch sit outside the CRC, in the 61-byte header: stamp a copy of each
+        // header and write it ahead of the untouched body (pwritev), so the records are never copied.
+        // LogAppendTime rewrites maxTimestamp and the CRC, which covers the body: that path copies.
+        let mut stamped: Vec<[u8; HEADER_LEN]> = Vec::with_capacity(headers.len());
+        let mut copied = log_append_time.then(|| BytesMut::from(&records[..]));
         let mut pos = 0usize;
         let mut next = base_offset;
         let mut messages = 0i64;
         for h in headers.iter_mut() {
             let len = h.total_len();
-            let batch = &mut buf[pos..pos + len];
-            stamp_base_offset(batch, next);
-            stamp_leader_epoch(batch, LEADER_EPOCH);
             h.base_offset = next;
             h.partition_leader_epoch = LEADER_EPOCH;
-            if log_append_time {
-                stamp_log_append_time(batch, now_ms);
-                h.max_timestamp = now_ms;
-                h.attributes |= ATTR_LOG_APPEND_TIME;
+            match copied.as_mut() {
+                Some(buf) => {
+                    let batch = &mut buf[pos..pos + len];
+                    stamp_base_offset(batch, next);
+                    stamp_leader_epoch(batch, LEADER_EPOCH);
+                    stamp_log_append_time(batch, now_ms);
+                    h.max_timestamp = now_ms;
+                    h.attributes |= ATTR_LOG_APPEND_TIME;
+                }
+                None => {
+                    let mut header = [0u8; HEADER_LEN];
+                    header.copy_from_slice(&records[pos..pos + HEADER_LEN]);
+                    stamp_base_offset(&mut header, next);
+                    stamp_leader_epoch(&mut header, LEADER_EPOCH);
+                    stamped.push(header);
+                }
             }
             next = h.next_offset();
             messages += i64::from(h.record_count);
             pos += len;
         }
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * headers.len());
+        match &copied {
+            Some(buf) => parts.push(&buf[..]),
+            None => {
+                let mut pos = 0usize;
+                for (h, header) in headers.iter().zip(&stamped) {
+                    let len = h.total_len();
+                    parts.push(&header[..]);
+                    parts.push(&records[pos + HEADER_LEN..pos + len]);
+                    pos += len;
+                }
+            }
+        }
         let last_offset = next - 1;
-        self.maybe_roll(&mut inner, buf.len() as u64, last_offset, now_ms)?;
+        self.maybe_roll(&mut inner, records.len() as u64, last_offset, now_ms)?;
         let interval = u64::from(inner.config.index_interval_bytes);
         let Some(active) = inner.segments.last_mut() else {
             return Err(LogError::Io(std::io::Error::other(
@@ -202,7 +226,7 @@ impl PartitionLog {
             )));
         };
         let size_before = active.size_bytes();
-        if let Err(e) = active.append(&buf, &headers, interval) {
+        if let Err(e) = active.append_parts(&parts, &headers, interval) {
             // Never leave a partial batch behind: cut the file back (best effort; recovery also would).
             let _ = active.file().set_len(size_before);
             tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "append failed");

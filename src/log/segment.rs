@@ -310,25 +310,37 @@ impl Segment {
         self.note_batch(h);
     }
 
-    /// Appends already validated and stamped batches (`buf` is their concatenation, `headers` their
-    /// stamped headers) at the end of the file; the write reaches the page cache, not the disk.
+    /// Appends whole batches (already stamped) at the end of the segment and indexes them.
     pub fn append(
         &mut self,
         buf: &[u8],
         headers: &[BatchHeader],
         index_interval_bytes: u64,
     ) -> io::Result<()> {
+        self.append_parts(&[buf], headers, index_interval_bytes)
+    }
+
+    /// Like [`append`](Self::append), but the batches arrive as consecutive slices (e.g. a stamped header
+    /// copy followed by the untouched rest of the batch), written with `pwritev` so the body is never
+    /// copied in user space.
+    pub fn append_parts(
+        &mut self,
+        parts: &[&[u8]],
+        headers: &[BatchHeader],
+        index_interval_bytes: u64,
+    ) -> io::Result<()> {
         debug_assert!(headers
             .first()
             .is_none_or(|h| h.base_offset >= self.next_offset));
-        self.log.write_all_at(buf, self.size_bytes)?;
+        write_all_vectored_at(&self.log, parts, self.size_bytes)?;
+        let total: u64 = parts.iter().map(|p| p.len() as u64).sum();
         let mut pos = self.size_bytes;
         for h in headers {
             let len = h.total_len() as u64;
             self.index_batch(h, pos, len, index_interval_bytes);
             pos += len;
         }
-        debug_assert_eq!(pos, self.size_bytes + buf.len() as u64);
+        debug_assert_eq!(pos, self.size_bytes + total);
         self.size_bytes = pos;
         Ok(())
     }
@@ -469,4 +481,36 @@ pub fn read_batches(
     }
     buf.truncate(cut);
     Ok(Bytes::from(buf))
+}
+
+/// Most slices handed to one `pwritev` (Linux's `IOV_MAX` is 1024).
+const IOVECS_PER_WRITE_MAX: usize = 1024;
+
+/// Writes `parts` back to back at `pos`, resuming after short writes; no slice is copied.
+fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut pos: u64) -> io::Result<()> {
+    let mut rest: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    let mut first = 0usize;
+    while first < rest.len() {
+        let slices: Vec<io::IoSlice<'_>> = rest[first..]
+            .iter()
+            .take(IOVECS_PER_WRITE_MAX)
+            .map(|p| io::IoSlice::new(p))
+            .collect();
+        let mut written = rustix::io::pwritev(file, &slices, pos).map_err(io::Error::from)?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        pos += written as u64;
+        while written > 0 {
+            let len = rest[first].len();
+            if written >= len {
+                written -= len;
+                first += 1;
+            } else {
+                rest[first] = &rest[first][written..];
+                written = 0;
+            }
+        }
+    }
+    Ok(())
 }

@@ -635,3 +635,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn appended_bytes_are_the_sent_batches_with_only_offset_and_epoch_stamped() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("c");
+    log.append(batch(3, 1), 0).expect("first");
+    // Two batches in one append go out as four slices (stamped header, body, stamped header, body).
+    let (a, b) = (batch(2, 2), batch(5, 3));
+    let mut both = a.to_vec();
+    both.extend_from_slice(&b);
+    let info = log.append(Bytes::from(both.clone()), 0).expect("two");
+    assert_eq!((info.base_offset, info.last_offset), (3, 9));
+    let r = log.read(3, 1 << 20).expect("read");
+    assert_eq!(r.records.len(), both.len());
+    let stored: Vec<_> = split_batches(&r.records).collect();
+    assert_eq!(stored.len(), 2);
+    let mut sent_pos = 0usize;
+    for ((h, stored_batch), base) in stored.iter().zip([3i64, 5]) {
+        batch::check_batch(stored_batch).expect("crc still valid");
+        assert_eq!(h.base_offset, base);
+        assert_eq!(h.partition_leader_epoch, 0);
+        let sent = &both[sent_pos..sent_pos + stored_batch.len()];
+        // Everything from the magic byte on is exactly what the client sent.
+        assert_eq!(&stored_batch[16..], &sent[16..]);
+        sent_pos += stored_batch.len();
+    }
+}
