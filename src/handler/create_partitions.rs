@@ -1,7 +1,5 @@
 //! CreatePartitions: grows topics to a new partition count.
 
-use std::collections::HashSet;
-
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -15,13 +13,7 @@ pub const VERSIONS: (i16, i16) = (0, 3);
 
 /// Answers a CreatePartitions request.
 pub fn handle(ctx: &Ctx, _version: i16, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
-    let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = req
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.to_string()))
-        .map(|t| t.name.to_string())
-        .collect();
+    let duplicates = super::repeated_names(req.topics.iter().map(|t| t.name.as_str()));
     let results = req
         .topics
         .into_iter()

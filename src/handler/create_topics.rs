@@ -1,6 +1,6 @@
 //! CreateTopics: validates names, partition counts, replication factors and configs, then creates.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
@@ -18,13 +18,7 @@ pub const VERSIONS: (i16, i16) = (2, 7);
 
 /// Answers a CreateTopics request.
 pub fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
-    let mut seen = HashSet::new();
-    let duplicates: HashSet<String> = req
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.to_string()))
-        .map(|t| t.name.to_string())
-        .collect();
+    let duplicates = super::repeated_names(req.topics.iter().map(|t| t.name.as_str()));
     let results = req
         .topics
         .into_iter()

@@ -181,3 +181,14 @@ pub async fn dispatch(ctx: &Arc<Ctx>, request: Request, peer: &str) -> Reply {
         }
     }
 }
+
+/// Names that occur more than once in a request (Kafka fails every occurrence with INVALID_REQUEST).
+pub fn repeated_names<'a>(
+    names: impl Iterator<Item = &'a str>,
+) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .filter(|n| !seen.insert(*n))
+        .map(str::to_string)
+        .collect()
+}
