@@ -68,6 +68,8 @@ public class RoundTrip {
         }
         // Nothing more arrives.
         Compat.check(c.poll(java.time.Duration.ofMillis(500)).isEmpty(), "unexpected extra records");
+        // currentLag = high watermark from the last Fetch response - position: 0 once everything is read.
+        Compat.checkEq(java.util.OptionalLong.of(0L), c.currentLag(tp), "lag from the Fetch high watermark");
       }
     });
   }
