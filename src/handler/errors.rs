@@ -84,6 +84,3 @@ pub fn group_error_code(error: &GroupError) -> i16 {
     };
     e.code()
 }
-
-/// Error code 0.
-pub const NONE: i16 = 0;

@@ -140,11 +140,6 @@ pub fn encode_with_v0_header<M: Encodable>(
     Ok(buf.freeze())
 }
 
-/// Decodes a message body from a response frame (tests and tools use it).
-pub fn decode_body<M: Decodable>(mut body: Bytes, version: i16) -> Result<M, String> {
-    M::decode(&mut body, version).map_err(|e| e.to_string())
-}
-
 /// A response that could not be encoded (a bug: responses are built by our handlers).
 #[derive(Debug, thiserror::Error)]
 #[error("encode: {0}")]
