@@ -149,19 +149,18 @@ impl OffsetIndex {
         if !rewrite && self.entries_written == self.entries.len() {
             return Ok(());
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(rewrite)
-            .open(path)?;
         let from = if rewrite { 0 } else { self.entries_written };
-        let mut buf = Vec::with_capacity((self.entries.len() - from) * OFFSET_ENTRY_BYTES);
-        for &(r, p) in &self.entries[from..] {
-            buf.extend_from_slice(&r.to_be_bytes());
-            buf.extend_from_slice(&p.to_be_bytes());
-        }
-        file.write_all_at(&buf, (from * OFFSET_ENTRY_BYTES) as u64)?;
-        file.set_len((self.entries.len() * OFFSET_ENTRY_BYTES) as u64)?;
+        write_entries(
+            path,
+            rewrite,
+            from,
+            &self.entries,
+            OFFSET_ENTRY_BYTES,
+            |buf, &(r, p)| {
+                buf.extend_from_slice(&r.to_be_bytes());
+                buf.extend_from_slice(&p.to_be_bytes());
+            },
+        )?;
         self.entries_written = self.entries.len();
         Ok(())
     }
@@ -174,6 +173,30 @@ impl OffsetIndex {
             .truncate(false)
             .open(path)
     }
+}
+
+/// Writes `entries[from..]` (each `entry_bytes` long once encoded) into an index file at their fixed
+/// positions and trims the file to the entry count; shared by the offset and time indexes. No fsync.
+pub(crate) fn write_entries<E>(
+    path: &Path,
+    rewrite: bool,
+    from: usize,
+    entries: &[E],
+    entry_bytes: usize,
+    mut encode: impl FnMut(&mut Vec<u8>, &E),
+) -> io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(rewrite)
+        .open(path)?;
+    let mut buf = Vec::with_capacity((entries.len() - from) * entry_bytes);
+    for e in &entries[from..] {
+        encode(&mut buf, e);
+    }
+    file.write_all_at(&buf, (from * entry_bytes) as u64)?;
+    file.set_len((entries.len() * entry_bytes) as u64)?;
+    Ok(())
 }
 
 #[cfg(test)]

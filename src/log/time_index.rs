@@ -4,7 +4,6 @@
 //! binary search; like the offset index it is kept in memory and rebuilt from the log after an unclean stop.
 
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Bytes per time-index entry.
@@ -125,19 +124,18 @@ impl TimeIndex {
         if !rewrite && self.entries_written == self.entries.len() {
             return Ok(());
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(rewrite)
-            .open(path)?;
         let from = if rewrite { 0 } else { self.entries_written };
-        let mut buf = Vec::with_capacity((self.entries.len() - from) * TIME_ENTRY_BYTES);
-        for &(t, r) in &self.entries[from..] {
-            buf.extend_from_slice(&t.to_be_bytes());
-            buf.extend_from_slice(&r.to_be_bytes());
-        }
-        file.write_all_at(&buf, (from * TIME_ENTRY_BYTES) as u64)?;
-        file.set_len((self.entries.len() * TIME_ENTRY_BYTES) as u64)?;
+        super::index::write_entries(
+            path,
+            rewrite,
+            from,
+            &self.entries,
+            TIME_ENTRY_BYTES,
+            |buf, &(t, r)| {
+                buf.extend_from_slice(&t.to_be_bytes());
+                buf.extend_from_slice(&r.to_be_bytes());
+            },
+        )?;
         self.entries_written = self.entries.len();
         Ok(())
     }
