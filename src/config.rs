@@ -76,6 +76,10 @@ pub struct Config {
     /// Kafka's page-cache durability (`acks.all.fsync`).
     #[serde(rename = "acks.all.fsync")]
     pub acks_all_fsync: bool,
+    /// Weir-specific: most segment files open at once, store-wide; the rest reopen on demand
+    /// (`log.max.open.files`). Bounds file descriptors and in-memory indexes with many partitions.
+    #[serde(rename = "log.max.open.files")]
+    pub log_max_open_files: usize,
     /// Most incremental fetch sessions cached (`max.incremental.fetch.session.cache.slots`).
     #[serde(rename = "max.incremental.fetch.session.cache.slots")]
     pub fetch_session_cache_slots: usize,
@@ -126,6 +130,7 @@ impl Default for Config {
             log_flush_interval_messages: None,
             log_flush_interval_ms: None,
             acks_all_fsync: true,
+            log_max_open_files: crate::log::file_cache::DEFAULT_MAX_OPEN_FILES,
             fetch_session_cache_slots: 1000,
             fetch_max_bytes: 55 * 1024 * 1024,
             producer_id_expiration_ms: 86_400_000,
@@ -212,6 +217,11 @@ impl Config {
                 "socket.request.max.bytes must be >= 1024".into(),
             ));
         }
+        if self.log_max_open_files < 1 {
+            return Err(ConfigError::Invalid(
+                "log.max.open.files must be >= 1".into(),
+            ));
+        }
         if parse_cleanup_policy(&self.log_cleanup_policy).is_none() {
             return Err(ConfigError::Invalid(format!(
                 "log.cleanup.policy {:?}",
@@ -272,6 +282,7 @@ impl Config {
             producer_id_expiration_ms: self.producer_id_expiration_ms,
             retention_check_interval_ms: self.log_retention_check_interval_ms,
             durable_acks_all: self.acks_all_fsync,
+            max_open_files: self.log_max_open_files,
         }
     }
 }
@@ -386,6 +397,7 @@ impl serde::Serialize for SerializableConfig<'_> {
         if let Some(v) = c.log_flush_interval_ms {
             m.serialize_entry("log.flush.interval.ms", &v)?;
         }
+        m.serialize_entry("log.max.open.files", &c.log_max_open_files)?;
         m.serialize_entry(
             "max.incremental.fetch.session.cache.slots",
             &c.fetch_session_cache_slots,
@@ -452,5 +464,17 @@ mod tests {
         assert_eq!(c.num_partitions, 4);
         assert!(!c.auto_create_topics);
         assert!(c.default_log_config().cleanup_compact);
+    }
+
+    #[test]
+    fn max_open_files_reaches_the_store_and_is_checked() {
+        assert_eq!(Config::default().store_options().max_open_files, 4096);
+        let c = Config::default()
+            .with_overrides(&[("log.max.open.files".into(), "64".into())])
+            .unwrap();
+        assert_eq!(c.store_options().max_open_files, 64);
+        assert!(Config::default()
+            .with_overrides(&[("log.max.open.files".into(), "0".into())])
+            .is_err());
     }
 }

@@ -168,7 +168,7 @@ impl PartitionLog {
                 }
                 out.push(Candidate {
                     base: seg.base_offset,
-                    file: seg.file(),
+                    file: seg.file()?,
                     size: seg.size_bytes(),
                 });
             }
@@ -367,6 +367,7 @@ impl PartitionLog {
             interval,
             false,
             super::partition::now_ms(),
+            self.file_cache(),
         )?;
         seg.write_indexes(true)?;
         inner.segments[i] = seg;

@@ -28,6 +28,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
+pub mod file_cache;
 pub mod flush;
 pub mod index;
 pub mod partition;
@@ -114,6 +115,9 @@ pub struct StoreOptions {
     /// When true (the default) acks=all appends are acknowledged only after fdatasync (group commit); when
     /// false `wait_durable` returns at once (page-cache durability, like stock Kafka).
     pub durable_acks_all: bool,
+    /// `log.max.open.files` (Weir): most segments holding an open `.log` descriptor and in-memory indexes
+    /// at once, store-wide; the others reopen on demand.
+    pub max_open_files: usize,
 }
 
 impl StoreOptions {
@@ -124,6 +128,7 @@ impl StoreOptions {
             producer_id_expiration_ms: 24 * 3600 * 1000,
             retention_check_interval_ms: 300_000,
             durable_acks_all: true,
+            max_open_files: file_cache::DEFAULT_MAX_OPEN_FILES,
         }
     }
 }
@@ -202,5 +207,7 @@ pub struct ReadResult {
     pub offsets: Offsets,
 }
 
+#[cfg(test)]
+mod file_cache_tests;
 #[cfg(test)]
 mod tests;

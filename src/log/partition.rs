@@ -16,6 +16,7 @@ use super::batch::{
     BatchRecords, ATTR_LOG_APPEND_TIME, HEADER_LEN,
 };
 use super::checkpoint::sync_dir;
+use super::file_cache::FileCache;
 use super::flush::Flusher;
 use super::producer_state::{write_snapshot, ProducerStateManager, Verdict};
 use super::segment::{find_batch, read_batches, Segment};
@@ -75,6 +76,8 @@ pub struct PartitionLog {
     options: Arc<StoreOptions>,
     /// The store's flusher thread.
     flusher: Arc<Flusher>,
+    /// The store's bound on open segment files.
+    file_cache: Arc<FileCache>,
     /// All mutable state; short critical sections only.
     pub(crate) inner: Mutex<Inner>,
     /// Publishes the high watermark; every append sends, so long-polling fetches wake.
@@ -103,6 +106,7 @@ impl PartitionLog {
         dir: PathBuf,
         options: Arc<StoreOptions>,
         flusher: Arc<Flusher>,
+        file_cache: Arc<FileCache>,
         inner: Inner,
     ) -> Arc<PartitionLog> {
         let hw = inner.log_end;
@@ -114,6 +118,7 @@ impl PartitionLog {
             self_ref: self_ref.clone(),
             options,
             flusher,
+            file_cache,
             inner: Mutex::new(inner),
             hw_tx: watch::channel(hw).0,
             durable_tx: watch::channel(durable).0,
@@ -137,6 +142,11 @@ impl PartitionLog {
     /// The partition folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The store's file cache (segments created or reopened for this partition count against it).
+    pub(crate) fn file_cache(&self) -> &Arc<FileCache> {
+        &self.file_cache
     }
 
     /// Validates and appends one or more v2 batches, stamping offsets in place.
@@ -228,7 +238,9 @@ impl PartitionLog {
         let size_before = active.size_bytes();
         if let Err(e) = active.append_parts(&parts, &headers, interval) {
             // Never leave a partial batch behind: cut the file back (best effort; recovery also would).
-            let _ = active.file().set_len(size_before);
+            if let Ok(file) = active.file() {
+                let _ = file.set_len(size_before);
+            }
             tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "append failed");
             return Err(LogError::Io(e));
         }
@@ -289,7 +301,13 @@ impl PartitionLog {
             }
             active.write_indexes(true)?;
         }
-        let seg = Segment::create(&self.dir, base, index_entries_max(&inner.config), now_ms)?;
+        let seg = Segment::create(
+            &self.dir,
+            base,
+            index_entries_max(&inner.config),
+            now_ms,
+            &self.file_cache,
+        )?;
         inner.segments.push(seg);
         inner.dir_needs_sync = true;
         inner.pending_snapshot = Some((base, inner.producers.clone()));
@@ -338,7 +356,7 @@ impl PartitionLog {
                 if seg.needs_sync() || index_paths.is_some() {
                     work.push(Work {
                         base: seg.base_offset,
-                        file: seg.file(),
+                        file: seg.file()?,
                         size: seg.size_bytes(),
                         index_paths,
                     });
@@ -448,7 +466,7 @@ impl PartitionLog {
                 match inner.segments.get(idx) {
                     Some(seg) => {
                         from_base = Some(seg.base_offset);
-                        seg.read_view(offset)
+                        seg.read_view(offset)?
                     }
                     None => {
                         return Ok(ReadResult {
@@ -506,7 +524,7 @@ impl PartitionLog {
                     return Ok(None);
                 };
                 from_base = Some(seg.base_offset);
-                (seg.time_view(timestamp_ms), inner.log_start)
+                (seg.time_view(timestamp_ms)?, inner.log_start)
             };
             let mut pos = view.start_pos;
             while let Some((at, h)) = find_batch(
@@ -544,7 +562,7 @@ impl PartitionLog {
                 return Ok(None);
             };
             (
-                seg.read_view(seg.offset_of_max_timestamp),
+                seg.read_view(seg.offset_of_max_timestamp)?,
                 seg.max_timestamp_ms,
                 seg.offset_of_max_timestamp,
             )
@@ -674,7 +692,7 @@ impl PartitionLog {
                 .iter()
                 .filter(|s| s.next_offset > from_offset)
                 .map(|s| s.read_view(from_offset))
-                .collect()
+                .collect::<Result<_, _>>()?
         };
         for view in views {
             let mut v = view.clone();

@@ -3,7 +3,9 @@
 //! rebuilds producer state from the newest snapshot plus the batch headers after it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::file_cache::FileCache;
 use super::partition::{index_entries_max, Inner};
 use super::producer_state::{list_snapshot_files, snapshot_path, ProducerStateManager};
 use super::segment::Segment;
@@ -25,6 +27,8 @@ pub(crate) struct LoadParams<'a> {
     pub now_ms: i64,
     /// `producer.id.expiration.ms`.
     pub producer_id_expiration_ms: i64,
+    /// The store's bound on open segment files.
+    pub files: &'a Arc<FileCache>,
 }
 
 fn parse_base(name: &str, suffix: &str) -> Option<i64> {
@@ -59,7 +63,8 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     for (i, &base) in bases.iter().enumerate() {
         let next_base = bases.get(i + 1).copied();
         let trust = p.clean || next_base.is_some_and(|nb| nb <= recovery_point);
-        let (seg, outcome) = Segment::open(dir, base, entries_max, interval, trust, p.now_ms)?;
+        let (seg, outcome) =
+            Segment::open(dir, base, entries_max, interval, trust, p.now_ms, p.files)?;
         let mut stop = false;
         if let Some(o) = outcome {
             if o.dropped_bytes > 0 || o.error.is_some() {
@@ -102,7 +107,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     let mut dir_needs_sync = false;
     if segments.is_empty() {
         let base = p.log_start.unwrap_or(0).max(0);
-        segments.push(Segment::create(dir, base, entries_max, p.now_ms)?);
+        segments.push(Segment::create(dir, base, entries_max, p.now_ms, p.files)?);
         dir_needs_sync = true;
     }
     let first_base = segments[0].base_offset;
@@ -199,7 +204,7 @@ fn load_producers(
         return Ok(state);
     }
     for seg in segments.iter().filter(|s| s.next_offset > from) {
-        let mut view = seg.read_view(from);
+        let mut view = seg.read_view(from)?;
         while let Some((at, h)) = super::segment::find_batch(&view, from)? {
             view.start_pos = at + h.total_len() as u64;
             if h.base_offset >= from {

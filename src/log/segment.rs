@@ -1,22 +1,32 @@
 //! One segment: a `.log` file of whole batches plus its offset and time indexes; append, locate, read, scan.
 //!
-//! A segment is only mutated under its partition's lock; reads clone the `Arc<File>` and `pread` outside the
-//! lock, which is safe because bytes below a size observed under the lock never change.
+//! The open `.log` descriptor and the in-memory indexes live in [`SegmentFiles`], which the store-wide
+//! [`FileCache`] may close at any time (writing unwritten index entries back first); the next use reopens
+//! and reloads them. Sizes, offsets and timestamps stay in the `Segment`, mutated only under its
+//! partition's lock. Reads clone the `Arc<File>` and `pread` outside the lock, which is safe because bytes
+//! below a size observed under the lock never change and an evicted descriptor stays open until its last
+//! clone drops.
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 
 use bytes::Bytes;
 
 use super::batch::{check_batch, BatchHeader, HEADER_LEN};
+use super::file_cache::{Evictable, Evicted, FileCache};
 use super::index::{OffsetIndex, OFFSET_ENTRY_BYTES};
 use super::time_index::{TimeIndex, TIME_ENTRY_BYTES};
 
 /// Bytes read per `pread` while scanning a whole segment during recovery.
 const SCAN_CHUNK_BYTES: usize = 1 << 20;
+
+/// Index interval used when an index file found unusable while running is rebuilt from the log (the
+/// topic's `index.interval.bytes` is not at hand there; any interval gives a correct sparse index).
+const REBUILD_INDEX_INTERVAL_BYTES: u64 = 4096;
 
 /// File name stem of a segment: the base offset as 20 digits, like Kafka.
 pub fn file_stem(base_offset: i64) -> String {
@@ -49,20 +59,14 @@ pub struct ScanOutcome {
 pub struct Segment {
     /// Offset of the first batch this segment may hold; names its files.
     pub base_offset: i64,
-    /// Folder of the partition.
-    dir: PathBuf,
-    /// The `.log` file, shared with readers that `pread` outside the partition lock.
-    log: Arc<File>,
+    /// The open file and indexes, closed and reopened by the store's file cache.
+    files: Arc<SegmentFiles>,
     /// Bytes of whole, valid batches in the file; everything is appended here. ≤ `u32::MAX` (index positions).
     size_bytes: u64,
     /// Bytes known to be fdatasynced; ≤ `size_bytes`.
     synced_bytes: u64,
     /// True once a closed segment's index files are written and fsynced (so recovery may trust them).
     indexes_synced: bool,
-    /// Sparse offset index (last offset of a batch → its position).
-    index: OffsetIndex,
-    /// Time index (max timestamp so far → offset).
-    time_index: TimeIndex,
     /// Bytes appended since the last index entry; an entry is added once this exceeds `index.interval.bytes`.
     bytes_since_index_entry: u64,
     /// Offset after the last batch; equals `base_offset` when empty.
@@ -86,13 +90,306 @@ pub struct ReadView {
     pub end_pos: u64,
 }
 
+/// The parts of a segment that indexing a batch updates (copied out so the file lock can be held).
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    next_offset: i64,
+    max_timestamp_ms: i64,
+    offset_of_max_timestamp: i64,
+    bytes_since_index_entry: u64,
+}
+
+impl Tail {
+    fn note_batch(&mut self, h: &BatchHeader) {
+        self.next_offset = h.next_offset();
+        if h.max_timestamp > self.max_timestamp_ms {
+            self.max_timestamp_ms = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+    }
+
+    fn index_batch(
+        &mut self,
+        open: &mut OpenFiles,
+        h: &BatchHeader,
+        pos: u64,
+        len: u64,
+        index_interval_bytes: u64,
+    ) {
+        if self.bytes_since_index_entry > index_interval_bytes {
+            open.index.append(h.last_offset(), pos as u32);
+            open.time_index.maybe_append(
+                self.max_timestamp_ms.max(h.max_timestamp),
+                if h.max_timestamp > self.max_timestamp_ms {
+                    h.last_offset()
+                } else {
+                    self.offset_of_max_timestamp
+                },
+            );
+            self.bytes_since_index_entry = 0;
+        }
+        self.bytes_since_index_entry += len;
+        self.note_batch(h);
+    }
+}
+
+/// A segment's open descriptor and in-memory indexes.
+#[derive(Debug)]
+struct OpenFiles {
+    /// The `.log` file, shared with readers that `pread` outside the partition lock.
+    log: Arc<File>,
+    /// Sparse offset index (last offset of a batch → its position).
+    index: OffsetIndex,
+    /// Time index (max timestamp so far → offset).
+    time_index: TimeIndex,
+}
+
+/// Guarded state of [`SegmentFiles`].
+#[derive(Debug, Default)]
+struct FilesState {
+    /// Open file and indexes, while resident in the cache.
+    open: Option<OpenFiles>,
+    /// While closed: entries in the `.index` file.
+    offset_entries: usize,
+    /// While closed: entries in the `.timeindex` file.
+    time_entries: usize,
+    /// While closed: the time index's last entry (timestamp, absolute offset).
+    time_last: Option<(i64, i64)>,
+    /// The files were renamed away for deletion: never reopen, never write back.
+    retired: bool,
+}
+
+/// The reopenable resources of one segment; an entry of the store's [`FileCache`]. Its lock is innermost.
+#[derive(Debug)]
+pub(crate) struct SegmentFiles {
+    /// The store-wide cache this entry counts against.
+    cache: Arc<FileCache>,
+    /// Folder of the partition.
+    dir: PathBuf,
+    /// Base offset (names the files).
+    base_offset: i64,
+    /// Index capacity from `segment.index.bytes`.
+    entries_max: usize,
+    /// Second-chance bit, set on every use.
+    referenced: AtomicBool,
+    /// The open resources (if any) and what is known of the files while closed.
+    state: Mutex<FilesState>,
+}
+
+impl SegmentFiles {
+    fn new(
+        cache: &Arc<FileCache>,
+        dir: &Path,
+        base_offset: i64,
+        entries_max: usize,
+    ) -> Arc<SegmentFiles> {
+        Arc::new(SegmentFiles {
+            cache: cache.clone(),
+            dir: dir.to_path_buf(),
+            base_offset,
+            entries_max: entries_max.max(1),
+            referenced: AtomicBool::new(true),
+            state: Mutex::new(FilesState::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FilesState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn touch(&self) {
+        // A load first: the bit is usually already set, and a store would dirty a shared cache line.
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes `open` the resident state (a new or just rebuilt segment) and admits it to the cache.
+    fn install(self: &Arc<Self>, open: OpenFiles) {
+        {
+            let mut st = self.lock();
+            if st.open.replace(open).is_none() {
+                self.cache.acquired();
+            }
+        }
+        self.touch();
+        let weak: Weak<dyn Evictable> = Arc::downgrade(self) as Weak<SegmentFiles>;
+        self.cache.admit(weak);
+    }
+
+    /// Runs `f` on the open resources, reopening the file and reloading the indexes (of a log `log_size`
+    /// bytes long) first if the cache had closed them.
+    fn with<R>(
+        self: &Arc<Self>,
+        log_size: u64,
+        f: impl FnOnce(&mut OpenFiles) -> R,
+    ) -> io::Result<R> {
+        let mut loaded = false;
+        let r = {
+            let mut st = self.lock();
+            let open = match st.open.take() {
+                Some(o) => st.open.insert(o),
+                None => {
+                    if st.retired {
+                        return Err(io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "segment was deleted",
+                        ));
+                    }
+                    let o = self.load(log_size)?;
+                    self.cache.acquired();
+                    loaded = true;
+                    st.open.insert(o)
+                }
+            };
+            f(open)
+        };
+        self.touch();
+        if loaded {
+            let weak: Weak<dyn Evictable> = Arc::downgrade(self) as Weak<SegmentFiles>;
+            self.cache.admit(weak);
+        }
+        Ok(r)
+    }
+
+    /// Reopens the log and reads both index files; an unusable index is rebuilt from the batch headers.
+    fn load(&self, log_size: u64) -> io::Result<OpenFiles> {
+        let (log_path, index_path, time_path) = paths(&self.dir, self.base_offset);
+        let log = OpenOptions::new().read(true).write(true).open(&log_path)?;
+        let index = OffsetIndex::load(&index_path, self.base_offset, self.entries_max, log_size)?;
+        let time_index = TimeIndex::load(&time_path, self.base_offset, self.entries_max)?;
+        if let (Some(index), Some(time_index)) = (index, time_index) {
+            return Ok(OpenFiles {
+                log: Arc::new(log),
+                index,
+                time_index,
+            });
+        }
+        tracing::warn!(segment = %log_path.display(), "index files missing or invalid on reopen; rebuilding");
+        let mut open = OpenFiles {
+            log: Arc::new(log),
+            index: OffsetIndex::new(self.base_offset, self.entries_max),
+            time_index: TimeIndex::new(self.base_offset, self.entries_max),
+        };
+        let mut tail = Tail {
+            next_offset: self.base_offset,
+            max_timestamp_ms: -1,
+            offset_of_max_timestamp: -1,
+            bytes_since_index_entry: 0,
+        };
+        let view = ReadView {
+            file: open.log.clone(),
+            start_pos: 0,
+            end_pos: log_size,
+        };
+        let mut pos = 0;
+        while let Some((at, h)) = find_batch(
+            &ReadView {
+                start_pos: pos,
+                ..view.clone()
+            },
+            i64::MIN,
+        )? {
+            let len = h.total_len() as u64;
+            tail.index_batch(&mut open, &h, at, len, REBUILD_INDEX_INTERVAL_BYTES);
+            pos = at + len;
+        }
+        Ok(open)
+    }
+
+    /// Index entry counts (resident or not).
+    fn index_counts(&self) -> (usize, usize) {
+        let st = self.lock();
+        match &st.open {
+            Some(o) => (o.index.len(), o.time_index.len()),
+            None => (st.offset_entries, st.time_entries),
+        }
+    }
+
+    /// Closes the files for good (they were renamed for deletion).
+    fn retire(&self) {
+        let mut st = self.lock();
+        st.retired = true;
+        if st.open.take().is_some() {
+            self.cache.released();
+        }
+    }
+}
+
+impl Evictable for SegmentFiles {
+    fn take_referenced(&self) -> bool {
+        self.referenced.swap(false, Ordering::Relaxed)
+    }
+
+    fn evict(&self) -> Evicted {
+        let mut st = match self.state.try_lock() {
+            Ok(st) => st,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Evicted::Busy,
+        };
+        let Some(open) = st.open.as_mut() else {
+            return Evicted::NotResident;
+        };
+        // Entries not yet in the files go there first (page cache only; see `index.rs` on durability).
+        let (_, index_path, time_path) = paths(&self.dir, self.base_offset);
+        if let Err(e) = open
+            .index
+            .write(&index_path, false)
+            .and_then(|()| open.time_index.write(&time_path, false))
+        {
+            tracing::warn!(segment = %index_path.display(), error = %e, "cannot write index back; segment kept open");
+            return Evicted::Busy;
+        }
+        let (offset_entries, time_entries, time_last) = (
+            open.index.len(),
+            open.time_index.len(),
+            open.time_index.last(),
+        );
+        st.open = None;
+        st.offset_entries = offset_entries;
+        st.time_entries = time_entries;
+        st.time_last = time_last;
+        self.cache.released();
+        Evicted::Released
+    }
+}
+
+impl Drop for SegmentFiles {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if st.open.take().is_some() {
+            self.cache.released();
+        }
+    }
+}
+
+/// Size, entry count and last entry of an index file; `None` if missing or not a whole number of entries.
+fn index_file_tail(path: &Path, entry_bytes: usize) -> io::Result<Option<(usize, Vec<u8>)>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    if len % entry_bytes as u64 != 0 {
+        return Ok(None);
+    }
+    let count = usize::try_from(len / entry_bytes as u64).map_err(io::Error::other)?;
+    let mut last = vec![0u8; if count > 0 { entry_bytes } else { 0 }];
+    if count > 0 {
+        file.read_exact_at(&mut last, len - entry_bytes as u64)?;
+    }
+    Ok(Some((count, last)))
+}
+
 impl Segment {
-    /// Creates a new empty segment's files (the caller fsyncs the folder).
+    /// Creates a new empty segment's files (the caller fsyncs the folder); it starts resident in `cache`.
     pub fn create(
         dir: &Path,
         base_offset: i64,
         index_entries_max: usize,
         now_ms: i64,
+        cache: &Arc<FileCache>,
     ) -> io::Result<Segment> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
         let log = OpenOptions::new()
@@ -103,31 +400,28 @@ impl Segment {
             .open(&log_path)?;
         File::create(&index_path)?;
         File::create(&time_path)?;
-        Ok(Segment::empty(
-            dir,
-            base_offset,
-            Arc::new(log),
-            index_entries_max,
-            now_ms,
-        ))
+        let seg = Segment::empty(dir, base_offset, index_entries_max, now_ms, cache);
+        seg.files.install(OpenFiles {
+            log: Arc::new(log),
+            index: OffsetIndex::new(base_offset, index_entries_max),
+            time_index: TimeIndex::new(base_offset, index_entries_max),
+        });
+        Ok(seg)
     }
 
     fn empty(
         dir: &Path,
         base_offset: i64,
-        log: Arc<File>,
         index_entries_max: usize,
         now_ms: i64,
+        cache: &Arc<FileCache>,
     ) -> Segment {
         Segment {
             base_offset,
-            dir: dir.to_path_buf(),
-            log,
+            files: SegmentFiles::new(cache, dir, base_offset, index_entries_max),
             size_bytes: 0,
             synced_bytes: 0,
             indexes_synced: false,
-            index: OffsetIndex::new(base_offset, index_entries_max),
-            time_index: TimeIndex::new(base_offset, index_entries_max),
             bytes_since_index_entry: 0,
             next_offset: base_offset,
             max_timestamp_ms: -1,
@@ -136,9 +430,26 @@ impl Segment {
         }
     }
 
-    /// Opens an existing segment. With `trust_indexes` the index files are loaded and only the headers after
-    /// the last index entry are scanned; otherwise (or if an index is unusable) every batch is CRC-checked
-    /// and the indexes are rebuilt, and a torn or corrupt tail is truncated (see the returned outcome).
+    fn tail(&self) -> Tail {
+        Tail {
+            next_offset: self.next_offset,
+            max_timestamp_ms: self.max_timestamp_ms,
+            offset_of_max_timestamp: self.offset_of_max_timestamp,
+            bytes_since_index_entry: self.bytes_since_index_entry,
+        }
+    }
+
+    fn set_tail(&mut self, t: Tail) {
+        self.next_offset = t.next_offset;
+        self.max_timestamp_ms = t.max_timestamp_ms;
+        self.offset_of_max_timestamp = t.offset_of_max_timestamp;
+        self.bytes_since_index_entry = t.bytes_since_index_entry;
+    }
+
+    /// Opens an existing segment. With `trust_indexes` only the last entry of each index file is read and
+    /// the headers after the last offset-index entry are scanned; nothing stays open (the indexes load on
+    /// first use). Otherwise (or if an index is unusable) every batch is CRC-checked, the indexes are
+    /// rebuilt and kept resident, and a torn or corrupt tail is truncated (see the returned outcome).
     pub fn open(
         dir: &Path,
         base_offset: i64,
@@ -146,75 +457,91 @@ impl Segment {
         index_interval_bytes: u64,
         trust_indexes: bool,
         now_ms: i64,
+        cache: &Arc<FileCache>,
     ) -> io::Result<(Segment, Option<ScanOutcome>)> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
         let log = OpenOptions::new().read(true).write(true).open(&log_path)?;
         let file_len = log.metadata()?.len();
-        let mut seg = Segment::empty(dir, base_offset, Arc::new(log), index_entries_max, now_ms);
+        let mut seg = Segment::empty(dir, base_offset, index_entries_max, now_ms, cache);
         if trust_indexes {
-            let index = OffsetIndex::load(&index_path, base_offset, index_entries_max, file_len)?;
-            let time_index = TimeIndex::load(&time_path, base_offset, index_entries_max)?;
-            if let (Some(index), Some(time_index)) = (index, time_index) {
-                seg.index = index;
-                seg.time_index = time_index;
-                if seg.scan_tail(file_len)? {
-                    seg.synced_bytes = seg.size_bytes;
-                    seg.indexes_synced = true;
-                    return Ok((seg, None));
-                }
-                tracing::warn!(segment = %log_path.display(), "segment tail does not match its index; rebuilding");
-            } else {
-                tracing::warn!(segment = %log_path.display(), "index files missing or invalid; rebuilding");
+            if seg.open_trusted(&log, file_len, &index_path, &time_path)? {
+                return Ok((seg, None));
             }
-            let log = seg.log.clone();
-            seg = Segment::empty(dir, base_offset, log, index_entries_max, now_ms);
+            seg = Segment::empty(dir, base_offset, index_entries_max, now_ms, cache);
         }
-        let outcome = seg.rebuild(file_len, index_interval_bytes)?;
+        let mut open = OpenFiles {
+            log: Arc::new(log),
+            index: OffsetIndex::new(base_offset, index_entries_max),
+            time_index: TimeIndex::new(base_offset, index_entries_max),
+        };
+        let outcome = seg.rebuild(&mut open, file_len, index_interval_bytes)?;
+        seg.files.install(open);
         Ok((seg, Some(outcome)))
     }
 
-    /// Trusting the indexes: walks headers from the last index entry to the end of the file to learn the
-    /// next offset and max timestamp. Returns false if the tail is not a clean run of headers.
-    fn scan_tail(&mut self, file_len: u64) -> io::Result<bool> {
-        let mut pos = u64::from(self.index.entries().last().map_or(0, |(_, p)| p));
-        if let Some((ts, off)) = self.time_index.last() {
-            self.max_timestamp_ms = ts;
-            self.offset_of_max_timestamp = off;
-        }
-        let mut header_buf = [0u8; HEADER_LEN];
-        while pos < file_len {
-            if file_len - pos < HEADER_LEN as u64 {
+    /// The trusted (clean) open: last index entries plus a header walk after the last offset-index entry.
+    /// Returns false (with a warning) when the files do not agree, so the caller rebuilds.
+    fn open_trusted(
+        &mut self,
+        log: &File,
+        file_len: u64,
+        index_path: &Path,
+        time_path: &Path,
+    ) -> io::Result<bool> {
+        let (Some((offset_entries, last)), Some((time_entries, time_last))) = (
+            index_file_tail(index_path, OFFSET_ENTRY_BYTES)?,
+            index_file_tail(time_path, TIME_ENTRY_BYTES)?,
+        ) else {
+            tracing::warn!(segment = %index_path.display(), "index files missing or invalid; rebuilding");
+            return Ok(false);
+        };
+        let mut start = 0u64;
+        if let [a, b, c, d, e, f, g, h] = last[..] {
+            let rel = u32::from_be_bytes([a, b, c, d]);
+            let pos = u32::from_be_bytes([e, f, g, h]);
+            if u64::from(pos) >= file_len || rel > i32::MAX as u32 {
+                tracing::warn!(segment = %index_path.display(), "index points past the log; rebuilding");
                 return Ok(false);
             }
-            self.log.read_exact_at(&mut header_buf, pos)?;
-            let Ok(h) = BatchHeader::parse(&header_buf) else {
-                return Ok(false);
-            };
-            let total = h.total_len() as u64;
-            if total < HEADER_LEN as u64
-                || pos + total > file_len
-                || h.base_offset < self.next_offset
-            {
-                return Ok(false);
-            }
-            self.note_batch(&h);
-            pos += total;
+            start = u64::from(pos);
         }
+        let mut time_last_entry = None;
+        if let [t @ .., a, b, c, d] = &time_last[..] {
+            let mut ts = [0u8; 8];
+            ts.copy_from_slice(t);
+            let rel = u32::from_be_bytes([*a, *b, *c, *d]);
+            time_last_entry = Some((i64::from_be_bytes(ts), self.base_offset + i64::from(rel)));
+        }
+        let mut tail = self.tail();
+        if let Some((ts, off)) = time_last_entry {
+            tail.max_timestamp_ms = ts;
+            tail.offset_of_max_timestamp = off;
+        }
+        if !scan_tail(log, &mut tail, start, file_len)? {
+            tracing::warn!(segment = %index_path.display(), "segment tail does not match its index; rebuilding");
+            return Ok(false);
+        }
+        self.set_tail(tail);
         self.size_bytes = file_len;
+        self.synced_bytes = file_len;
+        self.indexes_synced = true;
+        let mut st = self.files.lock();
+        st.offset_entries = offset_entries;
+        st.time_entries = time_entries;
+        st.time_last = time_last_entry;
         Ok(true)
-    }
-
-    fn note_batch(&mut self, h: &BatchHeader) {
-        self.next_offset = h.next_offset();
-        if h.max_timestamp > self.max_timestamp_ms {
-            self.max_timestamp_ms = h.max_timestamp;
-            self.offset_of_max_timestamp = h.last_offset();
-        }
     }
 
     /// Full recovery scan: verifies every batch (CRC, length, increasing offsets), rebuilds both indexes and
     /// truncates the file after the last valid batch.
-    fn rebuild(&mut self, file_len: u64, index_interval_bytes: u64) -> io::Result<ScanOutcome> {
+    fn rebuild(
+        &mut self,
+        open: &mut OpenFiles,
+        file_len: u64,
+        index_interval_bytes: u64,
+    ) -> io::Result<ScanOutcome> {
+        let log = open.log.clone();
+        let mut tail = self.tail();
         let mut pos = 0u64;
         let mut error = None;
         let mut chunk: Vec<u8> = Vec::new();
@@ -232,7 +559,7 @@ impl Segment {
             if !in_chunk(HEADER_LEN as u64, &chunk, chunk_start) {
                 let len = remaining.min(SCAN_CHUNK_BYTES as u64) as usize;
                 chunk = vec![0u8; len];
-                self.log.read_exact_at(&mut chunk, pos)?;
+                log.read_exact_at(&mut chunk, pos)?;
                 chunk_start = pos;
             }
             let at = (pos - chunk_start) as usize;
@@ -253,7 +580,7 @@ impl Segment {
             if !in_chunk(total, &chunk, chunk_start) {
                 let len = remaining.min((SCAN_CHUNK_BYTES as u64).max(total)) as usize;
                 chunk = vec![0u8; len];
-                self.log.read_exact_at(&mut chunk, pos)?;
+                log.read_exact_at(&mut chunk, pos)?;
                 chunk_start = pos;
             }
             let at = (pos - chunk_start) as usize;
@@ -264,7 +591,7 @@ impl Segment {
                     break;
                 }
             };
-            if header.base_offset < self.next_offset
+            if header.base_offset < tail.next_offset
                 || header.last_offset_delta < 0
                 || header.last_offset() - self.base_offset > i64::from(i32::MAX)
                 || pos + total > u64::from(u32::MAX)
@@ -273,41 +600,25 @@ impl Segment {
                     "batch at position {pos} has offsets {}..={} out of order (expected ≥ {})",
                     header.base_offset,
                     header.last_offset(),
-                    self.next_offset
+                    tail.next_offset
                 ));
                 break;
             }
-            self.index_batch(&header, pos, total, index_interval_bytes);
+            tail.index_batch(open, &header, pos, total, index_interval_bytes);
             pos += total;
         }
+        self.set_tail(tail);
         self.size_bytes = pos;
         let dropped_bytes = file_len - pos;
         if dropped_bytes > 0 {
-            self.log.set_len(pos)?;
-            self.log.sync_all()?;
+            log.set_len(pos)?;
+            log.sync_all()?;
         }
         Ok(ScanOutcome {
             valid_bytes: pos,
             dropped_bytes,
             error,
         })
-    }
-
-    fn index_batch(&mut self, h: &BatchHeader, pos: u64, len: u64, index_interval_bytes: u64) {
-        if self.bytes_since_index_entry > index_interval_bytes {
-            self.index.append(h.last_offset(), pos as u32);
-            self.time_index.maybe_append(
-                self.max_timestamp_ms.max(h.max_timestamp),
-                if h.max_timestamp > self.max_timestamp_ms {
-                    h.last_offset()
-                } else {
-                    self.offset_of_max_timestamp
-                },
-            );
-            self.bytes_since_index_entry = 0;
-        }
-        self.bytes_since_index_entry += len;
-        self.note_batch(h);
     }
 
     /// Appends whole batches (already stamped) at the end of the segment and indexes them.
@@ -332,16 +643,25 @@ impl Segment {
         debug_assert!(headers
             .first()
             .is_none_or(|h| h.base_offset >= self.next_offset));
-        write_all_vectored_at(&self.log, parts, self.size_bytes)?;
-        let total: u64 = parts.iter().map(|p| p.len() as u64).sum();
-        let mut pos = self.size_bytes;
-        for h in headers {
-            let len = h.total_len() as u64;
-            self.index_batch(h, pos, len, index_interval_bytes);
-            pos += len;
-        }
-        debug_assert_eq!(pos, self.size_bytes + total);
-        self.size_bytes = pos;
+        let size_before = self.size_bytes;
+        let mut tail = self.tail();
+        // One lock of the (uncontended) entry for the write and the index entries.
+        let end = self.files.with(size_before, |open| -> io::Result<u64> {
+            write_all_vectored_at(&open.log, parts, size_before)?;
+            let mut pos = size_before;
+            for h in headers {
+                let len = h.total_len() as u64;
+                tail.index_batch(open, h, pos, len, index_interval_bytes);
+                pos += len;
+            }
+            Ok(pos)
+        })??;
+        debug_assert_eq!(
+            end,
+            size_before + parts.iter().map(|p| p.len() as u64).sum::<u64>()
+        );
+        self.set_tail(tail);
+        self.size_bytes = end;
         Ok(())
     }
 
@@ -352,27 +672,42 @@ impl Segment {
 
     /// True when neither index can take another entry.
     pub fn indexes_full(&self) -> bool {
-        self.index.is_full() || self.time_index.is_full()
-    }
-
-    /// The log file handle (for fsync and reads).
-    pub fn file(&self) -> Arc<File> {
-        self.log.clone()
-    }
-
-    /// A read view starting at the index position for `offset`, bounded by the current size.
-    pub fn read_view(&self, offset: i64) -> ReadView {
-        ReadView {
-            file: self.log.clone(),
-            start_pos: u64::from(self.index.lookup(offset)),
-            end_pos: self.size_bytes,
+        let st = self.files.lock();
+        match &st.open {
+            Some(o) => o.index.is_full() || o.time_index.is_full(),
+            None => {
+                st.offset_entries >= self.files.entries_max
+                    || st.time_entries >= self.files.entries_max
+            }
         }
     }
 
+    /// The log file handle (for fsync and reads); reopens it if the file cache had closed it.
+    pub fn file(&self) -> io::Result<Arc<File>> {
+        self.files.with(self.size_bytes, |open| open.log.clone())
+    }
+
+    /// A read view starting at the index position for `offset`, bounded by the current size.
+    pub fn read_view(&self, offset: i64) -> io::Result<ReadView> {
+        let end_pos = self.size_bytes;
+        self.files.with(end_pos, |open| ReadView {
+            file: open.log.clone(),
+            start_pos: u64::from(open.index.lookup(offset)),
+            end_pos,
+        })
+    }
+
     /// A read view starting at the time index's position for `timestamp_ms`.
-    pub fn time_view(&self, timestamp_ms: i64) -> ReadView {
-        let offset = self.time_index.lookup(timestamp_ms);
-        self.read_view(offset)
+    pub fn time_view(&self, timestamp_ms: i64) -> io::Result<ReadView> {
+        let end_pos = self.size_bytes;
+        self.files.with(end_pos, |open| {
+            let offset = open.time_index.lookup(timestamp_ms);
+            ReadView {
+                file: open.log.clone(),
+                start_pos: u64::from(open.index.lookup(offset)),
+                end_pos,
+            }
+        })
     }
 
     /// True when bytes or indexes still need an fsync.
@@ -391,15 +726,30 @@ impl Segment {
     }
 
     /// Writes the index files (adding a final time-index entry for the max timestamp, as Kafka does when a
-    /// segment becomes inactive). Returns the paths to fsync.
+    /// segment becomes inactive). Returns the paths to fsync. A segment the cache closed has its entries in
+    /// the files already; it is reopened only if the final time-index entry is missing.
     pub fn write_indexes(&mut self, closing: bool) -> io::Result<[PathBuf; 2]> {
-        if closing && self.max_timestamp_ms >= 0 {
-            self.time_index
-                .maybe_append(self.max_timestamp_ms, self.offset_of_max_timestamp);
+        let (_, index_path, time_path) = paths(&self.files.dir, self.base_offset);
+        let closing_entry = (closing && self.max_timestamp_ms >= 0)
+            .then_some((self.max_timestamp_ms, self.offset_of_max_timestamp));
+        {
+            let st = self.files.lock();
+            let entry_missing = closing_entry.is_some_and(|(ts, _)| {
+                st.time_entries < self.files.entries_max
+                    && st.time_last.is_none_or(|(last, _)| ts > last)
+            });
+            if st.open.is_none() && !entry_missing {
+                return Ok([index_path, time_path]);
+            }
         }
-        let (_, index_path, time_path) = paths(&self.dir, self.base_offset);
-        self.index.write(&index_path, false)?;
-        self.time_index.write(&time_path, false)?;
+        self.files
+            .with(self.size_bytes, |open| -> io::Result<()> {
+                if let Some((ts, offset)) = closing_entry {
+                    open.time_index.maybe_append(ts, offset);
+                }
+                open.index.write(&index_path, false)?;
+                open.time_index.write(&time_path, false)
+            })??;
         Ok([index_path, time_path])
     }
 
@@ -409,9 +759,11 @@ impl Segment {
     }
 
     /// Renames the three files to `*.deleted` (a crash leaves them for recovery to remove) and returns the
-    /// new paths, for the caller to remove outside the partition lock.
+    /// new paths, for the caller to remove outside the partition lock. The segment's files are closed for
+    /// good (readers holding the descriptor keep reading).
     pub fn rename_deleted(&self) -> io::Result<Vec<PathBuf>> {
-        let (a, b, c) = paths(&self.dir, self.base_offset);
+        self.files.retire();
+        let (a, b, c) = paths(&self.files.dir, self.base_offset);
         let mut out = Vec::with_capacity(3);
         for p in [a, b, c] {
             let mut d = p.clone().into_os_string();
@@ -428,8 +780,37 @@ impl Segment {
 
     /// Bytes the index files take (for sizing checks in tests and metrics).
     pub fn index_bytes(&self) -> usize {
-        self.index.len() * OFFSET_ENTRY_BYTES + self.time_index.len() * TIME_ENTRY_BYTES
+        let (offsets, times) = self.files.index_counts();
+        offsets * OFFSET_ENTRY_BYTES + times * TIME_ENTRY_BYTES
     }
+
+    /// True while the file cache holds this segment's descriptor and indexes (tests, metrics).
+    pub fn is_resident(&self) -> bool {
+        self.files.lock().open.is_some()
+    }
+}
+
+/// Trusting the indexes: walks headers from `start` (the last offset-index entry) to the end of the file
+/// to learn the next offset and max timestamp. Returns false if the tail is not a clean run of headers.
+fn scan_tail(log: &File, tail: &mut Tail, start: u64, file_len: u64) -> io::Result<bool> {
+    let mut pos = start;
+    let mut header_buf = [0u8; HEADER_LEN];
+    while pos < file_len {
+        if file_len - pos < HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        log.read_exact_at(&mut header_buf, pos)?;
+        let Ok(h) = BatchHeader::parse(&header_buf) else {
+            return Ok(false);
+        };
+        let total = h.total_len() as u64;
+        if total < HEADER_LEN as u64 || pos + total > file_len || h.base_offset < tail.next_offset {
+            return Ok(false);
+        }
+        tail.note_batch(&h);
+        pos += total;
+    }
+    Ok(true)
 }
 
 /// Finds the first batch with `last offset ≥ offset` between `view.start_pos` and `view.end_pos`, reading

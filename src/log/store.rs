@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use tokio::sync::watch;
 
 use super::checkpoint::{self, sync_dir, LOG_START_FILE, RECOVERY_POINT_FILE};
+use super::file_cache::{FileCache, FileCacheStats};
 use super::flush::Flusher;
 use super::partition::{now_ms, PartitionLog};
 use super::recovery::{self, LoadParams};
@@ -35,6 +36,8 @@ pub struct LogStore {
     existing: Vec<(String, i32)>,
     /// Group-commit flusher shared by all partitions.
     flusher: Arc<Flusher>,
+    /// Bound on open segment files (`log.max.open.files`), shared by all partitions.
+    files: Arc<FileCache>,
     /// The flusher thread, joined at shutdown.
     flusher_thread: Mutex<Option<JoinHandle<()>>>,
     /// The retention / cleaner task, if started.
@@ -63,6 +66,7 @@ impl LogStore {
         let recovery_points = checkpoint::read(&dir, RECOVERY_POINT_FILE)?;
         let log_starts = checkpoint::read(&dir, LOG_START_FILE)?;
         let (flusher, flusher_thread) = Flusher::start()?;
+        let files = FileCache::new(options.max_open_files);
         let options = Arc::new(options);
         let now = now_ms();
         let mut partitions = HashMap::new();
@@ -90,6 +94,7 @@ impl LogStore {
                 config: LogConfig::default(),
                 now_ms: now,
                 producer_id_expiration_ms: options.producer_id_expiration_ms,
+                files: &files,
             })?;
             let log = PartitionLog::from_inner(
                 &key.0,
@@ -97,6 +102,7 @@ impl LogStore {
                 entry.path(),
                 options.clone(),
                 flusher.clone(),
+                files.clone(),
                 inner,
             );
             if !clean {
@@ -116,6 +122,7 @@ impl LogStore {
             partitions: Mutex::new(partitions),
             existing,
             flusher,
+            files,
             flusher_thread: Mutex::new(Some(flusher_thread)),
             background: Mutex::new(None),
             maintenance: Mutex::new(()),
@@ -129,6 +136,11 @@ impl LogStore {
     /// The data folder.
     pub fn dir(&self) -> &Path {
         &self.options.dir
+    }
+
+    /// Open-segment counters of the store's file cache (`log.max.open.files`).
+    pub fn file_cache_stats(&self) -> FileCacheStats {
+        self.files.stats()
     }
 
     /// Partitions found on disk at open (topic, partition), sorted.
@@ -167,6 +179,7 @@ impl LogStore {
             config: config.clone(),
             now_ms: now,
             producer_id_expiration_ms: self.options.producer_id_expiration_ms,
+            files: &self.files,
         })?;
         sync_dir(&dir)?;
         sync_dir(&self.options.dir)?;
@@ -176,6 +189,7 @@ impl LogStore {
             dir,
             self.options.clone(),
             self.flusher.clone(),
+            self.files.clone(),
             inner,
         );
         log.set_config(config);
