@@ -208,6 +208,6 @@ pub struct ReadResult {
 }
 
 #[cfg(test)]
-mod file_cache_tests;
+mod scale_tests;
 #[cfg(test)]
 mod tests;

@@ -155,7 +155,7 @@ struct FilesState {
     time_entries: usize,
     /// While closed: the time index's last entry (timestamp, absolute offset).
     time_last: Option<(i64, i64)>,
-    /// The files were renamed away for deletion: never reopen, never write back.
+    /// The files are being renamed away for deletion: never reopen, never write indexes back.
     retired: bool,
 }
 
@@ -306,13 +306,10 @@ impl SegmentFiles {
         }
     }
 
-    /// Closes the files for good (they were renamed for deletion).
+    /// Marks the files as being deleted: an open descriptor keeps serving until the segment is dropped
+    /// or evicted, but nothing reopens them or writes index entries to their old paths.
     fn retire(&self) {
-        let mut st = self.lock();
-        st.retired = true;
-        if st.open.take().is_some() {
-            self.cache.released();
-        }
+        self.lock().retired = true;
     }
 }
 
@@ -327,12 +324,15 @@ impl Evictable for SegmentFiles {
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return Evicted::Busy,
         };
+        let retired = st.retired;
         let Some(open) = st.open.as_mut() else {
             return Evicted::NotResident;
         };
         // Entries not yet in the files go there first (page cache only; see `index.rs` on durability).
         let (_, index_path, time_path) = paths(&self.dir, self.base_offset);
-        if let Err(e) = open
+        if retired {
+            // Deleted: nothing to keep.
+        } else if let Err(e) = open
             .index
             .write(&index_path, false)
             .and_then(|()| open.time_index.write(&time_path, false))
@@ -759,8 +759,8 @@ impl Segment {
     }
 
     /// Renames the three files to `*.deleted` (a crash leaves them for recovery to remove) and returns the
-    /// new paths, for the caller to remove outside the partition lock. The segment's files are closed for
-    /// good (readers holding the descriptor keep reading).
+    /// new paths, for the caller to remove outside the partition lock. Marks the files retired first so the
+    /// file cache never writes index entries to the old paths (readers holding the descriptor keep reading).
     pub fn rename_deleted(&self) -> io::Result<Vec<PathBuf>> {
         self.files.retire();
         let (a, b, c) = paths(&self.files.dir, self.base_offset);

@@ -1,5 +1,5 @@
-//! Tests of the store under a tiny `log.max.open.files`: many partitions and segments through a few open
-//! files, evicted segments reopened (indexes written back and reloaded), clean and unclean restarts.
+//! Tests of the store at scale: many partitions and segments through a tiny `log.max.open.files`, evicted
+//! segments reopened (indexes written back and reloaded), clean and unclean restarts.
 
 use std::sync::Arc;
 
