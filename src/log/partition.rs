@@ -60,6 +60,9 @@ pub(crate) struct Inner {
     pub(crate) config_set: bool,
     /// Compaction: offsets below this were cleaned by an earlier pass (not persisted; a restart re-cleans).
     pub(crate) cleaner_first_dirty: i64,
+    /// Log end at a clean open whose producer snapshot sits at that offset; while `log_end` still equals
+    /// it, nothing was appended and a shutdown need not rewrite the snapshot or fsync indexes again.
+    pub(crate) clean_at: Option<i64>,
 }
 
 /// One partition's log.
@@ -638,12 +641,18 @@ impl PartitionLog {
             self.flush_now()?;
             let (offset, state, paths) = {
                 let mut inner = self.lock();
+                inner.closed = true;
+                if inner.clean_at == Some(inner.log_end) {
+                    // Untouched since a clean open (the common idle partition): all of it is on disk.
+                    drop(inner);
+                    self.durable_tx.send_modify(|_| {});
+                    return Ok(());
+                }
                 let n = inner.segments.len();
                 let mut paths = Vec::new();
                 if let Some(active) = inner.segments.get_mut(n.saturating_sub(1)) {
                     paths.extend(active.write_indexes(true)?);
                 }
-                inner.closed = true;
                 (inner.log_end, inner.producers.clone(), paths)
             };
             for p in paths {

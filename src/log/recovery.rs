@@ -119,6 +119,9 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     let producers = load_producers(dir, &segments, p.clean, log_end)?;
     let mut producers = producers;
     producers.expire(p.now_ms, p.producer_id_expiration_ms);
+    // After a clean shutdown the snapshot at the log end and the fsynced files are what the next clean
+    // shutdown would write again, as long as nothing is appended: then it can skip them.
+    let clean_at = (p.clean && snapshot_path(dir, log_end).exists()).then_some(log_end);
 
     let recovery_point = if p.clean {
         log_end
@@ -141,6 +144,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         config: p.config,
         config_set: false,
         cleaner_first_dirty: log_start,
+        clean_at,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Tests of the store at scale: many partitions and segments through a tiny `log.max.open.files`, evicted
-//! segments reopened (indexes written back and reloaded), clean and unclean restarts.
+//! segments reopened (indexes written back and reloaded), clean and unclean restarts, cheap shutdown of
+//! idle partitions.
 
 use std::sync::Arc;
 
@@ -201,4 +202,51 @@ fn unclean_restart_with_a_small_cache_recovers() {
         assert_eq!(log.append(batch(3, 0), 0).expect("append").base_offset, end);
     }
     assert!(store.file_cache_stats().resident <= 4);
+}
+
+#[test]
+fn shutdown_skips_partitions_untouched_since_a_clean_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(capped(dir.path(), 8)).expect("open");
+    let idle = store.get_or_create("idle", 0, config()).expect("idle");
+    let busy = store.get_or_create("busy", 0, config()).expect("busy");
+    for log in [&idle, &busy] {
+        log.append(batch(3, 1000), 0).expect("append");
+    }
+    store.shutdown().expect("shutdown");
+    let snapshot = |log: &PartitionLog, at: i64| {
+        log.dir()
+            .join(format!("{at:020}.snapshot"))
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let idle_snap = snapshot(&idle, 3).expect("snapshot");
+    drop((idle, busy, store));
+
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let store = LogStore::open(capped(dir.path(), 8)).expect("reopen");
+    let idle = store.get_or_create("idle", 0, config()).expect("idle");
+    let busy = store.get_or_create("busy", 0, config()).expect("busy");
+    assert_eq!(walk(&idle, 0), expected(1), "reads do not count as changes");
+    busy.append(batch(3, 2000), 0).expect("append");
+    store.shutdown().expect("shutdown");
+    assert_eq!(
+        snapshot(&idle, 3),
+        Some(idle_snap),
+        "idle partition left alone"
+    );
+    assert!(
+        snapshot(&busy, 6).is_some(),
+        "changed partition snapshotted"
+    );
+    drop((idle, busy, store));
+
+    let store = LogStore::open(capped(dir.path(), 8)).expect("reopen");
+    assert!(dir.path().join("idle-0").exists());
+    for (name, end) in [("idle", 3), ("busy", 6)] {
+        let log = store.get_or_create(name, 0, config()).expect("get");
+        assert_eq!(log.offsets().log_end, end);
+        assert_eq!(log.append(batch(1, 0), 0).expect("append").base_offset, end);
+    }
 }
