@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::file_cache::FileCache;
 use super::partition::{index_entries_max, Inner};
-use super::producer_state::{list_snapshot_files, snapshot_path, ProducerStateManager};
+use super::producer_state::{snapshot_path, ProducerStateManager};
 use super::segment::Segment;
 use super::{LogConfig, LogError};
 
@@ -41,6 +41,8 @@ fn parse_base(name: &str, suffix: &str) -> Option<i64> {
 pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     let dir = p.dir;
     let mut bases = Vec::new();
+    // Producer snapshots are listed in the same pass: one folder read per partition at start-up.
+    let mut snapshots = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -50,8 +52,14 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
             std::fs::remove_file(entry.path())?;
         } else if let Some(b) = parse_base(name, ".log") {
             bases.push(b);
+        } else if let Some(o) = name
+            .strip_suffix(".snapshot")
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            snapshots.push(o);
         }
     }
+    snapshots.sort_unstable();
     super::cleaner::finish_swaps(dir, &mut bases)?;
     bases.sort_unstable();
     bases.dedup();
@@ -116,12 +124,12 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         .map_or(first_base, |s| s.next_offset.max(s.base_offset));
     let log_start = p.log_start.unwrap_or(first_base).clamp(first_base, log_end);
 
-    let producers = load_producers(dir, &segments, p.clean, log_end)?;
+    let producers = load_producers(dir, &segments, &snapshots, p.clean, log_end)?;
     let mut producers = producers;
     producers.expire(p.now_ms, p.producer_id_expiration_ms);
     // After a clean shutdown the snapshot at the log end and the fsynced files are what the next clean
     // shutdown would write again, as long as nothing is appended: then it can skip them.
-    let clean_at = (p.clean && snapshot_path(dir, log_end).exists()).then_some(log_end);
+    let clean_at = (p.clean && snapshots.binary_search(&log_end).is_ok()).then_some(log_end);
 
     let recovery_point = if p.clean {
         log_end
@@ -168,12 +176,12 @@ fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
 fn load_producers(
     dir: &Path,
     segments: &[Segment],
+    snapshots: &[i64],
     clean: bool,
     log_end: i64,
 ) -> Result<ProducerStateManager, LogError> {
     let mut state = None;
     let mut from = None;
-    let snapshots = list_snapshot_files(dir)?;
     for &offset in snapshots.iter().rev() {
         if offset > log_end {
             std::fs::remove_file(snapshot_path(dir, offset))?;

@@ -363,22 +363,23 @@ impl Drop for SegmentFiles {
     }
 }
 
-/// Size, entry count and last entry of an index file; `None` if missing or not a whole number of entries.
+/// Entry count and last entry of an index file; `None` if missing or not a whole number of entries.
+/// An empty file (common: a small segment has no index entry) costs one `statx` and no descriptor.
 fn index_file_tail(path: &Path, entry_bytes: usize) -> io::Result<Option<(usize, Vec<u8>)>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let len = file.metadata()?.len();
     if len % entry_bytes as u64 != 0 {
         return Ok(None);
     }
     let count = usize::try_from(len / entry_bytes as u64).map_err(io::Error::other)?;
-    let mut last = vec![0u8; if count > 0 { entry_bytes } else { 0 }];
-    if count > 0 {
-        file.read_exact_at(&mut last, len - entry_bytes as u64)?;
+    if count == 0 {
+        return Ok(Some((0, Vec::new())));
     }
+    let mut last = vec![0u8; entry_bytes];
+    File::open(path)?.read_exact_at(&mut last, len - entry_bytes as u64)?;
     Ok(Some((count, last)))
 }
 

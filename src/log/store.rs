@@ -2,7 +2,7 @@
 //! the clean-shutdown marker, the flusher thread and the background retention / cleaner task.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -11,12 +11,15 @@ use tokio::sync::watch;
 use super::checkpoint::{self, sync_dir, LOG_START_FILE, RECOVERY_POINT_FILE};
 use super::file_cache::{FileCache, FileCacheStats};
 use super::flush::Flusher;
-use super::partition::{now_ms, PartitionLog};
+use super::partition::{now_ms, Inner, PartitionLog};
 use super::recovery::{self, LoadParams};
 use super::{LogConfig, LogError, StoreOptions};
 
 /// Marker written by a clean shutdown and removed at open (same name as Kafka's).
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+
+/// Below this many partition folders `open` loads them on the calling thread alone.
+pub const PARALLEL_LOAD_MIN_PARTITIONS: usize = 256;
 
 /// The background task's stop signal and handle.
 struct Background {
@@ -59,6 +62,7 @@ pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
 impl LogStore {
     /// Opens (and recovers) every partition folder under `options.dir`.
     pub fn open(options: StoreOptions) -> Result<Arc<LogStore>, LogError> {
+        let started = std::time::Instant::now();
         let dir = options.dir.clone();
         std::fs::create_dir_all(&dir)?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
@@ -69,8 +73,7 @@ impl LogStore {
         let files = FileCache::new(options.max_open_files);
         let options = Arc::new(options);
         let now = now_ms();
-        let mut partitions = HashMap::new();
-        let mut existing = Vec::new();
+        let mut found = Vec::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
@@ -86,20 +89,55 @@ impl LogStore {
             let Some(key) = parse_partition_dir(name) else {
                 continue;
             };
-            let inner = recovery::load(LoadParams {
-                dir: &entry.path(),
+            found.push((key, entry.path()));
+        }
+        let load = |(key, path): &((String, i32), PathBuf)| {
+            recovery::load(LoadParams {
+                dir: path,
                 clean,
-                recovery_point: recovery_points.get(&key).copied(),
-                log_start: log_starts.get(&key).copied(),
+                recovery_point: recovery_points.get(key).copied(),
+                log_start: log_starts.get(key).copied(),
                 config: LogConfig::default(),
                 now_ms: now,
                 producer_id_expiration_ms: options.producer_id_expiration_ms,
                 files: &files,
-            })?;
+            })
+        };
+        // Loading is CPU-bound folder and header reads (most of a 10,000-partition start-up): spread the
+        // partitions over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let loaded: Vec<Inner> = if threads < 2 || found.len() < PARALLEL_LOAD_MIN_PARTITIONS {
+            found.iter().map(load).collect::<Result<_, _>>()?
+        } else {
+            let chunk = found.len().div_ceil(threads);
+            std::thread::scope(|s| {
+                let workers: Vec<_> = found
+                    .chunks(chunk)
+                    .map(|part| {
+                        s.spawn(move || part.iter().map(load).collect::<Result<Vec<_>, _>>())
+                    })
+                    .collect();
+                let mut all = Vec::with_capacity(found.len());
+                for w in workers {
+                    match w.join() {
+                        Ok(part) => all.extend(part?),
+                        Err(_) => {
+                            return Err(LogError::Io(std::io::Error::other(
+                                "a partition loader thread panicked",
+                            )))
+                        }
+                    }
+                }
+                Ok(all)
+            })?
+        };
+        let mut partitions = HashMap::with_capacity(found.len());
+        let mut existing = Vec::with_capacity(found.len());
+        for ((key, path), inner) in found.into_iter().zip(loaded) {
             let log = PartitionLog::from_inner(
                 &key.0,
                 key.1,
-                entry.path(),
+                path,
                 options.clone(),
                 flusher.clone(),
                 files.clone(),
@@ -116,7 +154,13 @@ impl LogStore {
             std::fs::remove_file(&marker)?;
         }
         sync_dir(&dir)?;
-        tracing::info!(dir = %dir.display(), partitions = existing.len(), clean, "log store opened");
+        tracing::info!(
+            dir = %dir.display(),
+            partitions = existing.len(),
+            clean,
+            elapsed_ms = started.elapsed().as_millis(),
+            "log store opened"
+        );
         Ok(Arc::new(LogStore {
             options,
             partitions: Mutex::new(partitions),
