@@ -397,6 +397,7 @@ impl serde::Serialize for SerializableConfig<'_> {
         if let Some(v) = c.log_flush_interval_ms {
             m.serialize_entry("log.flush.interval.ms", &v)?;
         }
+        m.serialize_entry("acks.all.fsync", &c.acks_all_fsync)?;
         m.serialize_entry("log.max.open.files", &c.log_max_open_files)?;
         m.serialize_entry(
             "max.incremental.fetch.session.cache.slots",
@@ -464,6 +465,22 @@ mod tests {
         assert_eq!(c.num_partitions, 4);
         assert!(!c.auto_create_topics);
         assert!(c.default_log_config().cleanup_compact);
+    }
+
+    #[test]
+    fn overrides_keep_settings_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
+        std::fs::write(&path, "\"acks.all.fsync\" = false\n").unwrap();
+        let c = Config::from_file(&path)
+            .unwrap()
+            .with_overrides(&[("num.partitions".into(), "2".into())])
+            .unwrap();
+        assert!(!c.acks_all_fsync);
+        assert!(c
+            .describe()
+            .iter()
+            .any(|(k, v, d)| k == "acks.all.fsync" && v == "false" && !d));
     }
 
     #[test]
