@@ -64,7 +64,7 @@ for run in $(seq 1 "$RUNS"); do
     rss1=$(rss_kib $pid)
     fds1=$(fds $pid)
     # Read every partition once while sampling the descriptor count.
-    (peak=0; while kill -0 $pid 2>/dev/null; do f=$(fds $pid 2>/dev/null || echo 0)
+    (peak=0; while kill -0 $pid 2>/dev/null; do f=$(fds $pid 2>/dev/null) || f=0
         [ "$f" -gt "$peak" ] && peak=$f && echo $peak > "$DATA.peak"; sleep 0.05; done) &
     sampler=$!
     got=$(kcat -C -b "127.0.0.1:$PORT" -t scale -o beginning -e -q -f '%p\n' | sort -u | wc -l)
