@@ -76,6 +76,10 @@ pub struct Config {
     /// Kafka's page-cache durability (`acks.all.fsync`).
     #[serde(rename = "acks.all.fsync")]
     pub acks_all_fsync: bool,
+    /// Weir-specific: bytes of each partition's newest writes kept in the page cache; older written data
+    /// is dropped from it. 0 leaves caching to the kernel, as Kafka does (`log.page.cache.window.bytes`).
+    #[serde(rename = "log.page.cache.window.bytes")]
+    pub log_page_cache_window_bytes: u64,
     /// Most incremental fetch sessions cached (`max.incremental.fetch.session.cache.slots`).
     #[serde(rename = "max.incremental.fetch.session.cache.slots")]
     pub fetch_session_cache_slots: usize,
@@ -126,6 +130,7 @@ impl Default for Config {
             log_flush_interval_messages: None,
             log_flush_interval_ms: None,
             acks_all_fsync: true,
+            log_page_cache_window_bytes: crate::log::PAGE_CACHE_WINDOW_DEFAULT,
             fetch_session_cache_slots: 1000,
             fetch_max_bytes: 55 * 1024 * 1024,
             producer_id_expiration_ms: 86_400_000,
@@ -272,6 +277,7 @@ impl Config {
             producer_id_expiration_ms: self.producer_id_expiration_ms,
             retention_check_interval_ms: self.log_retention_check_interval_ms,
             durable_acks_all: self.acks_all_fsync,
+            page_cache_window_bytes: self.log_page_cache_window_bytes,
         }
     }
 }

@@ -19,6 +19,10 @@ struct Queue {
     pending: Vec<Weak<PartitionLog>>,
     /// Addresses of the partitions in `pending`, to deduplicate requests.
     queued: HashSet<usize>,
+    /// Partitions whose page cache is due for trimming (after the flushes; see `page_cache`).
+    trims: Vec<Weak<PartitionLog>>,
+    /// Addresses of the partitions in `trims`.
+    trims_queued: HashSet<usize>,
     /// Set by [`Flusher::stop`]; the thread drains the queue and exits.
     stop: bool,
 }
@@ -53,6 +57,16 @@ impl Flusher {
         }
     }
 
+    /// Queues a partition for page-cache trimming (no-op if already queued).
+    pub fn request_trim(&self, partition: Weak<PartitionLog>) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let key = partition.as_ptr() as usize;
+        if q.trims_queued.insert(key) {
+            q.trims.push(partition);
+            self.wake.notify_one();
+        }
+    }
+
     /// Asks the thread to finish the queued work and exit.
     pub fn stop(&self) {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -62,21 +76,28 @@ impl Flusher {
 
     fn run(&self) {
         loop {
-            let batch = {
+            let (batch, trims) = {
                 let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                while q.pending.is_empty() && !q.stop {
+                while q.pending.is_empty() && q.trims.is_empty() && !q.stop {
                     q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
                 if q.pending.is_empty() && q.stop {
                     return;
                 }
                 q.queued.clear();
-                std::mem::take(&mut q.pending)
+                q.trims_queued.clear();
+                (std::mem::take(&mut q.pending), std::mem::take(&mut q.trims))
             };
             for p in batch {
                 if let Some(p) = p.upgrade() {
                     // Errors are recorded on the partition and returned to its waiters.
                     let _ = p.flush_now();
+                }
+            }
+            // Trims go after the flushes: acks=all waiters come first.
+            for p in trims {
+                if let Some(p) = p.upgrade() {
+                    p.trim_page_cache();
                 }
             }
         }

@@ -30,6 +30,7 @@ pub mod checkpoint;
 pub mod cleaner;
 pub mod flush;
 pub mod index;
+pub mod page_cache;
 pub mod partition;
 pub mod producer_state;
 pub mod recovery;
@@ -102,6 +103,9 @@ impl Default for LogConfig {
     }
 }
 
+/// Default `log.page.cache.window.bytes`: 64 MiB per partition.
+pub const PAGE_CACHE_WINDOW_DEFAULT: u64 = 64 << 20;
+
 /// Store-wide options (broker config, not per topic).
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -114,6 +118,9 @@ pub struct StoreOptions {
     /// When true (the default) acks=all appends are acknowledged only after fdatasync (group commit); when
     /// false `wait_durable` returns at once (page-cache durability, like stock Kafka).
     pub durable_acks_all: bool,
+    /// Bytes of each partition's newest writes kept in the page cache; older written data is dropped from
+    /// it (`log.page.cache.window.bytes`, Weir-specific; 0 leaves caching to the kernel, as Kafka does).
+    pub page_cache_window_bytes: u64,
 }
 
 impl StoreOptions {
@@ -124,6 +131,7 @@ impl StoreOptions {
             producer_id_expiration_ms: 24 * 3600 * 1000,
             retention_check_interval_ms: 300_000,
             durable_acks_all: true,
+            page_cache_window_bytes: PAGE_CACHE_WINDOW_DEFAULT,
         }
     }
 }

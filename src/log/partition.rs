@@ -17,6 +17,7 @@ use super::batch::{
 };
 use super::checkpoint::sync_dir;
 use super::flush::Flusher;
+use super::page_cache::PageCacheTrim;
 use super::producer_state::{write_snapshot, ProducerStateManager, Verdict};
 use super::segment::{find_batch, read_batches, Segment};
 use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
@@ -59,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) config_set: bool,
     /// Compaction: offsets below this were cleaned by an earlier pass (not persisted; a restart re-cleans).
     pub(crate) cleaner_first_dirty: i64,
+    /// Write-behind page-cache trimming (`log.page.cache.window.bytes`).
+    pub(crate) page_cache: PageCacheTrim,
 }
 
 /// One partition's log.
@@ -103,8 +106,10 @@ impl PartitionLog {
         dir: PathBuf,
         options: Arc<StoreOptions>,
         flusher: Arc<Flusher>,
-        inner: Inner,
+        mut inner: Inner,
     ) -> Arc<PartitionLog> {
+        let active_size = inner.segments.last().map_or(0, Segment::size_bytes);
+        inner.page_cache = PageCacheTrim::new(options.page_cache_window_bytes, active_size);
         let hw = inner.log_end;
         let durable = inner.durable_offset;
         Arc::new_cyclic(|self_ref| PartitionLog {
@@ -232,6 +237,8 @@ impl PartitionLog {
             tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "append failed");
             return Err(LogError::Io(e));
         }
+        let active_size = active.size_bytes();
+        let trim_due = inner.page_cache.due(active_size);
         inner.producers.commit(overlay);
         inner.log_end = next;
         inner.unflushed_messages += messages;
@@ -241,6 +248,9 @@ impl PartitionLog {
         drop(inner);
         if flush_due {
             self.request_flush();
+        }
+        if trim_due {
+            self.flusher.request_trim(self.self_ref.clone());
         }
         Ok(AppendInfo {
             base_offset,
@@ -288,6 +298,8 @@ impl PartitionLog {
                 return Ok(());
             }
             active.write_indexes(true)?;
+            let (file, size) = (active.file(), active.size_bytes());
+            inner.page_cache.rolled(file, size);
         }
         let seg = Segment::create(&self.dir, base, index_entries_max(&inner.config), now_ms)?;
         inner.segments.push(seg);
@@ -296,6 +308,19 @@ impl PartitionLog {
         tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolled segment");
         self.request_flush();
         Ok(())
+    }
+
+    /// Flusher thread: hands written data older than the page-cache window back to the kernel.
+    pub(crate) fn trim_page_cache(&self) {
+        let work = {
+            let mut inner = self.lock();
+            let Some(active) = inner.segments.last() else {
+                return;
+            };
+            let (file, size) = (active.file(), active.size_bytes());
+            inner.page_cache.take_work(file, size)
+        };
+        work.run();
     }
 
     /// Queues this partition on the flusher.

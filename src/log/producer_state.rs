@@ -222,7 +222,7 @@ impl ProducerStateManager {
         }
         let mut out = Vec::with_capacity(body.len() + 6);
         out.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
-        out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+        out.extend_from_slice(&super::batch::crc32c(&body).to_be_bytes());
         out.extend_from_slice(&body);
         out
     }
@@ -234,7 +234,7 @@ impl ProducerStateManager {
             return None;
         }
         let crc = r.u32()?;
-        if crc32c::crc32c(bytes.get(6..)?) != crc {
+        if super::batch::crc32c(bytes.get(6..)?) != crc {
             return None;
         }
         let n = usize::try_from(r.i32()?).ok()?;

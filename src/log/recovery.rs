@@ -136,6 +136,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         config: p.config,
         config_set: false,
         cleaner_first_dirty: log_start,
+        page_cache: Default::default(),
     })
 }
 
