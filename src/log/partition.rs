@@ -57,8 +57,20 @@ pub(crate) struct Inner {
     pub(crate) config: LogConfig,
     /// False for partitions found on disk at open until the first `get_or_create` supplies the config.
     pub(crate) config_set: bool,
-    /// Compaction: offsets below this were cleaned by an earlier pass (not persisted; a restart re-cleans).
-    pub(crate) cleaner_first_dirty: i64,
+    /// Compaction: offsets below this were cleaned by an earlier pass; persisted in
+    /// `cleaner-offset-checkpoint`. `None` until the first cleaning (or checkpoint entry).
+    pub(crate) cleaner_checkpoint: Option<i64>,
+}
+
+impl Inner {
+    /// First offset the cleaner has not cleaned: its checkpoint, reset to the log start when that is
+    /// below the log start or beyond the log end (Kafka's `LogCleanerManager.cleanableOffsets`).
+    pub(crate) fn cleaner_first_dirty(&self) -> i64 {
+        match self.cleaner_checkpoint {
+            Some(o) if o >= self.log_start && o <= self.log_end => o,
+            _ => self.log_start,
+        }
+    }
 }
 
 /// One partition's log.

@@ -19,6 +19,8 @@ pub(crate) struct LoadParams<'a> {
     pub recovery_point: Option<i64>,
     /// Checkpointed log start offset.
     pub log_start: Option<i64>,
+    /// Checkpointed cleaner position (`cleaner-offset-checkpoint`).
+    pub cleaner_offset: Option<i64>,
     /// Settings to use (defaults until the topic config is supplied).
     pub config: LogConfig,
     /// Wall clock.
@@ -135,7 +137,10 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         flush_error: None,
         config: p.config,
         config_set: false,
-        cleaner_first_dirty: log_start,
+        // Out of range (segments lost or the log start moved past it): forgotten, i.e. the log start.
+        cleaner_checkpoint: p
+            .cleaner_offset
+            .filter(|o| (log_start..=log_end).contains(o)),
     })
 }
 

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
-use super::checkpoint::{self, sync_dir, LOG_START_FILE, RECOVERY_POINT_FILE};
+use super::checkpoint::{self, sync_dir, CLEANER_FILE, LOG_START_FILE, RECOVERY_POINT_FILE};
 use super::flush::Flusher;
 use super::partition::{now_ms, PartitionLog};
 use super::recovery::{self, LoadParams};
@@ -41,6 +41,8 @@ pub struct LogStore {
     background: Mutex<Option<Background>>,
     /// Serialises maintenance passes with shutdown.
     maintenance: Mutex<()>,
+    /// Serialises checkpoint-file writers (they share temp file names).
+    checkpoint_files: Mutex<()>,
 }
 
 /// Splits `<topic>-<partition>` on the last `-` (topic names may contain `-`).
@@ -62,6 +64,8 @@ impl LogStore {
         let clean = marker.exists();
         let recovery_points = checkpoint::read(&dir, RECOVERY_POINT_FILE)?;
         let log_starts = checkpoint::read(&dir, LOG_START_FILE)?;
+        // Entries of partitions no longer on disk are dropped by the next write.
+        let cleaner_offsets = checkpoint::read(&dir, CLEANER_FILE)?;
         let (flusher, flusher_thread) = Flusher::start()?;
         let options = Arc::new(options);
         let now = now_ms();
@@ -87,6 +91,7 @@ impl LogStore {
                 clean,
                 recovery_point: recovery_points.get(&key).copied(),
                 log_start: log_starts.get(&key).copied(),
+                cleaner_offset: cleaner_offsets.get(&key).copied(),
                 config: LogConfig::default(),
                 now_ms: now,
                 producer_id_expiration_ms: options.producer_id_expiration_ms,
@@ -119,6 +124,7 @@ impl LogStore {
             flusher_thread: Mutex::new(Some(flusher_thread)),
             background: Mutex::new(None),
             maintenance: Mutex::new(()),
+            checkpoint_files: Mutex::new(()),
         }))
     }
 
@@ -164,6 +170,7 @@ impl LogStore {
             clean: true,
             recovery_point: None,
             log_start: None,
+            cleaner_offset: None,
             config: config.clone(),
             now_ms: now,
             producer_id_expiration_ms: self.options.producer_id_expiration_ms,
@@ -248,8 +255,12 @@ impl LogStore {
         Ok(())
     }
 
-    /// Writes the recovery-point and log-start checkpoint files.
+    /// Writes the recovery-point, log-start and cleaner checkpoint files.
     pub fn write_checkpoints(&self) -> Result<(), LogError> {
+        let _files = self
+            .checkpoint_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut starts = Vec::new();
         let mut points = Vec::new();
         for p in self.partitions() {
@@ -262,6 +273,29 @@ impl LogStore {
         points.sort();
         checkpoint::write(&self.options.dir, LOG_START_FILE, &starts)?;
         checkpoint::write(&self.options.dir, RECOVERY_POINT_FILE, &points)?;
+        self.write_cleaner_checkpoint_locked()
+    }
+
+    /// Writes `cleaner-offset-checkpoint` from the open partitions (so deleted ones drop out).
+    fn write_cleaner_checkpoint(&self) -> Result<(), LogError> {
+        let _files = self
+            .checkpoint_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.write_cleaner_checkpoint_locked()
+    }
+
+    fn write_cleaner_checkpoint_locked(&self) -> Result<(), LogError> {
+        let mut entries: Vec<_> = self
+            .partitions()
+            .iter()
+            .filter_map(|p| {
+                let key = (p.topic().to_string(), p.partition());
+                p.cleaner_checkpoint().map(|o| (key, o))
+            })
+            .collect();
+        entries.sort();
+        checkpoint::write(&self.options.dir, CLEANER_FILE, &entries)?;
         Ok(())
     }
 
@@ -278,11 +312,17 @@ impl LogStore {
             }
             p.maybe_time_flush(now_ms);
             p.expire_producers(now_ms);
+            let cleaned_before = p.cleaner_checkpoint();
             match p.clean_pass(now_ms) {
                 Ok(_) | Err(LogError::Deleted) => {}
                 Err(e) => {
                     tracing::error!(topic = p.topic(), partition = p.partition(), error = %e, "cleaner failed")
                 }
+            }
+            // Persisted after each cleaning (Kafka's `doneCleaning`), so a restart neither re-cleans nor
+            // counts cleaned bytes as dirty.
+            if p.cleaner_checkpoint() != cleaned_before {
+                self.write_cleaner_checkpoint()?;
             }
         }
         self.write_checkpoints()

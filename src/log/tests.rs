@@ -575,7 +575,16 @@ proptest! {
         let active_base = log.lock().segments.last().map(|s| s.base_offset).expect("active");
         let before = all_records(&log);
         prop_assert_eq!(&before, &written);
+        let closed_bytes: u64 = {
+            let inner = log.lock();
+            inner.segments[..inner.segments.len() - 1].iter().map(|s| s.size_bytes()).sum()
+        };
         log.clean_pass(10_000).expect("clean");
+        // Cleaned segments are merged: greedy grouping leaves no two neighbouring groups that would fit
+        // together, so at most 2 groups per `segment.bytes` of input (+1 for the remainder).
+        let closed_after = log.lock().segments.len() - 1;
+        prop_assert!(closed_after as u64 <= 2 * closed_bytes / 700 + 1, "{} closed segments", closed_after);
+        prop_assert!(log.lock().segments.iter().all(|s| s.size_bytes() <= 700));
         let after = all_records(&log);
         let (closed, tail): (Vec<_>, Vec<_>) = written.iter().cloned().partition(|(o, _, _)| *o < active_base);
         let mut expect: Vec<_> = closed
@@ -586,7 +595,7 @@ proptest! {
         expect.extend(tail);
         prop_assert_eq!(after, expect);
         // A second pass with expired tombstones removes them from the closed segments.
-        log.lock().cleaner_first_dirty = 0;
+        log.lock().cleaner_checkpoint = None;
         log.clean_pass(10_000 + LogConfig::default().delete_retention_ms).expect("clean");
         let again = all_records(&log);
         prop_assert!(again.iter().all(|(o, _, v)| v.is_some() || *o >= active_base));
@@ -664,4 +673,246 @@ fn appended_bytes_are_the_sent_batches_with_only_offset_and_epoch_stamped() {
         assert_eq!(&stored_batch[16..], &sent[16..]);
         sent_pos += stored_batch.len();
     }
+}
+
+/// Bases and sizes of a partition's `.log` files, and any other files, sorted.
+fn files_of(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .filter(|(n, _)| !n.ends_with(".snapshot"))
+        .collect();
+    out.sort();
+    out
+}
+
+fn compact_config() -> LogConfig {
+    LogConfig {
+        cleanup_compact: true,
+        cleanup_delete: false,
+        segment_bytes: 300,
+        min_compaction_lag_ms: 0,
+        ..small_config()
+    }
+}
+
+#[test]
+fn cleaner_checkpoint_survives_restart_and_keeps_dirty_ratio() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let part_dir;
+    let cleaned_to;
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        part_dir = log.dir().to_path_buf();
+        for i in 0..40u8 {
+            log.append(kv_batch(&[b'k', i], Some(b"old"), 1_000), 0)
+                .expect("append");
+        }
+        store.run_maintenance(now()).expect("maintenance");
+        cleaned_to = log.cleaner_checkpoint().expect("cleaned");
+        let active_base = log.lock().segments.last().map(|s| s.base_offset);
+        assert_eq!(Some(cleaned_to), active_base);
+        let file = checkpoint::read(dir.path(), checkpoint::CLEANER_FILE).expect("read");
+        assert_eq!(file.get(&("c".to_string(), 0)), Some(&cleaned_to));
+        // Crash: no shutdown, no final checkpoint write.
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("c", 0, compact_config()).expect("c");
+    assert_eq!(log.cleaner_checkpoint(), Some(cleaned_to));
+    assert_eq!(log.lock().cleaner_first_dirty(), cleaned_to);
+    // A little new dirt (updates of 3 keys) is below min.cleanable.dirty.ratio 0.5 of the whole log: no
+    // cleaning, so the old values stay. Had the position been lost, everything would count as dirty.
+    for i in 0..3u8 {
+        log.append(kv_batch(&[b'k', i], Some(b"new"), 1_000), 0)
+            .expect("append");
+    }
+    log.roll(&mut log.lock(), 0).expect("roll");
+    let files = files_of(&part_dir);
+    assert_eq!(log.clean_pass(now()).expect("pass"), 0);
+    assert_eq!(files_of(&part_dir), files);
+    assert_eq!(log.cleaner_checkpoint(), Some(cleaned_to));
+    let old_k0 = |log: &PartitionLog| {
+        all_records(log)
+            .iter()
+            .any(|(_, k, v)| k == b"k\0" && v.as_deref() == Some(&b"old"[..]))
+    };
+    assert!(old_k0(&log));
+    // A second cleaning once the dirty section is large enough: continues from the checkpoint.
+    log.set_config(LogConfig {
+        min_cleanable_dirty_ratio: 0.0,
+        ..compact_config()
+    });
+    store.run_maintenance(now()).expect("maintenance");
+    assert!(!old_k0(&log));
+    let second = log.cleaner_checkpoint().expect("cleaned");
+    assert!(second > cleaned_to);
+    let file = checkpoint::read(dir.path(), checkpoint::CLEANER_FILE).expect("read");
+    assert_eq!(file.get(&("c".to_string(), 0)), Some(&second));
+    // Clamped to the log start like Kafka: a position below it counts from the log start.
+    let end = log.offsets().log_end;
+    log.delete_records(end).expect("delete records");
+    assert_eq!(log.lock().cleaner_first_dirty(), end);
+    // Deleted partitions drop out of the file.
+    store.delete("c", 0).expect("delete");
+    store.run_maintenance(now()).expect("maintenance");
+    let file = checkpoint::read(dir.path(), checkpoint::CLEANER_FILE).expect("read");
+    assert!(file.is_empty());
+}
+
+#[test]
+fn cleaner_checkpoint_beyond_log_end_is_ignored_at_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        log.append(kv_batch(b"k", Some(b"v"), 1_000), 0)
+            .expect("append");
+        store.shutdown().expect("shutdown");
+    }
+    let entries = vec![(("c".to_string(), 0), 99), (("gone".to_string(), 0), 5)];
+    checkpoint::write(dir.path(), checkpoint::CLEANER_FILE, &entries).expect("write");
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get("c", 0).expect("c");
+    assert_eq!(log.cleaner_checkpoint(), None);
+    assert_eq!(log.lock().cleaner_first_dirty(), 0);
+    store.write_checkpoints().expect("write");
+    assert!(checkpoint::read(dir.path(), checkpoint::CLEANER_FILE)
+        .expect("read")
+        .is_empty());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("dir").filter_map(|e| e.ok()) {
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+    }
+}
+
+/// Every intermediate state of a merging swap recovers to either the old or the cleaned log.
+#[test]
+fn merged_swap_recovers_from_every_intermediate_state() {
+    let src = tempfile::tempdir().expect("tmp");
+    let part = src.path().join("c-0");
+    let pre = tempfile::tempdir().expect("tmp");
+    let post = tempfile::tempdir().expect("tmp");
+    let (before, after, old_bases, base) = {
+        let store = LogStore::open(opts(src.path())).expect("open");
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        for i in 0..60u8 {
+            log.append(kv_batch(&[b'k', i % 7], Some(&[i; 4]), 1_000), 0)
+                .expect("append");
+        }
+        let before = all_records(&log);
+        store.shutdown().expect("shutdown");
+        copy_dir(&part, pre.path());
+        let store = LogStore::open(opts(src.path())).expect("reopen");
+        // Written in small segments, cleaned into one: every closed segment forms one group.
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        log.set_config(LogConfig {
+            segment_bytes: 1 << 20,
+            min_cleanable_dirty_ratio: 0.0,
+            ..compact_config()
+        });
+        let old_bases: Vec<i64> = {
+            let inner = log.lock();
+            inner.segments[..inner.segments.len() - 1]
+                .iter()
+                .map(|s| s.base_offset)
+                .collect()
+        };
+        assert!(old_bases.len() > 3);
+        log.clean_pass(now()).expect("clean");
+        assert_eq!(
+            log.lock().segments.len(),
+            2,
+            "closed segments merged into one"
+        );
+        let after = all_records(&log);
+        assert!(after.len() < before.len());
+        store.shutdown().expect("shutdown");
+        copy_dir(&part, post.path());
+        (before, after, old_bases, 0i64)
+    };
+    let name = |b: i64, ext: &str| format!("{b:020}.{ext}");
+    let recover = |setup: &dyn Fn(&std::path::Path)| {
+        let root = tempfile::tempdir().expect("tmp");
+        let d = root.path().join("c-0");
+        copy_dir(pre.path(), &d);
+        setup(&d);
+        let store = LogStore::open(opts(root.path())).expect("recover");
+        let log = store.get("c", 0).expect("c");
+        let got = all_records(&log);
+        let leftovers = files_of(&d)
+            .into_iter()
+            .filter(|(n, _)| {
+                n.ends_with(".swap") || n.ends_with(".deleted") || n.ends_with(".cleaned")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+        // Appends continue after the recovered log.
+        let end = log.offsets().log_end;
+        assert_eq!(
+            log.append(kv_batch(b"x", None, 1), 0)
+                .expect("append")
+                .base_offset,
+            end
+        );
+        got
+    };
+    let merged = post.path().join(name(base, "log"));
+    // 1. Crash while writing the cleaned file: the old log.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log.cleaned"))).expect("copy");
+        }),
+        before
+    );
+    // 2. Swap file complete, nothing else done: recovery completes the swap.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log.swap"))).expect("copy");
+        }),
+        after
+    );
+    // 3. Swap complete, first segment's indexes gone, some old segments renamed `.deleted`.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log.swap"))).expect("copy");
+            std::fs::remove_file(d.join(name(base, "index"))).expect("rm");
+            std::fs::remove_file(d.join(name(base, "timeindex"))).expect("rm");
+            for b in &old_bases[1..3] {
+                for ext in ["log", "index", "timeindex"] {
+                    std::fs::rename(
+                        d.join(name(*b, ext)),
+                        d.join(name(*b, &format!("{ext}.deleted"))),
+                    )
+                    .expect("rename");
+                }
+            }
+        }),
+        after
+    );
+    // 4. Swap renamed into place, old segments all `.deleted`, no indexes yet.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log"))).expect("copy");
+            std::fs::remove_file(d.join(name(base, "index"))).expect("rm");
+            std::fs::remove_file(d.join(name(base, "timeindex"))).expect("rm");
+            for b in &old_bases[1..] {
+                for ext in ["log", "index", "timeindex"] {
+                    std::fs::rename(
+                        d.join(name(*b, ext)),
+                        d.join(name(*b, &format!("{ext}.deleted"))),
+                    )
+                    .expect("rename");
+                }
+            }
+        }),
+        after
+    );
 }
