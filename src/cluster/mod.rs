@@ -178,6 +178,11 @@ impl Cluster {
         self.store.get(topic, partition)
     }
 
+    /// The log store holding every partition.
+    pub fn store(&self) -> &Arc<LogStore> {
+        &self.store
+    }
+
     /// The broker's default topic settings.
     pub fn log_defaults(&self) -> &LogConfig {
         &self.log_defaults

@@ -3,7 +3,8 @@
 //! Layout follows Apache Kafka: `<dir>/<topic>-<partition>/` holds segments named by base offset (20 digits),
 //! each a `.log` of batches exactly as producers sent them (base offset stamped), a sparse `.index` and a
 //! `.timeindex`; `<offset>.snapshot` files hold idempotent-producer state; the data folder holds the
-//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and `.kafka_cleanshutdown` marker.
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`, `cleaner-offset-checkpoint` and
+//! `.kafka_cleanshutdown` marker.
 //!
 //! # Durability
 //!
@@ -19,6 +20,8 @@
 //!   on replication rather than fsync).
 //! * Topic `flush.messages` / `flush.ms` additionally force periodic syncs (queued to the same flusher,
 //!   so they never block the append path); the default `i64::MAX` leaves flushing to the OS.
+//! * DeleteRecords ([`LogStore::delete_records`]) resolves only once the new log start is in the fsynced
+//!   `log-start-offset-checkpoint` (group commit on a blocking thread); off with `durable_acks_all`.
 //! * Creating a segment or partition folder, and deleting segments, fsyncs the folder; closed segments
 //!   get their log and index files fsynced by the flusher right after a roll.
 //! * Recovery: `shutdown()` flushes everything and writes `.kafka_cleanshutdown`; `open()` removes it.

@@ -33,6 +33,9 @@ pub(crate) struct Inner {
     pub(crate) segments: Vec<Segment>,
     /// First readable offset; ≥ first segment's base offset, ≤ `log_end`.
     pub(crate) log_start: i64,
+    /// Largest log start known to be in a durable `log-start-offset-checkpoint` (or implied by the
+    /// segments on disk); DeleteRecords waits for this to reach the new start.
+    pub(crate) log_start_durable: i64,
     /// Offset of the next record appended.
     pub(crate) log_end: i64,
     /// Every offset below this is fdatasynced; ≤ `log_end`.
@@ -602,7 +605,8 @@ impl PartitionLog {
 
     /// DeleteRecords (API 21): moves the log start offset up to `before_offset` (which must be ≤ the high
     /// watermark); segments wholly below it are removed by the next retention pass. Returns the new log
-    /// start offset.
+    /// start offset, which is not durable yet: acknowledge through
+    /// [`LogStore::delete_records`](super::LogStore::delete_records), which waits for the checkpoint.
     pub fn delete_records(&self, before_offset: i64) -> Result<i64, LogError> {
         let mut inner = self.lock();
         if inner.closed {
@@ -674,6 +678,17 @@ impl PartitionLog {
     pub(crate) fn checkpoint_offsets(&self) -> (i64, i64) {
         let inner = self.lock();
         (inner.log_start, inner.recovery_point)
+    }
+
+    /// The largest log start offset known to survive a crash.
+    pub(crate) fn log_start_durable(&self) -> i64 {
+        self.lock().log_start_durable
+    }
+
+    /// Records that a checkpoint holding `log_start` is durable.
+    pub(crate) fn mark_log_start_durable(&self, log_start: i64) {
+        let mut inner = self.lock();
+        inner.log_start_durable = inner.log_start_durable.max(log_start);
     }
 
     /// Headers of all batches from `from_offset` on (tests and diagnostics).

@@ -125,6 +125,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     Ok(Inner {
         segments,
         log_start,
+        log_start_durable: log_start,
         log_end,
         durable_offset: log_end,
         recovery_point,

@@ -261,19 +261,86 @@ impl LogStore {
             .checkpoint_files
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let mut starts = Vec::new();
-        let mut points = Vec::new();
-        for p in self.partitions() {
-            let (start, point) = p.checkpoint_offsets();
-            let key = (p.topic().to_string(), p.partition());
-            starts.push((key.clone(), start));
-            points.push((key, point));
-        }
-        starts.sort();
+        let mut points: Vec<_> = self
+            .partitions()
+            .iter()
+            .map(|p| {
+                let key = (p.topic().to_string(), p.partition());
+                (key, p.checkpoint_offsets().1)
+            })
+            .collect();
         points.sort();
-        checkpoint::write(&self.options.dir, LOG_START_FILE, &starts)?;
+        self.write_log_starts_locked()?;
         checkpoint::write(&self.options.dir, RECOVERY_POINT_FILE, &points)?;
         self.write_cleaner_checkpoint_locked()
+    }
+
+    /// Writes `log-start-offset-checkpoint` and records, per partition, the start it made durable.
+    fn write_log_starts_locked(&self) -> Result<(), LogError> {
+        let parts = self.partitions();
+        let mut starts: Vec<_> = parts
+            .iter()
+            .map(|p| {
+                let key = (p.topic().to_string(), p.partition());
+                (key, p.checkpoint_offsets().0)
+            })
+            .collect();
+        starts.sort();
+        checkpoint::write(&self.options.dir, LOG_START_FILE, &starts)?;
+        for p in &parts {
+            let key = (p.topic().to_string(), p.partition());
+            if let Ok(i) = starts.binary_search_by(|(k, _)| k.cmp(&key)) {
+                p.mark_log_start_durable(starts[i].1);
+            }
+        }
+        Ok(())
+    }
+
+    /// DeleteRecords: moves `log`'s start offset to `before_offset` and resolves once the new start is
+    /// durable, so an acknowledged deletion never comes back after a crash (Kafka only checkpoints it
+    /// every `log.flush.start.offset.checkpoint.interval.ms` and relies on replicas). Returns the new
+    /// log start offset.
+    pub async fn delete_records(
+        self: &Arc<Self>,
+        log: &Arc<PartitionLog>,
+        before_offset: i64,
+    ) -> Result<i64, LogError> {
+        let start = log.delete_records(before_offset)?;
+        self.wait_log_start_durable(log, start).await?;
+        Ok(start)
+    }
+
+    /// Resolves once `log`'s start offset `log_start` is in a durable checkpoint. The write (temp file,
+    /// fsync, rename, folder fsync) runs on a blocking thread, never a tokio worker, and is a group
+    /// commit: one write covers every partition whose start moved before it began. Returns at once when
+    /// `durable_acks_all` is off (stock Kafka's page-cache semantics).
+    pub async fn wait_log_start_durable(
+        self: &Arc<Self>,
+        log: &Arc<PartitionLog>,
+        log_start: i64,
+    ) -> Result<(), LogError> {
+        if !self.options.durable_acks_all || log.log_start_durable() >= log_start {
+            return Ok(());
+        }
+        let store = self.clone();
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || {
+            let _files = store
+                .checkpoint_files
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // A write that began while this one waited for the lock may already cover it.
+            if log.log_start_durable() < log_start {
+                store.write_log_starts_locked()?;
+            }
+            if log.log_start_durable() < log_start {
+                // Not in the store any more: deleted meanwhile.
+                return Err(LogError::Deleted);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| LogError::Io(std::io::Error::other(e.to_string())))?
     }
 
     /// Writes `cleaner-offset-checkpoint` from the open partitions (so deleted ones drop out).

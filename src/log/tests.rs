@@ -916,3 +916,49 @@ fn merged_swap_recovers_from_every_intermediate_state() {
         after
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_records_is_durable_when_acknowledged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let mut logs = Vec::new();
+        for p in 0..8 {
+            let log = store.get_or_create("t", p, small_config()).expect("create");
+            for i in 0..20 {
+                log.append(batch(2, i), 0).expect("append");
+            }
+            logs.push(log);
+        }
+        // Concurrent DeleteRecords on several partitions: each returns only once its start is durable.
+        let mut tasks = Vec::new();
+        for (p, log) in logs.iter().enumerate() {
+            let (store, log) = (store.clone(), log.clone());
+            tasks.push(tokio::spawn(async move {
+                store.delete_records(&log, 10 + p as i64).await
+            }));
+        }
+        for (p, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.expect("join").expect("delete"), 10 + p as i64);
+        }
+        // In the checkpoint file already, without any maintenance pass or shutdown.
+        let file = checkpoint::read(dir.path(), checkpoint::LOG_START_FILE).expect("read");
+        for p in 0..8 {
+            assert_eq!(file.get(&("t".to_string(), p)), Some(&(10 + i64::from(p))));
+        }
+        assert!(matches!(
+            store.delete_records(&logs[0], 41).await,
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        // Crash: the store is dropped without shutdown.
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    for p in 0..8 {
+        let log = store.get_or_create("t", p, small_config()).expect("get");
+        assert_eq!(log.offsets().log_start, 10 + i64::from(p));
+        assert!(matches!(
+            log.read(9, 100),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+    }
+}
