@@ -53,8 +53,12 @@ pub use store::LogStore;
 pub struct LogConfig {
     /// `segment.bytes`: roll the active segment once it reaches this size.
     pub segment_bytes: u64,
-    /// `segment.ms`: roll the active segment once its first batch is this old.
+    /// `segment.ms`: roll the active segment once an appended batch's max timestamp is more than this
+    /// past its first batch's (wall time since the segment was created or opened if that has none).
     pub segment_ms: i64,
+    /// `segment.jitter.ms`: a random amount below this (and below `segment.ms`), drawn per segment, is
+    /// subtracted from `segment.ms` so many partitions do not roll at once.
+    pub segment_jitter_ms: i64,
     /// `index.interval.bytes`: bytes of log between two offset-index entries.
     pub index_interval_bytes: u32,
     /// `segment.index.bytes`: max size of an index file; a full index rolls the segment.
@@ -88,6 +92,7 @@ impl Default for LogConfig {
         LogConfig {
             segment_bytes: 1 << 30,
             segment_ms: 7 * 24 * 3600 * 1000,
+            segment_jitter_ms: 0,
             index_interval_bytes: 4096,
             segment_index_bytes: 10 * 1024 * 1024,
             retention_ms: 7 * 24 * 3600 * 1000,

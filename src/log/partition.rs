@@ -56,6 +56,11 @@ pub(crate) struct Inner {
     pub(crate) closed: bool,
     /// Last fsync failure; once set, acks=all waiters fail (Kafka takes the log dir offline).
     pub(crate) flush_error: Option<String>,
+    /// `segment.ms` clock of the active segment: its first batch's max timestamp (-1 if it has none);
+    /// `None` until the first append or, after open, until read back from the file.
+    pub(crate) active_first_timestamp: Option<i64>,
+    /// `segment.jitter.ms` drawn for the active segment; `None` until first needed.
+    pub(crate) active_roll_jitter_ms: Option<i64>,
     /// Topic settings in force.
     pub(crate) config: LogConfig,
     /// False for partitions found on disk at open until the first `get_or_create` supplies the config.
@@ -103,6 +108,17 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A segment's `segment.jitter.ms` draw: uniform below `min(segment.jitter.ms, segment.ms)`, as Kafka's
+/// `LogConfig.randomSegmentJitter`.
+fn roll_jitter_ms(config: &LogConfig) -> i64 {
+    let bound = config.segment_jitter_ms.min(config.segment_ms);
+    if bound <= 0 {
+        0
+    } else {
+        rand::random_range(0..bound)
+    }
 }
 
 /// Index capacity (entries) from `segment.index.bytes`.
@@ -233,7 +249,14 @@ impl PartitionLog {
             }
         }
         let last_offset = next - 1;
-        self.maybe_roll(&mut inner, records.len() as u64, last_offset, now_ms)?;
+        let max_timestamp = headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1);
+        self.maybe_roll(
+            &mut inner,
+            records.len() as u64,
+            last_offset,
+            max_timestamp,
+            now_ms,
+        )?;
         let interval = u64::from(inner.config.index_interval_bytes);
         let Some(active) = inner.segments.last_mut() else {
             return Err(LogError::Io(std::io::Error::other(
@@ -246,6 +269,9 @@ impl PartitionLog {
             let _ = active.file().set_len(size_before);
             tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "append failed");
             return Err(LogError::Io(e));
+        }
+        if size_before == 0 {
+            inner.active_first_timestamp = headers.first().map(|h| h.max_timestamp);
         }
         inner.producers.commit(overlay);
         inner.log_end = next;
@@ -266,13 +292,18 @@ impl PartitionLog {
         })
     }
 
-    /// Rolls the active segment if the incoming `bytes` ending at `last_offset` would break one of its
-    /// limits: `segment.bytes`, `segment.ms`, a full index, or a relative offset above `i32::MAX`.
+    /// Rolls the active segment if the incoming `bytes` ending at `last_offset`, with largest timestamp
+    /// `max_timestamp`, would break one of its limits: `segment.bytes`, `segment.ms` (Kafka's
+    /// `LogSegment.shouldRoll`: measured from the first batch's max timestamp, or from the segment's
+    /// creation or opening when it has none, minus `segment.jitter.ms`), a full index, or a relative
+    /// offset above `i32::MAX`. Because the clock is read from the data, a reopened segment neither rolls
+    /// at once nor waits a full `segment.ms` again.
     fn maybe_roll(
         &self,
         inner: &mut Inner,
         bytes: u64,
         last_offset: i64,
+        max_timestamp: i64,
         now_ms: i64,
     ) -> Result<(), LogError> {
         let segment_bytes_max = inner.config.segment_bytes.clamp(1, SEGMENT_BYTES_MAX);
@@ -283,10 +314,29 @@ impl PartitionLog {
         if active.size_bytes() == 0 {
             return Ok(());
         }
+        let first_timestamp = match inner.active_first_timestamp {
+            Some(t) => t,
+            None => {
+                // Opened from disk: one header read, once per segment.
+                let first = find_batch(&active.read_view(active.base_offset), i64::MIN)?;
+                first.map_or(-1, |(_, h)| h.max_timestamp)
+            }
+        };
+        let jitter_ms = match inner.active_roll_jitter_ms {
+            Some(j) => j,
+            None => roll_jitter_ms(&inner.config),
+        };
+        let waited_ms = if first_timestamp >= 0 {
+            max_timestamp.saturating_sub(first_timestamp)
+        } else {
+            now_ms.saturating_sub(active.created_ms)
+        };
         let roll = active.size_bytes() + bytes > segment_bytes_max
-            || now_ms.saturating_sub(active.created_ms) >= segment_ms
+            || waited_ms > segment_ms.saturating_sub(jitter_ms)
             || active.indexes_full()
             || last_offset - active.base_offset > i64::from(i32::MAX);
+        inner.active_first_timestamp = Some(first_timestamp);
+        inner.active_roll_jitter_ms = Some(jitter_ms);
         if roll {
             self.roll(inner, now_ms)?;
         }
@@ -306,6 +356,8 @@ impl PartitionLog {
         }
         let seg = Segment::create(&self.dir, base, index_entries_max(&inner.config), now_ms)?;
         inner.segments.push(seg);
+        inner.active_first_timestamp = None;
+        inner.active_roll_jitter_ms = None;
         inner.dir_needs_sync = true;
         inner.pending_snapshot = Some((base, inner.producers.clone()));
         tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolled segment");

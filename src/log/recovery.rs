@@ -136,6 +136,8 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         pending_snapshot: None,
         closed: false,
         flush_error: None,
+        active_first_timestamp: None,
+        active_roll_jitter_ms: None,
         config: p.config,
         config_set: false,
         // Out of range (segments lost or the log start moved past it): forgotten, i.e. the log start.

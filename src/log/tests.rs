@@ -210,8 +210,72 @@ fn segments_roll_and_reads_cross_them() {
         )
         .expect("c");
     log2.append(batch(1, 0), 1).expect("a");
-    log2.append(batch(1, 0), i64::MAX / 2).expect("a");
+    log2.append(batch(1, 11), 1).expect("a");
     assert!(log2.dir().join("00000000000000000001.log").exists());
+}
+
+#[test]
+fn segment_ms_counts_from_the_first_batch_timestamp() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    };
+    let segs = |log: &PartitionLog| log.lock().segments.len();
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, cfg.clone()).expect("c");
+        log.append(batch(1, 10_000), 0).expect("a");
+        // The wall clock does not matter while batches carry timestamps.
+        log.append(batch(1, 10_900), i64::MAX / 2).expect("a");
+        // Exactly segment.ms later is not past it (Kafka compares with `>`).
+        log.append(batch(1, 11_000), 0).expect("a");
+        assert_eq!(segs(&log), 1);
+        store.shutdown().expect("shutdown");
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("t", 0, cfg.clone()).expect("c");
+    // Reopened: the clock is the first batch's timestamp read back from the file, not the open time
+    // (which would postpone the roll) nor an old file time (which would roll at once).
+    log.append(batch(1, 10_950), i64::MAX / 2).expect("a");
+    assert_eq!(segs(&log), 1);
+    let info = log.append(batch(1, 11_001), 0).expect("a");
+    assert_eq!(segs(&log), 2);
+    assert_eq!(log.lock().segments[1].base_offset, info.base_offset);
+    // The new segment's clock starts at its own first batch.
+    log.append(batch(1, 11_500), 0).expect("a");
+    assert_eq!(segs(&log), 2);
+    log.append(batch(1, 12_002), 0).expect("a");
+    assert_eq!(segs(&log), 3);
+
+    // Without timestamps (-1): wall time since the segment was created or opened.
+    let log = store.get_or_create("n", 0, cfg.clone()).expect("c");
+    let created = log.lock().segments[0].created_ms;
+    log.append(batch(1, -1), created).expect("a");
+    log.append(batch(1, -1), created + 1000).expect("a");
+    assert_eq!(segs(&log), 1);
+    log.append(batch(1, -1), created + 1001).expect("a");
+    assert_eq!(segs(&log), 2);
+
+    // segment.jitter.ms: each segment draws a jitter below min(jitter, segment.ms) and rolls earlier by it.
+    let log = store
+        .get_or_create(
+            "j",
+            0,
+            LogConfig {
+                segment_jitter_ms: 500,
+                ..cfg
+            },
+        )
+        .expect("c");
+    log.append(batch(1, 10_000), 0).expect("a");
+    log.append(batch(1, 10_000), 0).expect("a");
+    let jitter = log.lock().active_roll_jitter_ms.expect("drawn");
+    assert!((0..500).contains(&jitter));
+    log.append(batch(1, 10_000 + 1000 - jitter), 0).expect("a");
+    assert_eq!(segs(&log), 1);
+    log.append(batch(1, 10_001 + 1000 - jitter), 0).expect("a");
+    assert_eq!(segs(&log), 2);
 }
 
 #[test]
