@@ -1026,3 +1026,60 @@ async fn delete_records_is_durable_when_acknowledged() {
         ));
     }
 }
+
+#[test]
+fn producer_snapshots_below_the_log_go_with_their_segments() {
+    use super::producer_state::{list_snapshot_files, snapshot_path, write_snapshot};
+    let dir = tempfile::tempdir().expect("tmp");
+    let part_dir;
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, small_config()).expect("create");
+        part_dir = log.dir().to_path_buf();
+        // Producer 1 writes only into the first segments, producer 2 keeps writing after it.
+        for i in 0..10 {
+            log.append(idem(1, 0, i * 2, 2), now()).expect("append");
+        }
+        let p1_state = log.lock().producers.clone();
+        // A snapshot as of offset 2 (producer 1 at sequence 1), as a roll there would have left.
+        write_snapshot(&part_dir, 2, &p1_state).expect("snapshot");
+        for i in 0..40 {
+            log.append(idem(2, 0, i * 2, 2), now()).expect("append");
+        }
+        log.flush_now().expect("flush");
+        assert!(list_snapshot_files(&part_dir).expect("list").len() >= 2);
+        // DeleteRecords past producer 1's data, then retention removes those segments.
+        let end = log.offsets().log_end;
+        log.delete_records(end - 4).expect("delete");
+        let out = log.retention_pass(0).expect("retention");
+        assert!(out.segments_deleted > 0);
+        let first_base = log.lock().segments[0].base_offset;
+        let snaps = list_snapshot_files(&part_dir).expect("list");
+        assert!(
+            snaps.iter().all(|o| *o >= first_base),
+            "{snaps:?} below {first_base}"
+        );
+        // In memory producer 1 is kept (Kafka since KIP-360): its retry is still a duplicate.
+        let dup = log.append(idem(1, 0, 18, 2), now()).expect("retry");
+        assert!(dup.duplicate);
+        // A stale snapshot left below the log (e.g. by an older version) and unreadable newer ones.
+        write_snapshot(&part_dir, 2, &p1_state).expect("snapshot");
+        for o in list_snapshot_files(&part_dir).expect("list") {
+            if o > 2 {
+                std::fs::write(snapshot_path(&part_dir, o), b"garbage").expect("corrupt");
+            }
+        }
+        // Crash.
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("t", 0, small_config()).expect("get");
+    assert!(!snapshot_path(&part_dir, 2).exists());
+    // Producer 1's state is not rewound to sequence 1: it is unknown, so its next batch is accepted.
+    log.append(idem(1, 0, 20, 2), now())
+        .expect("next batch of producer 1 accepted");
+    // Producer 2's state was rebuilt from the remaining segments.
+    assert!(matches!(
+        log.append(idem(2, 0, 200, 1), now()),
+        Err(LogError::OutOfOrderSequence { .. })
+    ));
+}
