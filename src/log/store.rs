@@ -389,7 +389,9 @@ impl LogStore {
             // Persisted after each cleaning (Kafka's `doneCleaning`), so a restart neither re-cleans nor
             // counts cleaned bytes as dirty.
             if p.cleaner_checkpoint() != cleaned_before {
-                self.write_cleaner_checkpoint()?;
+                if let Err(e) = self.write_cleaner_checkpoint() {
+                    tracing::error!(error = %e, "writing the cleaner checkpoint failed");
+                }
             }
         }
         self.write_checkpoints()
