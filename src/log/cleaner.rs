@@ -411,24 +411,32 @@ impl PartitionLog {
         let mut written = 0u64;
         // Merging is worth a rewrite even when no record goes.
         let mut changed = group.len() > 1;
-        for c in group {
-            for_each_batch(&c.file, c.sizes.size, |h, batch| {
-                let bytes: &[u8] = match clean_batch(h, &batch, map, hasher, tombstone_horizon_ms)?
-                {
-                    CleanedBatch::Unchanged => &batch,
-                    CleanedBatch::Removed => {
-                        changed = true;
-                        return Ok(());
-                    }
-                    CleanedBatch::Rebuilt(b) => {
-                        changed = true;
-                        written += b.len() as u64;
-                        return out.write_all(&b).map_err(LogError::Io);
-                    }
-                };
-                written += bytes.len() as u64;
-                out.write_all(bytes).map_err(LogError::Io)
-            })?;
+        let mut copy = || -> Result<(), LogError> {
+            for c in group {
+                for_each_batch(&c.file, c.sizes.size, |h, batch| {
+                    let bytes: &[u8] =
+                        match clean_batch(h, &batch, map, hasher, tombstone_horizon_ms)? {
+                            CleanedBatch::Unchanged => &batch,
+                            CleanedBatch::Removed => {
+                                changed = true;
+                                return Ok(());
+                            }
+                            CleanedBatch::Rebuilt(b) => {
+                                changed = true;
+                                written += b.len() as u64;
+                                return out.write_all(&b).map_err(LogError::Io);
+                            }
+                        };
+                    written += bytes.len() as u64;
+                    out.write_all(bytes).map_err(LogError::Io)
+                })?;
+            }
+            out.flush().map_err(LogError::Io)
+        };
+        if let Err(e) = copy() {
+            // Unreadable input (or a full disk): leave no partial output behind.
+            let _ = std::fs::remove_file(&cleaned_path);
+            return Err(e);
         }
         let file = out.into_inner().map_err(|e| LogError::Io(e.into_error()))?;
         if !changed {
