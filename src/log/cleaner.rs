@@ -1,4 +1,6 @@
-//! Log compaction (`cleanup.policy=compact`): keeps the newest record per key in closed segments.
+//! Log compaction (`cleanup.policy=compact`): keeps the newest record per key in closed segments,
+//! merging consecutive segments into one while they fit `segment.bytes` (Kafka's `groupSegmentsBySize`).
+//! The cleaner's position per partition is persisted in `cleaner-offset-checkpoint` by the store.
 //!
 //! Crash safety follows Kafka: cleaned output is written to `<base>.log.cleaned`, renamed to
 //! `<base>.log.swap` once complete, then swapped in place of the segments it replaces. Recovery deletes
