@@ -343,6 +343,27 @@ pub fn list_snapshot_files(dir: &Path) -> io::Result<Vec<i64>> {
     Ok(out)
 }
 
+/// Removes the snapshots taken below `offset` (the first offset still in the log), as Kafka does for the
+/// snapshots of deleted segments. Such a snapshot describes producers as of data that is gone, and
+/// replaying the log after it would miss what they wrote in between: a producer would look stuck at an
+/// old sequence and its next batch be refused. In-memory state is kept (Kafka since KIP-360: producers
+/// leave only by `producer.id.expiration.ms`, so retries after a deletion are still deduplicated).
+/// Returns how many were removed.
+pub fn delete_snapshots_below(dir: &Path, offset: i64) -> io::Result<usize> {
+    let mut removed = 0;
+    for o in list_snapshot_files(dir)?
+        .into_iter()
+        .filter(|o| *o < offset)
+    {
+        match std::fs::remove_file(snapshot_path(dir, o)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes a snapshot atomically (temp file, fsync, rename) and keeps only the newest two.
 pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
     use std::io::Write;
