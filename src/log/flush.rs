@@ -34,16 +34,27 @@ pub struct Flusher {
     queue: Mutex<Queue>,
     /// Wakes the thread when the queue becomes non-empty or on stop.
     wake: Condvar,
+    /// Wakes the trimmer thread when `trims` becomes non-empty or on stop.
+    wake_trimmer: Condvar,
 }
 
 impl Flusher {
-    /// Starts the flusher thread.
+    /// Starts the flusher thread and its page-cache trimmer thread; the handle joins both.
     pub fn start() -> std::io::Result<(Arc<Flusher>, JoinHandle<()>)> {
         let flusher = Arc::new(Flusher::default());
+        // Trimming waits for writeback (see `page_cache`), so it has its own thread: a trim never delays
+        // an acks=all group commit.
+        let worker = flusher.clone();
+        let trimmer = std::thread::Builder::new()
+            .name("weir-log-trimmer".into())
+            .spawn(move || worker.run_trims())?;
         let worker = flusher.clone();
         let handle = std::thread::Builder::new()
             .name("weir-log-flusher".into())
-            .spawn(move || worker.run())?;
+            .spawn(move || {
+                worker.run();
+                let _ = trimmer.join();
+            })?;
         Ok((flusher, handle))
     }
 
@@ -63,7 +74,7 @@ impl Flusher {
         let key = partition.as_ptr() as usize;
         if q.trims_queued.insert(key) {
             q.trims.push(partition);
-            self.wake.notify_one();
+            self.wake_trimmer.notify_one();
         }
     }
 
@@ -72,32 +83,48 @@ impl Flusher {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         q.stop = true;
         self.wake.notify_all();
+        self.wake_trimmer.notify_all();
+    }
+
+    /// Trimmer thread: page-cache trims until stop (pending trims are dropped then: they are advice).
+    fn run_trims(&self) {
+        loop {
+            let trims = {
+                let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                while q.trims.is_empty() && !q.stop {
+                    q = self.wake_trimmer.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+                if q.stop {
+                    return;
+                }
+                q.trims_queued.clear();
+                std::mem::take(&mut q.trims)
+            };
+            for p in trims {
+                if let Some(p) = p.upgrade() {
+                    p.trim_page_cache();
+                }
+            }
+        }
     }
 
     fn run(&self) {
         loop {
-            let (batch, trims) = {
+            let batch = {
                 let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                while q.pending.is_empty() && q.trims.is_empty() && !q.stop {
+                while q.pending.is_empty() && !q.stop {
                     q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
                 if q.pending.is_empty() && q.stop {
                     return;
                 }
                 q.queued.clear();
-                q.trims_queued.clear();
-                (std::mem::take(&mut q.pending), std::mem::take(&mut q.trims))
+                std::mem::take(&mut q.pending)
             };
             for p in batch {
                 if let Some(p) = p.upgrade() {
                     // Errors are recorded on the partition and returned to its waiters.
                     let _ = p.flush_now();
-                }
-            }
-            // Trims go after the flushes: acks=all waiters come first.
-            for p in trims {
-                if let Some(p) = p.upgrade() {
-                    p.trim_page_cache();
                 }
             }
         }
