@@ -80,6 +80,10 @@ pub struct Config {
     /// (`log.max.open.files`). Bounds file descriptors and in-memory indexes with many partitions.
     #[serde(rename = "log.max.open.files")]
     pub log_max_open_files: usize,
+    /// Weir-specific: bytes of each partition's newest writes kept in the page cache; older written data
+    /// is dropped from it. 0 leaves caching to the kernel, as Kafka does (`log.page.cache.window.bytes`).
+    #[serde(rename = "log.page.cache.window.bytes")]
+    pub log_page_cache_window_bytes: u64,
     /// Most incremental fetch sessions cached (`max.incremental.fetch.session.cache.slots`).
     #[serde(rename = "max.incremental.fetch.session.cache.slots")]
     pub fetch_session_cache_slots: usize,
@@ -131,6 +135,7 @@ impl Default for Config {
             log_flush_interval_ms: None,
             acks_all_fsync: true,
             log_max_open_files: crate::log::file_cache::DEFAULT_MAX_OPEN_FILES,
+            log_page_cache_window_bytes: crate::log::PAGE_CACHE_WINDOW_DEFAULT,
             fetch_session_cache_slots: 1000,
             fetch_max_bytes: 55 * 1024 * 1024,
             producer_id_expiration_ms: 86_400_000,
@@ -283,6 +288,7 @@ impl Config {
             retention_check_interval_ms: self.log_retention_check_interval_ms,
             durable_acks_all: self.acks_all_fsync,
             max_open_files: self.log_max_open_files,
+            page_cache_window_bytes: self.log_page_cache_window_bytes,
         }
     }
 }
@@ -399,6 +405,10 @@ impl serde::Serialize for SerializableConfig<'_> {
         }
         m.serialize_entry("acks.all.fsync", &c.acks_all_fsync)?;
         m.serialize_entry("log.max.open.files", &c.log_max_open_files)?;
+        m.serialize_entry(
+            "log.page.cache.window.bytes",
+            &c.log_page_cache_window_bytes,
+        )?;
         m.serialize_entry(
             "max.incremental.fetch.session.cache.slots",
             &c.fetch_session_cache_slots,

@@ -239,6 +239,13 @@ final class BenchCommon {
             return n;
         }
 
+        /** Writes every sample in arrival order, one microsecond figure per line (for timelines). */
+        synchronized void dump(String path) throws java.io.IOException {
+            try (java.io.PrintWriter w = new java.io.PrintWriter(path)) {
+                for (int i = 0; i < n; i++) w.println(us[i]);
+            }
+        }
+
         /** {p50, p99, p999, max} in milliseconds; NaN when empty. */
         synchronized double[] summaryMs() {
             if (n == 0) return new double[] {Double.NaN, Double.NaN, Double.NaN, Double.NaN};

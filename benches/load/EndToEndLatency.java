@@ -139,6 +139,12 @@ public final class EndToEndLatency {
             stop.set(true);
             consumerThread.join(10_000);
             BenchCommon.log("producer schedule: worst lateness of a send() call %.3f ms", maxLagNs / 1e6);
+            // E2E_DUMP=prefix writes each latency (µs, arrival order) to prefix.e2e and prefix.ack.
+            String dump = System.getenv("E2E_DUMP");
+            if (dump != null && !dump.isEmpty()) {
+                e2e.dump(dump + ".e2e");
+                ack.dump(dump + ".ack");
+            }
 
             new BenchCommon.Result()
                     .put("kind", "e2e")

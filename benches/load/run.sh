@@ -11,6 +11,8 @@
 #          --catchup-mb MB, --e2e-s SECONDS, --broker-arg ARG (extra `weir serve` argument, repeatable),
 #          --broker-bin PATH (start this weir binary instead of building target/release/weir; implies --no-build).
 #
+# E2E_DUMP=PREFIX (environment) makes the e2e phase write every latency, in arrival order, to PREFIX.e2e
+# and PREFIX.ack (microseconds, one per line) for a timeline.
 # The Java programs (benches/load/*.java) are compiled at run time into target/load-bench/classes.
 # Client jars: $WEIR_JAVA_LIB if set, else compat/.deps/java/lib (installed by compat/setup.sh).
 # Each phase measures, over its exact measured window: payload MB/s, records/s, broker CPU seconds
@@ -59,7 +61,9 @@ if [[ $QUICK == 1 ]]; then
     E2E_WARMUP_S=1
 else
     : "${PRODUCE_S:=6}" "${CATCHUP_MB:=1024}" "${E2E_S:=20}"
-    E2E_WARMUP_S=2
+    # Long enough for the client JVM's JIT: with 2 s the backlog built while it warms (0.4–1.7 s late
+    # sends) was still draining 5 s into the measured window (E2E_DUMP timeline, BENCHMARKS.md).
+    E2E_WARMUP_S=10
 fi
 
 log() { echo "[run.sh $(date +%H:%M:%S)] $*" >&2; }

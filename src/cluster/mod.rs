@@ -178,6 +178,11 @@ impl Cluster {
         self.store.get(topic, partition)
     }
 
+    /// The log store holding every partition.
+    pub fn store(&self) -> &Arc<LogStore> {
+        &self.store
+    }
+
     /// The broker's default topic settings.
     pub fn log_defaults(&self) -> &LogConfig {
         &self.log_defaults
@@ -261,6 +266,12 @@ impl Cluster {
         drop(image);
         for p in 0..meta.partitions {
             self.store.delete(name, p)?;
+        }
+        // Drop the deleted partitions from the checkpoint files now (once per topic, as Kafka's
+        // LogManager.asyncDelete does): a same-named topic created before the next maintenance pass must
+        // not inherit their log start offsets after a crash.
+        if let Err(e) = self.store.write_checkpoints() {
+            tracing::error!(topic = name, error = %e, "checkpoint write after topic deletion failed");
         }
         Ok(meta)
     }
@@ -411,6 +422,33 @@ mod tests {
         assert_eq!(c.topic("a.b").unwrap().id, t.id);
         assert_eq!(c.topic_name(t.id).as_deref(), Some("a.b"));
         assert!(c.next_producer_id().unwrap() > pid);
+    }
+
+    #[test]
+    fn recreated_topic_does_not_inherit_checkpointed_log_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = || crate::log::batch::build_batch(&[(None, Some(&b"v"[..]))], 0, -1, -1, -1, 0);
+        {
+            let c = open(dir.path());
+            c.create_topic("t", 1, 1, BTreeMap::new(), false, false)
+                .unwrap();
+            let log = c.partition("t", 0).unwrap();
+            for _ in 0..20 {
+                log.append(batch(), 0).unwrap();
+            }
+            log.delete_records(10).unwrap();
+            c.store().write_checkpoints().unwrap();
+            c.delete_topic("t").unwrap();
+            c.create_topic("t", 1, 1, BTreeMap::new(), false, false)
+                .unwrap();
+            let log = c.partition("t", 0).unwrap();
+            for _ in 0..20 {
+                log.append(batch(), 0).unwrap();
+            }
+            // Crash: no shutdown, no maintenance pass.
+        }
+        let c = open(dir.path());
+        assert_eq!(c.partition("t", 0).unwrap().offsets().log_start, 0);
     }
 
     #[test]

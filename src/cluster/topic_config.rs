@@ -60,6 +60,9 @@ pub fn log_config(
             "segment.ms" => {
                 c.segment_ms = int().and_then(|v| if v >= 1 { Ok(v) } else { Err(bad()) })?
             }
+            "segment.jitter.ms" => {
+                c.segment_jitter_ms = int().and_then(|v| if v >= 0 { Ok(v) } else { Err(bad()) })?
+            }
             "segment.index.bytes" => {
                 c.segment_index_bytes = u32::try_from(int()?).map_err(|_| bad())?
             }
@@ -256,7 +259,11 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
             Int,
             Box::new(|c| c.segment_index_bytes.to_string()),
         ),
-        ("segment.jitter.ms", Long, fixed("0")),
+        (
+            "segment.jitter.ms",
+            Long,
+            Box::new(|c| c.segment_jitter_ms.to_string()),
+        ),
         ("segment.ms", Long, Box::new(|c| c.segment_ms.to_string())),
         ("unclean.leader.election.enable", Boolean, fixed("false")),
     ];

@@ -15,16 +15,20 @@ pub const VERSIONS: (i16, i16) = (0, 2);
 /// Kafka's "up to the high watermark" offset.
 const HIGH_WATERMARK: i64 = -1;
 
-/// Answers a DeleteRecords request.
-pub fn handle(ctx: &Ctx, _version: i16, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
-    let topics = req
+/// Answers a DeleteRecords request once every new log start offset is durable.
+pub async fn handle(ctx: &Ctx, _version: i16, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    // Move every start first, then wait: the first checkpoint write covers them all (group commit).
+    let mut moved = Vec::new();
+    let mut topics: Vec<DeleteRecordsTopicResult> = req
         .topics
         .into_iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(ti, t)| {
             let partitions = t
                 .partitions
                 .iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(pi, p)| {
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
@@ -42,7 +46,10 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DeleteRecordsRequest) -> DeleteReco
                         return result.with_error_code(ResponseError::OffsetOutOfRange.code());
                     }
                     match log.delete_records(offset) {
-                        Ok(low) => result.with_low_watermark(low),
+                        Ok(low) => {
+                            moved.push((ti, pi, log, low));
+                            result.with_low_watermark(low)
+                        }
                         Err(e) => result.with_error_code(log_error_code(&e)),
                     }
                 })
@@ -52,5 +59,15 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DeleteRecordsRequest) -> DeleteReco
                 .with_partitions(partitions)
         })
         .collect();
+    let store = ctx.cluster.store();
+    for (ti, pi, log, low) in moved {
+        if let Err(e) = store.wait_log_start_durable(&log, low).await {
+            tracing::error!(topic = log.topic(), partition = log.partition(), error = %e, "log start checkpoint failed");
+            if let Some(p) = topics.get_mut(ti).and_then(|t| t.partitions.get_mut(pi)) {
+                p.error_code = log_error_code(&e);
+                p.low_watermark = -1;
+            }
+        }
+    }
     DeleteRecordsResponse::default().with_topics(topics)
 }

@@ -141,6 +141,7 @@ fn broker_config_type(name: &str) -> ConfigType {
         n if n.ends_with(".ms")
             || n == "log.retention.bytes"
             || n == "log.flush.interval.messages"
+            || n == "log.page.cache.window.bytes"
             || n == "offsets.retention.minutes" =>
         {
             ConfigType::Long

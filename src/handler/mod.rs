@@ -117,7 +117,7 @@ pub async fn dispatch(ctx: &Arc<Ctx>, request: Request, peer: &str) -> Reply {
             ))
         }
         RequestKind::DeleteRecords(r) => Reply::Now(ResponseKind::DeleteRecords(
-            delete_records::handle(ctx, version, r),
+            delete_records::handle(ctx, version, r).await,
         )),
         RequestKind::DescribeConfigs(r) => Reply::Now(ResponseKind::DescribeConfigs(
             describe_configs::handle(ctx, version, r),

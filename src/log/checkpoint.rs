@@ -1,5 +1,6 @@
-//! Checkpoint files in the data folder (`recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`),
-//! in Kafka's text format: version line `0`, count line, then `topic partition offset` lines.
+//! Checkpoint files in the data folder (`recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
+//! `cleaner-offset-checkpoint`), in Kafka's text format: version line `0`, count line, then
+//! `topic partition offset` lines.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -9,6 +10,10 @@ use std::path::Path;
 pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 /// File holding each partition's log start offset (moved by retention and DeleteRecords).
 pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
+
+/// File holding each compacted partition's cleaner position (first offset not yet cleaned), as Kafka's
+/// `LogCleanerManager` keeps it.
+pub const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
 
 /// Offsets per (topic, partition).
 pub type Checkpoint = HashMap<(String, i32), i64>;

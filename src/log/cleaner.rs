@@ -1,4 +1,6 @@
-//! Log compaction (`cleanup.policy=compact`): keeps the newest record per key in closed segments.
+//! Log compaction (`cleanup.policy=compact`): keeps the newest record per key in closed segments,
+//! merging consecutive segments into one while they fit `segment.bytes` (Kafka's `groupSegmentsBySize`).
+//! The cleaner's position per partition is persisted in `cleaner-offset-checkpoint` by the store.
 //!
 //! Crash safety follows Kafka: cleaned output is written to `<base>.log.cleaned`, renamed to
 //! `<base>.log.swap` once complete, then swapped in place of the segments it replaces. Recovery deletes
@@ -114,14 +116,59 @@ impl KeyHasher {
     }
 }
 
+/// Sizes of one closed segment, as the grouping needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegmentSizes {
+    /// Base offset of the segment.
+    pub base: i64,
+    /// Where it ends: the next segment's base offset.
+    pub end: i64,
+    /// Bytes of its log.
+    pub size: u64,
+    /// Bytes of its offset and time indexes together.
+    pub index_bytes: u64,
+}
+
 /// One closed segment chosen for cleaning (snapshot taken under the lock).
 struct Candidate {
-    /// Base offset of the segment.
-    base: i64,
+    /// Offsets and sizes (closed segments do not grow).
+    sizes: SegmentSizes,
     /// Its log file.
     file: Arc<std::fs::File>,
-    /// Its size when chosen (closed segments do not grow).
-    size: u64,
+}
+
+/// Kafka's `groupSegmentsBySize`: splits consecutive segments into runs whose total log size stays
+/// ≤ `max_bytes`, whose total index size stays ≤ `max_index_bytes` and whose offsets fit relative
+/// offsets of the run's first base; each run is cleaned into one segment, so a long-compacted log does
+/// not decay into many tiny segments. Index sizes are summed over both indexes (stricter than Kafka's
+/// per-index check, and both share one entry limit here).
+pub(crate) fn group_by_size(
+    segs: &[SegmentSizes],
+    max_bytes: u64,
+    max_index_bytes: u64,
+) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < segs.len() {
+        let start = i;
+        let mut size = segs[i].size;
+        let mut index = segs[i].index_bytes;
+        i += 1;
+        while let Some(next) = segs.get(i) {
+            // `end - 1` bounds the next segment's last offset without reading it (as Kafka does).
+            let fits = size + next.size <= max_bytes
+                && index + next.index_bytes <= max_index_bytes
+                && (next.size == 0 || next.end - 1 - segs[start].base <= i64::from(i32::MAX));
+            if !fits {
+                break;
+            }
+            size += next.size;
+            index += next.index_bytes;
+            i += 1;
+        }
+        groups.push(start..i);
+    }
+    groups
 }
 
 /// Calls `f(position, batch bytes)` for each batch of a segment file, reading in 1 MiB chunks.
@@ -149,39 +196,135 @@ fn for_each_batch(
     Ok(())
 }
 
+/// What cleaning did to one batch.
+enum CleanedBatch {
+    /// Nothing removed: copy the batch as is.
+    Unchanged,
+    /// Some records removed: the rebuilt batch (offsets, producer fields and timestamps kept).
+    Rebuilt(Vec<u8>),
+    /// Every record removed.
+    Removed,
+}
+
+/// Keeps the records of one batch that are the newest for their key (per `map`) and are not tombstones
+/// older than the horizon; control batches are kept whole.
+fn clean_batch(
+    h: &BatchHeader,
+    batch: &Bytes,
+    map: &HashMap<u128, i64>,
+    hasher: &KeyHasher,
+    tombstone_horizon_ms: i64,
+) -> Result<CleanedBatch, LogError> {
+    if h.is_control() {
+        return Ok(CleanedBatch::Unchanged);
+    }
+    let mut kept = BytesMut::new();
+    let mut kept_count = 0i32;
+    let mut dropped = false;
+    for r in BatchRecords::new(batch)? {
+        let r = r?;
+        let newest = match &r.key {
+            Some(k) => map.get(&hasher.digest(k)).is_none_or(|&o| o <= r.offset),
+            None => true,
+        };
+        let expired_tombstone = r.value.is_none() && h.max_timestamp <= tombstone_horizon_ms;
+        if newest && !expired_tombstone {
+            let headers: &[u8] = &r.headers;
+            encode_record(
+                &mut kept,
+                (r.offset - h.base_offset) as i32,
+                if h.is_log_append_time() {
+                    0
+                } else {
+                    r.timestamp_ms - h.base_timestamp
+                },
+                r.key.as_deref(),
+                r.value.as_deref(),
+                headers,
+            );
+            kept_count += 1;
+        } else {
+            dropped = true;
+        }
+    }
+    if !dropped {
+        return Ok(CleanedBatch::Unchanged);
+    }
+    if kept_count == 0 {
+        return Ok(CleanedBatch::Removed);
+    }
+    let codec = h.compression().unwrap_or(super::batch::Compression::None);
+    let section = compress(codec, &kept)?;
+    let mut rebuilt = assemble_batch(
+        &section,
+        kept_count,
+        h.last_offset_delta,
+        h.base_timestamp,
+        h.max_timestamp,
+        h.producer_id,
+        h.producer_epoch,
+        h.base_sequence,
+        h.attributes,
+    )
+    .to_vec();
+    super::batch::stamp_base_offset(&mut rebuilt, h.base_offset);
+    super::batch::stamp_leader_epoch(&mut rebuilt, h.partition_leader_epoch);
+    Ok(CleanedBatch::Rebuilt(rebuilt))
+}
+
+fn remove_if_exists(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl PartitionLog {
     /// One compaction pass at `now_ms` (no-op unless the topic is `cleanup_compact`). Cleans the closed
     /// segments older than `min.compaction.lag.ms` when the dirty ratio reaches
-    /// `min.cleanable.dirty.ratio`; never touches the active segment. Returns bytes freed.
+    /// `min.cleanable.dirty.ratio`; never touches the active segment. Consecutive segments are merged
+    /// into one cleaned segment while they fit `segment.bytes` ([`group_by_size`]). Afterwards the
+    /// partition's cleaner position ([`cleaner_checkpoint`](Self::cleaner_checkpoint)) is the end of the
+    /// cleaned range. Returns bytes freed.
     pub fn clean_pass(&self, now_ms: i64) -> Result<u64, LogError> {
         let (candidates, first_dirty, config) = {
-            let inner = self.lock();
+            let mut inner = self.lock();
             if inner.closed || !inner.config.cleanup_compact {
                 return Ok(0);
             }
-            let n = inner.segments.len();
+            let first_dirty = inner.cleaner_first_dirty();
+            if inner.cleaner_checkpoint.is_some_and(|o| o != first_dirty) {
+                // Out of range (the log start moved past it): reset, as Kafka's `cleanableOffsets` does.
+                inner.cleaner_checkpoint = Some(first_dirty);
+            }
             let lag_ms = inner.config.min_compaction_lag_ms;
             let mut out = Vec::new();
-            for seg in &inner.segments[..n.saturating_sub(1)] {
+            for pair in inner.segments.windows(2) {
+                let seg = &pair[0];
                 if seg.max_timestamp_ms > now_ms.saturating_sub(lag_ms) {
                     break;
                 }
                 out.push(Candidate {
-                    base: seg.base_offset,
+                    sizes: SegmentSizes {
+                        base: seg.base_offset,
+                        end: pair[1].base_offset,
+                        size: seg.size_bytes(),
+                        index_bytes: seg.index_bytes() as u64,
+                    },
                     file: seg.file()?,
-                    size: seg.size_bytes(),
                 });
             }
-            (out, inner.cleaner_first_dirty, inner.config.clone())
+            (out, first_dirty, inner.config.clone())
         };
-        let Some(end_offset) = self.cleanable_end(&candidates) else {
+        let Some(end_offset) = candidates.last().map(|c| c.sizes.end) else {
             return Ok(0);
         };
-        let total: u64 = candidates.iter().map(|c| c.size).sum();
+        let total: u64 = candidates.iter().map(|c| c.sizes.size).sum();
         let dirty: u64 = candidates
             .iter()
-            .filter(|c| self.segment_end(c.base).unwrap_or(i64::MAX) > first_dirty)
-            .map(|c| c.size)
+            .filter(|c| c.sizes.end > first_dirty)
+            .map(|c| c.sizes.size)
             .sum();
         if total == 0
             || dirty == 0
@@ -193,12 +336,9 @@ impl PartitionLog {
         let hasher = KeyHasher::new();
         let mut map: HashMap<u128, i64> = HashMap::new();
         let mut map_end = end_offset;
-        'build: for c in candidates
-            .iter()
-            .filter(|c| self.segment_end(c.base).unwrap_or(i64::MAX) > first_dirty)
-        {
+        'build: for c in candidates.iter().filter(|c| c.sizes.end > first_dirty) {
             let mut full_at = None;
-            for_each_batch(&c.file, c.size, |h, batch| {
+            for_each_batch(&c.file, c.sizes.size, |h, batch| {
                 if full_at.is_some() || h.is_control() {
                     return Ok(());
                 }
@@ -223,109 +363,83 @@ impl PartitionLog {
                 break 'build;
             }
         }
-        // 2. Rewrite every cleanable segment wholly below `map_end`.
+        // 2. Rewrite every cleanable segment wholly below `map_end`, merged into size-bounded groups.
         let tombstone_horizon_ms = now_ms.saturating_sub(config.delete_retention_ms);
+        let cleanable = candidates
+            .iter()
+            .take_while(|c| c.sizes.end <= map_end)
+            .count();
+        let sizes: Vec<SegmentSizes> = candidates[..cleanable].iter().map(|c| c.sizes).collect();
+        let max_bytes = config
+            .segment_bytes
+            .clamp(1, super::partition::SEGMENT_BYTES_MAX);
         let mut freed = 0u64;
-        for c in &candidates {
-            let seg_end = self.segment_end(c.base).unwrap_or(i64::MAX);
-            if seg_end > map_end {
-                break;
-            }
-            freed += self.clean_segment(c, &map, &hasher, tombstone_horizon_ms)?;
+        for group in group_by_size(&sizes, max_bytes, u64::from(config.segment_index_bytes)) {
+            freed += self.clean_group(&candidates[group], &map, &hasher, tombstone_horizon_ms)?;
         }
-        self.lock().cleaner_first_dirty = first_dirty.max(map_end.min(end_offset));
+        self.lock().cleaner_checkpoint = Some(first_dirty.max(map_end.min(end_offset)));
         Ok(freed)
     }
 
-    fn cleanable_end(&self, candidates: &[Candidate]) -> Option<i64> {
-        let last = candidates.last()?;
-        self.segment_end(last.base)
+    /// The cleaner's position to persist (`cleaner-offset-checkpoint`): `None` until this partition was
+    /// cleaned or a position was loaded at open.
+    pub fn cleaner_checkpoint(&self) -> Option<i64> {
+        self.lock().cleaner_checkpoint
     }
 
-    /// Offset where the segment based at `base` ends (the next segment's base).
-    fn segment_end(&self, base: i64) -> Option<i64> {
-        let inner = self.lock();
-        let i = inner.segments.iter().position(|s| s.base_offset == base)?;
-        inner.segments.get(i + 1).map(|s| s.base_offset)
-    }
-
-    fn clean_segment(
+    /// Cleans `group` (consecutive closed segments) into one segment based at the first one's base and
+    /// swaps it in. Crash safety: the output is complete and fsynced as `<base>.log.cleaned`, renamed to
+    /// `<base>.log.swap` (folder fsynced: from here recovery completes the swap), then, under the lock,
+    /// the first segment's indexes are removed, the others renamed `*.deleted` (folder fsynced, so no old
+    /// segment can outlive the swap and overlap it), and the swap renamed to `<base>.log`. Every
+    /// intermediate state is handled by `recovery::load` and [`finish_swaps`].
+    fn clean_group(
         &self,
-        c: &Candidate,
+        group: &[Candidate],
         map: &HashMap<u128, i64>,
         hasher: &KeyHasher,
         tombstone_horizon_ms: i64,
     ) -> Result<u64, LogError> {
+        let Some(first) = group.first() else {
+            return Ok(0);
+        };
+        let base = first.sizes.base;
         let dir = self.dir();
-        let (log_path, index_path, time_path) = paths(dir, c.base);
-        let cleaned_path = dir.join(format!("{:020}.log.cleaned", c.base));
-        let swap_path = dir.join(format!("{:020}.log.swap", c.base));
+        let (log_path, index_path, time_path) = paths(dir, base);
+        let cleaned_path = dir.join(format!("{:020}.log.cleaned", base));
+        let swap_path = dir.join(format!("{:020}.log.swap", base));
+        let before: u64 = group.iter().map(|c| c.sizes.size).sum();
         let mut out = std::io::BufWriter::new(std::fs::File::create(&cleaned_path)?);
         let mut written = 0u64;
-        let mut changed = false;
-        for_each_batch(&c.file, c.size, |h, batch| {
-            if h.is_control() {
-                written += batch.len() as u64;
-                return out.write_all(&batch).map_err(LogError::Io);
+        // Merging is worth a rewrite even when no record goes.
+        let mut changed = group.len() > 1;
+        let mut copy = || -> Result<(), LogError> {
+            for c in group {
+                for_each_batch(&c.file, c.sizes.size, |h, batch| {
+                    let bytes: &[u8] =
+                        match clean_batch(h, &batch, map, hasher, tombstone_horizon_ms)? {
+                            CleanedBatch::Unchanged => &batch,
+                            CleanedBatch::Removed => {
+                                changed = true;
+                                return Ok(());
+                            }
+                            CleanedBatch::Rebuilt(b) => {
+                                changed = true;
+                                written += b.len() as u64;
+                                return out.write_all(&b).map_err(LogError::Io);
+                            }
+                        };
+                    written += bytes.len() as u64;
+                    out.write_all(bytes).map_err(LogError::Io)
+                })?;
             }
-            let mut kept = BytesMut::new();
-            let mut kept_count = 0i32;
-            let mut dropped = false;
-            let mut records = BatchRecords::new(&batch)?;
-            let codec = h.compression().unwrap_or(super::batch::Compression::None);
-            for r in &mut records {
-                let r = r?;
-                let newest = match &r.key {
-                    Some(k) => map.get(&hasher.digest(k)).is_none_or(|&o| o <= r.offset),
-                    None => true,
-                };
-                let expired_tombstone =
-                    r.value.is_none() && h.max_timestamp <= tombstone_horizon_ms;
-                if newest && !expired_tombstone {
-                    let headers: &[u8] = &r.headers;
-                    encode_record(
-                        &mut kept,
-                        (r.offset - h.base_offset) as i32,
-                        if h.is_log_append_time() {
-                            0
-                        } else {
-                            r.timestamp_ms - h.base_timestamp
-                        },
-                        r.key.as_deref(),
-                        r.value.as_deref(),
-                        headers,
-                    );
-                    kept_count += 1;
-                } else {
-                    dropped = true;
-                }
-            }
-            if !dropped {
-                written += batch.len() as u64;
-                return out.write_all(&batch).map_err(LogError::Io);
-            }
-            changed = true;
-            if kept_count == 0 {
-                return Ok(());
-            }
-            let section = compress(codec, &kept)?;
-            let rebuilt = assemble_batch(
-                &section,
-                kept_count,
-                h.last_offset_delta,
-                h.base_timestamp,
-                h.max_timestamp,
-                h.producer_id,
-                h.producer_epoch,
-                h.base_sequence,
-                h.attributes,
-            );
-            let mut rebuilt = rebuilt.to_vec();
-            super::batch::stamp_base_offset(&mut rebuilt, h.base_offset);
-            super::batch::stamp_leader_epoch(&mut rebuilt, h.partition_leader_epoch);
-            written += rebuilt.len() as u64;
-            out.write_all(&rebuilt).map_err(LogError::Io)
-        })?;
+            out.flush().map_err(LogError::Io)
+        };
+        if let Err(e) = copy() {
+            // Unreadable input (or a full disk): leave no partial output behind.
+            let _ = std::fs::remove_file(&cleaned_path);
+            return Err(e);
+        }
         let file = out.into_inner().map_err(|e| LogError::Io(e.into_error()))?;
         if !changed {
             drop(file);
@@ -337,32 +451,38 @@ impl PartitionLog {
         std::fs::rename(&cleaned_path, &swap_path)?;
         sync_dir(dir)?;
         let mut inner = self.lock();
-        let Some(i) = inner.segments.iter().position(|s| s.base_offset == c.base) else {
+        let i = inner.segments.iter().position(|s| s.base_offset == base);
+        let still_there = i.is_some_and(|i| {
+            // The whole group, still consecutive and still closed.
+            i + group.len() < inner.segments.len()
+                && group
+                    .iter()
+                    .zip(&inner.segments[i..])
+                    .all(|(c, s)| s.base_offset == c.sizes.base)
+        });
+        let (Some(i), true) = (i, still_there) else {
             drop(inner);
             std::fs::remove_file(&swap_path)?;
             return Ok(0);
         };
-        if i + 1 >= inner.segments.len() {
-            drop(inner);
-            std::fs::remove_file(&swap_path)?;
-            return Ok(0);
-        }
         // Old indexes go first: a crash from here on rebuilds them from the (old or new) log.
-        for p in [&index_path, &time_path] {
-            match std::fs::remove_file(p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            }
+        remove_if_exists(&index_path)?;
+        remove_if_exists(&time_path)?;
+        let mut doomed = Vec::new();
+        for seg in &inner.segments[i + 1..i + group.len()] {
+            doomed.extend(seg.rename_deleted()?);
+        }
+        if !doomed.is_empty() {
+            sync_dir(dir)?;
         }
         std::fs::rename(&swap_path, &log_path)?;
         let entries_max = index_entries_max(&inner.config);
         let interval = u64::from(inner.config.index_interval_bytes);
         // Known limitation: the re-index scan runs under the partition lock (stalls appends for the
-        // duration of one segment scan).
+        // duration of one segment scan, at most `segment.bytes`).
         let (mut seg, _) = Segment::open(
             dir,
-            c.base,
+            base,
             entries_max,
             interval,
             false,
@@ -370,19 +490,55 @@ impl PartitionLog {
             self.file_cache(),
         )?;
         seg.write_indexes(true)?;
-        inner.segments[i] = seg;
+        inner.segments.splice(i..i + group.len(), [seg]);
         inner.dir_needs_sync = true;
-        inner.recovery_point = inner.recovery_point.min(c.base);
+        inner.recovery_point = inner.recovery_point.min(base);
         drop(inner);
+        for p in &doomed {
+            remove_if_exists(p)?;
+        }
         self.request_flush();
         tracing::info!(
             topic = self.topic(),
             partition = self.partition(),
-            base = c.base,
-            before = c.size,
+            base,
+            segments = group.len(),
+            before,
             after = written,
-            "compacted segment"
+            "compacted segments"
         );
-        Ok(c.size.saturating_sub(written))
+        Ok(before.saturating_sub(written))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(list: &[(i64, u64)], last_end: i64) -> Vec<SegmentSizes> {
+        list.iter()
+            .enumerate()
+            .map(|(i, &(base, size))| SegmentSizes {
+                base,
+                end: list.get(i + 1).map_or(last_end, |n| n.0),
+                size,
+                index_bytes: 8,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_by_size_index_and_offset_span() {
+        let segs = sizes(&[(0, 300), (10, 300), (20, 500), (30, 100), (40, 700)], 50);
+        assert_eq!(group_by_size(&segs, 700, 1 << 20), vec![0..2, 2..4, 4..5]);
+        // Index limit: at most two segments' index bytes per group.
+        assert_eq!(group_by_size(&segs, 10_000, 16), vec![0..2, 2..4, 4..5]);
+        // Relative offsets must fit in 32 bits from the group's base.
+        let far = sizes(
+            &[(0, 1), (10, 1), (i64::from(i32::MAX), 1)],
+            i64::from(i32::MAX) + 5,
+        );
+        assert_eq!(group_by_size(&far, 1 << 20, 1 << 20), vec![0..2, 2..3]);
+        assert!(group_by_size(&[], 10, 10).is_empty());
     }
 }

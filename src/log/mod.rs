@@ -3,7 +3,8 @@
 //! Layout follows Apache Kafka: `<dir>/<topic>-<partition>/` holds segments named by base offset (20 digits),
 //! each a `.log` of batches exactly as producers sent them (base offset stamped), a sparse `.index` and a
 //! `.timeindex`; `<offset>.snapshot` files hold idempotent-producer state; the data folder holds the
-//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and `.kafka_cleanshutdown` marker.
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`, `cleaner-offset-checkpoint` and
+//! `.kafka_cleanshutdown` marker.
 //!
 //! # Durability
 //!
@@ -19,6 +20,8 @@
 //!   on replication rather than fsync).
 //! * Topic `flush.messages` / `flush.ms` additionally force periodic syncs (queued to the same flusher,
 //!   so they never block the append path); the default `i64::MAX` leaves flushing to the OS.
+//! * DeleteRecords ([`LogStore::delete_records`]) resolves only once the new log start is in the fsynced
+//!   `log-start-offset-checkpoint` (group commit on a blocking thread); off with `durable_acks_all`.
 //! * Creating a segment or partition folder, and deleting segments, fsyncs the folder; closed segments
 //!   get their log and index files fsynced by the flusher right after a roll.
 //! * Recovery: `shutdown()` flushes everything and writes `.kafka_cleanshutdown`; `open()` removes it.
@@ -31,6 +34,7 @@ pub mod cleaner;
 pub mod file_cache;
 pub mod flush;
 pub mod index;
+pub mod page_cache;
 pub mod partition;
 pub mod producer_state;
 pub mod recovery;
@@ -51,8 +55,12 @@ pub use store::LogStore;
 pub struct LogConfig {
     /// `segment.bytes`: roll the active segment once it reaches this size.
     pub segment_bytes: u64,
-    /// `segment.ms`: roll the active segment once its first batch is this old.
+    /// `segment.ms`: roll the active segment once an appended batch's max timestamp is more than this
+    /// past its first batch's (wall time since the segment was created or opened if that has none).
     pub segment_ms: i64,
+    /// `segment.jitter.ms`: a random amount below this (and below `segment.ms`), drawn per segment, is
+    /// subtracted from `segment.ms` so many partitions do not roll at once.
+    pub segment_jitter_ms: i64,
     /// `index.interval.bytes`: bytes of log between two offset-index entries.
     pub index_interval_bytes: u32,
     /// `segment.index.bytes`: max size of an index file; a full index rolls the segment.
@@ -86,6 +94,7 @@ impl Default for LogConfig {
         LogConfig {
             segment_bytes: 1 << 30,
             segment_ms: 7 * 24 * 3600 * 1000,
+            segment_jitter_ms: 0,
             index_interval_bytes: 4096,
             segment_index_bytes: 10 * 1024 * 1024,
             retention_ms: 7 * 24 * 3600 * 1000,
@@ -103,6 +112,10 @@ impl Default for LogConfig {
     }
 }
 
+/// Default `log.page.cache.window.bytes`: off (the kernel manages the page cache, as under Kafka). Turning
+/// it on did not lower broker CPU per MB measurably (BENCHMARKS.md), and it sends lagging consumers to disk.
+pub const PAGE_CACHE_WINDOW_DEFAULT: u64 = 0;
+
 /// Store-wide options (broker config, not per topic).
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -118,6 +131,9 @@ pub struct StoreOptions {
     /// `log.max.open.files` (Weir): most segments holding an open `.log` descriptor and in-memory indexes
     /// at once, store-wide; the others reopen on demand.
     pub max_open_files: usize,
+    /// Bytes of each partition's newest writes kept in the page cache; older written data is dropped from
+    /// it (`log.page.cache.window.bytes`, Weir-specific; 0 leaves caching to the kernel, as Kafka does).
+    pub page_cache_window_bytes: u64,
 }
 
 impl StoreOptions {
@@ -129,6 +145,7 @@ impl StoreOptions {
             retention_check_interval_ms: 300_000,
             durable_acks_all: true,
             max_open_files: file_cache::DEFAULT_MAX_OPEN_FILES,
+            page_cache_window_bytes: PAGE_CACHE_WINDOW_DEFAULT,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::batch::{
 use super::checkpoint::sync_dir;
 use super::file_cache::FileCache;
 use super::flush::Flusher;
+use super::page_cache::PageCacheTrim;
 use super::producer_state::{write_snapshot, ProducerStateManager, Verdict};
 use super::segment::{find_batch, read_batches, Segment};
 use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
@@ -34,6 +35,9 @@ pub(crate) struct Inner {
     pub(crate) segments: Vec<Segment>,
     /// First readable offset; ≥ first segment's base offset, ≤ `log_end`.
     pub(crate) log_start: i64,
+    /// Largest log start known to be in a durable `log-start-offset-checkpoint` (or implied by the
+    /// segments on disk); DeleteRecords waits for this to reach the new start.
+    pub(crate) log_start_durable: i64,
     /// Offset of the next record appended.
     pub(crate) log_end: i64,
     /// Every offset below this is fdatasynced; ≤ `log_end`.
@@ -54,15 +58,34 @@ pub(crate) struct Inner {
     pub(crate) closed: bool,
     /// Last fsync failure; once set, acks=all waiters fail (Kafka takes the log dir offline).
     pub(crate) flush_error: Option<String>,
+    /// `segment.ms` clock of the active segment: its first batch's max timestamp (-1 if it has none);
+    /// `None` until the first append or, after open, until read back from the file.
+    pub(crate) active_first_timestamp: Option<i64>,
+    /// `segment.jitter.ms` drawn for the active segment; `None` until first needed.
+    pub(crate) active_roll_jitter_ms: Option<i64>,
     /// Topic settings in force.
     pub(crate) config: LogConfig,
     /// False for partitions found on disk at open until the first `get_or_create` supplies the config.
     pub(crate) config_set: bool,
-    /// Compaction: offsets below this were cleaned by an earlier pass (not persisted; a restart re-cleans).
-    pub(crate) cleaner_first_dirty: i64,
+    /// Compaction: offsets below this were cleaned by an earlier pass; persisted in
+    /// `cleaner-offset-checkpoint`. `None` until the first cleaning (or checkpoint entry).
+    pub(crate) cleaner_checkpoint: Option<i64>,
+    /// Write-behind page-cache trimming (`log.page.cache.window.bytes`).
+    pub(crate) page_cache: PageCacheTrim,
     /// Log end at a clean open whose producer snapshot sits at that offset; while `log_end` still equals
     /// it, nothing was appended and a shutdown need not rewrite the snapshot or fsync indexes again.
     pub(crate) clean_at: Option<i64>,
+}
+
+impl Inner {
+    /// First offset the cleaner has not cleaned: its checkpoint, reset to the log start when that is
+    /// below the log start or beyond the log end (Kafka's `LogCleanerManager.cleanableOffsets`).
+    pub(crate) fn cleaner_first_dirty(&self) -> i64 {
+        match self.cleaner_checkpoint {
+            Some(o) if o >= self.log_start && o <= self.log_end => o,
+            _ => self.log_start,
+        }
+    }
 }
 
 /// One partition's log.
@@ -96,6 +119,17 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// A segment's `segment.jitter.ms` draw: uniform below `min(segment.jitter.ms, segment.ms)`, as Kafka's
+/// `LogConfig.randomSegmentJitter`.
+fn roll_jitter_ms(config: &LogConfig) -> i64 {
+    let bound = config.segment_jitter_ms.min(config.segment_ms);
+    if bound <= 0 {
+        0
+    } else {
+        rand::random_range(0..bound)
+    }
+}
+
 /// Index capacity (entries) from `segment.index.bytes`.
 pub(crate) fn index_entries_max(config: &LogConfig) -> usize {
     (config.segment_index_bytes as usize / super::index::OFFSET_ENTRY_BYTES).max(1)
@@ -110,8 +144,10 @@ impl PartitionLog {
         options: Arc<StoreOptions>,
         flusher: Arc<Flusher>,
         file_cache: Arc<FileCache>,
-        inner: Inner,
+        mut inner: Inner,
     ) -> Arc<PartitionLog> {
+        let active_size = inner.segments.last().map_or(0, Segment::size_bytes);
+        inner.page_cache = PageCacheTrim::new(options.page_cache_window_bytes, active_size);
         let hw = inner.log_end;
         let durable = inner.durable_offset;
         Arc::new_cyclic(|self_ref| PartitionLog {
@@ -231,7 +267,14 @@ impl PartitionLog {
             }
         }
         let last_offset = next - 1;
-        self.maybe_roll(&mut inner, records.len() as u64, last_offset, now_ms)?;
+        let max_timestamp = headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1);
+        self.maybe_roll(
+            &mut inner,
+            records.len() as u64,
+            last_offset,
+            max_timestamp,
+            now_ms,
+        )?;
         let interval = u64::from(inner.config.index_interval_bytes);
         let Some(active) = inner.segments.last_mut() else {
             return Err(LogError::Io(std::io::Error::other(
@@ -247,6 +290,11 @@ impl PartitionLog {
             tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "append failed");
             return Err(LogError::Io(e));
         }
+        let active_size = active.size_bytes();
+        if size_before == 0 {
+            inner.active_first_timestamp = headers.first().map(|h| h.max_timestamp);
+        }
+        let trim_due = inner.page_cache.due(active_size);
         inner.producers.commit(overlay);
         inner.log_end = next;
         inner.unflushed_messages += messages;
@@ -257,6 +305,9 @@ impl PartitionLog {
         if flush_due {
             self.request_flush();
         }
+        if trim_due {
+            self.flusher.request_trim(self.self_ref.clone());
+        }
         Ok(AppendInfo {
             base_offset,
             last_offset,
@@ -266,13 +317,18 @@ impl PartitionLog {
         })
     }
 
-    /// Rolls the active segment if the incoming `bytes` ending at `last_offset` would break one of its
-    /// limits: `segment.bytes`, `segment.ms`, a full index, or a relative offset above `i32::MAX`.
+    /// Rolls the active segment if the incoming `bytes` ending at `last_offset`, with largest timestamp
+    /// `max_timestamp`, would break one of its limits: `segment.bytes`, `segment.ms` (Kafka's
+    /// `LogSegment.shouldRoll`: measured from the first batch's max timestamp, or from the segment's
+    /// creation or opening when it has none, minus `segment.jitter.ms`), a full index, or a relative
+    /// offset above `i32::MAX`. Because the clock is read from the data, a reopened segment neither rolls
+    /// at once nor waits a full `segment.ms` again.
     fn maybe_roll(
         &self,
         inner: &mut Inner,
         bytes: u64,
         last_offset: i64,
+        max_timestamp: i64,
         now_ms: i64,
     ) -> Result<(), LogError> {
         let segment_bytes_max = inner.config.segment_bytes.clamp(1, SEGMENT_BYTES_MAX);
@@ -283,10 +339,29 @@ impl PartitionLog {
         if active.size_bytes() == 0 {
             return Ok(());
         }
+        let first_timestamp = match inner.active_first_timestamp {
+            Some(t) => t,
+            None => {
+                // Opened from disk: one header read, once per segment.
+                let first = find_batch(&active.read_view(active.base_offset)?, i64::MIN)?;
+                first.map_or(-1, |(_, h)| h.max_timestamp)
+            }
+        };
+        let jitter_ms = match inner.active_roll_jitter_ms {
+            Some(j) => j,
+            None => roll_jitter_ms(&inner.config),
+        };
+        let waited_ms = if first_timestamp >= 0 {
+            max_timestamp.saturating_sub(first_timestamp)
+        } else {
+            now_ms.saturating_sub(active.created_ms)
+        };
         let roll = active.size_bytes() + bytes > segment_bytes_max
-            || now_ms.saturating_sub(active.created_ms) >= segment_ms
+            || waited_ms > segment_ms.saturating_sub(jitter_ms)
             || active.indexes_full()
             || last_offset - active.base_offset > i64::from(i32::MAX);
+        inner.active_first_timestamp = Some(first_timestamp);
+        inner.active_roll_jitter_ms = Some(jitter_ms);
         if roll {
             self.roll(inner, now_ms)?;
         }
@@ -303,6 +378,8 @@ impl PartitionLog {
                 return Ok(());
             }
             active.write_indexes(true)?;
+            let (file, size) = (active.file()?, active.size_bytes());
+            inner.page_cache.rolled(file, size);
         }
         let seg = Segment::create(
             &self.dir,
@@ -312,11 +389,30 @@ impl PartitionLog {
             &self.file_cache,
         )?;
         inner.segments.push(seg);
+        inner.active_first_timestamp = None;
+        inner.active_roll_jitter_ms = None;
         inner.dir_needs_sync = true;
         inner.pending_snapshot = Some((base, inner.producers.clone()));
         tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolled segment");
         self.request_flush();
         Ok(())
+    }
+
+    /// Flusher thread: hands written data older than the page-cache window back to the kernel.
+    pub(crate) fn trim_page_cache(&self) {
+        let work = {
+            let mut inner = self.lock();
+            let Some(active) = inner.segments.last() else {
+                return;
+            };
+            // Best effort: a file that cannot be reopened is reported by the next append or read.
+            let Ok(file) = active.file() else {
+                return;
+            };
+            let size = active.size_bytes();
+            inner.page_cache.take_work(file, size)
+        };
+        work.run();
     }
 
     /// Queues this partition on the flusher.
@@ -611,7 +707,8 @@ impl PartitionLog {
 
     /// DeleteRecords (API 21): moves the log start offset up to `before_offset` (which must be ≤ the high
     /// watermark); segments wholly below it are removed by the next retention pass. Returns the new log
-    /// start offset.
+    /// start offset, which is not durable yet: acknowledge through
+    /// [`LogStore::delete_records`](super::LogStore::delete_records), which waits for the checkpoint.
     pub fn delete_records(&self, before_offset: i64) -> Result<i64, LogError> {
         let mut inner = self.lock();
         if inner.closed {
@@ -689,6 +786,17 @@ impl PartitionLog {
     pub(crate) fn checkpoint_offsets(&self) -> (i64, i64) {
         let inner = self.lock();
         (inner.log_start, inner.recovery_point)
+    }
+
+    /// The largest log start offset known to survive a crash.
+    pub(crate) fn log_start_durable(&self) -> i64 {
+        self.lock().log_start_durable
+    }
+
+    /// Records that a checkpoint holding `log_start` is durable.
+    pub(crate) fn mark_log_start_durable(&self, log_start: i64) {
+        let mut inner = self.lock();
+        inner.log_start_durable = inner.log_start_durable.max(log_start);
     }
 
     /// Headers of all batches from `from_offset` on (tests and diagnostics).

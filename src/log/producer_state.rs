@@ -222,7 +222,7 @@ impl ProducerStateManager {
         }
         let mut out = Vec::with_capacity(body.len() + 6);
         out.extend_from_slice(&SNAPSHOT_VERSION.to_be_bytes());
-        out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+        out.extend_from_slice(&super::batch::crc32c(&body).to_be_bytes());
         out.extend_from_slice(&body);
         out
     }
@@ -234,7 +234,7 @@ impl ProducerStateManager {
             return None;
         }
         let crc = r.u32()?;
-        if crc32c::crc32c(bytes.get(6..)?) != crc {
+        if super::batch::crc32c(bytes.get(6..)?) != crc {
             return None;
         }
         let n = usize::try_from(r.i32()?).ok()?;
@@ -341,6 +341,27 @@ pub fn list_snapshot_files(dir: &Path) -> io::Result<Vec<i64>> {
     }
     out.sort_unstable();
     Ok(out)
+}
+
+/// Removes the snapshots taken below `offset` (the first offset still in the log), as Kafka does for the
+/// snapshots of deleted segments. Such a snapshot describes producers as of data that is gone, and
+/// replaying the log after it would miss what they wrote in between: a producer would look stuck at an
+/// old sequence and its next batch be refused. In-memory state is kept (Kafka since KIP-360: producers
+/// leave only by `producer.id.expiration.ms`, so retries after a deletion are still deduplicated).
+/// Returns how many were removed.
+pub fn delete_snapshots_below(dir: &Path, offset: i64) -> io::Result<usize> {
+    let mut removed = 0;
+    for o in list_snapshot_files(dir)?
+        .into_iter()
+        .filter(|o| *o < offset)
+    {
+        match std::fs::remove_file(snapshot_path(dir, o)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
 }
 
 /// Writes a snapshot atomically (temp file, fsync, rename) and keeps only the newest two.

@@ -21,6 +21,8 @@ pub(crate) struct LoadParams<'a> {
     pub recovery_point: Option<i64>,
     /// Checkpointed log start offset.
     pub log_start: Option<i64>,
+    /// Checkpointed cleaner position (`cleaner-offset-checkpoint`).
+    pub cleaner_offset: Option<i64>,
     /// Settings to use (defaults until the topic config is supplied).
     pub config: LogConfig,
     /// Wall clock.
@@ -49,7 +51,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         let Some(name) = name.to_str() else { continue };
         if name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".tmp") {
             // Leftovers of an interrupted delete or compaction: never part of the log.
-            std::fs::remove_file(entry.path())?;
+            remove_if_exists(&entry.path())?;
         } else if let Some(b) = parse_base(name, ".log") {
             bases.push(b);
         } else if let Some(o) = name
@@ -124,7 +126,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         .map_or(first_base, |s| s.next_offset.max(s.base_offset));
     let log_start = p.log_start.unwrap_or(first_base).clamp(first_base, log_end);
 
-    let producers = load_producers(dir, &segments, &snapshots, p.clean, log_end)?;
+    let producers = load_producers(dir, &segments, &snapshots, p.clean, first_base, log_end)?;
     let mut producers = producers;
     producers.expire(p.now_ms, p.producer_id_expiration_ms);
     // After a clean shutdown the snapshot at the log end and the fsynced files are what the next clean
@@ -139,6 +141,7 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     Ok(Inner {
         segments,
         log_start,
+        log_start_durable: log_start,
         log_end,
         durable_offset: log_end,
         recovery_point,
@@ -149,11 +152,27 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         pending_snapshot: None,
         closed: false,
         flush_error: None,
+        active_first_timestamp: None,
+        active_roll_jitter_ms: None,
         config: p.config,
         config_set: false,
-        cleaner_first_dirty: log_start,
+        // Out of range (segments lost or the log start moved past it): forgotten, i.e. the log start.
+        cleaner_checkpoint: p
+            .cleaner_offset
+            .filter(|o| (log_start..=log_end).contains(o)),
+        page_cache: Default::default(),
         clean_at,
     })
+}
+
+/// Removes a file that may already be gone (the folder was listed earlier; a snapshot or temp file can be
+/// replaced meanwhile, e.g. by a previous store instance's flusher in tests).
+fn remove_if_exists(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
@@ -170,21 +189,23 @@ fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
     Ok(())
 }
 
-/// Newest usable snapshot at or below `log_end`, then replay of batch headers after it. Snapshots above
-/// the log end (the log was truncated) are deleted. Without a snapshot, replays from the start of the last
-/// two segments (as Kafka does) to bound startup time.
+/// Newest usable snapshot within `[first_base, log_end]`, then replay of batch headers after it.
+/// Snapshots above the log end (the log was truncated) or below the first segment (their segments were
+/// deleted, so replaying after them would miss batches) are deleted. Without a snapshot, replays from the
+/// start of the last two segments (as Kafka does) to bound startup time.
 fn load_producers(
     dir: &Path,
     segments: &[Segment],
     snapshots: &[i64],
     clean: bool,
+    first_base: i64,
     log_end: i64,
 ) -> Result<ProducerStateManager, LogError> {
     let mut state = None;
     let mut from = None;
     for &offset in snapshots.iter().rev() {
-        if offset > log_end {
-            std::fs::remove_file(snapshot_path(dir, offset))?;
+        if offset > log_end || offset < first_base {
+            remove_if_exists(&snapshot_path(dir, offset))?;
             continue;
         }
         if state.is_none() {

@@ -1,11 +1,13 @@
 //! Retention: deletes whole closed segments that are past `retention.ms` (by their largest timestamp),
 //! beyond `retention.bytes`, or wholly below the log start offset (DeleteRecords); never the active segment.
+//! Producer-state snapshots below the first remaining segment go with them.
 //!
 //! Deletion renames the files to `*.deleted` under the partition lock (readers holding the open file keep
 //! reading), then removes them and fsyncs the folder outside the lock. Time is a parameter.
 
 use super::checkpoint::sync_dir;
 use super::partition::PartitionLog;
+use super::producer_state::delete_snapshots_below;
 use super::LogError;
 
 /// What one retention pass removed from a partition.
@@ -17,6 +19,8 @@ pub struct RetentionOutcome {
     pub bytes_deleted: u64,
     /// Log start offset after the pass.
     pub log_start: i64,
+    /// Base offset of the first remaining segment.
+    pub first_base: i64,
 }
 
 impl PartitionLog {
@@ -73,6 +77,7 @@ impl PartitionLog {
                     segments_deleted: k,
                     bytes_deleted,
                     log_start: inner.log_start,
+                    first_base,
                 },
             )
         };
@@ -80,6 +85,7 @@ impl PartitionLog {
             for p in &removed_paths {
                 std::fs::remove_file(p)?;
             }
+            delete_snapshots_below(self.dir(), outcome.first_base)?;
             sync_dir(self.dir())?;
             tracing::info!(
                 topic = self.topic(),

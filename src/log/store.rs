@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
-use super::checkpoint::{self, sync_dir, LOG_START_FILE, RECOVERY_POINT_FILE};
+use super::checkpoint::{self, sync_dir, CLEANER_FILE, LOG_START_FILE, RECOVERY_POINT_FILE};
 use super::file_cache::{FileCache, FileCacheStats};
 use super::flush::Flusher;
 use super::partition::{now_ms, Inner, PartitionLog};
@@ -47,6 +47,8 @@ pub struct LogStore {
     background: Mutex<Option<Background>>,
     /// Serialises maintenance passes with shutdown.
     maintenance: Mutex<()>,
+    /// Serialises checkpoint-file writers (they share temp file names).
+    checkpoint_files: Mutex<()>,
 }
 
 /// Splits `<topic>-<partition>` on the last `-` (topic names may contain `-`).
@@ -69,6 +71,8 @@ impl LogStore {
         let clean = marker.exists();
         let recovery_points = checkpoint::read(&dir, RECOVERY_POINT_FILE)?;
         let log_starts = checkpoint::read(&dir, LOG_START_FILE)?;
+        // Entries of partitions no longer on disk are dropped by the next write.
+        let cleaner_offsets = checkpoint::read(&dir, CLEANER_FILE)?;
         let (flusher, flusher_thread) = Flusher::start()?;
         let files = FileCache::new(options.max_open_files);
         let options = Arc::new(options);
@@ -97,6 +101,7 @@ impl LogStore {
                 clean,
                 recovery_point: recovery_points.get(key).copied(),
                 log_start: log_starts.get(key).copied(),
+                cleaner_offset: cleaner_offsets.get(key).copied(),
                 config: LogConfig::default(),
                 now_ms: now,
                 producer_id_expiration_ms: options.producer_id_expiration_ms,
@@ -170,6 +175,7 @@ impl LogStore {
             flusher_thread: Mutex::new(Some(flusher_thread)),
             background: Mutex::new(None),
             maintenance: Mutex::new(()),
+            checkpoint_files: Mutex::new(()),
         }))
     }
 
@@ -220,6 +226,7 @@ impl LogStore {
             clean: true,
             recovery_point: None,
             log_start: None,
+            cleaner_offset: None,
             config: config.clone(),
             now_ms: now,
             producer_id_expiration_ms: self.options.producer_id_expiration_ms,
@@ -306,20 +313,114 @@ impl LogStore {
         Ok(())
     }
 
-    /// Writes the recovery-point and log-start checkpoint files.
+    /// Writes the recovery-point, log-start and cleaner checkpoint files.
     pub fn write_checkpoints(&self) -> Result<(), LogError> {
-        let mut starts = Vec::new();
-        let mut points = Vec::new();
-        for p in self.partitions() {
-            let (start, point) = p.checkpoint_offsets();
-            let key = (p.topic().to_string(), p.partition());
-            starts.push((key.clone(), start));
-            points.push((key, point));
-        }
-        starts.sort();
+        let _files = self
+            .checkpoint_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut points: Vec<_> = self
+            .partitions()
+            .iter()
+            .map(|p| {
+                let key = (p.topic().to_string(), p.partition());
+                (key, p.checkpoint_offsets().1)
+            })
+            .collect();
         points.sort();
-        checkpoint::write(&self.options.dir, LOG_START_FILE, &starts)?;
+        self.write_log_starts_locked()?;
         checkpoint::write(&self.options.dir, RECOVERY_POINT_FILE, &points)?;
+        self.write_cleaner_checkpoint_locked()
+    }
+
+    /// Writes `log-start-offset-checkpoint` and records, per partition, the start it made durable.
+    fn write_log_starts_locked(&self) -> Result<(), LogError> {
+        let parts = self.partitions();
+        let mut starts: Vec<_> = parts
+            .iter()
+            .map(|p| {
+                let key = (p.topic().to_string(), p.partition());
+                (key, p.checkpoint_offsets().0)
+            })
+            .collect();
+        starts.sort();
+        checkpoint::write(&self.options.dir, LOG_START_FILE, &starts)?;
+        for p in &parts {
+            let key = (p.topic().to_string(), p.partition());
+            if let Ok(i) = starts.binary_search_by(|(k, _)| k.cmp(&key)) {
+                p.mark_log_start_durable(starts[i].1);
+            }
+        }
+        Ok(())
+    }
+
+    /// DeleteRecords: moves `log`'s start offset to `before_offset` and resolves once the new start is
+    /// durable, so an acknowledged deletion never comes back after a crash (Kafka only checkpoints it
+    /// every `log.flush.start.offset.checkpoint.interval.ms` and relies on replicas). Returns the new
+    /// log start offset.
+    pub async fn delete_records(
+        self: &Arc<Self>,
+        log: &Arc<PartitionLog>,
+        before_offset: i64,
+    ) -> Result<i64, LogError> {
+        let start = log.delete_records(before_offset)?;
+        self.wait_log_start_durable(log, start).await?;
+        Ok(start)
+    }
+
+    /// Resolves once `log`'s start offset `log_start` is in a durable checkpoint. The write (temp file,
+    /// fsync, rename, folder fsync) runs on a blocking thread, never a tokio worker, and is a group
+    /// commit: one write covers every partition whose start moved before it began. Returns at once when
+    /// `durable_acks_all` is off (stock Kafka's page-cache semantics).
+    pub async fn wait_log_start_durable(
+        self: &Arc<Self>,
+        log: &Arc<PartitionLog>,
+        log_start: i64,
+    ) -> Result<(), LogError> {
+        if !self.options.durable_acks_all || log.log_start_durable() >= log_start {
+            return Ok(());
+        }
+        let store = self.clone();
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || {
+            let _files = store
+                .checkpoint_files
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // A write that began while this one waited for the lock may already cover it.
+            if log.log_start_durable() < log_start {
+                store.write_log_starts_locked()?;
+            }
+            if log.log_start_durable() < log_start {
+                // Not in the store any more: deleted meanwhile.
+                return Err(LogError::Deleted);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| LogError::Io(std::io::Error::other(e.to_string())))?
+    }
+
+    /// Writes `cleaner-offset-checkpoint` from the open partitions (so deleted ones drop out).
+    fn write_cleaner_checkpoint(&self) -> Result<(), LogError> {
+        let _files = self
+            .checkpoint_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.write_cleaner_checkpoint_locked()
+    }
+
+    fn write_cleaner_checkpoint_locked(&self) -> Result<(), LogError> {
+        let mut entries: Vec<_> = self
+            .partitions()
+            .iter()
+            .filter_map(|p| {
+                let key = (p.topic().to_string(), p.partition());
+                p.cleaner_checkpoint().map(|o| (key, o))
+            })
+            .collect();
+        entries.sort();
+        checkpoint::write(&self.options.dir, CLEANER_FILE, &entries)?;
         Ok(())
     }
 
@@ -336,10 +437,18 @@ impl LogStore {
             }
             p.maybe_time_flush(now_ms);
             p.expire_producers(now_ms);
+            let cleaned_before = p.cleaner_checkpoint();
             match p.clean_pass(now_ms) {
                 Ok(_) | Err(LogError::Deleted) => {}
                 Err(e) => {
                     tracing::error!(topic = p.topic(), partition = p.partition(), error = %e, "cleaner failed")
+                }
+            }
+            // Persisted after each cleaning (Kafka's `doneCleaning`), so a restart neither re-cleans nor
+            // counts cleaned bytes as dirty.
+            if p.cleaner_checkpoint() != cleaned_before {
+                if let Err(e) = self.write_cleaner_checkpoint() {
+                    tracing::error!(error = %e, "writing the cleaner checkpoint failed");
                 }
             }
         }

@@ -210,8 +210,72 @@ fn segments_roll_and_reads_cross_them() {
         )
         .expect("c");
     log2.append(batch(1, 0), 1).expect("a");
-    log2.append(batch(1, 0), i64::MAX / 2).expect("a");
+    log2.append(batch(1, 11), 1).expect("a");
     assert!(log2.dir().join("00000000000000000001.log").exists());
+}
+
+#[test]
+fn segment_ms_counts_from_the_first_batch_timestamp() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    };
+    let segs = |log: &PartitionLog| log.lock().segments.len();
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, cfg.clone()).expect("c");
+        log.append(batch(1, 10_000), 0).expect("a");
+        // The wall clock does not matter while batches carry timestamps.
+        log.append(batch(1, 10_900), i64::MAX / 2).expect("a");
+        // Exactly segment.ms later is not past it (Kafka compares with `>`).
+        log.append(batch(1, 11_000), 0).expect("a");
+        assert_eq!(segs(&log), 1);
+        store.shutdown().expect("shutdown");
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("t", 0, cfg.clone()).expect("c");
+    // Reopened: the clock is the first batch's timestamp read back from the file, not the open time
+    // (which would postpone the roll) nor an old file time (which would roll at once).
+    log.append(batch(1, 10_950), i64::MAX / 2).expect("a");
+    assert_eq!(segs(&log), 1);
+    let info = log.append(batch(1, 11_001), 0).expect("a");
+    assert_eq!(segs(&log), 2);
+    assert_eq!(log.lock().segments[1].base_offset, info.base_offset);
+    // The new segment's clock starts at its own first batch.
+    log.append(batch(1, 11_500), 0).expect("a");
+    assert_eq!(segs(&log), 2);
+    log.append(batch(1, 12_002), 0).expect("a");
+    assert_eq!(segs(&log), 3);
+
+    // Without timestamps (-1): wall time since the segment was created or opened.
+    let log = store.get_or_create("n", 0, cfg.clone()).expect("c");
+    let created = log.lock().segments[0].created_ms;
+    log.append(batch(1, -1), created).expect("a");
+    log.append(batch(1, -1), created + 1000).expect("a");
+    assert_eq!(segs(&log), 1);
+    log.append(batch(1, -1), created + 1001).expect("a");
+    assert_eq!(segs(&log), 2);
+
+    // segment.jitter.ms: each segment draws a jitter below min(jitter, segment.ms) and rolls earlier by it.
+    let log = store
+        .get_or_create(
+            "j",
+            0,
+            LogConfig {
+                segment_jitter_ms: 500,
+                ..cfg
+            },
+        )
+        .expect("c");
+    log.append(batch(1, 10_000), 0).expect("a");
+    log.append(batch(1, 10_000), 0).expect("a");
+    let jitter = log.lock().active_roll_jitter_ms.expect("drawn");
+    assert!((0..500).contains(&jitter));
+    log.append(batch(1, 10_000 + 1000 - jitter), 0).expect("a");
+    assert_eq!(segs(&log), 1);
+    log.append(batch(1, 10_001 + 1000 - jitter), 0).expect("a");
+    assert_eq!(segs(&log), 2);
 }
 
 #[test]
@@ -575,7 +639,16 @@ proptest! {
         let active_base = log.lock().segments.last().map(|s| s.base_offset).expect("active");
         let before = all_records(&log);
         prop_assert_eq!(&before, &written);
+        let closed_bytes: u64 = {
+            let inner = log.lock();
+            inner.segments[..inner.segments.len() - 1].iter().map(|s| s.size_bytes()).sum()
+        };
         log.clean_pass(10_000).expect("clean");
+        // Cleaned segments are merged: greedy grouping leaves no two neighbouring groups that would fit
+        // together, so at most 2 groups per `segment.bytes` of input (+1 for the remainder).
+        let closed_after = log.lock().segments.len() - 1;
+        prop_assert!(closed_after as u64 <= 2 * closed_bytes / 700 + 1, "{} closed segments", closed_after);
+        prop_assert!(log.lock().segments.iter().all(|s| s.size_bytes() <= 700));
         let after = all_records(&log);
         let (closed, tail): (Vec<_>, Vec<_>) = written.iter().cloned().partition(|(o, _, _)| *o < active_base);
         let mut expect: Vec<_> = closed
@@ -586,7 +659,7 @@ proptest! {
         expect.extend(tail);
         prop_assert_eq!(after, expect);
         // A second pass with expired tombstones removes them from the closed segments.
-        log.lock().cleaner_first_dirty = 0;
+        log.lock().cleaner_checkpoint = None;
         log.clean_pass(10_000 + LogConfig::default().delete_retention_ms).expect("clean");
         let again = all_records(&log);
         prop_assert!(again.iter().all(|(o, _, v)| v.is_some() || *o >= active_base));
@@ -664,4 +737,381 @@ fn appended_bytes_are_the_sent_batches_with_only_offset_and_epoch_stamped() {
         assert_eq!(&stored_batch[16..], &sent[16..]);
         sent_pos += stored_batch.len();
     }
+}
+
+#[test]
+fn page_cache_trimming_keeps_every_record_readable() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(StoreOptions {
+        page_cache_window_bytes: 1 << 20,
+        ..opts(dir.path())
+    })
+    .expect("open");
+    let cfg = LogConfig {
+        segment_bytes: 3 << 20,
+        ..LogConfig::default()
+    };
+    let log = store.get_or_create("t", 0, cfg).expect("create");
+    let value = vec![7u8; 1000];
+    let recs: Vec<batch::KeyValue<'_>> = (0..64).map(|_| (None, Some(&value[..]))).collect();
+    for _ in 0..200 {
+        // ~64 KiB per batch, ~12.5 MiB in all: four rolls and a dozen trims.
+        log.append(build_batch(&recs, now(), -1, -1, -1, 0), now())
+            .expect("append");
+        log.trim_page_cache();
+    }
+    let seen = walk(&log, 0);
+    assert_eq!(seen.len(), 200);
+    assert!(seen.windows(2).all(|w| w[1].0 == w[0].1 + 1), "contiguous");
+    let r = log.read(64 * 100, 1 << 16).expect("read");
+    for (_, b) in split_batches(&r.records) {
+        let header = batch::check_batch(&b).expect("valid");
+        assert_eq!(header.base_offset, 6400);
+    }
+    assert!(log.lock().segments.len() >= 4, "rolled");
+}
+
+/// Bases and sizes of a partition's `.log` files, and any other files, sorted.
+fn files_of(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .filter(|(n, _)| !n.ends_with(".snapshot"))
+        .collect();
+    out.sort();
+    out
+}
+
+fn compact_config() -> LogConfig {
+    LogConfig {
+        cleanup_compact: true,
+        cleanup_delete: false,
+        segment_bytes: 300,
+        min_compaction_lag_ms: 0,
+        ..small_config()
+    }
+}
+
+#[test]
+fn cleaner_checkpoint_survives_restart_and_keeps_dirty_ratio() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let part_dir;
+    let cleaned_to;
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        part_dir = log.dir().to_path_buf();
+        for i in 0..40u8 {
+            log.append(kv_batch(&[b'k', i], Some(b"old"), 1_000), 0)
+                .expect("append");
+        }
+        store.run_maintenance(now()).expect("maintenance");
+        cleaned_to = log.cleaner_checkpoint().expect("cleaned");
+        let active_base = log.lock().segments.last().map(|s| s.base_offset);
+        assert_eq!(Some(cleaned_to), active_base);
+        let file = checkpoint::read(dir.path(), checkpoint::CLEANER_FILE).expect("read");
+        assert_eq!(file.get(&("c".to_string(), 0)), Some(&cleaned_to));
+        // Crash: no shutdown, no final checkpoint write.
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("c", 0, compact_config()).expect("c");
+    assert_eq!(log.cleaner_checkpoint(), Some(cleaned_to));
+    assert_eq!(log.lock().cleaner_first_dirty(), cleaned_to);
+    // A little new dirt (updates of 3 keys) is below min.cleanable.dirty.ratio 0.5 of the whole log: no
+    // cleaning, so the old values stay. Had the position been lost, everything would count as dirty.
+    for i in 0..3u8 {
+        log.append(kv_batch(&[b'k', i], Some(b"new"), 1_000), 0)
+            .expect("append");
+    }
+    log.roll(&mut log.lock(), 0).expect("roll");
+    let files = files_of(&part_dir);
+    assert_eq!(log.clean_pass(now()).expect("pass"), 0);
+    assert_eq!(files_of(&part_dir), files);
+    assert_eq!(log.cleaner_checkpoint(), Some(cleaned_to));
+    let old_k0 = |log: &PartitionLog| {
+        all_records(log)
+            .iter()
+            .any(|(_, k, v)| k == b"k\0" && v.as_deref() == Some(&b"old"[..]))
+    };
+    assert!(old_k0(&log));
+    // A second cleaning once the dirty section is large enough: continues from the checkpoint.
+    log.set_config(LogConfig {
+        min_cleanable_dirty_ratio: 0.0,
+        ..compact_config()
+    });
+    store.run_maintenance(now()).expect("maintenance");
+    assert!(!old_k0(&log));
+    let second = log.cleaner_checkpoint().expect("cleaned");
+    assert!(second > cleaned_to);
+    let file = checkpoint::read(dir.path(), checkpoint::CLEANER_FILE).expect("read");
+    assert_eq!(file.get(&("c".to_string(), 0)), Some(&second));
+    // Clamped to the log start like Kafka: a position below it counts from the log start.
+    let end = log.offsets().log_end;
+    log.delete_records(end).expect("delete records");
+    assert_eq!(log.lock().cleaner_first_dirty(), end);
+    // Deleted partitions drop out of the file.
+    store.delete("c", 0).expect("delete");
+    store.run_maintenance(now()).expect("maintenance");
+    let file = checkpoint::read(dir.path(), checkpoint::CLEANER_FILE).expect("read");
+    assert!(file.is_empty());
+}
+
+#[test]
+fn cleaner_checkpoint_beyond_log_end_is_ignored_at_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        log.append(kv_batch(b"k", Some(b"v"), 1_000), 0)
+            .expect("append");
+        store.shutdown().expect("shutdown");
+    }
+    let entries = vec![(("c".to_string(), 0), 99), (("gone".to_string(), 0), 5)];
+    checkpoint::write(dir.path(), checkpoint::CLEANER_FILE, &entries).expect("write");
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get("c", 0).expect("c");
+    assert_eq!(log.cleaner_checkpoint(), None);
+    assert_eq!(log.lock().cleaner_first_dirty(), 0);
+    store.write_checkpoints().expect("write");
+    assert!(checkpoint::read(dir.path(), checkpoint::CLEANER_FILE)
+        .expect("read")
+        .is_empty());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("dir").filter_map(|e| e.ok()) {
+        std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+    }
+}
+
+/// Every intermediate state of a merging swap recovers to either the old or the cleaned log.
+#[test]
+fn merged_swap_recovers_from_every_intermediate_state() {
+    let src = tempfile::tempdir().expect("tmp");
+    let part = src.path().join("c-0");
+    let pre = tempfile::tempdir().expect("tmp");
+    let post = tempfile::tempdir().expect("tmp");
+    let (before, after, old_bases, base) = {
+        let store = LogStore::open(opts(src.path())).expect("open");
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        for i in 0..60u8 {
+            log.append(kv_batch(&[b'k', i % 7], Some(&[i; 4]), 1_000), 0)
+                .expect("append");
+        }
+        let before = all_records(&log);
+        store.shutdown().expect("shutdown");
+        copy_dir(&part, pre.path());
+        let store = LogStore::open(opts(src.path())).expect("reopen");
+        // Written in small segments, cleaned into one: every closed segment forms one group.
+        let log = store.get_or_create("c", 0, compact_config()).expect("c");
+        log.set_config(LogConfig {
+            segment_bytes: 1 << 20,
+            min_cleanable_dirty_ratio: 0.0,
+            ..compact_config()
+        });
+        let old_bases: Vec<i64> = {
+            let inner = log.lock();
+            inner.segments[..inner.segments.len() - 1]
+                .iter()
+                .map(|s| s.base_offset)
+                .collect()
+        };
+        assert!(old_bases.len() > 3);
+        log.clean_pass(now()).expect("clean");
+        assert_eq!(
+            log.lock().segments.len(),
+            2,
+            "closed segments merged into one"
+        );
+        let after = all_records(&log);
+        assert!(after.len() < before.len());
+        store.shutdown().expect("shutdown");
+        copy_dir(&part, post.path());
+        (before, after, old_bases, 0i64)
+    };
+    let name = |b: i64, ext: &str| format!("{b:020}.{ext}");
+    let recover = |setup: &dyn Fn(&std::path::Path)| {
+        let root = tempfile::tempdir().expect("tmp");
+        let d = root.path().join("c-0");
+        copy_dir(pre.path(), &d);
+        setup(&d);
+        let store = LogStore::open(opts(root.path())).expect("recover");
+        let log = store.get("c", 0).expect("c");
+        let got = all_records(&log);
+        let leftovers = files_of(&d)
+            .into_iter()
+            .filter(|(n, _)| {
+                n.ends_with(".swap") || n.ends_with(".deleted") || n.ends_with(".cleaned")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+        // Appends continue after the recovered log.
+        let end = log.offsets().log_end;
+        assert_eq!(
+            log.append(kv_batch(b"x", None, 1), 0)
+                .expect("append")
+                .base_offset,
+            end
+        );
+        got
+    };
+    let merged = post.path().join(name(base, "log"));
+    // 1. Crash while writing the cleaned file: the old log.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log.cleaned"))).expect("copy");
+        }),
+        before
+    );
+    // 2. Swap file complete, nothing else done: recovery completes the swap.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log.swap"))).expect("copy");
+        }),
+        after
+    );
+    // 3. Swap complete, first segment's indexes gone, some old segments renamed `.deleted`.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log.swap"))).expect("copy");
+            std::fs::remove_file(d.join(name(base, "index"))).expect("rm");
+            std::fs::remove_file(d.join(name(base, "timeindex"))).expect("rm");
+            for b in &old_bases[1..3] {
+                for ext in ["log", "index", "timeindex"] {
+                    std::fs::rename(
+                        d.join(name(*b, ext)),
+                        d.join(name(*b, &format!("{ext}.deleted"))),
+                    )
+                    .expect("rename");
+                }
+            }
+        }),
+        after
+    );
+    // 4. Swap renamed into place, old segments all `.deleted`, no indexes yet.
+    assert_eq!(
+        recover(&|d| {
+            std::fs::copy(&merged, d.join(name(base, "log"))).expect("copy");
+            std::fs::remove_file(d.join(name(base, "index"))).expect("rm");
+            std::fs::remove_file(d.join(name(base, "timeindex"))).expect("rm");
+            for b in &old_bases[1..] {
+                for ext in ["log", "index", "timeindex"] {
+                    std::fs::rename(
+                        d.join(name(*b, ext)),
+                        d.join(name(*b, &format!("{ext}.deleted"))),
+                    )
+                    .expect("rename");
+                }
+            }
+        }),
+        after
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_records_is_durable_when_acknowledged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let mut logs = Vec::new();
+        for p in 0..8 {
+            let log = store.get_or_create("t", p, small_config()).expect("create");
+            for i in 0..20 {
+                log.append(batch(2, i), 0).expect("append");
+            }
+            logs.push(log);
+        }
+        // Concurrent DeleteRecords on several partitions: each returns only once its start is durable.
+        let mut tasks = Vec::new();
+        for (p, log) in logs.iter().enumerate() {
+            let (store, log) = (store.clone(), log.clone());
+            tasks.push(tokio::spawn(async move {
+                store.delete_records(&log, 10 + p as i64).await
+            }));
+        }
+        for (p, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.expect("join").expect("delete"), 10 + p as i64);
+        }
+        // In the checkpoint file already, without any maintenance pass or shutdown.
+        let file = checkpoint::read(dir.path(), checkpoint::LOG_START_FILE).expect("read");
+        for p in 0..8 {
+            assert_eq!(file.get(&("t".to_string(), p)), Some(&(10 + i64::from(p))));
+        }
+        assert!(matches!(
+            store.delete_records(&logs[0], 41).await,
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        // Crash: the store is dropped without shutdown.
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    for p in 0..8 {
+        let log = store.get_or_create("t", p, small_config()).expect("get");
+        assert_eq!(log.offsets().log_start, 10 + i64::from(p));
+        assert!(matches!(
+            log.read(9, 100),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+    }
+}
+
+#[test]
+fn producer_snapshots_below_the_log_go_with_their_segments() {
+    use super::producer_state::{list_snapshot_files, snapshot_path, write_snapshot};
+    let dir = tempfile::tempdir().expect("tmp");
+    let part_dir;
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, small_config()).expect("create");
+        part_dir = log.dir().to_path_buf();
+        // Producer 1 writes only into the first segments, producer 2 keeps writing after it.
+        for i in 0..10 {
+            log.append(idem(1, 0, i * 2, 2), now()).expect("append");
+        }
+        let p1_state = log.lock().producers.clone();
+        // A snapshot as of offset 2 (producer 1 at sequence 1), as a roll there would have left.
+        write_snapshot(&part_dir, 2, &p1_state).expect("snapshot");
+        for i in 0..40 {
+            log.append(idem(2, 0, i * 2, 2), now()).expect("append");
+        }
+        log.flush_now().expect("flush");
+        assert!(list_snapshot_files(&part_dir).expect("list").len() >= 2);
+        // DeleteRecords past producer 1's data, then retention removes those segments.
+        let end = log.offsets().log_end;
+        log.delete_records(end - 4).expect("delete");
+        let out = log.retention_pass(0).expect("retention");
+        assert!(out.segments_deleted > 0);
+        let first_base = log.lock().segments[0].base_offset;
+        let snaps = list_snapshot_files(&part_dir).expect("list");
+        assert!(
+            snaps.iter().all(|o| *o >= first_base),
+            "{snaps:?} below {first_base}"
+        );
+        // In memory producer 1 is kept (Kafka since KIP-360): its retry is still a duplicate.
+        let dup = log.append(idem(1, 0, 18, 2), now()).expect("retry");
+        assert!(dup.duplicate);
+        // A stale snapshot left below the log (e.g. by an older version) and unreadable newer ones.
+        write_snapshot(&part_dir, 2, &p1_state).expect("snapshot");
+        for o in list_snapshot_files(&part_dir).expect("list") {
+            if o > 2 {
+                std::fs::write(snapshot_path(&part_dir, o), b"garbage").expect("corrupt");
+            }
+        }
+        // Crash.
+    }
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("t", 0, small_config()).expect("get");
+    assert!(!snapshot_path(&part_dir, 2).exists());
+    // Producer 1's state is not rewound to sequence 1: it is unknown, so its next batch is accepted.
+    log.append(idem(1, 0, 20, 2), now())
+        .expect("next batch of producer 1 accepted");
+    // Producer 2's state was rebuilt from the remaining segments.
+    assert!(matches!(
+        log.append(idem(2, 0, 200, 1), now()),
+        Err(LogError::OutOfOrderSequence { .. })
+    ));
 }
