@@ -6,6 +6,10 @@
 //! partition's lock. Reads clone the `Arc<File>` and `pread` outside the lock, which is safe because bytes
 //! below a size observed under the lock never change and an evicted descriptor stays open until its last
 //! clone drops.
+//!
+//! Durability across eviction: the flusher may fsync through a descriptor opened after the write. Linux
+//! syncs the inode's dirty pages whatever descriptor asks, and (since 4.16) reports a writeback error not
+//! yet seen by anyone to the next `fsync`, even on a newly opened descriptor.
 
 use std::fs::{File, OpenOptions};
 use std::io;
