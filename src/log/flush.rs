@@ -1,5 +1,6 @@
 //! The flusher: one dedicated thread that turns "please make offset N durable" requests into as few
-//! `fdatasync` calls as possible (group commit), so tokio workers never block on a disk flush.
+//! `fdatasync` calls as possible (group commit), so tokio workers never block on a disk flush; beside it,
+//! the trimmer thread runs page-cache trims (`page_cache`), which wait for writeback.
 //!
 //! An acks=all producer appends (page cache), then awaits [`PartitionLog::wait_durable`]; that queues the
 //! partition here. The thread takes everything queued at that moment and, per partition, syncs once up to
@@ -7,34 +8,54 @@
 //! publishes the new durable offset on a watch channel that wakes the waiters.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 
 use super::partition::PartitionLog;
 
-/// Partitions waiting for a flush.
+/// Partitions waiting for one kind of work, in request order, each at most once.
+#[derive(Default)]
+struct WorkList {
+    partitions: Vec<Weak<PartitionLog>>,
+    /// Addresses of the partitions in `partitions`, to deduplicate requests.
+    queued: HashSet<usize>,
+}
+
+impl WorkList {
+    /// Adds a partition; false when it is already waiting.
+    fn push(&mut self, partition: Weak<PartitionLog>) -> bool {
+        let fresh = self.queued.insert(partition.as_ptr() as usize);
+        if fresh {
+            self.partitions.push(partition);
+        }
+        fresh
+    }
+
+    fn take(&mut self) -> Vec<Weak<PartitionLog>> {
+        self.queued.clear();
+        std::mem::take(&mut self.partitions)
+    }
+}
+
+/// Work for the two threads.
 #[derive(Default)]
 struct Queue {
-    /// Partitions to flush, in request order; each at most once (see `queued`).
-    pending: Vec<Weak<PartitionLog>>,
-    /// Addresses of the partitions in `pending`, to deduplicate requests.
-    queued: HashSet<usize>,
-    /// Partitions whose page cache is due for trimming (after the flushes; see `page_cache`).
-    trims: Vec<Weak<PartitionLog>>,
-    /// Addresses of the partitions in `trims`.
-    trims_queued: HashSet<usize>,
-    /// Set by [`Flusher::stop`]; the thread drains the queue and exits.
+    /// Partitions to flush.
+    flushes: WorkList,
+    /// Partitions whose page cache is due for trimming.
+    trims: WorkList,
+    /// Set by [`Flusher::stop`]: the flusher drains its queue and exits; the trimmer exits at once.
     stop: bool,
 }
 
-/// Shared handle of the flusher thread.
+/// Shared handle of the flusher and trimmer threads.
 #[derive(Default)]
 pub struct Flusher {
     /// The queue, guarded by a short std mutex.
     queue: Mutex<Queue>,
-    /// Wakes the thread when the queue becomes non-empty or on stop.
+    /// Wakes the flusher when `flushes` becomes non-empty or on stop.
     wake: Condvar,
-    /// Wakes the trimmer thread when `trims` becomes non-empty or on stop.
+    /// Wakes the trimmer when `trims` becomes non-empty or on stop.
     wake_trimmer: Condvar,
 }
 
@@ -58,30 +79,27 @@ impl Flusher {
         Ok((flusher, handle))
     }
 
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Queues a partition for flushing (no-op if already queued).
     pub fn request(&self, partition: Weak<PartitionLog>) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let key = partition.as_ptr() as usize;
-        if q.queued.insert(key) {
-            q.pending.push(partition);
+        if self.lock().flushes.push(partition) {
             self.wake.notify_one();
         }
     }
 
     /// Queues a partition for page-cache trimming (no-op if already queued).
     pub fn request_trim(&self, partition: Weak<PartitionLog>) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let key = partition.as_ptr() as usize;
-        if q.trims_queued.insert(key) {
-            q.trims.push(partition);
+        if self.lock().trims.push(partition) {
             self.wake_trimmer.notify_one();
         }
     }
 
-    /// Asks the thread to finish the queued work and exit.
+    /// Asks the threads to finish (the flusher drains its queue first) and exit.
     pub fn stop(&self) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.stop = true;
+        self.lock().stop = true;
         self.wake.notify_all();
         self.wake_trimmer.notify_all();
     }
@@ -90,20 +108,17 @@ impl Flusher {
     fn run_trims(&self) {
         loop {
             let trims = {
-                let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                while q.trims.is_empty() && !q.stop {
+                let mut q = self.lock();
+                while q.trims.partitions.is_empty() && !q.stop {
                     q = self.wake_trimmer.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
                 if q.stop {
                     return;
                 }
-                q.trims_queued.clear();
-                std::mem::take(&mut q.trims)
+                q.trims.take()
             };
-            for p in trims {
-                if let Some(p) = p.upgrade() {
-                    p.trim_page_cache();
-                }
+            for p in trims.iter().filter_map(Weak::upgrade) {
+                p.trim_page_cache();
             }
         }
     }
@@ -111,21 +126,18 @@ impl Flusher {
     fn run(&self) {
         loop {
             let batch = {
-                let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                while q.pending.is_empty() && !q.stop {
+                let mut q = self.lock();
+                while q.flushes.partitions.is_empty() && !q.stop {
                     q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
-                if q.pending.is_empty() && q.stop {
+                if q.flushes.partitions.is_empty() && q.stop {
                     return;
                 }
-                q.queued.clear();
-                std::mem::take(&mut q.pending)
+                q.flushes.take()
             };
-            for p in batch {
-                if let Some(p) = p.upgrade() {
-                    // Errors are recorded on the partition and returned to its waiters.
-                    let _ = p.flush_now();
-                }
+            for p in batch.iter().filter_map(Weak::upgrade) {
+                // Errors are recorded on the partition and returned to its waiters.
+                let _ = p.flush_now();
             }
         }
     }
