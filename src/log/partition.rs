@@ -20,7 +20,7 @@ use super::file_cache::FileCache;
 use super::flush::Flusher;
 use super::page_cache::PageCacheTrim;
 use super::producer_state::{write_snapshot, ProducerStateManager, Verdict};
-use super::segment::{find_batch, read_batches, Segment};
+use super::segment::{find_batch, read_batches, Segment, SegmentId};
 use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
 
 /// Leader epoch stamped into appended batches (single node: always 0).
@@ -435,7 +435,7 @@ impl PartitionLog {
 
     fn flush_inner(&self) -> Result<(), LogError> {
         struct Work {
-            base: i64,
+            id: SegmentId,
             file: Arc<std::fs::File>,
             size: u64,
             index_paths: Option<[PathBuf; 2]>,
@@ -454,7 +454,7 @@ impl PartitionLog {
                 };
                 if seg.needs_sync() || index_paths.is_some() {
                     work.push(Work {
-                        base: seg.base_offset,
+                        id: seg.id(),
                         file: seg.file()?,
                         size: seg.size_bytes(),
                         index_paths,
@@ -480,7 +480,8 @@ impl PartitionLog {
         }
         let mut inner = self.lock();
         for w in &work {
-            if let Some(seg) = inner.segments.iter_mut().find(|s| s.base_offset == w.base) {
+            // By identity, not base offset: the cleaner may have swapped in a new segment meanwhile.
+            if let Some(seg) = inner.segments.iter_mut().find(|s| s.is(&w.id)) {
                 seg.mark_synced(w.size);
                 if w.index_paths.is_some() {
                     seg.mark_indexes_synced();

@@ -83,6 +83,11 @@ pub struct Segment {
     pub created_ms: i64,
 }
 
+/// Identity of one segment object, stable across file reopenings. The flusher keeps it over its unlocked
+/// fsync so it can tell "the segment I synced" from a cleaned segment swapped in under the same base offset.
+#[derive(Debug)]
+pub(crate) struct SegmentId(Arc<SegmentFiles>);
+
 /// A snapshot for reading outside the partition lock.
 #[derive(Debug, Clone)]
 pub struct ReadView {
@@ -433,6 +438,16 @@ impl Segment {
             offset_of_max_timestamp: -1,
             created_ms: now_ms,
         }
+    }
+
+    /// This segment's identity (holding it keeps the identity from being reused).
+    pub(crate) fn id(&self) -> SegmentId {
+        SegmentId(self.files.clone())
+    }
+
+    /// Whether this is the segment `id` was taken from.
+    pub(crate) fn is(&self, id: &SegmentId) -> bool {
+        Arc::ptr_eq(&self.files, &id.0)
     }
 
     fn tail(&self) -> Tail {
