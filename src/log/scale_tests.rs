@@ -30,19 +30,9 @@ fn config() -> LogConfig {
     }
 }
 
-/// Every batch's (first, last) offset, walking reads from `from` to the log end.
+/// Every batch's (first, last) offset, walking 300-byte reads from `from` to the log end.
 fn walk(log: &PartitionLog, from: i64) -> Vec<(i64, i64)> {
-    let mut next = from;
-    let mut seen = Vec::new();
-    while next < log.offsets().log_end {
-        let r = log.read(next, 300).expect("read");
-        let got: Vec<(i64, i64)> = split_batches(&r.records)
-            .map(|(h, _)| (h.base_offset, h.last_offset()))
-            .collect();
-        next = got.last().map(|x| x.1 + 1).expect("progress");
-        seen.extend(got);
-    }
-    seen
+    super::tests::walk_reading(log, from, 300)
 }
 
 fn segments(log: &PartitionLog) -> usize {

@@ -33,10 +33,15 @@ fn now() -> i64 {
 
 /// All batch offset ranges from `from` to the end, walking reads.
 fn walk(log: &PartitionLog, from: i64) -> Vec<(i64, i64)> {
+    walk_reading(log, from, 1 << 20)
+}
+
+/// [`walk`] with reads of at most `max_bytes` (small reads cross many segments).
+pub(super) fn walk_reading(log: &PartitionLog, from: i64, max_bytes: usize) -> Vec<(i64, i64)> {
     let mut next = from;
     let mut seen = Vec::new();
     while next < log.offsets().log_end {
-        let r = log.read(next, 1 << 20).expect("read");
+        let r = log.read(next, max_bytes).expect("read");
         for (_, b) in split_batches(&r.records) {
             batch::check_batch(&b).expect("only valid batches");
         }
