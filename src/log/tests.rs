@@ -785,7 +785,9 @@ fn files_of(dir: &std::path::Path) -> Vec<(String, u64)> {
             let len = e.metadata().map(|m| m.len()).unwrap_or(0);
             (e.file_name().to_string_lossy().into_owned(), len)
         })
-        .filter(|(n, _)| !n.ends_with(".snapshot"))
+        // Producer snapshots (and their `.tmp` while being written) belong to the flusher, which may
+        // still be writing one for an earlier roll, or for the store dropped before a simulated crash.
+        .filter(|(n, _)| !n.ends_with(".snapshot") && !n.ends_with(".snapshot.tmp"))
         .collect();
     out.sort();
     out
@@ -1083,7 +1085,15 @@ fn producer_snapshots_below_the_log_go_with_their_segments() {
         for i in 0..40 {
             log.append(idem(2, 0, i * 2, 2), now()).expect("append");
         }
-        log.flush_now().expect("flush");
+        // Roll snapshots are written by the flusher thread; a flush run here could finish while that
+        // thread is still writing one. Awaiting durability waits for the flusher's own pass instead
+        // (it writes the snapshot before publishing the durable offset).
+        let end = log.offsets().log_end;
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(log.wait_durable(end - 1))
+            .expect("durable");
         assert!(list_snapshot_files(&part_dir).expect("list").len() >= 2);
         // DeleteRecords past producer 1's data, then retention removes those segments.
         let end = log.offsets().log_end;
