@@ -216,10 +216,16 @@ fn shutdown_skips_partitions_untouched_since_a_clean_open() {
             .and_then(|m| m.modified())
             .ok()
     };
-    let idle_snap = snapshot(&idle, 3).expect("snapshot");
+    // Back-date the idle snapshot so any rewrite shows in its mtime, whatever the clock's granularity.
+    let idle_snap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(idle.dir().join(format!("{:020}.snapshot", 3)))
+        .and_then(|f| f.set_modified(idle_snap))
+        .expect("back-date snapshot");
+    assert_eq!(snapshot(&idle, 3), Some(idle_snap));
     drop((idle, busy, store));
 
-    std::thread::sleep(std::time::Duration::from_millis(20));
     let store = LogStore::open(capped(dir.path(), 8)).expect("reopen");
     let idle = store.get_or_create("idle", 0, config()).expect("idle");
     let busy = store.get_or_create("busy", 0, config()).expect("busy");
