@@ -84,6 +84,9 @@ pub struct Config {
     /// is dropped from it. 0 leaves caching to the kernel, as Kafka does (`log.page.cache.window.bytes`).
     #[serde(rename = "log.page.cache.window.bytes")]
     pub log_page_cache_window_bytes: u64,
+    /// Wait before a deleted partition's files are removed from disk (`log.segment.delete.delay.ms`).
+    #[serde(rename = "log.segment.delete.delay.ms")]
+    pub log_segment_delete_delay_ms: i64,
     /// Most incremental fetch sessions cached (`max.incremental.fetch.session.cache.slots`).
     #[serde(rename = "max.incremental.fetch.session.cache.slots")]
     pub fetch_session_cache_slots: usize,
@@ -136,6 +139,7 @@ impl Default for Config {
             acks_all_fsync: true,
             log_max_open_files: crate::log::file_cache::DEFAULT_MAX_OPEN_FILES,
             log_page_cache_window_bytes: crate::log::PAGE_CACHE_WINDOW_DEFAULT,
+            log_segment_delete_delay_ms: 60_000,
             fetch_session_cache_slots: 1000,
             fetch_max_bytes: 55 * 1024 * 1024,
             producer_id_expiration_ms: 86_400_000,
@@ -227,6 +231,11 @@ impl Config {
                 "log.max.open.files must be >= 1".into(),
             ));
         }
+        if self.log_segment_delete_delay_ms < 0 {
+            return Err(ConfigError::Invalid(
+                "log.segment.delete.delay.ms must be >= 0".into(),
+            ));
+        }
         if parse_cleanup_policy(&self.log_cleanup_policy).is_none() {
             return Err(ConfigError::Invalid(format!(
                 "log.cleanup.policy {:?}",
@@ -289,6 +298,7 @@ impl Config {
             durable_acks_all: self.acks_all_fsync,
             max_open_files: self.log_max_open_files,
             page_cache_window_bytes: self.log_page_cache_window_bytes,
+            segment_delete_delay_ms: self.log_segment_delete_delay_ms,
         }
     }
 }
@@ -408,6 +418,10 @@ impl serde::Serialize for SerializableConfig<'_> {
         m.serialize_entry(
             "log.page.cache.window.bytes",
             &c.log_page_cache_window_bytes,
+        )?;
+        m.serialize_entry(
+            "log.segment.delete.delay.ms",
+            &c.log_segment_delete_delay_ms,
         )?;
         m.serialize_entry(
             "max.incremental.fetch.session.cache.slots",

@@ -134,6 +134,9 @@ pub struct StoreOptions {
     /// Bytes of each partition's newest writes kept in the page cache; older written data is dropped from
     /// it (`log.page.cache.window.bytes`, Weir-specific; 0 leaves caching to the kernel, as Kafka does).
     pub page_cache_window_bytes: u64,
+    /// `log.segment.delete.delay.ms`: how long a deleted partition's renamed folder stays on disk before
+    /// the background task removes it.
+    pub segment_delete_delay_ms: i64,
 }
 
 impl StoreOptions {
@@ -146,6 +149,7 @@ impl StoreOptions {
             durable_acks_all: true,
             max_open_files: file_cache::DEFAULT_MAX_OPEN_FILES,
             page_cache_window_bytes: PAGE_CACHE_WINDOW_DEFAULT,
+            segment_delete_delay_ms: 60_000,
         }
     }
 }

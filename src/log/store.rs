@@ -49,6 +49,14 @@ pub struct LogStore {
     maintenance: Mutex<()>,
     /// Serialises checkpoint-file writers (they share temp file names).
     checkpoint_files: Mutex<()>,
+    /// Folders of deleted partitions (renamed `*-delete`) and when they may be removed from disk.
+    doomed: Mutex<Vec<Doomed>>,
+}
+
+/// A deleted partition's renamed folder awaiting removal (`log.segment.delete.delay.ms`).
+struct Doomed {
+    path: PathBuf,
+    due_ms: i64,
 }
 
 /// Splits `<topic>-<partition>` on the last `-` (topic names may contain `-`).
@@ -78,6 +86,7 @@ impl LogStore {
         let options = Arc::new(options);
         let now = now_ms();
         let mut found = Vec::new();
+        let mut doomed = Vec::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
@@ -86,8 +95,12 @@ impl LogStore {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if name.ends_with("-delete") {
-                // A partition whose deletion was interrupted.
-                std::fs::remove_dir_all(entry.path())?;
+                // A partition whose deletion was interrupted: rescheduled, as Kafka does, not removed here
+                // (removing gigabytes would hold up start-up).
+                doomed.push(Doomed {
+                    path: entry.path(),
+                    due_ms: now.saturating_add(options.segment_delete_delay_ms),
+                });
                 continue;
             }
             let Some(key) = parse_partition_dir(name) else {
@@ -176,6 +189,7 @@ impl LogStore {
             background: Mutex::new(None),
             maintenance: Mutex::new(()),
             checkpoint_files: Mutex::new(()),
+            doomed: Mutex::new(doomed),
         }))
     }
 
@@ -270,8 +284,46 @@ impl LogStore {
         ));
         std::fs::rename(log.dir(), &doomed)?;
         sync_dir(&self.options.dir)?;
-        std::fs::remove_dir_all(&doomed)?;
+        // Removed later by the background task (Kafka's `log.segment.delete.delay.ms`): unlinking a large
+        // partition truncates its page cache and frees its blocks, which must not stall the caller (a
+        // request handler) and lets readers still holding its files finish.
+        self.lock_doomed().push(Doomed {
+            path: doomed,
+            due_ms: now_ms().saturating_add(self.options.segment_delete_delay_ms),
+        });
         Ok(())
+    }
+
+    fn lock_doomed(&self) -> std::sync::MutexGuard<'_, Vec<Doomed>> {
+        self.doomed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes the folders of deleted partitions whose delay has passed by `now_ms`; returns how many.
+    /// Blocking (run by the background task); a folder that cannot be removed is logged and retried.
+    pub fn remove_deleted_partitions(&self, now_ms: i64) -> usize {
+        let due: Vec<PathBuf> = {
+            let mut doomed = self.lock_doomed();
+            let (due, later) = std::mem::take(&mut *doomed)
+                .into_iter()
+                .partition(|d| d.due_ms <= now_ms);
+            *doomed = later;
+            due.into_iter().map(|d| d.path).collect()
+        };
+        let mut removed = 0;
+        for path in due {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed += 1,
+                Err(e) => {
+                    tracing::error!(dir = %path.display(), error = %e, "removing a deleted partition failed");
+                    self.lock_doomed().push(Doomed {
+                        path,
+                        due_ms: now_ms.saturating_add(self.options.segment_delete_delay_ms),
+                    });
+                }
+            }
+        }
+        removed
     }
 
     /// Flushes everything, writes checkpoints and the clean-shutdown marker. Appends fail afterwards.
@@ -478,6 +530,7 @@ impl LogStore {
                 }
                 let res = tokio::task::spawn_blocking(move || {
                     let now = now_ms();
+                    store.remove_deleted_partitions(now);
                     if full {
                         store.run_maintenance(now)
                     } else {

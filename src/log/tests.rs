@@ -1,5 +1,6 @@
 //! Tests of the whole store: append/read, rolls, recovery, producer state, retention, durability.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -575,10 +576,49 @@ fn delete_partition_removes_folder() {
         .get_or_create("gone", 0, LogConfig::default())
         .expect("create");
     log.append(batch(1, 0), 0).expect("append");
+    let deleted_at = now();
     store.delete("gone", 0).expect("delete");
     assert!(!dir.path().join("gone-0").exists());
     assert!(store.get("gone", 0).is_none());
     assert!(matches!(log.append(batch(1, 0), 0), Err(LogError::Deleted)));
+    // Renamed out of the way at once; the files go only after `log.segment.delete.delay.ms`.
+    assert_eq!(doomed_dirs(dir.path()).len(), 1);
+    assert_eq!(store.remove_deleted_partitions(deleted_at), 0);
+    assert_eq!(doomed_dirs(dir.path()).len(), 1);
+    assert_eq!(store.remove_deleted_partitions(deleted_at + 60_001), 1);
+    assert!(doomed_dirs(dir.path()).is_empty());
+}
+
+/// Renamed folders of deleted partitions (`<topic>-<partition>.<id>-delete`).
+fn doomed_dirs(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with("-delete"))
+        .collect()
+}
+
+#[test]
+fn deletion_interrupted_by_a_restart_is_rescheduled_not_loaded() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store
+            .get_or_create("gone", 0, LogConfig::default())
+            .expect("create");
+        log.append(batch(1, 0), 0).expect("append");
+        store.delete("gone", 0).expect("delete");
+        store.shutdown().expect("shutdown");
+    }
+    let reopened_at = now();
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    assert!(store.existing().is_empty());
+    assert!(store.get("gone", 0).is_none());
+    // Still on disk after open (removing it there would hold up start-up), gone once due.
+    assert_eq!(doomed_dirs(dir.path()).len(), 1);
+    assert_eq!(store.remove_deleted_partitions(reopened_at), 0);
+    assert_eq!(store.remove_deleted_partitions(reopened_at + 60_001), 1);
+    assert!(doomed_dirs(dir.path()).is_empty());
 }
 
 #[test]
