@@ -1,5 +1,5 @@
 //! Log store benchmarks: append vs raw sequential write (same bytes, same disk, same run), read
-//! throughput, offset-index lookup, and acks=all group-commit throughput with concurrent appenders.
+//! throughput, reads at the tail, offset-index lookup, and acks=all group-commit throughput with concurrent appenders.
 //!
 //! Run: `cargo bench --bench log_store`. Files go under `target/bench-data` (the same disk as the build).
 
@@ -121,6 +121,34 @@ fn read_throughput(c: &mut Criterion) {
                 .wrapping_add(1442695040888963407);
             let o = (x >> 33) as i64 % end;
             log.read(o, 1).expect("read").records.len()
+        })
+    });
+    // A tailing consumer: 1 KiB single-record batches (a `linger.ms=0` producer), each read at one of the
+    // last four offsets, as a consumer polling right behind the producer asks.
+    let tail = s
+        .get_or_create("tail", 0, LogConfig::default())
+        .expect("create");
+    let value = vec![0xcdu8; 1024];
+    let one = build_batch(
+        &[(None, Some(&value[..]))],
+        1_700_000_000_000,
+        -1,
+        -1,
+        -1,
+        0,
+    );
+    for _ in 0..4096 {
+        tail.append(one.clone(), 0).expect("append");
+    }
+    let tail_end = tail.offsets().log_end;
+    g.bench_function("read_at_tail_1KiB_batches", |bench| {
+        let mut k = 0i64;
+        bench.iter(|| {
+            k = (k + 1) % 4;
+            tail.read(tail_end - 1 - k, 1 << 20)
+                .expect("read")
+                .records
+                .len()
         })
     });
     let mut idx = OffsetIndex::new(0, 1 << 20);

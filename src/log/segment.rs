@@ -11,6 +11,7 @@
 //! syncs the inode's dirty pages whatever descriptor asks, and (since 4.16) reports a writeback error not
 //! yet seen by anyone to the next `fsync`, even on a newly opened descriptor.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -81,7 +82,13 @@ pub struct Segment {
     pub offset_of_max_timestamp: i64,
     /// Wall time the segment was created or loaded; drives `segment.ms`.
     pub created_ms: i64,
+    /// Position and header of the last few batches appended in this process, oldest first, so a consumer
+    /// reading at the tail finds its batch without reading headers back from the file.
+    recent: VecDeque<(u64, BatchHeader)>,
 }
+
+/// Batches remembered in [`Segment::recent`] (a tailing consumer's offset is nearly always among them).
+const RECENT_BATCHES: usize = 8;
 
 /// Identity of one segment object, stable across file reopenings. The flusher keeps it over its unlocked
 /// fsync so it can tell "the segment I synced" from a cleaned segment swapped in under the same base offset.
@@ -97,6 +104,16 @@ pub struct ReadView {
     pub start_pos: u64,
     /// Bytes readable (segment size when the view was taken, never past the high watermark).
     pub end_pos: u64,
+    /// The batch [`find_batch`] would find for this offset, when the segment knew it from a recent append.
+    pub hint: Option<ReadHint>,
+}
+
+/// A known answer of [`find_batch`]: for `offset`, the batch at `pos` with `header`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadHint {
+    pub offset: i64,
+    pub pos: u64,
+    pub header: BatchHeader,
 }
 
 /// The parts of a segment that indexing a batch updates (copied out so the file lock can be held).
@@ -290,6 +307,7 @@ impl SegmentFiles {
             file: open.log.clone(),
             start_pos: 0,
             end_pos: log_size,
+            hint: None,
         };
         let mut pos = 0;
         while let Some((at, h)) = find_batch(
@@ -437,6 +455,7 @@ impl Segment {
             max_timestamp_ms: -1,
             offset_of_max_timestamp: -1,
             created_ms: now_ms,
+            recent: VecDeque::new(),
         }
     }
 
@@ -681,8 +700,34 @@ impl Segment {
             size_before + parts.iter().map(|p| p.len() as u64).sum::<u64>()
         );
         self.set_tail(tail);
+        let mut pos = self.size_bytes;
+        for h in headers {
+            if self.recent.len() == RECENT_BATCHES {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((pos, *h));
+            pos += h.total_len() as u64;
+        }
         self.size_bytes = end;
         Ok(())
+    }
+
+    /// The recent batch holding `offset` (or the next one), if the recent batches cover it: every batch
+    /// before it then ends below `offset`, so it is what [`find_batch`] would return.
+    fn recent_hint(&self, offset: i64) -> Option<ReadHint> {
+        let (_, oldest) = self.recent.front()?;
+        if oldest.base_offset > offset {
+            return None;
+        }
+        let (pos, header) = self
+            .recent
+            .iter()
+            .find(|(_, h)| h.last_offset() >= offset)?;
+        Some(ReadHint {
+            offset,
+            pos: *pos,
+            header: *header,
+        })
     }
 
     /// Bytes of batches in the segment.
@@ -710,10 +755,12 @@ impl Segment {
     /// A read view starting at the index position for `offset`, bounded by the current size.
     pub fn read_view(&self, offset: i64) -> io::Result<ReadView> {
         let end_pos = self.size_bytes;
+        let hint = self.recent_hint(offset);
         self.files.with(end_pos, |open| ReadView {
             file: open.log.clone(),
             start_pos: u64::from(open.index.lookup(offset)),
             end_pos,
+            hint,
         })
     }
 
@@ -726,6 +773,7 @@ impl Segment {
                 file: open.log.clone(),
                 start_pos: u64::from(open.index.lookup(offset)),
                 end_pos,
+                hint: None,
             }
         })
     }
@@ -836,6 +884,15 @@ fn scan_tail(log: &File, tail: &mut Tail, start: u64, file_len: u64) -> io::Resu
 /// Finds the first batch with `last offset ≥ offset` between `view.start_pos` and `view.end_pos`, reading
 /// one header per `pread`. Returns its position and header, or `None` if the segment has no such batch.
 pub fn find_batch(view: &ReadView, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+    if let Some(h) = &view.hint {
+        // Only for the scan it was made for: callers walking on move `start_pos` past it.
+        if h.offset == offset
+            && h.pos >= view.start_pos
+            && h.pos + h.header.total_len() as u64 <= view.end_pos
+        {
+            return Ok(Some((h.pos, h.header)));
+        }
+    }
     let mut pos = view.start_pos;
     let mut header_buf = [0u8; HEADER_LEN];
     while pos + HEADER_LEN as u64 <= view.end_pos {

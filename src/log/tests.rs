@@ -755,6 +755,62 @@ proptest! {
 }
 
 #[test]
+fn tail_reads_find_recent_batches_without_a_scan_and_agree_with_one() {
+    use super::segment::{find_batch, ReadView};
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("create");
+    for i in 0..20 {
+        log.append(batch(1 + (i % 3) as usize, i), 0)
+            .expect("append");
+    }
+    let end = log.offsets().log_end;
+    let all = log.headers_from(0).expect("headers");
+    assert_eq!(all.len(), 20);
+    let inner = log.lock();
+    let seg = inner.segments.last().expect("segment");
+    let mut hinted = 0;
+    for offset in 0..end {
+        let view = seg.read_view(offset).expect("view");
+        hinted += usize::from(view.hint.is_some());
+        let scanned = find_batch(
+            &ReadView {
+                hint: None,
+                ..view.clone()
+            },
+            offset,
+        )
+        .expect("scan");
+        assert_eq!(
+            find_batch(&view, offset).expect("find"),
+            scanned,
+            "offset {offset}"
+        );
+        // A walk that moves past the first batch ignores the hint and still visits every later batch.
+        let mut walked = Vec::new();
+        let mut v = view.clone();
+        while let Some((at, h)) = find_batch(&v, offset).expect("walk") {
+            v.start_pos = at + h.total_len() as u64;
+            walked.push(h);
+        }
+        let expected: Vec<_> = all
+            .iter()
+            .filter(|h| h.last_offset() >= offset)
+            .copied()
+            .collect();
+        assert_eq!(walked, expected, "offset {offset}");
+    }
+    // Exactly the offsets of the last 8 batches are answered from memory.
+    let recent: i64 = all[12..]
+        .iter()
+        .map(|h| h.last_offset() - h.base_offset + 1)
+        .sum();
+    assert_eq!(hinted as i64, recent);
+}
+
+#[test]
 fn appended_bytes_are_the_sent_batches_with_only_offset_and_epoch_stamped() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = LogStore::open(opts(dir.path())).expect("open");
