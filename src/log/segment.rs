@@ -922,9 +922,17 @@ pub fn read_batches(
     max_bytes: usize,
 ) -> io::Result<Bytes> {
     let available = end_pos.saturating_sub(pos);
-    let want = available.min((max_bytes as u64).max(first_len));
-    let mut buf = vec![0u8; want as usize];
-    file.read_exact_at(&mut buf, pos)?;
+    let want = available.min((max_bytes as u64).max(first_len)) as usize;
+    // Read into the spare capacity, not a zeroed buffer (zeroing a 1 MiB fetch costs a third of its copy).
+    let mut buf = Vec::with_capacity(want);
+    while buf.len() < want {
+        let at = pos + buf.len() as u64;
+        if rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    // The capacity may exceed `want`: anything read past it (past `end_pos`) is dropped here.
+    buf.truncate(want);
     // Cut after the last whole batch.
     let mut cut = 0usize;
     while cut + HEADER_LEN <= buf.len() {
