@@ -240,6 +240,8 @@ impl PartitionLog {
                     stamp_log_append_time(batch, now_ms);
                     h.max_timestamp = now_ms;
                     h.attributes |= ATTR_LOG_APPEND_TIME;
+                    // The CRC was recomputed too: keep `h` equal to the header written.
+                    h.crc = BatchHeader::parse(batch)?.crc;
                 }
                 None => {
                     let mut header = [0u8; HEADER_LEN];

@@ -168,6 +168,8 @@ fn log_append_time_is_stamped() {
     batch::check_batch(&b).expect("crc recomputed");
     assert!(h.is_log_append_time());
     assert_eq!(h.max_timestamp, 777);
+    // The header the segment remembers for tail reads is the one in the file (new CRC included).
+    assert_eq!(log.headers_from(0).expect("headers"), vec![h]);
 }
 
 #[test]
