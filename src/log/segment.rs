@@ -684,6 +684,7 @@ impl Segment {
             .is_none_or(|h| h.base_offset >= self.next_offset));
         let size_before = self.size_bytes;
         let mut tail = self.tail();
+        let recent = &mut self.recent;
         // One lock of the (uncontended) entry for the write and the index entries.
         let end = self.files.with(size_before, |open| -> io::Result<u64> {
             write_all_vectored_at(&open.log, parts, size_before)?;
@@ -691,6 +692,10 @@ impl Segment {
             for h in headers {
                 let len = h.total_len() as u64;
                 tail.index_batch(open, h, pos, len, index_interval_bytes);
+                if recent.len() == RECENT_BATCHES {
+                    recent.pop_front();
+                }
+                recent.push_back((pos, *h));
                 pos += len;
             }
             Ok(pos)
@@ -700,14 +705,6 @@ impl Segment {
             size_before + parts.iter().map(|p| p.len() as u64).sum::<u64>()
         );
         self.set_tail(tail);
-        let mut pos = self.size_bytes;
-        for h in headers {
-            if self.recent.len() == RECENT_BATCHES {
-                self.recent.pop_front();
-            }
-            self.recent.push_back((pos, *h));
-            pos += h.total_len() as u64;
-        }
         self.size_bytes = end;
         Ok(())
     }

@@ -59,6 +59,16 @@ struct Doomed {
     due_ms: i64,
 }
 
+impl Doomed {
+    /// `path`, due `delay_ms` after `now_ms`.
+    fn after(path: PathBuf, now_ms: i64, delay_ms: i64) -> Doomed {
+        Doomed {
+            path,
+            due_ms: now_ms.saturating_add(delay_ms),
+        }
+    }
+}
+
 /// Splits `<topic>-<partition>` on the last `-` (topic names may contain `-`).
 pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
     let (topic, partition) = name.rsplit_once('-')?;
@@ -97,10 +107,11 @@ impl LogStore {
             if name.ends_with("-delete") {
                 // A partition whose deletion was interrupted: rescheduled, as Kafka does, not removed here
                 // (removing gigabytes would hold up start-up).
-                doomed.push(Doomed {
-                    path: entry.path(),
-                    due_ms: now.saturating_add(options.segment_delete_delay_ms),
-                });
+                doomed.push(Doomed::after(
+                    entry.path(),
+                    now,
+                    options.segment_delete_delay_ms,
+                ));
                 continue;
             }
             let Some(key) = parse_partition_dir(name) else {
@@ -287,10 +298,11 @@ impl LogStore {
         // Removed later by the background task (Kafka's `log.segment.delete.delay.ms`): unlinking a large
         // partition truncates its page cache and frees its blocks, which must not stall the caller (a
         // request handler) and lets readers still holding its files finish.
-        self.lock_doomed().push(Doomed {
-            path: doomed,
-            due_ms: now_ms().saturating_add(self.options.segment_delete_delay_ms),
-        });
+        self.lock_doomed().push(Doomed::after(
+            doomed,
+            now_ms(),
+            self.options.segment_delete_delay_ms,
+        ));
         Ok(())
     }
 
@@ -316,10 +328,11 @@ impl LogStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed += 1,
                 Err(e) => {
                     tracing::error!(dir = %path.display(), error = %e, "removing a deleted partition failed");
-                    self.lock_doomed().push(Doomed {
+                    self.lock_doomed().push(Doomed::after(
                         path,
-                        due_ms: now_ms.saturating_add(self.options.segment_delete_delay_ms),
-                    });
+                        now_ms,
+                        self.options.segment_delete_delay_ms,
+                    ));
                 }
             }
         }
