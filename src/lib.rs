@@ -1,7 +1,7 @@
 //! Weir: a Kafka wire-protocol-compatible broker.
 //!
-//! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode, the version table) →
-//! `handler` (one file per API family) → `cluster` (topic metadata), `log` (partition logs), `group`
+//! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode) →
+//! `handler` (one file per API family, one list of handlers in `handler/list.rs`) → `cluster` (topic metadata), `log` (partition logs), `group`
 //! (consumer groups) → response
 //! encode → socket. `broker` wires them together; `config` holds the settings.
 

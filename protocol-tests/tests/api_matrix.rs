@@ -1,4 +1,4 @@
-//! Every API × every version Weir advertises (iterating `weir::protocol::versions::SUPPORTED`): one request
+//! Every API × every version Weir advertises (iterating `weir::handler::list::SUPPORTED`): one request
 //! encoded, sent over TCP, and the response decoded and checked field by field against what Apache Kafka
 //! (KRaft mode, one broker, no authorizer) returns for the same request.
 //!
@@ -23,7 +23,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
-use weir::protocol::versions::SUPPORTED;
+use weir::handler::list::SUPPORTED;
 use weir_protocol_tests::*;
 
 /// Versions each checker below handles. Must cover every advertised range.

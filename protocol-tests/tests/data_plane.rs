@@ -480,7 +480,7 @@ async fn list_offsets_by_timestamp() {
         let broker = TestBroker::start().await;
         let mut c = broker.client().await;
         timestamped_topic(&mut c, "by-ts").await;
-        let (min, max) = weir::protocol::versions::range(ApiKey::ListOffsets).unwrap();
+        let (min, max) = weir::handler::list::range(ApiKey::ListOffsets).unwrap();
         for v in min..=max {
             // (target, expected offset, expected timestamp): the first record with timestamp >= target.
             for (target, offset, ts) in [
@@ -515,7 +515,7 @@ async fn list_offsets_max_timestamp() {
         let broker = TestBroker::start().await;
         let mut c = broker.client().await;
         timestamped_topic(&mut c, "max-ts").await;
-        let (_, max) = weir::protocol::versions::range(ApiKey::ListOffsets).unwrap();
+        let (_, max) = weir::handler::list::range(ApiKey::ListOffsets).unwrap();
         for v in 7..=max {
             let resp = c.call(v, &list_offsets("max-ts", -3)).await;
             let p = &resp.topics[0].partitions[0];

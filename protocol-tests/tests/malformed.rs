@@ -13,7 +13,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::Decodable;
 use kafka_protocol::ResponseError;
 use proptest::prelude::*;
-use weir::protocol::versions::SUPPORTED;
+use weir::handler::list::SUPPORTED;
 use weir_protocol_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(20);

@@ -1,6 +1,7 @@
 //! AlterConfigs (replace all overrides) and IncrementalAlterConfigs (set/delete/append/subtract) on topics.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kafka_protocol::messages::{
     alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
@@ -11,12 +12,38 @@ use kafka_protocol::ResponseError;
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::errors::cluster_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 
-/// AlterConfigs versions served.
-pub const ALTER_VERSIONS: (i16, i16) = (0, 2);
-/// IncrementalAlterConfigs versions served.
-pub const INCREMENTAL_VERSIONS: (i16, i16) = (0, 1);
+/// The AlterConfigs handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct AlterConfigs;
+
+impl Handler for AlterConfigs {
+    type Request = AlterConfigsRequest;
+    const VERSIONS: (i16, i16) = (0, 2);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: AlterConfigsRequest,
+    ) -> Reply<AlterConfigsResponse> {
+        Reply::Now(handle_alter(ctx, call.version, req))
+    }
+}
+/// The IncrementalAlterConfigs handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct IncrementalAlterConfigs;
+
+impl Handler for IncrementalAlterConfigs {
+    type Request = IncrementalAlterConfigsRequest;
+    const VERSIONS: (i16, i16) = (0, 1);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: IncrementalAlterConfigsRequest,
+    ) -> Reply<IncrementalAlterConfigsResponse> {
+        Reply::Now(handle_incremental(ctx, call.version, req))
+    }
+}
 
 /// Incremental operations (Kafka's `AlterConfigOp.OpType` ids).
 const OP_SET: i8 = 0;

@@ -1,15 +1,30 @@
 //! CreatePartitions: grows topics to a new partition count.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::errors::cluster_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 3);
+/// The CreatePartitions handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct CreatePartitions;
+
+impl Handler for CreatePartitions {
+    type Request = CreatePartitionsRequest;
+    const VERSIONS: (i16, i16) = (0, 3);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: CreatePartitionsRequest,
+    ) -> Reply<CreatePartitionsResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Answers a CreatePartitions request.
 pub fn handle(ctx: &Ctx, _version: i16, req: CreatePartitionsRequest) -> CreatePartitionsResponse {

@@ -1,6 +1,7 @@
 //! CreateTopics: validates names, partition counts, replication factors and configs, then creates.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
@@ -10,11 +11,24 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::errors::cluster_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 use crate::cluster::{topic_config, ClusterError};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (2, 7);
+/// The CreateTopics handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct CreateTopics;
+
+impl Handler for CreateTopics {
+    type Request = CreateTopicsRequest;
+    const VERSIONS: (i16, i16) = (2, 7);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: CreateTopicsRequest,
+    ) -> Reply<CreateTopicsResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Answers a CreateTopics request.
 pub fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {

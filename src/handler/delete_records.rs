@@ -1,5 +1,7 @@
 //! DeleteRecords: moves partitions' log start offsets forward (AdminClient `deleteRecords`).
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
@@ -7,10 +9,23 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 2);
+/// The DeleteRecords handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct DeleteRecords;
+
+impl Handler for DeleteRecords {
+    type Request = DeleteRecordsRequest;
+    const VERSIONS: (i16, i16) = (0, 2);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: DeleteRecordsRequest,
+    ) -> Reply<DeleteRecordsResponse> {
+        Reply::Now(handle(ctx, call.version, req).await)
+    }
+}
 
 /// Kafka's "up to the high watermark" offset.
 const HIGH_WATERMARK: i64 = -1;

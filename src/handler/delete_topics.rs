@@ -1,5 +1,7 @@
 //! DeleteTopics: by name (all versions) or by topic id (v6+).
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -7,10 +9,23 @@ use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use super::errors::cluster_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (1, 6);
+/// The DeleteTopics handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct DeleteTopics;
+
+impl Handler for DeleteTopics {
+    type Request = DeleteTopicsRequest;
+    const VERSIONS: (i16, i16) = (1, 6);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: DeleteTopicsRequest,
+    ) -> Reply<DeleteTopicsResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Answers a DeleteTopics request.
 pub fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {

@@ -1,15 +1,30 @@
 //! DescribeCluster: the cluster id, controller and brokers (AdminClient `describeCluster`).
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::metadata::{AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS_ALL};
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 2);
+/// The DescribeCluster handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct DescribeCluster;
+
+impl Handler for DescribeCluster {
+    type Request = DescribeClusterRequest;
+    const VERSIONS: (i16, i16) = (0, 2);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: DescribeClusterRequest,
+    ) -> Reply<DescribeClusterResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Endpoint type "brokers" (v1+); "controllers" (2) is only answered by controllers.
 const ENDPOINT_BROKERS: i8 = 1;

@@ -1,5 +1,7 @@
 //! DescribeConfigs: effective topic configs (with their source) and broker settings.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
@@ -7,11 +9,24 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 use crate::cluster::topic_config::{self, ConfigSource, ConfigType};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (1, 4);
+/// The DescribeConfigs handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct DescribeConfigs;
+
+impl Handler for DescribeConfigs {
+    type Request = DescribeConfigsRequest;
+    const VERSIONS: (i16, i16) = (1, 4);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: DescribeConfigsRequest,
+    ) -> Reply<DescribeConfigsResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Resource types (Kafka's `ConfigResource.Type` ids).
 pub const RESOURCE_TOPIC: i8 = 2;

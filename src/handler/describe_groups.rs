@@ -1,14 +1,30 @@
 //! DescribeGroups: wire ⇄ `GroupCoordinator::describe_group`, one group at a time.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
 
 use super::group_common::{error_code, sb, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{GroupCoordinator, GroupState};
 use kafka_protocol::ResponseError;
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 6);
+/// The DescribeGroups handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct DescribeGroups;
+
+impl Handler for DescribeGroups {
+    type Request = DescribeGroupsRequest;
+    const VERSIONS: (i16, i16) = (0, 6);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: DescribeGroupsRequest,
+    ) -> Reply<DescribeGroupsResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// Group ACL operations Kafka reports without an authorizer: READ(3), DELETE(6), DESCRIBE(8).
 const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);

@@ -1,6 +1,7 @@
 //! DescribeTopicPartitions (API 75): paged topic/partition descriptions used by Kafka 3.9+ `kafka-topics.sh`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use kafka_protocol::messages::describe_topic_partitions_response::{
     Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
@@ -12,11 +13,24 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::metadata::TOPIC_OPERATIONS_ALL;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 use crate::cluster::topic_name;
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 0);
+/// The DescribeTopicPartitions handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct DescribeTopicPartitions;
+
+impl Handler for DescribeTopicPartitions {
+    type Request = DescribeTopicPartitionsRequest;
+    const VERSIONS: (i16, i16) = (0, 0);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: DescribeTopicPartitionsRequest,
+    ) -> Reply<DescribeTopicPartitionsResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Answers a DescribeTopicPartitions request, at most `response_partition_limit` partitions per page.
 pub fn handle(

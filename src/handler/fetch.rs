@@ -14,11 +14,20 @@ use uuid::Uuid;
 
 use super::errors::log_error_code;
 use super::fetch_session::{FetchContext, FetchTarget, SessionError};
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 use crate::log::LogError;
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (4, 18);
+/// The Fetch handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct Fetch;
+
+impl Handler for Fetch {
+    type Request = FetchRequest;
+    const VERSIONS: (i16, i16) = (4, 18);
+
+    async fn handle(ctx: &Arc<Ctx>, call: &Call<'_>, req: FetchRequest) -> Reply<FetchResponse> {
+        Reply::Now(handle(ctx, call.version, req).await)
+    }
+}
 
 /// `isolation_level` value for read_committed.
 const READ_COMMITTED: i8 = 1;

@@ -1,15 +1,31 @@
 //! FindCoordinator: every group (and, for now, transactional id) is coordinated by this broker.
 
+use std::sync::Arc;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::group_common::NodeInfo;
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::GroupCoordinator;
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 6);
+/// The FindCoordinator handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct FindCoordinator;
+
+impl Handler for FindCoordinator {
+    type Request = FindCoordinatorRequest;
+    const VERSIONS: (i16, i16) = (0, 6);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: FindCoordinatorRequest,
+    ) -> Reply<FindCoordinatorResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// `key_type` of a consumer group.
 const KEY_TYPE_GROUP: i8 = 0;

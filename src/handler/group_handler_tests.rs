@@ -68,7 +68,9 @@ fn s(v: &str) -> StrBytes {
 #[tokio::test(start_paused = true)]
 async fn find_coordinator_all_versions() {
     let c = coordinator();
-    for v in find_coordinator::VERSIONS.0..=find_coordinator::VERSIONS.1 {
+    for v in find_coordinator::FindCoordinator::VERSIONS.0
+        ..=find_coordinator::FindCoordinator::VERSIONS.1
+    {
         let mut req = FindCoordinatorRequest::default();
         if v >= 4 {
             req.coordinator_keys = vec![s("a"), s("b")];
@@ -124,7 +126,7 @@ fn join_request(group: &str, member: &str) -> JoinGroupRequest {
 #[tokio::test(start_paused = true)]
 async fn join_sync_heartbeat_leave_every_version() {
     let c = coordinator();
-    for v in join_group::VERSIONS.0..=join_group::VERSIONS.1 {
+    for v in join_group::JoinGroup::VERSIONS.0..=join_group::JoinGroup::VERSIONS.1 {
         let group = format!("g{v}");
         let mut resp =
             join_group::handle(&c, &node(), &client(), v, join_request(&group, "")).await;
@@ -146,7 +148,7 @@ async fn join_sync_heartbeat_leave_every_version() {
         }
         let member_id = resp.member_id.clone();
 
-        let sv = v.min(sync_group::VERSIONS.1);
+        let sv = v.min(sync_group::SyncGroup::VERSIONS.1);
         let mut a = SyncGroupRequestAssignment::default();
         a.member_id = member_id.clone();
         a.assignment = bytes::Bytes::from_static(b"assignment");
@@ -167,7 +169,7 @@ async fn join_sync_heartbeat_leave_every_version() {
             assert_eq!(sresp.protocol_name.as_deref(), Some("range"));
         }
 
-        let hv = v.min(heartbeat::VERSIONS.1);
+        let hv = v.min(heartbeat::Heartbeat::VERSIONS.1);
         let mut hb = HeartbeatRequest::default();
         hb.group_id = GroupId(s(&group));
         hb.generation_id = 1;
@@ -179,7 +181,7 @@ async fn join_sync_heartbeat_leave_every_version() {
         let hresp = heartbeat::handle(&c, &node(), hv, hb).await;
         assert_eq!(hresp.error_code, ResponseError::IllegalGeneration.code());
 
-        let lv = v.min(leave_group::VERSIONS.1);
+        let lv = v.min(leave_group::LeaveGroup::VERSIONS.1);
         let mut leave = LeaveGroupRequest::default();
         leave.group_id = GroupId(s(&group));
         if lv >= 3 {
@@ -235,7 +237,7 @@ fn commit_request(group: &str, topics: &[(&str, i32, i64, &str)]) -> OffsetCommi
 #[tokio::test(start_paused = true)]
 async fn offset_commit_fetch_every_version() {
     let c = coordinator();
-    for v in offset_commit::VERSIONS.0..=offset_commit::VERSIONS.1 {
+    for v in offset_commit::OffsetCommit::VERSIONS.0..=offset_commit::OffsetCommit::VERSIONS.1 {
         let group = format!("o{v}");
         let req = commit_request(
             &group,
@@ -260,7 +262,7 @@ async fn offset_commit_fetch_every_version() {
             ]
         );
     }
-    for v in offset_fetch::VERSIONS.0..=offset_fetch::VERSIONS.1 {
+    for v in offset_fetch::OffsetFetch::VERSIONS.0..=offset_fetch::OffsetFetch::VERSIONS.1 {
         let mut req = OffsetFetchRequest::default();
         let wanted = [0, 1, 2];
         if v >= 8 {
@@ -347,7 +349,9 @@ async fn admin_apis_every_version() {
     )
     .await;
 
-    for v in describe_groups::VERSIONS.0..=describe_groups::VERSIONS.1 {
+    for v in
+        describe_groups::DescribeGroups::VERSIONS.0..=describe_groups::DescribeGroups::VERSIONS.1
+    {
         let mut req = DescribeGroupsRequest::default();
         req.groups = vec![GroupId(s("busy")), GroupId(s("nope"))];
         req.include_authorized_operations = v >= 3;
@@ -361,7 +365,7 @@ async fn admin_apis_every_version() {
             assert_eq!(resp.groups[0].authorized_operations, 328);
         }
     }
-    for v in list_groups::VERSIONS.0..=list_groups::VERSIONS.1 {
+    for v in list_groups::ListGroups::VERSIONS.0..=list_groups::ListGroups::VERSIONS.1 {
         let mut req = ListGroupsRequest::default();
         if v >= 4 {
             req.states_filter = vec![s("empty")];
@@ -402,7 +406,7 @@ async fn admin_apis_every_version() {
     assert_eq!(resp.error_code, ResponseError::GroupIdNotFound.code());
     assert!(resp.topics.is_empty());
 
-    for v in delete_groups::VERSIONS.0..=delete_groups::VERSIONS.1 {
+    for v in delete_groups::DeleteGroups::VERSIONS.0..=delete_groups::DeleteGroups::VERSIONS.1 {
         let mut req = DeleteGroupsRequest::default();
         req.groups_names = vec![GroupId(s("busy")), GroupId(s("idle")), GroupId(s("ghost"))];
         let resp = delete_groups::handle(&c, &node(), v, req).await;

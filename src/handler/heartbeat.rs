@@ -1,12 +1,28 @@
 //! Heartbeat: wire ⇄ `GroupCoordinator::heartbeat`.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 
 use super::group_common::{error_code, own, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{self, GroupCoordinator};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 4);
+/// The Heartbeat handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct Heartbeat;
+
+impl Handler for Heartbeat {
+    type Request = HeartbeatRequest;
+    const VERSIONS: (i16, i16) = (0, 4);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: HeartbeatRequest,
+    ) -> Reply<HeartbeatResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// Handles Heartbeat v0–4.
 pub async fn handle(

@@ -1,13 +1,28 @@
 //! InitProducerId: producer ids for idempotent producers (transactional ids wait for the txn coordinator).
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
 use super::errors::cluster_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 5);
+/// The InitProducerId handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct InitProducerId;
+
+impl Handler for InitProducerId {
+    type Request = InitProducerIdRequest;
+    const VERSIONS: (i16, i16) = (0, 5);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: InitProducerIdRequest,
+    ) -> Reply<InitProducerIdResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Answers an InitProducerId request.
 pub fn handle(ctx: &Ctx, _version: i16, req: InitProducerIdRequest) -> InitProducerIdResponse {

@@ -1,14 +1,30 @@
 //! JoinGroup: wire ⇄ `GroupCoordinator::join_group`; the reply may be parked until the rebalance completes.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::group_common::{code_of, own, sb, sb_opt, ClientInfo, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{self, GroupCoordinator, Protocol};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 9);
+/// The JoinGroup handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct JoinGroup;
+
+impl Handler for JoinGroup {
+    type Request = JoinGroupRequest;
+    const VERSIONS: (i16, i16) = (0, 9);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: JoinGroupRequest,
+    ) -> Reply<JoinGroupResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, &call.client(), call.version, req).await)
+    }
+}
 
 /// Handles JoinGroup v0–9. `client` carries the header's client id and the peer address, which the
 /// coordinator uses for member ids and DescribeGroups.

@@ -1,13 +1,29 @@
 //! LeaveGroup: wire ⇄ `GroupCoordinator::leave_group`; v3+ leaves a batch of (static) members.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
 use super::group_common::{code_of, error_code, own, sb, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{GroupCoordinator, LeavingMember};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 5);
+/// The LeaveGroup handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct LeaveGroup;
+
+impl Handler for LeaveGroup {
+    type Request = LeaveGroupRequest;
+    const VERSIONS: (i16, i16) = (0, 5);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: LeaveGroupRequest,
+    ) -> Reply<LeaveGroupResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// Handles LeaveGroup v0–5. For v0–2 (one member, no per-member results) the member's error becomes the
 /// top-level error, as Kafka does.

@@ -1,13 +1,29 @@
 //! ListGroups: wire ⇄ `GroupCoordinator::list_groups`, with v4 state and v5 type filters.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use super::group_common::{error_code, sb, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{GroupCoordinator, GroupState};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 5);
+/// The ListGroups handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct ListGroups;
+
+impl Handler for ListGroups {
+    type Request = ListGroupsRequest;
+    const VERSIONS: (i16, i16) = (0, 5);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: ListGroupsRequest,
+    ) -> Reply<ListGroupsResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// The only group type Weir runs (KIP-848 `consumer` groups come later).
 const CLASSIC_GROUP_TYPE: &str = "classic";

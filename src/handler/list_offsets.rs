@@ -1,5 +1,7 @@
 //! ListOffsets: earliest, latest, max-timestamp and by-timestamp offset lookups.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -7,10 +9,23 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (1, 10);
+/// The ListOffsets handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct ListOffsets;
+
+impl Handler for ListOffsets {
+    type Request = ListOffsetsRequest;
+    const VERSIONS: (i16, i16) = (1, 10);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: ListOffsetsRequest,
+    ) -> Reply<ListOffsetsResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Special timestamps (Kafka's `ListOffsetsRequest` constants).
 const LATEST: i64 = -1;

@@ -1,5 +1,7 @@
 //! Metadata: brokers, controller, topics with partitions and leaders; auto-creates topics when allowed.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -9,11 +11,24 @@ use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use super::errors::cluster_error_code;
-use super::Ctx;
+use super::{Call, Ctx, Handler, Reply};
 use crate::cluster::{topic_name, ClusterError, TopicMeta};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 13);
+/// The Metadata handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct Metadata;
+
+impl Handler for Metadata {
+    type Request = MetadataRequest;
+    const VERSIONS: (i16, i16) = (0, 13);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: MetadataRequest,
+    ) -> Reply<MetadataResponse> {
+        Reply::Now(handle(ctx, call.version, req))
+    }
+}
 
 /// Kafka's "not requested" value for authorized-operations fields.
 pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;

@@ -21,6 +21,7 @@ pub mod heartbeat;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
+pub mod list;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
@@ -37,7 +38,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::messages::ResponseKind;
 
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -61,122 +62,84 @@ pub struct Ctx {
 }
 
 /// A response that is ready, one still waiting on an event (fsync), or none at all (acks=0 produce).
+/// `R` is the handler's own response type, so a handler cannot answer with another API's body; dispatch
+/// turns it into a `Reply<ResponseKind>` for the connection.
 // Moved once per request; boxing the large variant would only add an allocation.
 #[allow(clippy::large_enum_variant)]
-pub enum Reply {
+pub enum Reply<R = ResponseKind> {
     /// Send this now (after earlier responses on the connection).
-    Now(ResponseKind),
+    Now(R),
     /// Send this when the future resolves; later requests on the connection keep being processed.
+    /// Built with [`Reply::later`], which fixes the body type.
     Later(Pin<Box<dyn Future<Output = ResponseKind> + Send>>),
     /// The client expects no response.
     None,
 }
 
+impl<R: Into<ResponseKind>> Reply<R> {
+    /// A reply sent when `response` resolves.
+    pub fn later(response: impl Future<Output = R> + Send + 'static) -> Self {
+        Reply::Later(Box::pin(async move { response.await.into() }))
+    }
+
+    /// The same reply with its body as the connection sends it.
+    fn erase(self) -> Reply {
+        match self {
+            Reply::Now(body) => Reply::Now(body.into()),
+            Reply::Later(body) => Reply::Later(body),
+            Reply::None => Reply::None,
+        }
+    }
+}
+
+/// What a handler may know about the request besides its body.
+pub struct Call<'a> {
+    /// The request's API version.
+    pub version: i16,
+    /// The header's client id ("" when absent).
+    pub client_id: &'a str,
+    /// The client's address, `ip:port`.
+    pub peer: &'a str,
+}
+
+impl Call<'_> {
+    /// Client id and host as the group coordinator records them (Kafka shows the host without the port).
+    pub fn client(&self) -> ClientInfo {
+        let host = self.peer.rsplit_once(':').map_or(self.peer, |(ip, _)| ip);
+        ClientInfo {
+            client_id: self.client_id.to_string(),
+            client_host: format!("/{host}"),
+        }
+    }
+}
+
+/// One served API. Each handler file declares its implementor once; `list.rs` names every implementor
+/// once, and dispatch and the ApiVersions table are both generated from that list.
+pub trait Handler {
+    /// The wire request; its `KEY` is the API key (checked against the list at compile time).
+    type Request: kafka_protocol::protocol::Request;
+    /// Versions served, inclusive: checked before decoding and advertised by ApiVersions.
+    const VERSIONS: (i16, i16);
+    /// Answers one request. Requests of a connection are handled in arrival order.
+    fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        request: Self::Request,
+    ) -> impl Future<Output = Reply<<Self::Request as kafka_protocol::protocol::Request>::Response>> + Send;
+}
+
 /// Runs the handler for one request. Requests of a connection are dispatched in arrival order.
 pub async fn dispatch(ctx: &Arc<Ctx>, request: Request, peer: &str) -> Reply {
-    let version = request.version();
-    let (groups, node) = (&ctx.groups, &ctx.node);
-    let client_id = request
-        .header
-        .client_id
-        .as_ref()
-        .map(|c| c.to_string())
-        .unwrap_or_default();
-    match request.body {
-        RequestKind::ApiVersions(r) => {
-            Reply::Now(ResponseKind::ApiVersions(api_versions::handle(version, r)))
-        }
-        RequestKind::Metadata(r) => {
-            Reply::Now(ResponseKind::Metadata(metadata::handle(ctx, version, r)))
-        }
-        RequestKind::CreateTopics(r) => Reply::Now(ResponseKind::CreateTopics(
-            create_topics::handle(ctx, version, r),
-        )),
-        RequestKind::DeleteTopics(r) => Reply::Now(ResponseKind::DeleteTopics(
-            delete_topics::handle(ctx, version, r),
-        )),
-        RequestKind::CreatePartitions(r) => Reply::Now(ResponseKind::CreatePartitions(
-            create_partitions::handle(ctx, version, r),
-        )),
-        RequestKind::Produce(r) => produce::handle(ctx, version, r),
-        RequestKind::Fetch(r) => {
-            Reply::Now(ResponseKind::Fetch(fetch::handle(ctx, version, r).await))
-        }
-        RequestKind::ListOffsets(r) => Reply::Now(ResponseKind::ListOffsets(list_offsets::handle(
-            ctx, version, r,
-        ))),
-        RequestKind::InitProducerId(r) => Reply::Now(ResponseKind::InitProducerId(
-            init_producer_id::handle(ctx, version, r),
-        )),
-        RequestKind::DescribeCluster(r) => Reply::Now(ResponseKind::DescribeCluster(
-            describe_cluster::handle(ctx, version, r),
-        )),
-        RequestKind::DescribeTopicPartitions(r) => {
-            Reply::Now(ResponseKind::DescribeTopicPartitions(
-                describe_topic_partitions::handle(ctx, version, r),
-            ))
-        }
-        RequestKind::DeleteRecords(r) => Reply::Now(ResponseKind::DeleteRecords(
-            delete_records::handle(ctx, version, r).await,
-        )),
-        RequestKind::DescribeConfigs(r) => Reply::Now(ResponseKind::DescribeConfigs(
-            describe_configs::handle(ctx, version, r),
-        )),
-        RequestKind::AlterConfigs(r) => Reply::Now(ResponseKind::AlterConfigs(
-            alter_configs::handle_alter(ctx, version, r),
-        )),
-        RequestKind::IncrementalAlterConfigs(r) => {
-            Reply::Now(ResponseKind::IncrementalAlterConfigs(
-                alter_configs::handle_incremental(ctx, version, r),
-            ))
-        }
-        RequestKind::FindCoordinator(r) => Reply::Now(ResponseKind::FindCoordinator(
-            find_coordinator::handle(groups, node, version, r).await,
-        )),
-        RequestKind::JoinGroup(r) => {
-            let client = ClientInfo {
-                client_id: client_id.clone(),
-                // Kafka shows the client's address without the port.
-                client_host: format!("/{}", peer.rsplit_once(':').map_or(peer, |(ip, _)| ip)),
-            };
-            Reply::Now(ResponseKind::JoinGroup(
-                join_group::handle(groups, node, &client, version, r).await,
-            ))
-        }
-        RequestKind::SyncGroup(r) => Reply::Now(ResponseKind::SyncGroup(
-            sync_group::handle(groups, node, version, r).await,
-        )),
-        RequestKind::Heartbeat(r) => Reply::Now(ResponseKind::Heartbeat(
-            heartbeat::handle(groups, node, version, r).await,
-        )),
-        RequestKind::LeaveGroup(r) => Reply::Now(ResponseKind::LeaveGroup(
-            leave_group::handle(groups, node, version, r).await,
-        )),
-        RequestKind::OffsetCommit(r) => Reply::Now(ResponseKind::OffsetCommit(
-            offset_commit::handle(groups, node, version, r).await,
-        )),
-        RequestKind::OffsetFetch(r) => Reply::Now(ResponseKind::OffsetFetch(
-            offset_fetch::handle(groups, node, version, r).await,
-        )),
-        RequestKind::OffsetDelete(r) => Reply::Now(ResponseKind::OffsetDelete(
-            offset_delete::handle(groups, node, version, r).await,
-        )),
-        RequestKind::DescribeGroups(r) => Reply::Now(ResponseKind::DescribeGroups(
-            describe_groups::handle(groups, node, version, r).await,
-        )),
-        RequestKind::ListGroups(r) => Reply::Now(ResponseKind::ListGroups(
-            list_groups::handle(groups, node, version, r).await,
-        )),
-        RequestKind::DeleteGroups(r) => Reply::Now(ResponseKind::DeleteGroups(
-            delete_groups::handle(groups, node, version, r).await,
-        )),
-        other => {
-            // The version table and this match are built from the same handler list; reaching here is a bug.
-            tracing::error!(
-                client_id,
-                "no handler for {:?}",
-                std::mem::discriminant(&other)
-            );
+    let call = Call {
+        version: request.version(),
+        client_id: request.header.client_id.as_deref().unwrap_or_default(),
+        peer,
+    };
+    match list::dispatch(ctx, &call, request.body).await {
+        Some(reply) => reply,
+        None => {
+            // Decoding admits only listed APIs, and dispatch is generated from the same list.
+            tracing::error!(client_id = call.client_id, api_key = ?request.api_key, "no handler");
             Reply::None
         }
     }

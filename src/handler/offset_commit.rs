@@ -1,15 +1,31 @@
 //! OffsetCommit: wire ⇄ `GroupCoordinator::commit_offsets`; acknowledged once the commit is durable.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use super::group_common::{code_of, own, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{self, GroupCoordinator, PartitionCommit};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (2, 9);
+/// The OffsetCommit handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct OffsetCommit;
+
+impl Handler for OffsetCommit {
+    type Request = OffsetCommitRequest;
+    const VERSIONS: (i16, i16) = (2, 9);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: OffsetCommitRequest,
+    ) -> Reply<OffsetCommitResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// Handles OffsetCommit v2–9 (v9's KIP-848 member epoch is treated as a classic generation id).
 pub async fn handle(

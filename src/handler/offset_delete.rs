@@ -1,15 +1,31 @@
 //! OffsetDelete: wire ⇄ `GroupCoordinator::delete_offsets`.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse, TopicName};
 
 use super::group_common::{code_of, error_code, own, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::GroupCoordinator;
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 0);
+/// The OffsetDelete handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct OffsetDelete;
+
+impl Handler for OffsetDelete {
+    type Request = OffsetDeleteRequest;
+    const VERSIONS: (i16, i16) = (0, 0);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: OffsetDeleteRequest,
+    ) -> Reply<OffsetDeleteResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// Handles OffsetDelete v0: a top-level error (no topics), or per-partition results.
 pub async fn handle(

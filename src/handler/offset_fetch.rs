@@ -1,5 +1,7 @@
 //! OffsetFetch: wire ⇄ `GroupCoordinator::fetch_offsets`; v8+ fetches for several groups at once.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -8,10 +10,24 @@ use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse,
 
 use super::group_common::NodeInfo;
 use super::group_common::{code_of, error_code, own, sb};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{FetchedOffset, GroupCoordinator, GroupError};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (1, 9);
+/// The OffsetFetch handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct OffsetFetch;
+
+impl Handler for OffsetFetch {
+    type Request = OffsetFetchRequest;
+    const VERSIONS: (i16, i16) = (1, 9);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: OffsetFetchRequest,
+    ) -> Reply<OffsetFetchResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// Offsets of one group grouped by topic (in first-seen order), or the group-level error.
 async fn fetch_group(

@@ -3,20 +3,33 @@
 use std::sync::Arc;
 
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
-use super::{Ctx, Reply};
+use super::{Call, Ctx, Handler, Reply};
 use crate::log::batch::BatchHeader;
 use crate::log::{Durability, LogError, PartitionLog};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (3, 13);
+/// The Produce handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct Produce;
+
+impl Handler for Produce {
+    type Request = ProduceRequest;
+    const VERSIONS: (i16, i16) = (3, 13);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: ProduceRequest,
+    ) -> Reply<ProduceResponse> {
+        handle(ctx, call.version, req)
+    }
+}
 
 /// Appends now (so requests on a connection are appended in order) and replies once durable as required.
-pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
+pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<ProduceResponse> {
     let acks = req.acks;
     let now_ms = now_ms();
     let mut waits: Vec<(Arc<PartitionLog>, i64)> = Vec::new();
@@ -72,9 +85,9 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
     }
     let response = ProduceResponse::default().with_responses(topics);
     if waits.is_empty() {
-        return Reply::Now(ResponseKind::Produce(response));
+        return Reply::Now(response);
     }
-    Reply::Later(Box::pin(async move {
+    Reply::later(async move {
         let mut response = response;
         for (log, offset) in waits {
             if let Err(e) = log.wait_durable(offset).await {
@@ -87,8 +100,8 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
                 }
             }
         }
-        ResponseKind::Produce(response)
-    }))
+        response
+    })
 }
 
 /// Kafka (`ProduceRequest.validateRecords`): v3+ carries exactly one record batch per partition.

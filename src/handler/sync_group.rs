@@ -1,12 +1,28 @@
 //! SyncGroup: wire ⇄ `GroupCoordinator::sync_group`; followers wait for the leader's assignment.
 
+use std::sync::Arc;
+
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use super::group_common::{code_of, own, sb_opt, NodeInfo};
+use super::{Call, Ctx, Handler, Reply};
 use crate::group::{self, GroupCoordinator};
 
-/// Versions served.
-pub const VERSIONS: (i16, i16) = (0, 5);
+/// The SyncGroup handler: the versions it serves and its entry point (named once in `list.rs`).
+pub struct SyncGroup;
+
+impl Handler for SyncGroup {
+    type Request = SyncGroupRequest;
+    const VERSIONS: (i16, i16) = (0, 5);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        call: &Call<'_>,
+        req: SyncGroupRequest,
+    ) -> Reply<SyncGroupResponse> {
+        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+    }
+}
 
 /// Handles SyncGroup v0–5.
 pub async fn handle(

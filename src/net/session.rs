@@ -58,7 +58,7 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
             Err(e) => break format!("bad frame: {e}"),
         };
         let head = frame.slice(..frame.len().min(96));
-        let outgoing = match protocol::decode_request(frame) {
+        let outgoing = match protocol::decode_request(frame, handler::list::is_supported) {
             Ok(request) => {
                 let (api_key, version, correlation_id) = (
                     request.api_key,

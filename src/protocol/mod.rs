@@ -4,8 +4,6 @@
 //! Weir serves are rejected here, before any handler runs. Bytes after a parsed body are ignored, as Kafka
 //! ignores them.
 
-pub mod versions;
-
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
@@ -56,8 +54,12 @@ pub enum DecodeError {
 /// Smallest frame that holds api key (2), version (2) and correlation id (4).
 const HEADER_FIXED_BYTES: usize = 8;
 
-/// Decodes one frame (without its length prefix) into a request.
-pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
+/// Decodes one frame (without its length prefix) into a request. `served` says which API versions have a
+/// handler (the handler list); anything else is refused before the body is decoded.
+pub fn decode_request(
+    mut frame: Bytes,
+    served: impl Fn(ApiKey, i16) -> bool,
+) -> Result<Request, DecodeError> {
     if frame.len() < HEADER_FIXED_BYTES {
         return Err(DecodeError::TooShort(frame.len()));
     }
@@ -68,7 +70,7 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
         api_key: raw_key,
         correlation_id,
     })?;
-    if !versions::is_supported(api_key, version) {
+    if !served(api_key, version) {
         return Err(DecodeError::UnsupportedVersion {
             api_key,
             version,
