@@ -54,6 +54,11 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeGroups, (0, 6)),
     (ApiKey::ListGroups, (0, 5)),
     (ApiKey::DeleteGroups, (0, 2)),
+    (ApiKey::OffsetForLeaderEpoch, (2, 4)),
+    (ApiKey::DescribeLogDirs, (1, 4)),
+    (ApiKey::ListPartitionReassignments, (0, 0)),
+    (ApiKey::ElectLeaders, (0, 2)),
+    (ApiKey::ListConfigResources, (0, 1)),
 ];
 
 /// Config and record-deletion APIs.
@@ -62,6 +67,9 @@ mod configs;
 /// The classic group APIs.
 #[path = "api_matrix/groups.rs"]
 mod groups;
+/// Leader epochs, log dirs, leadership and config-resource listing.
+#[path = "api_matrix/surface.rs"]
+mod surface;
 
 /// Kafka's authorized operations with no authorizer (`AclEntry.supportedOperations`): TOPIC = READ(3) WRITE(4)
 /// CREATE(5) DELETE(6) ALTER(7) DESCRIBE(8) DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11).

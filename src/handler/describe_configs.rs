@@ -109,32 +109,45 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
                             .collect(),
                     ),
                 },
-                RESOURCE_BROKER => {
-                    let name = r.resource_name.as_str();
-                    if !name.is_empty() && name != ctx.node.node_id.to_string() {
-                        return result
-                            .with_error_code(ResponseError::InvalidRequest.code())
-                            .with_error_message(Some(StrBytes::from_string(format!(
-                                "Unknown broker {name}"
-                            ))));
-                    }
-                    result.with_configs(
-                        ctx.config
-                            .describe()
+                RESOURCE_BROKER => match broker_resource(ctx, r.resource_name.as_str()) {
+                    Err(message) => result
+                        .with_error_code(ResponseError::InvalidRequest.code())
+                        .with_error_message(Some(StrBytes::from_string(message))),
+                    // The empty name is the cluster-wide dynamic defaults: Weir has none.
+                    Ok(false) => result,
+                    Ok(true) => result.with_configs(
+                        broker_entries(ctx)
                             .into_iter()
-                            .filter(|(k, _, _)| wanted(k))
-                            .map(|(k, v, is_default)| {
-                                let source = if is_default {
-                                    ConfigSource::Default
-                                } else {
-                                    ConfigSource::Broker
-                                };
-                                let synonyms = vec![(k.clone(), v.clone(), source as i8)];
-                                entry(&k, v, source as i8, broker_config_type(&k) as i8, synonyms)
+                            .filter(|e| wanted(&e.name))
+                            .map(|e| {
+                                // Kafka's `configSynonyms`: the static setting, then the default, each
+                                // only when it has a value; the first one is the source.
+                                let mut synonyms = Vec::new();
+                                if e.is_set {
+                                    synonyms.push((
+                                        e.name.clone(),
+                                        e.value.clone(),
+                                        ConfigSource::Broker as i8,
+                                    ));
+                                }
+                                if let Some(default) = &e.default {
+                                    synonyms.push((
+                                        e.name.clone(),
+                                        default.clone(),
+                                        ConfigSource::Default as i8,
+                                    ));
+                                }
+                                let source = synonyms
+                                    .first()
+                                    .map_or(ConfigSource::Default as i8, |s| s.2);
+                                // Broker settings are read from the config file only (no dynamic
+                                // broker configs), so all are read-only.
+                                entry(&e.name, e.value, source, e.config_type as i8, synonyms)
+                                    .with_read_only(true)
                             })
                             .collect(),
-                    )
-                }
+                    ),
+                },
                 other => result
                     .with_error_code(ResponseError::InvalidRequest.code())
                     .with_error_message(Some(StrBytes::from_string(format!(
@@ -163,4 +176,86 @@ fn broker_config_type(name: &str) -> ConfigType {
         }
         _ => ConfigType::Int,
     }
+}
+
+/// Which broker a BROKER resource names (Kafka's `ConfigHelper.describeConfigs`): `Ok(true)` for this
+/// node, `Ok(false)` for the empty name (cluster-wide dynamic defaults), otherwise Kafka's message.
+fn broker_resource(ctx: &Ctx, name: &str) -> Result<bool, String> {
+    if name.is_empty() {
+        return Ok(false);
+    }
+    let id: i32 = name
+        .parse()
+        .map_err(|_| format!("Broker id must be an integer, but it is: {name}"))?;
+    if id != ctx.node.node_id {
+        return Err(format!(
+            "Unexpected broker id, expected {} or empty string, but received {name}",
+            ctx.node.node_id
+        ));
+    }
+    Ok(true)
+}
+
+/// One broker setting as DescribeConfigs shows it.
+struct BrokerEntry {
+    /// Kafka name.
+    name: String,
+    /// Effective value.
+    value: String,
+    /// The value when nothing sets it.
+    default: Option<String>,
+    /// Set in the config file, flags or `--set`.
+    is_set: bool,
+    config_type: ConfigType,
+}
+
+/// Every broker setting: Weir's own, then the broker-level fallbacks of topic configs that the config file
+/// does not carry (e.g. `log.cleaner.delete.retention.ms`), so a topic config's broker synonym can always be
+/// described on the broker too. Sorted by name.
+fn broker_entries(ctx: &Ctx) -> Vec<BrokerEntry> {
+    let defaults: std::collections::HashMap<String, String> = crate::config::Config::default()
+        .describe()
+        .into_iter()
+        .map(|(k, v, _)| (k, v))
+        .collect();
+    let mut entries: std::collections::BTreeMap<String, BrokerEntry> = ctx
+        .config
+        .describe()
+        .into_iter()
+        .map(|(name, value, is_default)| {
+            let entry = BrokerEntry {
+                config_type: broker_config_type(&name),
+                default: defaults.get(&name).cloned(),
+                is_set: !is_default,
+                name: name.clone(),
+                value,
+            };
+            (name, entry)
+        })
+        .collect();
+    let kafka_defaults = topic_config::describe(
+        &crate::log::LogConfig::default(),
+        &std::collections::BTreeMap::new(),
+    );
+    for (e, kafka) in topic_config::describe(ctx.cluster.log_defaults(), &Default::default())
+        .into_iter()
+        .zip(kafka_defaults)
+    {
+        let name = topic_config::broker_synonym(e.name);
+        if name.is_empty() || entries.contains_key(name) {
+            continue;
+        }
+        let (value, source) = e.broker_value;
+        entries.insert(
+            name.to_string(),
+            BrokerEntry {
+                name: name.to_string(),
+                value,
+                default: Some(kafka.broker_value.0),
+                is_set: source == ConfigSource::Broker,
+                config_type: e.config_type,
+            },
+        );
+    }
+    entries.into_values().collect()
 }

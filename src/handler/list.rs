@@ -78,6 +78,11 @@ handlers! {
     describe_groups::DescribeGroups,
     list_groups::ListGroups,
     delete_groups::DeleteGroups,
+    offset_for_leader_epoch::OffsetForLeaderEpoch,
+    describe_log_dirs::DescribeLogDirs,
+    partition_placement::ListPartitionReassignments,
+    partition_placement::ElectLeaders,
+    list_config_resources::ListConfigResources,
 }
 
 /// The served range of an API, if served at all.

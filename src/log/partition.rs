@@ -602,6 +602,11 @@ impl PartitionLog {
         }
     }
 
+    /// Bytes of record data in the partition's segment files (Kafka's `UnifiedLog.size`).
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().segments.iter().map(Segment::size_bytes).sum()
+    }
+
     /// Recovery point and durable offset (for checkpoints and tests).
     pub fn recovery_point(&self) -> i64 {
         self.lock().recovery_point
