@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{
-    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
-    AlterConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    alter_configs_response, incremental_alter_configs_request, incremental_alter_configs_response,
+    AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -94,39 +95,32 @@ pub fn handle_alter(ctx: &Ctx, _version: i16, req: AlterConfigsRequest) -> Alter
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-/// Answers IncrementalAlterConfigs: each op edits the topic's current overrides.
+/// Answers IncrementalAlterConfigs: each op edits the topic's current overrides, after Kafka's
+/// `ConfigAdminManager.preprocess` checks (a resource at most once, a key at most once per resource, a value
+/// for every op but DELETE), all as INVALID_REQUEST.
 pub fn handle_incremental(
     ctx: &Ctx,
     _version: i16,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
+    let mut seen = std::collections::HashSet::new();
+    let repeated: std::collections::HashSet<(i8, String)> = req
+        .resources
+        .iter()
+        .map(|r| (r.resource_type, r.resource_name.to_string()))
+        .filter(|key| !seen.insert(key.clone()))
+        .collect();
     let responses = req
         .resources
         .into_iter()
         .map(|r| {
-            let outcome = match check_resource(r.resource_type) {
-                Err(o) => o,
-                Ok(()) => match ctx.cluster.topic(&r.resource_name) {
-                    None => (ResponseError::UnknownTopicOrPartition.code(), None),
-                    Some(meta) => {
-                        let mut configs = meta.configs.clone();
-                        let mut failure = None;
-                        for c in &r.configs {
-                            if let Err(msg) = edit(
-                                &mut configs,
-                                c.name.as_str(),
-                                c.config_operation,
-                                c.value.as_deref(),
-                            ) {
-                                failure = Some((ResponseError::InvalidConfig.code(), Some(msg)));
-                                break;
-                            }
-                        }
-                        failure.unwrap_or_else(|| {
-                            apply(ctx, &r.resource_name, configs, req.validate_only)
-                        })
-                    }
-                },
+            let outcome = if repeated.contains(&(r.resource_type, r.resource_name.to_string())) {
+                invalid_request("Each resource must appear at most once.")
+            } else {
+                match check_resource(r.resource_type).and_then(|()| preprocess(&r.configs)) {
+                    Err(o) => o,
+                    Ok(()) => alter_incrementally(ctx, &r, req.validate_only),
+                }
             };
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
@@ -136,6 +130,57 @@ pub fn handle_incremental(
         })
         .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+fn invalid_request(message: &str) -> Outcome {
+    (
+        ResponseError::InvalidRequest.code(),
+        Some(message.to_string()),
+    )
+}
+
+/// Kafka's request-level checks of one resource's ops.
+fn preprocess(
+    configs: &[incremental_alter_configs_request::AlterableConfig],
+) -> Result<(), Outcome> {
+    if !super::repeated_names(configs.iter().map(|c| c.name.as_str())).is_empty() {
+        return Err(invalid_request("Error due to duplicate config keys"));
+    }
+    let null_updates: Vec<&str> = configs
+        .iter()
+        .filter(|c| c.config_operation != OP_DELETE && c.value.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    if !null_updates.is_empty() {
+        return Err(invalid_request(&format!(
+            "Null value not supported for : {}",
+            null_updates.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Applies every op of one topic resource to its current overrides, then validates and stores the result.
+fn alter_incrementally(
+    ctx: &Ctx,
+    r: &incremental_alter_configs_request::AlterConfigsResource,
+    validate_only: bool,
+) -> Outcome {
+    let Some(meta) = ctx.cluster.topic(&r.resource_name) else {
+        return (ResponseError::UnknownTopicOrPartition.code(), None);
+    };
+    let mut configs = meta.configs.clone();
+    for c in &r.configs {
+        if let Err(msg) = edit(
+            &mut configs,
+            c.name.as_str(),
+            c.config_operation,
+            c.value.as_deref(),
+        ) {
+            return (ResponseError::InvalidConfig.code(), Some(msg));
+        }
+    }
+    apply(ctx, &r.resource_name, configs, validate_only)
 }
 
 fn check_resource(resource_type: i8) -> Result<(), Outcome> {
@@ -167,14 +212,22 @@ fn apply(
     }
 }
 
-/// Applies one incremental op; APPEND/SUBTRACT work on list-valued configs (comma-separated).
+/// Topic configs of Kafka's LIST type, the only ones APPEND and SUBTRACT accept.
+const LIST_CONFIGS: &[&str] = &[
+    "cleanup.policy",
+    "follower.replication.throttled.replicas",
+    "leader.replication.throttled.replicas",
+];
+
+/// Applies one incremental op as Kafka's `ConfigurationControlManager.incrementalAlterConfigResource`:
+/// APPEND adds each comma-separated item not yet in the list, SUBTRACT removes each; an absent override
+/// starts from the topic config's own default (not the broker's), as Kafka's `getParts` does.
 fn edit(
     configs: &mut BTreeMap<String, String>,
     name: &str,
     op: i8,
     value: Option<&str>,
 ) -> Result<(), String> {
-    const LIST_CONFIGS: &[&str] = &["cleanup.policy"];
     match op {
         OP_SET => {
             let v = value.ok_or_else(|| format!("Null value not supported for : {name}"))?;
@@ -185,38 +238,51 @@ fn edit(
         }
         OP_APPEND | OP_SUBTRACT => {
             if !LIST_CONFIGS.contains(&name) {
+                let op = if op == OP_APPEND {
+                    "APPEND"
+                } else {
+                    "SUBTRACT"
+                };
                 return Err(format!(
-                    "Config value append/subtract is not allowed for config key {name}"
+                    "Can't {op} to key {name} because its type is not LIST."
                 ));
             }
             let current = configs
                 .get(name)
-                .cloned()
-                .unwrap_or_else(|| "delete".to_string());
-            let mut items: Vec<String> = current
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-            for v in value
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                if op == OP_APPEND && !items.iter().any(|i| i == v) {
-                    items.push(v.to_string());
+                .map(String::as_str)
+                .unwrap_or_else(|| list_default(name));
+            let mut items: Vec<&str> = current.split(',').filter(|s| !s.is_empty()).collect();
+            for v in java_split(value.unwrap_or_default()) {
+                if op == OP_APPEND && !items.contains(&v) {
+                    items.push(v);
                 }
                 if op == OP_SUBTRACT {
-                    items.retain(|i| i != v);
+                    // Java's `List.remove(Object)`: the first occurrence only.
+                    if let Some(i) = items.iter().position(|i| *i == v) {
+                        items.remove(i);
+                    }
                 }
             }
-            configs.insert(name.to_string(), items.join(","));
+            let joined = items.join(",");
+            configs.insert(name.to_string(), joined);
         }
         other => return Err(format!("Unknown config operation {other}")),
     }
     Ok(())
+}
+
+/// The topic-level default of a LIST config (`LogConfig`'s ConfigDef).
+fn list_default(name: &str) -> &'static str {
+    match name {
+        "cleanup.policy" => "delete",
+        _ => "",
+    }
+}
+
+/// Java's `String.split(",")`: empty items kept, except trailing ones.
+fn java_split(value: &str) -> impl Iterator<Item = &str> {
+    let trimmed = value.trim_end_matches(',');
+    trimmed.split(',').filter(move |_| !trimmed.is_empty())
 }
 
 #[cfg(test)]
@@ -234,6 +300,34 @@ mod tests {
         assert_eq!(m["cleanup.policy"], "compact");
         edit(&mut m, "retention.ms", OP_DELETE, None).unwrap();
         assert!(!m.contains_key("retention.ms"));
-        assert!(edit(&mut m, "retention.ms", OP_APPEND, Some("1")).is_err());
+        assert_eq!(
+            edit(&mut m, "retention.ms", OP_APPEND, Some("1")),
+            Err("Can't APPEND to key retention.ms because its type is not LIST.".into())
+        );
+    }
+
+    #[test]
+    fn append_and_subtract_follow_kafkas_list_semantics() {
+        let mut m = BTreeMap::new();
+        // Several items at once; an item already present is not added twice.
+        edit(&mut m, "cleanup.policy", OP_APPEND, Some("compact,delete")).unwrap();
+        assert_eq!(m["cleanup.policy"], "delete,compact");
+        // Subtracting an absent item changes nothing; trailing commas are ignored as Java's split does.
+        edit(&mut m, "cleanup.policy", OP_SUBTRACT, Some("nothing,")).unwrap();
+        assert_eq!(m["cleanup.policy"], "delete,compact");
+        edit(
+            &mut m,
+            "cleanup.policy",
+            OP_SUBTRACT,
+            Some("compact,delete"),
+        )
+        .unwrap();
+        assert_eq!(m["cleanup.policy"], "");
+        // An explicit override is the starting point, not the default.
+        m.insert("cleanup.policy".into(), "compact".into());
+        edit(&mut m, "cleanup.policy", OP_APPEND, Some("delete")).unwrap();
+        assert_eq!(m["cleanup.policy"], "compact,delete");
+        assert_eq!(java_split("a,,b,").collect::<Vec<_>>(), vec!["a", "", "b"]);
+        assert_eq!(java_split("").count(), 0);
     }
 }

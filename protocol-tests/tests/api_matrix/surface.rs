@@ -495,3 +495,157 @@ async fn describe_configs_broker_lists_every_setting_with_source_and_synonyms() 
     })
     .await;
 }
+
+/// IncrementalAlterConfigs on a LIST config as Kafka's controller applies it (`incrementalAlterConfigResource`
+/// and `ConfigAdminManager.preprocess`): APPEND of several items skips those present, SUBTRACT removes, the
+/// result takes effect on the partitions; duplicate keys, a repeated resource and a missing value are
+/// INVALID_REQUEST, APPEND to a non-LIST config INVALID_CONFIG with Kafka's message.
+#[tokio::test]
+async fn incremental_alter_configs_list_ops_like_kafka() {
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use kafka_protocol::messages::DescribeConfigsRequest;
+    const APPEND: i8 = 2;
+    const SUBTRACT: i8 = 3;
+    fn resource(topic: &str, ops: &[(&str, i8, Option<&str>)]) -> AlterConfigsResource {
+        AlterConfigsResource::default()
+            .with_resource_type(TOPIC)
+            .with_resource_name(str_bytes(topic))
+            .with_configs(
+                ops.iter()
+                    .map(|(n, op, v)| {
+                        AlterableConfig::default()
+                            .with_name(str_bytes(n))
+                            .with_config_operation(*op)
+                            .with_value(v.map(str_bytes))
+                    })
+                    .collect(),
+            )
+    }
+    bounded(Duration::from_secs(20), async {
+        let broker = TestBroker::start().await;
+        let mut c = broker.client().await;
+        let t = "matrix-iac-list";
+        c.create_topic(t, 1).await;
+        for v in advertised(ApiKey::IncrementalAlterConfigs) {
+            let ok = vec![(0, None)];
+            assert_eq!(
+                alter(
+                    &mut c,
+                    v,
+                    vec![resource(
+                        t,
+                        &[("cleanup.policy", APPEND, Some("compact,delete"))]
+                    )]
+                )
+                .await,
+                ok
+            );
+            assert_eq!(
+                alter(
+                    &mut c,
+                    v,
+                    vec![resource(t, &[("cleanup.policy", SUBTRACT, Some("delete"))])]
+                )
+                .await,
+                ok
+            );
+            let invalid_request =
+                |m: &str| (code(ResponseError::InvalidRequest), Some(m.to_string()));
+            assert_eq!(
+                alter(
+                    &mut c,
+                    v,
+                    vec![resource(
+                        t,
+                        &[
+                            ("cleanup.policy", APPEND, Some("delete")),
+                            ("cleanup.policy", SUBTRACT, Some("compact"))
+                        ]
+                    )]
+                )
+                .await,
+                vec![invalid_request("Error due to duplicate config keys")],
+                "v{v}"
+            );
+            assert_eq!(
+                alter(
+                    &mut c,
+                    v,
+                    vec![resource(t, &[("cleanup.policy", APPEND, None)])]
+                )
+                .await,
+                vec![invalid_request(
+                    "Null value not supported for : cleanup.policy"
+                )],
+                "v{v}"
+            );
+            let twice = resource(t, &[("cleanup.policy", APPEND, Some("delete"))]);
+            assert_eq!(
+                alter(&mut c, v, vec![twice.clone(), twice]).await,
+                vec![invalid_request("Each resource must appear at most once."); 2],
+                "v{v}"
+            );
+            assert_eq!(
+                alter(
+                    &mut c,
+                    v,
+                    vec![resource(t, &[("retention.ms", APPEND, Some("1"))])]
+                )
+                .await,
+                vec![(
+                    code(ResponseError::InvalidConfig),
+                    Some(
+                        "Can't APPEND to key retention.ms because its type is not LIST."
+                            .to_string()
+                    )
+                )],
+                "v{v}"
+            );
+            let req = DescribeConfigsRequest::default().with_resources(vec![
+                DescribeConfigsResource::default()
+                    .with_resource_type(TOPIC)
+                    .with_resource_name(str_bytes(t))
+                    .with_configuration_keys(Some(vec![str_bytes("cleanup.policy")])),
+            ]);
+            let resp = c.call(4, &req).await;
+            let e = &resp.results[0].configs[0];
+            assert_eq!(
+                (e.value.as_deref(), e.config_source),
+                (Some("compact"), 1),
+                "v{v}"
+            );
+            // Back to the default for the next version.
+            assert_eq!(
+                alter(&mut c, v, vec![resource(t, &[("cleanup.policy", 1, None)])]).await,
+                ok
+            );
+        }
+        broker.shutdown().await;
+    })
+    .await;
+}
+
+/// One IncrementalAlterConfigs call; (error code, message) per resource.
+async fn alter(
+    c: &mut Client,
+    v: i16,
+    resources: Vec<
+        kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource,
+    >,
+) -> Vec<(i16, Option<String>)> {
+    let req = kafka_protocol::messages::IncrementalAlterConfigsRequest::default()
+        .with_resources(resources);
+    let resp = c.call(v, &req).await;
+    resp.responses
+        .iter()
+        .map(|r| {
+            (
+                r.error_code,
+                r.error_message.as_ref().map(|m| m.to_string()),
+            )
+        })
+        .collect()
+}
