@@ -1099,3 +1099,45 @@ async fn dynamic_member_rejoin_with_new_metadata_in_stable_rebalances() {
     let meta = lj.members.iter().find(|m| m.member_id == follower).unwrap();
     assert_eq!(meta.metadata, subscription(&["t", "u"]));
 }
+
+/// Kafka's `classicGroupJoinExistingMember`: a known member re-sending JoinGroup with unchanged metadata
+/// gets the current generation back without a rebalance, in Stable (followers) and in CompletingRebalance
+/// (the leader again with every member's metadata); only the leader's re-join in Stable starts one, since
+/// that is how a leader asks for a new assignment.
+#[tokio::test(start_paused = true)]
+async fn known_member_rejoin_with_unchanged_metadata_keeps_the_generation() {
+    let (c, _) = start(config());
+    let (leader, follower) = stable_pair(&c, "g").await;
+    let again = c.join_group(join_req("g", &follower)).await;
+    assert_eq!(again.error, None);
+    assert_eq!(
+        (again.generation_id, again.leader_id.as_str()),
+        (1, leader.as_str())
+    );
+    assert!(again.members.is_empty());
+    assert_eq!(state(&c, "g").await, GroupState::Stable);
+
+    // The leader's re-join in Stable rebalances; both rejoin for generation 2.
+    let c1 = c.clone();
+    let lid = leader.clone();
+    let lj = tokio::spawn(async move { c1.join_group(join_req("g", &lid)).await });
+    settle().await;
+    assert_eq!(state(&c, "g").await, GroupState::PreparingRebalance);
+    let fj = c.join_group(join_req("g", &follower)).await;
+    let lj = lj.await.unwrap();
+    assert_eq!((lj.generation_id, fj.generation_id), (2, 2));
+    assert_eq!(state(&c, "g").await, GroupState::CompletingRebalance);
+
+    // Before the leader syncs, both re-send JoinGroup: same generation, no rebalance.
+    let fj = c.join_group(join_req("g", &follower)).await;
+    assert_eq!((fj.error, fj.generation_id), (None, 2));
+    assert!(fj.members.is_empty());
+    let lj = c.join_group(join_req("g", &leader)).await;
+    assert_eq!((lj.error, lj.generation_id), (None, 2));
+    assert_eq!(
+        lj.members.len(),
+        2,
+        "the leader gets every member's metadata again"
+    );
+    assert_eq!(state(&c, "g").await, GroupState::CompletingRebalance);
+}
