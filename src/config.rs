@@ -60,6 +60,9 @@ pub struct Config {
     /// How often retention runs (`log.retention.check.interval.ms`).
     #[serde(rename = "log.retention.check.interval.ms")]
     pub log_retention_check_interval_ms: u64,
+    /// How long the cleaner sleeps when nothing needed compaction (`log.cleaner.backoff.ms`).
+    #[serde(rename = "log.cleaner.backoff.ms")]
+    pub log_cleaner_backoff_ms: u64,
     /// Bytes between offset-index entries (`log.index.interval.bytes`).
     #[serde(rename = "log.index.interval.bytes")]
     pub log_index_interval_bytes: u32,
@@ -132,6 +135,7 @@ impl Default for Config {
             log_retention_ms: log.retention_ms,
             log_retention_bytes: log.retention_bytes,
             log_retention_check_interval_ms: 300_000,
+            log_cleaner_backoff_ms: 15_000,
             log_index_interval_bytes: log.index_interval_bytes,
             log_cleanup_policy: "delete".to_string(),
             log_flush_interval_messages: None,
@@ -295,6 +299,7 @@ impl Config {
             dir: self.data_dir.clone(),
             producer_id_expiration_ms: self.producer_id_expiration_ms,
             retention_check_interval_ms: self.log_retention_check_interval_ms,
+            cleaner_backoff_ms: self.log_cleaner_backoff_ms,
             durable_acks_all: self.acks_all_fsync,
             max_open_files: self.log_max_open_files,
             page_cache_window_bytes: self.log_page_cache_window_bytes,
@@ -405,6 +410,7 @@ impl serde::Serialize for SerializableConfig<'_> {
             "log.retention.check.interval.ms",
             &c.log_retention_check_interval_ms,
         )?;
+        m.serialize_entry("log.cleaner.backoff.ms", &c.log_cleaner_backoff_ms)?;
         m.serialize_entry("log.index.interval.bytes", &c.log_index_interval_bytes)?;
         m.serialize_entry("log.cleanup.policy", &c.log_cleanup_policy)?;
         if let Some(v) = c.log_flush_interval_messages {

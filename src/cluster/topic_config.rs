@@ -75,7 +75,14 @@ pub fn log_config(
             "flush.messages" => c.flush_messages = int()?,
             "flush.ms" => c.flush_ms = int()?,
             "delete.retention.ms" => c.delete_retention_ms = int()?,
-            "min.compaction.lag.ms" => c.min_compaction_lag_ms = int()?,
+            "min.compaction.lag.ms" => {
+                c.min_compaction_lag_ms =
+                    int().and_then(|v| if v >= 0 { Ok(v) } else { Err(bad()) })?
+            }
+            "max.compaction.lag.ms" => {
+                c.max_compaction_lag_ms =
+                    int().and_then(|v| if v >= 1 { Ok(v) } else { Err(bad()) })?
+            }
             "min.cleanable.dirty.ratio" => {
                 c.min_cleanable_dirty_ratio = value
                     .trim()
@@ -94,6 +101,13 @@ pub fn log_config(
             k if KNOWN_TOPIC_CONFIGS.contains(&k) => {}
             _ => return Err(format!("Unknown topic config name: {key}")),
         }
+    }
+    // Kafka's `LogConfig.validateValues`.
+    if c.min_compaction_lag_ms > c.max_compaction_lag_ms {
+        return Err(format!(
+            "conflict topic config setting min.compaction.lag.ms ({}) > max.compaction.lag.ms ({})",
+            c.min_compaction_lag_ms, c.max_compaction_lag_ms
+        ));
     }
     Ok(c)
 }
@@ -212,7 +226,11 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
             Int,
             Box::new(|c| c.index_interval_bytes.to_string()),
         ),
-        ("max.compaction.lag.ms", Long, fixed(&long_max)),
+        (
+            "max.compaction.lag.ms",
+            Long,
+            Box::new(|c| c.max_compaction_lag_ms.to_string()),
+        ),
         (
             "max.message.bytes",
             Int,
@@ -300,6 +318,32 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compaction_lags_are_validated_as_kafka_does() {
+        let set = |pairs: &[(&str, &str)]| {
+            let m: BTreeMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            log_config(&LogConfig::default(), &m)
+        };
+        let c = set(&[
+            ("max.compaction.lag.ms", "100"),
+            ("cleanup.policy", "compact"),
+        ])
+        .unwrap();
+        assert_eq!((c.max_compaction_lag_ms, c.max_segment_ms()), (100, 100));
+        assert_eq!(
+            set(&[("max.compaction.lag.ms", "100"), ("min.compaction.lag.ms", "200")]),
+            Err("conflict topic config setting min.compaction.lag.ms (200) > max.compaction.lag.ms (100)".into())
+        );
+        assert!(set(&[("max.compaction.lag.ms", "0")]).is_err());
+        assert!(set(&[("min.compaction.lag.ms", "-1")]).is_err());
+        // Not compacted: segment.ms alone decides the roll.
+        let c = set(&[("max.compaction.lag.ms", "100")]).unwrap();
+        assert_eq!(c.max_segment_ms(), LogConfig::default().segment_ms);
+    }
 
     #[test]
     fn overrides_and_rejects() {

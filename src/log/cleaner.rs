@@ -196,6 +196,18 @@ fn for_each_batch(
     Ok(())
 }
 
+/// The max timestamp of a segment file's first batch (Kafka's `LogSegment.getFirstBatchTimestamp`), `None`
+/// when the segment is empty or the batch carries no timestamp.
+fn first_batch_timestamp(file: &std::fs::File, size: u64) -> Result<Option<i64>, LogError> {
+    if size < HEADER_LEN as u64 {
+        return Ok(None);
+    }
+    let mut header = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut header, 0)?;
+    let t = BatchHeader::parse(&header)?.max_timestamp;
+    Ok((t > 0).then_some(t))
+}
+
 /// What cleaning did to one batch.
 enum CleanedBatch {
     /// Nothing removed: copy the batch as is.
@@ -326,9 +338,21 @@ impl PartitionLog {
             .filter(|c| c.sizes.end > first_dirty)
             .map(|c| c.sizes.size)
             .sum();
+        // Kafka's `grabFilthiestCompactedLog`: clean when dirty enough, or when a dirty record has waited
+        // longer than `max.compaction.lag.ms` (`LogCleanerManager.maxCompactionDelay`).
+        let overdue = || -> Result<bool, LogError> {
+            let clean_until_ms = now_ms.saturating_sub(config.max_compaction_lag_ms.max(0));
+            for c in candidates.iter().filter(|c| c.sizes.end > first_dirty) {
+                if first_batch_timestamp(&c.file, c.sizes.size)?.is_some_and(|t| t < clean_until_ms)
+                {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
         if total == 0
             || dirty == 0
-            || (dirty as f64 / total as f64) < config.min_cleanable_dirty_ratio
+            || ((dirty as f64 / total as f64) < config.min_cleanable_dirty_ratio && !overdue()?)
         {
             return Ok(0);
         }

@@ -85,8 +85,23 @@ pub struct LogConfig {
     pub delete_retention_ms: i64,
     /// `min.cleanable.dirty.ratio`.
     pub min_cleanable_dirty_ratio: f64,
-    /// `min.compaction.lag.ms`.
+    /// `min.compaction.lag.ms`: records younger than this are not compacted.
     pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a dirty record older than this is compacted whatever the dirty ratio, and
+    /// on a compacted topic the active segment rolls at this age (Kafka's `LogConfig.maxSegmentMs`).
+    pub max_compaction_lag_ms: i64,
+}
+
+impl LogConfig {
+    /// The age at which the active segment rolls: `segment.ms`, or `max.compaction.lag.ms` on a compacted
+    /// topic when that is shorter, so no record waits in the (never cleaned) active segment past its lag.
+    pub fn max_segment_ms(&self) -> i64 {
+        if self.cleanup_compact && self.max_compaction_lag_ms > 0 {
+            self.segment_ms.min(self.max_compaction_lag_ms)
+        } else {
+            self.segment_ms
+        }
+    }
 }
 
 impl Default for LogConfig {
@@ -108,6 +123,7 @@ impl Default for LogConfig {
             delete_retention_ms: 24 * 3600 * 1000,
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -123,8 +139,11 @@ pub struct StoreOptions {
     pub dir: PathBuf,
     /// `producer.id.expiration.ms`: forget idle producers after this long.
     pub producer_id_expiration_ms: i64,
-    /// How often the retention / cleaner task wakes (`log.retention.check.interval.ms`).
+    /// How often retention runs (`log.retention.check.interval.ms`).
     pub retention_check_interval_ms: u64,
+    /// `log.cleaner.backoff.ms`: how long the cleaner sleeps when no partition needed cleaning (it looks
+    /// again at once after a pass that cleaned something, as Kafka's cleaner thread does).
+    pub cleaner_backoff_ms: u64,
     /// When true (the default) acks=all appends are acknowledged only after fdatasync (group commit); when
     /// false `wait_durable` returns at once (page-cache durability, like stock Kafka).
     pub durable_acks_all: bool,
@@ -146,6 +165,7 @@ impl StoreOptions {
             dir: dir.into(),
             producer_id_expiration_ms: 24 * 3600 * 1000,
             retention_check_interval_ms: 300_000,
+            cleaner_backoff_ms: 15_000,
             durable_acks_all: true,
             max_open_files: file_cache::DEFAULT_MAX_OPEN_FILES,
             page_cache_window_bytes: PAGE_CACHE_WINDOW_DEFAULT,

@@ -334,7 +334,7 @@ impl PartitionLog {
         now_ms: i64,
     ) -> Result<(), LogError> {
         let segment_bytes_max = inner.config.segment_bytes.clamp(1, SEGMENT_BYTES_MAX);
-        let segment_ms = inner.config.segment_ms;
+        let segment_ms = inner.config.max_segment_ms();
         let Some(active) = inner.segments.last() else {
             return Ok(());
         };

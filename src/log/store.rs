@@ -502,6 +502,23 @@ impl LogStore {
             }
             p.maybe_time_flush(now_ms);
             p.expire_producers(now_ms);
+        }
+        self.clean_partitions(now_ms);
+        self.write_checkpoints()
+    }
+
+    /// One round of the cleaner at `now_ms` over every partition (Kafka's cleaner thread); true when some
+    /// partition was cleaned, so the caller looks again without waiting `log.cleaner.backoff.ms`.
+    /// Blocking (file I/O), like [`run_maintenance`](Self::run_maintenance).
+    pub fn run_cleaner(&self, now_ms: i64) -> bool {
+        let _pass = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+        self.clean_partitions(now_ms)
+    }
+
+    /// Compaction pass of every partition; the caller holds the maintenance lock.
+    fn clean_partitions(&self, now_ms: i64) -> bool {
+        let mut cleaned = false;
+        for p in self.partitions() {
             let cleaned_before = p.cleaner_checkpoint();
             match p.clean_pass(now_ms) {
                 Ok(_) | Err(LogError::Deleted) => {}
@@ -512,50 +529,58 @@ impl LogStore {
             // Persisted after each cleaning (Kafka's `doneCleaning`), so a restart neither re-cleans nor
             // counts cleaned bytes as dirty.
             if p.cleaner_checkpoint() != cleaned_before {
+                cleaned = true;
                 if let Err(e) = self.write_cleaner_checkpoint() {
                     tracing::error!(error = %e, "writing the cleaner checkpoint failed");
                 }
             }
         }
-        self.write_checkpoints()
+        cleaned
     }
 
-    /// Starts the background maintenance task (every `retention_check_interval_ms`, and every `flush.ms`
-    /// tick of 1 s for time-based flushing). Stopped by [`stop_background`](Self::stop_background) or
-    /// `shutdown`. Must be called inside a tokio runtime.
+    /// Starts the background maintenance task: retention every `retention_check_interval_ms`, the cleaner
+    /// every `cleaner_backoff_ms` (at once again after a round that cleaned something), and a tick of at
+    /// most 1 s for time-based flushing.
     pub fn spawn_background(self: &Arc<Self>) {
         let (stop, mut stop_rx) = watch::channel(false);
         let store = Arc::downgrade(self);
         let interval_ms = self.options.retention_check_interval_ms.max(10);
+        let backoff_ms = self.options.cleaner_backoff_ms.max(10);
         let handle = tokio::spawn(async move {
-            let mut next_maintenance = tokio::time::Instant::now();
+            let now = tokio::time::Instant::now;
+            let after = |ms: u64| now() + tokio::time::Duration::from_millis(ms);
+            let (mut next_maintenance, mut next_clean) = (now(), now());
             loop {
-                let tick = tokio::time::Duration::from_millis(interval_ms.min(1000));
+                let tick =
+                    tokio::time::Duration::from_millis(interval_ms.min(backoff_ms).min(1000));
                 tokio::select! {
                     _ = tokio::time::sleep(tick) => {}
                     _ = stop_rx.changed() => return,
                 }
                 let Some(store) = store.upgrade() else { return };
-                let full = tokio::time::Instant::now() >= next_maintenance;
+                let full = now() >= next_maintenance;
                 if full {
-                    next_maintenance = tokio::time::Instant::now()
-                        + tokio::time::Duration::from_millis(interval_ms);
+                    next_maintenance = after(interval_ms);
                 }
+                let clean = !full && now() >= next_clean;
                 let res = tokio::task::spawn_blocking(move || {
                     let now = now_ms();
                     store.remove_deleted_partitions(now);
                     if full {
-                        store.run_maintenance(now)
-                    } else {
-                        for p in store.partitions() {
-                            p.maybe_time_flush(now);
-                        }
-                        Ok(())
+                        return store.run_maintenance(now).map(|()| false);
                     }
+                    for p in store.partitions() {
+                        p.maybe_time_flush(now);
+                    }
+                    Ok(clean && store.run_cleaner(now))
                 })
                 .await;
-                if let Ok(Err(e)) = res {
-                    tracing::error!(error = %e, "log maintenance pass failed");
+                match res {
+                    Ok(Ok(cleaned)) if clean || full => {
+                        next_clean = if cleaned { now() } else { after(backoff_ms) };
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "log maintenance pass failed"),
+                    _ => {}
                 }
             }
         });

@@ -578,8 +578,9 @@ fn delete_partition_removes_folder() {
         .get_or_create("gone", 0, LogConfig::default())
         .expect("create");
     log.append(batch(1, 0), 0).expect("append");
-    let deleted_at = now();
     store.delete("gone", 0).expect("delete");
+    // Read after the delete: its rename and folder fsync may take longer than the 1 ms margin below.
+    let deleted_at = now();
     assert!(!dir.path().join("gone-0").exists());
     assert!(store.get("gone", 0).is_none());
     assert!(matches!(log.append(batch(1, 0), 0), Err(LogError::Deleted)));
@@ -612,8 +613,9 @@ fn deletion_interrupted_by_a_restart_is_rescheduled_not_loaded() {
         store.delete("gone", 0).expect("delete");
         store.shutdown().expect("shutdown");
     }
-    let reopened_at = now();
     let store = LogStore::open(opts(dir.path())).expect("reopen");
+    // Read after the open, which schedules the removal: the margin below is 1 ms.
+    let reopened_at = now();
     assert!(store.existing().is_empty());
     assert!(store.get("gone", 0).is_none());
     // Still on disk after open (removing it there would hold up start-up), gone once due.
@@ -1227,4 +1229,74 @@ fn producer_snapshots_below_the_log_go_with_their_segments() {
         log.append(idem(2, 0, 200, 1), now()),
         Err(LogError::OutOfOrderSequence { .. })
     ));
+}
+
+/// Kafka's `LogConfig.maxSegmentMs`: on a compacted topic the active segment rolls once a batch arrives
+/// `max.compaction.lag.ms` after its first one (the active segment is never cleaned); not on a delete topic.
+#[test]
+fn compacted_topic_rolls_at_max_compaction_lag() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let lagged = |compact| LogConfig {
+        cleanup_compact: compact,
+        cleanup_delete: !compact,
+        segment_bytes: 1 << 20,
+        segment_ms: 60_000,
+        max_compaction_lag_ms: 100,
+        ..small_config()
+    };
+    for (topic, compact, segments) in [("c", true, 2), ("d", false, 1)] {
+        let log = store
+            .get_or_create(topic, 0, lagged(compact))
+            .expect("create");
+        log.append(kv_batch(b"k", Some(b"1"), 1_000), 0)
+            .expect("append");
+        log.append(kv_batch(b"k", Some(b"2"), 1_050), 0)
+            .expect("append");
+        assert_eq!(log.lock().segments.len(), 1, "{topic}: within the lag");
+        log.append(kv_batch(b"k", Some(b"3"), 1_101), 0)
+            .expect("append");
+        assert_eq!(log.lock().segments.len(), segments, "{topic}");
+    }
+}
+
+/// Kafka's `LogCleanerManager.maxCompactionDelay`: dirt below `min.cleanable.dirty.ratio` is cleaned anyway
+/// once its first batch is older than `max.compaction.lag.ms`.
+#[test]
+fn max_compaction_lag_cleans_below_the_dirty_ratio() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let cfg = LogConfig {
+        min_cleanable_dirty_ratio: 0.9,
+        max_compaction_lag_ms: 10_000,
+        ..compact_config()
+    };
+    let log = store.get_or_create("c", 0, cfg).expect("c");
+    for i in 0..40u8 {
+        log.append(kv_batch(&[b'k', i], Some(b"old"), 1_000), 0)
+            .expect("append");
+    }
+    log.roll(&mut log.lock(), 0).expect("roll");
+    log.clean_pass(2_000).expect("first clean (all dirty)");
+    for i in 0..3u8 {
+        log.append(kv_batch(&[b'k', i], Some(b"new"), 5_000), 0)
+            .expect("append");
+    }
+    log.roll(&mut log.lock(), 0).expect("roll");
+    let old_k0 = |log: &PartitionLog| {
+        all_records(log)
+            .iter()
+            .any(|(_, k, v)| k == b"k\0" && v.as_deref() == Some(&b"old"[..]))
+    };
+    // Little dirt, and younger than the lag: nothing to do yet.
+    log.clean_pass(14_000).expect("pass");
+    assert!(old_k0(&log));
+    // The dirty batch (timestamp 5 000) is now older than the lag.
+    log.clean_pass(15_001).expect("pass");
+    assert!(!old_k0(&log));
+    let values: Vec<_> = all_records(&log)
+        .into_iter()
+        .filter(|(_, k, _)| k == b"k\0")
+        .collect();
+    assert_eq!(values.len(), 1);
 }
