@@ -300,62 +300,32 @@ impl PartitionLog {
     /// partition's cleaner position ([`cleaner_checkpoint`](Self::cleaner_checkpoint)) is the end of the
     /// cleaned range. Returns bytes freed.
     pub fn clean_pass(&self, now_ms: i64) -> Result<u64, LogError> {
-        let (candidates, first_dirty, config) = {
-            let mut inner = self.lock();
-            if inner.closed || !inner.config.cleanup_compact {
-                return Ok(0);
-            }
-            let first_dirty = inner.cleaner_first_dirty();
-            if inner.cleaner_checkpoint.is_some_and(|o| o != first_dirty) {
-                // Out of range (the log start moved past it): reset, as Kafka's `cleanableOffsets` does.
-                inner.cleaner_checkpoint = Some(first_dirty);
-            }
-            let lag_ms = inner.config.min_compaction_lag_ms;
-            let mut out = Vec::new();
-            for pair in inner.segments.windows(2) {
-                let seg = &pair[0];
-                if seg.max_timestamp_ms > now_ms.saturating_sub(lag_ms) {
-                    break;
-                }
-                out.push(Candidate {
-                    sizes: SegmentSizes {
-                        base: seg.base_offset,
-                        end: pair[1].base_offset,
-                        size: seg.size_bytes(),
-                        index_bytes: seg.index_bytes() as u64,
-                    },
-                    file: seg.file()?,
-                });
-            }
-            (out, first_dirty, inner.config.clone())
+        // Decided from in-memory sizes, so an idle compacted partition costs no file access per round.
+        let Some((closed, first_dirty, config)) = self.cleanable_segments(now_ms) else {
+            return Ok(0);
+        };
+        let total: u64 = closed.iter().map(|(s, _)| s.size).sum();
+        let dirty: u64 = closed
+            .iter()
+            .filter(|(s, _)| s.end > first_dirty)
+            .map(|(s, _)| s.size)
+            .sum();
+        // Kafka's `grabFilthiestCompactedLog`: clean when dirty enough, or when a dirty record has waited
+        // longer than `max.compaction.lag.ms` (`LogCleanerManager.maxCompactionDelay`).
+        let clean_until_ms = now_ms.saturating_sub(config.max_compaction_lag_ms.max(0));
+        if total == 0
+            || dirty == 0
+            || ((dirty as f64 / total as f64) < config.min_cleanable_dirty_ratio
+                && !self.dirt_overdue(&closed, first_dirty, clean_until_ms)?)
+        {
+            return Ok(0);
+        }
+        let Some(candidates) = self.candidate_files(&closed)? else {
+            return Ok(0);
         };
         let Some(end_offset) = candidates.last().map(|c| c.sizes.end) else {
             return Ok(0);
         };
-        let total: u64 = candidates.iter().map(|c| c.sizes.size).sum();
-        let dirty: u64 = candidates
-            .iter()
-            .filter(|c| c.sizes.end > first_dirty)
-            .map(|c| c.sizes.size)
-            .sum();
-        // Kafka's `grabFilthiestCompactedLog`: clean when dirty enough, or when a dirty record has waited
-        // longer than `max.compaction.lag.ms` (`LogCleanerManager.maxCompactionDelay`).
-        let overdue = || -> Result<bool, LogError> {
-            let clean_until_ms = now_ms.saturating_sub(config.max_compaction_lag_ms.max(0));
-            for c in candidates.iter().filter(|c| c.sizes.end > first_dirty) {
-                if first_batch_timestamp(&c.file, c.sizes.size)?.is_some_and(|t| t < clean_until_ms)
-                {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        };
-        if total == 0
-            || dirty == 0
-            || ((dirty as f64 / total as f64) < config.min_cleanable_dirty_ratio && !overdue()?)
-        {
-            return Ok(0);
-        }
         // 1. Key map over the dirty section: newest offset per key.
         let hasher = KeyHasher::new();
         let mut map: HashMap<u128, i64> = HashMap::new();
@@ -403,6 +373,90 @@ impl PartitionLog {
         }
         self.lock().cleaner_checkpoint = Some(first_dirty.max(map_end.min(end_offset)));
         Ok(freed)
+    }
+
+    /// The closed segments old enough to clean (`min.compaction.lag.ms` against each one's newest
+    /// timestamp), with those timestamps, the first dirty offset and the config; `None` when the partition is
+    /// not compacted.
+    #[allow(clippy::type_complexity)]
+    fn cleanable_segments(
+        &self,
+        now_ms: i64,
+    ) -> Option<(Vec<(SegmentSizes, i64)>, i64, super::LogConfig)> {
+        let mut inner = self.lock();
+        if inner.closed || !inner.config.cleanup_compact {
+            return None;
+        }
+        let first_dirty = inner.cleaner_first_dirty();
+        if inner.cleaner_checkpoint.is_some_and(|o| o != first_dirty) {
+            // Out of range (the log start moved past it): reset, as Kafka's `cleanableOffsets` does.
+            inner.cleaner_checkpoint = Some(first_dirty);
+        }
+        let lag_ms = inner.config.min_compaction_lag_ms;
+        let closed = inner
+            .segments
+            .windows(2)
+            .take_while(|pair| pair[0].max_timestamp_ms <= now_ms.saturating_sub(lag_ms))
+            .map(|pair| {
+                let seg = &pair[0];
+                let sizes = SegmentSizes {
+                    base: seg.base_offset,
+                    end: pair[1].base_offset,
+                    size: seg.size_bytes(),
+                    index_bytes: seg.index_bytes() as u64,
+                };
+                (sizes, seg.max_timestamp_ms)
+            })
+            .collect();
+        Some((closed, first_dirty, inner.config.clone()))
+    }
+
+    /// Whether a dirty segment's first batch is older than `clean_until_ms`; reads a header only when the
+    /// segment's newest timestamp does not settle it.
+    fn dirt_overdue(
+        &self,
+        closed: &[(SegmentSizes, i64)],
+        first_dirty: i64,
+        clean_until_ms: i64,
+    ) -> Result<bool, LogError> {
+        for (s, max_timestamp_ms) in closed.iter().filter(|(s, _)| s.end > first_dirty) {
+            if *max_timestamp_ms > 0 && *max_timestamp_ms < clean_until_ms {
+                return Ok(true);
+            }
+            let Some(file) = self.candidate_files(std::slice::from_ref(&(*s, 0)))? else {
+                return Ok(false);
+            };
+            if first_batch_timestamp(&file[0].file, s.size)?.is_some_and(|t| t < clean_until_ms) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The log files of `closed`, or `None` if a segment changed since it was sized (DeleteRecords or
+    /// retention removed it): the next round starts over.
+    fn candidate_files(
+        &self,
+        closed: &[(SegmentSizes, i64)],
+    ) -> Result<Option<Vec<Candidate>>, LogError> {
+        let inner = self.lock();
+        let mut out = Vec::with_capacity(closed.len());
+        for (sizes, _) in closed {
+            let found = inner
+                .segments
+                .binary_search_by_key(&sizes.base, |s| s.base_offset)
+                .ok()
+                .map(|i| &inner.segments[i])
+                .filter(|s| s.size_bytes() == sizes.size);
+            let Some(seg) = found else {
+                return Ok(None);
+            };
+            out.push(Candidate {
+                sizes: *sizes,
+                file: seg.file()?,
+            });
+        }
+        Ok(Some(out))
     }
 
     /// The cleaner's position to persist (`cleaner-offset-checkpoint`): `None` until this partition was
