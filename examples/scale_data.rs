@@ -14,6 +14,10 @@ use weir::log::batch::{build_batch, KeyValue};
 use weir::log::{LogConfig, LogStore, StoreOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tokio::runtime::Runtime::new()?.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(
         args.next()
@@ -24,8 +28,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let topic = args.next().unwrap_or_else(|| "scale".to_string());
     let started = std::time::Instant::now();
     let store = LogStore::open(StoreOptions::new(&dir))?;
-    let cluster = Cluster::open(1, Arc::clone(&store), LogConfig::default())?;
-    cluster.create_topic(&topic, partitions, 1, BTreeMap::new(), false, false)?;
+    let options = weir::Config::default().cluster_options("127.0.0.1".into(), 9092)?;
+    let cluster = Cluster::start(options, Arc::clone(&store), LogConfig::default()).await?;
+    cluster
+        .wait_active(std::time::Duration::from_secs(10))
+        .await;
+    cluster
+        .create_topic(&topic, partitions, 1, BTreeMap::new(), false, false)
+        .await?;
     let value = [b'x'; 100];
     let recs: Vec<KeyValue<'_>> = (0..records).map(|_| (None, Some(&value[..]))).collect();
     let now = weir::log::partition::now_ms();
@@ -34,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         log.append(build_batch(&recs, now, -1, -1, -1, 0), now)?;
     }
     let created = started.elapsed();
+    cluster.shutdown().await;
     store.shutdown()?;
     println!(
         "{}: {partitions} partitions x {records} records; created in {:.1?}, clean shutdown after {:.1?}",

@@ -1,4 +1,5 @@
-//! Starts and stops a broker: opens the log store and metadata, binds the listener, accepts connections.
+//! Starts and stops a broker: opens the log store, joins the metadata quorum, binds the listener, accepts
+//! connections; at shutdown, moves leadership away before it stops serving.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,8 @@ pub enum StartError {
     Cluster(#[from] ClusterError),
     #[error("group coordinator: {0}")]
     Groups(#[from] GroupError),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// A running broker.
@@ -44,26 +47,16 @@ pub struct Broker {
     store: Arc<LogStore>,
     /// The group coordinator, stopped before the store.
     groups: GroupCoordinator,
+    /// Cluster membership: controlled shutdown first, quorum last.
+    cluster: Arc<Cluster>,
 }
 
+/// How long a single node waits at start-up to be unfenced by its own controller (milliseconds normally).
+const SINGLE_NODE_READY: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Broker {
-    /// Opens storage, binds the listener and starts serving.
+    /// Opens storage, joins the metadata quorum, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Broker, StartError> {
-        let store = LogStore::open(config.store_options())?;
-        // Retention, compaction and time-based flushing.
-        store.spawn_background();
-        let cluster = Arc::new(Cluster::open(
-            config.node_id,
-            store.clone(),
-            config.default_log_config(),
-        )?);
-        let offsets = LogOffsets::new(cluster.clone(), config.offsets_topic_num_partitions);
-        // Replays every `__consumer_offsets` partition before the first client is served.
-        let groups = GroupCoordinator::start(
-            config.group_config(),
-            Arc::new(offsets),
-            Arc::new(ClusterTopics(cluster.clone())),
-        )?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -80,27 +73,50 @@ impl Broker {
         if config.advertised_listener.is_none() {
             port = i32::from(local_addr.port());
         }
+        let store = LogStore::open(config.store_options())?;
+        // Retention, compaction and time-based flushing.
+        store.spawn_background();
+        let options = config
+            .cluster_options(host.clone(), port)
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let cluster = Cluster::start(options, store.clone(), config.default_log_config()).await?;
+        if cluster.is_single_node() && !cluster.wait_active(SINGLE_NODE_READY).await {
+            tracing::warn!("this single node was not unfenced in time; serving anyway");
+        }
+        let offsets = LogOffsets::new(cluster.clone(), config.offsets_topic_num_partitions);
+        // Replays every local `__consumer_offsets` partition before the first client is served.
+        let groups = GroupCoordinator::start(
+            config.group_config(),
+            Arc::new(offsets),
+            Arc::new(ClusterTopics(cluster.clone())),
+        )?;
         let ctx = Arc::new(Ctx {
             node: NodeInfo {
                 node_id: config.node_id,
                 host,
                 port,
             },
-            cluster,
+            cluster: cluster.clone(),
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             groups: groups.clone(),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let accept_task = tokio::spawn(accept_loop(ctx, listener, shutdown_rx));
-        tracing::info!(%local_addr, "weir broker listening");
+        tracing::info!(%local_addr, controller = ?cluster.controller_addr(), "weir broker listening");
         Ok(Broker {
             local_addr,
             shutdown_tx,
             accept_task,
             store,
             groups,
+            cluster,
         })
+    }
+
+    /// The node's cluster membership and metadata.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
     }
 
     /// The bound address.
@@ -110,6 +126,8 @@ impl Broker {
 
     /// Stops accepting, lets in-flight requests finish, flushes and writes the clean-shutdown marker.
     pub async fn shutdown(self) -> Result<(), LogError> {
+        // Controlled shutdown first: the controller moves leadership away while this node still serves.
+        self.cluster.shutdown().await;
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
         self.groups.shutdown().await;

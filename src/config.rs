@@ -114,6 +114,29 @@ pub struct Config {
     /// How long committed offsets of an empty group are kept (`offsets.retention.minutes`).
     #[serde(rename = "offsets.retention.minutes")]
     pub offsets_retention_minutes: i64,
+    /// Where this node serves the metadata quorum and controller requests (`controller.listeners`);
+    /// required with more than one voter.
+    #[serde(rename = "controller.listeners")]
+    pub controller_listen: Option<SocketAddr>,
+    /// The quorum's voters, `id@host:port,…` (`controller.quorum.voters`); unset: this node alone.
+    #[serde(rename = "controller.quorum.voters")]
+    pub quorum_voters: Option<String>,
+    /// `broker,controller` (the default: every node votes and serves clients) (`process.roles`).
+    #[serde(rename = "process.roles")]
+    pub process_roles: String,
+    /// Rack of this broker, for rack-aware replica placement (`broker.rack`).
+    #[serde(rename = "broker.rack")]
+    pub broker_rack: Option<String>,
+    /// How often a broker heartbeats to the controller (`broker.heartbeat.interval.ms`).
+    #[serde(rename = "broker.heartbeat.interval.ms")]
+    pub broker_heartbeat_interval_ms: u64,
+    /// A broker silent this long is fenced by the controller (`broker.session.timeout.ms`).
+    #[serde(rename = "broker.session.timeout.ms")]
+    pub broker_session_timeout_ms: u64,
+    /// Minimum wait before a voter that hears no leader starts an election
+    /// (`controller.quorum.election.timeout.ms`); the actual wait is random up to twice this.
+    #[serde(rename = "controller.quorum.election.timeout.ms")]
+    pub controller_election_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -152,6 +175,13 @@ impl Default for Config {
             group_max_session_timeout_ms: 1_800_000,
             offsets_topic_num_partitions: 50,
             offsets_retention_minutes: 7 * 24 * 60,
+            controller_listen: None,
+            quorum_voters: None,
+            process_roles: "broker,controller".to_string(),
+            broker_rack: None,
+            broker_heartbeat_interval_ms: 2000,
+            broker_session_timeout_ms: 9000,
+            controller_election_timeout_ms: 1000,
         }
     }
 }
@@ -216,7 +246,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the settings against each other (also after command-line flags were applied).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.num_partitions < 1 {
             return Err(ConfigError::Invalid("num.partitions must be >= 1".into()));
         }
@@ -240,6 +271,19 @@ impl Config {
                 "log.segment.delete.delay.ms must be >= 0".into(),
             ));
         }
+        self.voters()?;
+        let roles: Vec<&str> = self.process_roles.split(',').map(str::trim).collect();
+        if !(roles.contains(&"broker") && roles.contains(&"controller")) {
+            return Err(ConfigError::Invalid(format!(
+                "process.roles {:?}: only \"broker,controller\" is supported so far (every node votes)",
+                self.process_roles
+            )));
+        }
+        if self.broker_session_timeout_ms <= self.broker_heartbeat_interval_ms {
+            return Err(ConfigError::Invalid(
+                "broker.session.timeout.ms must exceed broker.heartbeat.interval.ms".into(),
+            ));
+        }
         if parse_cleanup_policy(&self.log_cleanup_policy).is_none() {
             return Err(ConfigError::Invalid(format!(
                 "log.cleanup.policy {:?}",
@@ -247,6 +291,70 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// How this node joins the cluster; `host`/`port` are what clients are told.
+    pub fn cluster_options(
+        &self,
+        host: String,
+        port: i32,
+    ) -> Result<crate::cluster::ClusterOptions, ConfigError> {
+        use std::time::Duration;
+        Ok(crate::cluster::ClusterOptions {
+            node_id: self.node_id,
+            quorum: crate::cluster::quorum::QuorumConfig {
+                node_id: u64::try_from(self.node_id).unwrap_or(0),
+                voters: self.voters()?,
+                listen: self.controller_listen,
+                election_timeout: Duration::from_millis(self.controller_election_timeout_ms),
+                session_timeout: Duration::from_millis(self.broker_session_timeout_ms),
+                log_defaults: self.default_log_config(),
+                snapshot_every: crate::cluster::quorum::SNAPSHOT_EVERY,
+            },
+            host,
+            port,
+            rack: self.broker_rack.clone(),
+            heartbeat_interval: Duration::from_millis(self.broker_heartbeat_interval_ms),
+        })
+    }
+
+    /// The quorum's voters by node id (`controller.quorum.voters`); without it, this node alone at its
+    /// controller listener (or nowhere: a single node needs none).
+    pub fn voters(&self) -> Result<std::collections::BTreeMap<u64, String>, ConfigError> {
+        let own_id = u64::try_from(self.node_id)
+            .map_err(|_| ConfigError::Invalid(format!("node.id {} must be >= 0", self.node_id)))?;
+        let Some(list) = &self.quorum_voters else {
+            let addr = self
+                .controller_listen
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            return Ok([(own_id, addr)].into_iter().collect());
+        };
+        let mut voters = std::collections::BTreeMap::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let bad = || {
+                ConfigError::Invalid(format!(
+                    "controller.quorum.voters entry {item:?}: expected id@host:port"
+                ))
+            };
+            let (id, addr) = item.split_once('@').ok_or_else(bad)?;
+            let id: u64 = id.trim().parse().map_err(|_| bad())?;
+            let (_, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+            port.parse::<u16>().map_err(|_| bad())?;
+            voters.insert(id, addr.trim().to_string());
+        }
+        if !voters.contains_key(&own_id) {
+            return Err(ConfigError::Invalid(format!(
+                "node.id {own_id} is not among controller.quorum.voters ({list})"
+            )));
+        }
+        if voters.len() > 1 && self.controller_listen.is_none() {
+            return Err(ConfigError::Invalid(
+                "controller.listeners must be set when controller.quorum.voters names other nodes"
+                    .into(),
+            ));
+        }
+        Ok(voters)
     }
 
     /// The `host:port` clients should connect to.
@@ -452,6 +560,25 @@ impl serde::Serialize for SerializableConfig<'_> {
             &c.offsets_topic_num_partitions,
         )?;
         m.serialize_entry("offsets.retention.minutes", &c.offsets_retention_minutes)?;
+        if let Some(a) = c.controller_listen {
+            m.serialize_entry("controller.listeners", &a.to_string())?;
+        }
+        if let Some(v) = &c.quorum_voters {
+            m.serialize_entry("controller.quorum.voters", v)?;
+        }
+        m.serialize_entry("process.roles", &c.process_roles)?;
+        if let Some(r) = &c.broker_rack {
+            m.serialize_entry("broker.rack", r)?;
+        }
+        m.serialize_entry(
+            "broker.heartbeat.interval.ms",
+            &c.broker_heartbeat_interval_ms,
+        )?;
+        m.serialize_entry("broker.session.timeout.ms", &c.broker_session_timeout_ms)?;
+        m.serialize_entry(
+            "controller.quorum.election.timeout.ms",
+            &c.controller_election_timeout_ms,
+        )?;
         m.end()
     }
 }

@@ -31,29 +31,43 @@ impl LogOffsets {
         }
     }
 
-    /// The log of one `__consumer_offsets` partition, creating the topic (compacted, internal) if needed.
+    /// The log of one `__consumer_offsets` partition this broker leads. The topic itself is created by
+    /// FindCoordinator ([`ensure_offsets_topic`]), which every client calls before using a group.
     fn partition_log(&self, partition: i32) -> Result<Arc<PartitionLog>, GroupError> {
-        if let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) {
-            return Ok(log);
-        }
-        let mut configs = std::collections::BTreeMap::new();
-        configs.insert("cleanup.policy".to_string(), "compact".to_string());
-        configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
-        match self
-            .cluster
-            .create_topic(OFFSETS_TOPIC, self.partitions, 1, configs, true, false)
-        {
-            Ok(_) => tracing::info!(partitions = self.partitions, "created {OFFSETS_TOPIC}"),
-            Err(ClusterError::TopicAlreadyExists(_)) => {}
-            Err(e) => {
-                return Err(GroupError::Storage(format!(
-                    "cannot create {OFFSETS_TOPIC}: {e}"
-                )))
-            }
-        }
         self.cluster
             .partition(OFFSETS_TOPIC, partition)
-            .ok_or_else(|| GroupError::Storage(format!("{OFFSETS_TOPIC}-{partition} missing")))
+            .ok_or_else(|| {
+                GroupError::Storage(format!(
+                    "{OFFSETS_TOPIC}-{partition} is not led by this broker"
+                ))
+            })
+    }
+
+    /// Partitions of `__consumer_offsets` this coordinator uses.
+    pub fn partitions(&self) -> i32 {
+        self.partitions
+    }
+}
+
+/// Creates `__consumer_offsets` (compacted, internal) through the controller if it does not exist yet, as
+/// Kafka does on the first FindCoordinator. Returns whether it was created by this call.
+pub async fn ensure_offsets_topic(cluster: &Cluster, partitions: i32) -> Result<bool, ClusterError> {
+    if cluster.topic(OFFSETS_TOPIC).is_some() {
+        return Ok(false);
+    }
+    let mut configs = std::collections::BTreeMap::new();
+    configs.insert("cleanup.policy".to_string(), "compact".to_string());
+    configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
+    match cluster
+        .create_topic(OFFSETS_TOPIC, partitions, 1, configs, true, false)
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(partitions, "created {OFFSETS_TOPIC}");
+            Ok(true)
+        }
+        Err(ClusterError::TopicAlreadyExists(_)) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -82,7 +96,9 @@ impl OffsetsLog for LogOffsets {
     }
 
     fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, GroupError> {
-        let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) else {
+        // Replays what this node holds, led or not: the coordinator serves only groups whose partition
+        // this broker leads (handlers check), but loads every local one.
+        let Some(log) = self.cluster.local_partition(OFFSETS_TOPIC, partition) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -124,6 +140,10 @@ impl TopicLookup for ClusterTopics {
     fn partition_exists(&self, topic: &str, partition: i32) -> bool {
         self.0
             .topic(topic)
-            .is_some_and(|t| (0..t.partitions).contains(&partition))
+            .is_some_and(|t| (0..t.partition_count()).contains(&partition))
+    }
+
+    fn coordinates(&self, partition: i32) -> bool {
+        self.0.partition(OFFSETS_TOPIC, partition).is_some()
     }
 }

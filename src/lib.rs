@@ -1,14 +1,16 @@
 //! Weir: a Kafka wire-protocol-compatible broker.
 //!
-//! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode) →
-//! `handler` (one file per API family, one list of handlers in `handler/list.rs`) → `cluster` (topic metadata), `log` (partition logs), `group`
-//! (consumer groups) → response
-//! encode → socket. `broker` wires them together; `config` holds the settings.
+//! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode) → `handler` (one
+//! file per API family, one list of handlers in `handler/list.rs`) → `cluster` (the metadata image,
+//! replicated through the controller quorum), `log` (partition logs), `group` (consumer groups) → response
+//! encode → socket. `broker` wires them together; `config` holds the settings; `dev_cluster` runs a local
+//! multi-node cluster.
 
 mod alloc_guard;
 pub mod broker;
 pub mod cluster;
 pub mod config;
+pub mod dev_cluster;
 pub mod group;
 pub mod group_store;
 pub mod handler;

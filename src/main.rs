@@ -22,6 +22,24 @@ struct Cli {
 enum Command {
     /// Run a broker (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Run a local cluster of N nodes on loopback ports (stops them all on Ctrl-C).
+    DevCluster(DevClusterArgs),
+}
+
+#[derive(Args)]
+struct DevClusterArgs {
+    /// Number of nodes (every node votes in the metadata quorum).
+    #[arg(long, default_value_t = 3)]
+    nodes: u16,
+    /// Kafka port of node 1; node i listens on base + 100·(i-1), its controller one above.
+    #[arg(long, default_value_t = 9092)]
+    base_port: u16,
+    /// Folder holding node1/, node2/, … and their logs.
+    #[arg(long, default_value = "weir-dev-cluster")]
+    data_dir: PathBuf,
+    /// Any Kafka-named setting for every node, repeatable: `--set num.partitions=6`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Args, Default)]
@@ -41,6 +59,15 @@ struct ServeArgs {
     /// This broker's node id [default: 1].
     #[arg(long)]
     node_id: Option<i32>,
+    /// Where this node serves the metadata quorum (`controller.listeners`), e.g. 127.0.0.1:9093.
+    #[arg(long)]
+    controller_listen: Option<SocketAddr>,
+    /// The quorum's voters (`controller.quorum.voters`): `1@host:port,2@host:port,…` [default: this node].
+    #[arg(long)]
+    controller_quorum_voters: Option<String>,
+    /// This broker's rack, for rack-aware replica placement (`broker.rack`).
+    #[arg(long)]
+    rack: Option<String>,
     /// Log filter, e.g. `info` or `weir=debug` (RUST_LOG also works) [default: info].
     #[arg(long)]
     log_level: Option<String>,
@@ -53,13 +80,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::DevCluster(d)) => return dev_cluster(d),
         None => ServeArgs::default(),
     };
     let filter = args
         .log_level
         .clone()
         .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "info".to_string());
+        // openraft logs every election step at info; its warnings are what an operator needs.
+        .unwrap_or_else(|| "info,openraft=warn".to_string());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
@@ -111,7 +140,40 @@ fn build_config(args: &ServeArgs) -> Result<Config, String> {
     if let Some(n) = args.node_id {
         config.node_id = n;
     }
+    if let Some(c) = args.controller_listen {
+        config.controller_listen = Some(c);
+    }
+    if let Some(v) = &args.controller_quorum_voters {
+        config.quorum_voters = Some(v.clone());
+    }
+    if let Some(r) = &args.rack {
+        config.broker_rack = Some(r.clone());
+    }
+    config.validate().map_err(|e| e.to_string())?;
     Ok(config)
+}
+
+fn dev_cluster(args: DevClusterArgs) -> ExitCode {
+    let extra: Vec<String> = args
+        .set
+        .iter()
+        .flat_map(|kv| ["--set".to_string(), kv.clone()])
+        .collect();
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(weir::dev_cluster::run(
+            args.nodes,
+            args.base_port,
+            &args.data_dir,
+            &extra,
+        )),
+        Err(e) => {
+            eprintln!("weir: cannot start runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(config: Config) -> ExitCode {

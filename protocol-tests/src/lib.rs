@@ -286,6 +286,17 @@ impl Client {
         self.recv::<R>(version, correlation_id).await
     }
 
+    /// Looks up `group`'s coordinator (FindCoordinator v3), as every client does before a group request;
+    /// on a fresh broker this creates `__consumer_offsets`. Returns the coordinator's node id.
+    pub async fn find_coordinator(&mut self, group: &str) -> i32 {
+        let req = kafka_protocol::messages::FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(group.to_string()))
+            .with_key_type(0);
+        let resp = self.call(3, &req).await;
+        assert_eq!(resp.error_code, 0, "FindCoordinator({group})");
+        resp.node_id.0
+    }
+
     /// Asserts that the broker closes this connection (without sending anything first).
     pub async fn expect_closed(&mut self) {
         let mut buf = [0u8; 64];

@@ -24,6 +24,7 @@ const COMMITS: &[(&str, i32, i64, &str)] = &[
 ];
 
 async fn commit_all(c: &mut Client) {
+    c.find_coordinator("restart-g1").await;
     for (group, partition, offset, meta) in COMMITS {
         let req = OffsetCommitRequest::default()
             .with_group_id(GroupId(str_bytes(group)))

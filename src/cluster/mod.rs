@@ -1,27 +1,51 @@
-//! The cluster metadata image: topics, their ids, partitions and configs, and producer-id allocation.
+//! The cluster: this node's view of the metadata (an image applied from the replicated metadata log),
+//! its part in the controller quorum, and its standing as a broker. Handlers read the image and send
+//! changes to the active controller through [`Cluster`]; nothing else reaches the quorum.
 //!
-//! Single node for now: this broker leads every partition. The image is persisted as one JSON file in the
-//! data folder, replaced atomically (write, fsync, rename, fsync the folder) on every change.
+//! A single node is a quorum of one on the same path: its controller is local, its metadata log is a
+//! Raft log with one voter.
 
+pub mod controller;
+pub mod forward;
+pub mod image;
+pub mod lifecycle;
+pub mod local;
+pub mod placement;
+pub mod publisher;
+pub mod quorum;
+pub mod raft;
+pub mod records;
+pub mod rpc;
+pub mod server;
 pub mod topic_config;
 pub mod topic_name;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::log::{LogConfig, LogError, LogStore, PartitionLog};
+use controller::{ControllerError, ControllerReply, ControllerRequest};
+use forward::ControllerClient;
+pub use image::{MetadataImage, PartitionState, TopicMeta, NO_LEADER};
+use lifecycle::{Lifecycle, Standing};
+use publisher::Publisher;
+use quorum::{Quorum, QuorumConfig};
+use records::BrokerRegistration;
 
-/// File in the data folder holding the metadata image.
-const METADATA_FILE: &str = "weir-metadata.json";
-/// Producer ids are reserved on disk in blocks of this many, so a restart never reuses one.
-const PRODUCER_ID_BLOCK: i64 = 1000;
 /// Most partitions one topic may have; bounds the files and memory a single request can create.
 pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
+/// Longest an admin change waits for the controller and for this node's image.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a stopping broker waits for the controller to move its leadership away (the last nodes of a
+/// cluster stopping one by one have no quorum left to ask).
+const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Kafka's file recording which cluster and node a data folder belongs to.
+const META_PROPERTIES: &str = "meta.properties";
 
 /// Errors of metadata operations; handlers map each to a Kafka error code.
 #[derive(Debug, thiserror::Error)]
@@ -41,140 +65,234 @@ pub enum ClusterError {
     UnknownTopic,
     #[error("unknown topic id")]
     UnknownTopicId,
+    /// No active controller answered in time.
+    #[error("the metadata quorum has no active controller: {0}")]
+    NoController(String),
+    #[error("metadata quorum: {0}")]
+    Quorum(String),
+    #[error("{0}")]
+    WrongCluster(String),
     #[error("log store: {0}")]
     Log(#[from] LogError),
     #[error("metadata file: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// One topic as the metadata image knows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TopicMeta {
-    /// Topic name.
-    pub name: String,
-    /// Topic id (KIP-516), stable across restarts.
-    pub id: Uuid,
-    /// Number of partitions, 0..partitions.
-    pub partitions: i32,
-    /// Replication factor as requested (this node holds the only replica).
-    pub replication_factor: i16,
-    /// Topic-level config overrides, Kafka names.
-    pub configs: BTreeMap<String, String>,
-    /// Internal topics (`__consumer_offsets`) are flagged in Metadata responses.
-    pub internal: bool,
+impl From<ControllerError> for ClusterError {
+    fn from(e: ControllerError) -> ClusterError {
+        match e {
+            ControllerError::TopicAlreadyExists(n) => ClusterError::TopicAlreadyExists(n),
+            ControllerError::InvalidTopic(m) => ClusterError::InvalidTopic(m),
+            ControllerError::InvalidPartitions(m) => ClusterError::InvalidPartitions(m),
+            ControllerError::InvalidReplicationFactor(m) => {
+                ClusterError::InvalidReplicationFactor(m)
+            }
+            ControllerError::InvalidConfig(m) => ClusterError::InvalidConfig(m),
+            ControllerError::UnknownTopic => ClusterError::UnknownTopic,
+            ControllerError::NotController(_) => ClusterError::NoController(e.to_string()),
+            ControllerError::StaleBrokerEpoch | ControllerError::Quorum(_) => {
+                ClusterError::Quorum(e.to_string())
+            }
+        }
+    }
 }
 
-/// What is persisted.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Image {
-    /// Cluster id, generated at first start (Kafka: 22-char base64 of a UUID).
-    cluster_id: String,
-    /// Topics by name.
-    topics: BTreeMap<String, TopicMeta>,
-    /// End of the last reserved producer-id block; ids below it may have been handed out.
-    producer_id_reserved_end: i64,
+/// Why a partition request cannot be served here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotServed {
+    /// No such topic or partition.
+    Unknown,
+    /// Another broker leads it (or none does: `leader` is [`NO_LEADER`]).
+    NotLeader { leader: i32, leader_epoch: i32 },
 }
 
-/// The metadata image with its persistence; the log store holds the partitions' data.
+/// How this node takes part in the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// `node.id`.
+    pub node_id: i32,
+    /// Quorum settings (voters, controller listener, timeouts).
+    pub quorum: QuorumConfig,
+    /// Advertised host and port for clients.
+    pub host: String,
+    pub port: i32,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+    /// `broker.heartbeat.interval.ms`.
+    pub heartbeat_interval: Duration,
+}
+
+/// This node's cluster membership and metadata.
 pub struct Cluster {
-    /// This broker's node id.
     node_id: i32,
-    /// Path of the persisted image.
-    path: PathBuf,
-    /// The image; writers hold the lock only while changing memory and writing the small file.
-    image: RwLock<Image>,
-    /// Index by topic id.
-    by_id: RwLock<HashMap<Uuid, String>>,
-    /// Next producer id to hand out and the end of its reserved block.
-    producer_ids: Mutex<(i64, i64)>,
-    /// Partition data.
+    publisher: Arc<Publisher>,
+    client: Arc<ControllerClient>,
+    quorum: tokio::sync::Mutex<Option<Quorum>>,
+    lifecycle: tokio::sync::Mutex<Option<Lifecycle>>,
+    standing: tokio::sync::watch::Receiver<Standing>,
+    /// Bound controller listener, if any.
+    controller_addr: Option<std::net::SocketAddr>,
     store: Arc<LogStore>,
-    /// Broker-level defaults for topic configs.
     log_defaults: LogConfig,
+    /// Next producer id to hand out and the end of this broker's block.
+    producer_ids: tokio::sync::Mutex<(i64, i64)>,
+    single_voter: bool,
 }
 
 impl Cluster {
-    /// Loads (or creates) the image and opens every partition's log.
-    pub fn open(
-        node_id: i32,
+    /// Replays the metadata log, joins the quorum, opens this node's replicas and starts registering.
+    pub async fn start(
+        options: ClusterOptions,
         store: Arc<LogStore>,
         log_defaults: LogConfig,
-    ) -> Result<Cluster, ClusterError> {
-        let path = store.dir().join(METADATA_FILE);
-        let mut image: Image = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Image::default(),
-            Err(e) => return Err(e.into()),
-        };
-        if image.cluster_id.is_empty() {
-            image.cluster_id = new_cluster_id();
-        }
-        let next = image.producer_id_reserved_end;
-        let by_id = image
-            .topics
-            .values()
-            .map(|t| (t.id, t.name.clone()))
-            .collect();
-        let cluster = Cluster {
-            node_id,
-            path,
-            image: RwLock::new(image),
-            by_id: RwLock::new(by_id),
-            producer_ids: Mutex::new((next, next)),
-            store,
-            log_defaults,
-        };
-        let topics: Vec<TopicMeta> = cluster.topics();
-        for t in &topics {
-            let config = topic_config::log_config(&cluster.log_defaults, &t.configs)
-                .unwrap_or_else(|_| cluster.log_defaults.clone());
-            for p in 0..t.partitions {
-                cluster.store.get_or_create(&t.name, p, config.clone())?;
+    ) -> Result<Arc<Cluster>, ClusterError> {
+        let dir = store.dir().to_path_buf();
+        let stored_cluster = check_meta_properties(&dir, options.node_id)?;
+        let publisher = Publisher::new();
+        let quorum = Quorum::start(&options.quorum, &dir, publisher.clone()).await?;
+        let replayed = publisher.current();
+        if let Some(stored) = &stored_cluster {
+            if !replayed.cluster_id.is_empty() && &replayed.cluster_id != stored {
+                return Err(wrong_cluster(&dir, stored, &replayed.cluster_id));
             }
         }
-        cluster.persist(&cluster.image.read().expect("poisoned"))?;
-        Ok(cluster)
+        publisher
+            .go_live(local::LocalReplicas::new(
+                options.node_id,
+                store.clone(),
+                log_defaults.clone(),
+            ))
+            .await;
+        let client = Arc::new(ControllerClient::new(
+            options.quorum.node_id,
+            quorum.raft.clone(),
+            quorum.controller.clone(),
+            quorum.peers.clone(),
+        ));
+        let registration = BrokerRegistration {
+            id: options.node_id,
+            incarnation: Uuid::new_v4(),
+            host: options.host.clone(),
+            port: options.port,
+            rack: options.rack.clone(),
+        };
+        let lifecycle = Lifecycle::spawn(
+            client.clone(),
+            publisher.clone(),
+            registration,
+            options.heartbeat_interval,
+        );
+        tokio::spawn(keep_meta_properties(
+            publisher.clone(),
+            dir,
+            options.node_id,
+            stored_cluster,
+        ));
+        Ok(Arc::new(Cluster {
+            node_id: options.node_id,
+            standing: lifecycle.standing(),
+            controller_addr: quorum.controller_addr,
+            publisher,
+            client,
+            quorum: tokio::sync::Mutex::new(Some(quorum)),
+            lifecycle: tokio::sync::Mutex::new(Some(lifecycle)),
+            store,
+            log_defaults,
+            producer_ids: tokio::sync::Mutex::new((0, 0)),
+            single_voter: options.quorum.voters.len() == 1,
+        }))
     }
 
-    /// This broker's node id (the controller and leader of everything while single-node).
+    /// Waits (up to `timeout`) until the controller has unfenced this broker; true if it did.
+    pub async fn wait_active(&self, timeout: Duration) -> bool {
+        let mut standing = self.standing.clone();
+        tokio::time::timeout(timeout, standing.wait_for(|s| s.active))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// True when this node is the only voter (the embedded single-node default).
+    pub fn is_single_node(&self) -> bool {
+        self.single_voter
+    }
+
+    /// Controlled shutdown (leadership moves away first), then leaves the quorum.
+    pub async fn shutdown(&self) {
+        if let Some(l) = self.lifecycle.lock().await.take() {
+            l.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT).await;
+        }
+        if let Some(q) = self.quorum.lock().await.take() {
+            q.shutdown().await;
+        }
+    }
+
+    /// This broker's node id.
     pub fn node_id(&self) -> i32 {
         self.node_id
     }
 
+    /// The bound controller listener address, if this node has one.
+    pub fn controller_addr(&self) -> Option<std::net::SocketAddr> {
+        self.controller_addr
+    }
+
+    /// The current metadata image.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.publisher.current()
+    }
+
+    /// The active controller's id, as far as this node knows (-1 if none).
+    pub fn controller_id(&self) -> i32 {
+        self.client
+            .leader()
+            .and_then(|id| i32::try_from(id).ok())
+            .unwrap_or(-1)
+    }
+
     /// The cluster id.
     pub fn cluster_id(&self) -> String {
-        self.image.read().expect("poisoned").cluster_id.clone()
+        self.image().cluster_id.clone()
     }
 
     /// All topics, by name.
     pub fn topics(&self) -> Vec<TopicMeta> {
-        self.image
-            .read()
-            .expect("poisoned")
-            .topics
-            .values()
-            .cloned()
-            .collect()
+        self.image().topics.values().cloned().collect()
     }
 
     /// One topic.
     pub fn topic(&self, name: &str) -> Option<TopicMeta> {
-        self.image
-            .read()
-            .expect("poisoned")
-            .topics
-            .get(name)
-            .cloned()
+        self.image().topics.get(name).cloned()
     }
 
     /// Name of the topic with this id.
     pub fn topic_name(&self, id: Uuid) -> Option<String> {
-        self.by_id.read().expect("poisoned").get(&id).cloned()
+        self.image().topic_name(id).map(str::to_string)
     }
 
-    /// The log of a partition this broker hosts.
+    /// The log of a partition this broker leads.
     pub fn partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
+        self.leader_log(topic, partition).ok()
+    }
+
+    /// The log of a partition this broker leads, or why it cannot serve it.
+    pub fn leader_log(&self, topic: &str, partition: i32) -> Result<Arc<PartitionLog>, NotServed> {
+        let image = self.image();
+        let state = image
+            .topics
+            .get(topic)
+            .and_then(|t| t.partition(partition))
+            .ok_or(NotServed::Unknown)?;
+        if state.leader != self.node_id {
+            return Err(NotServed::NotLeader {
+                leader: state.leader,
+                leader_epoch: state.leader_epoch,
+            });
+        }
+        self.store.get(topic, partition).ok_or(NotServed::Unknown)
+    }
+
+    /// A partition's local log whether or not this broker leads it (coordinator state replay).
+    pub fn local_partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
         self.store.get(topic, partition)
     }
 
@@ -188,8 +306,27 @@ impl Cluster {
         &self.log_defaults
     }
 
+    /// Sends `req` to the active controller and waits until this node's image has applied the result.
+    async fn change(&self, req: ControllerRequest) -> Result<ControllerReply, ClusterError> {
+        let (reply, offset) = self.client.call(req, ADMIN_TIMEOUT).await?;
+        self.wait_applied(offset).await?;
+        Ok(reply)
+    }
+
+    /// Waits until this node's image includes metadata offset `offset`.
+    pub async fn wait_applied(&self, offset: u64) -> Result<(), ClusterError> {
+        let mut images = self.publisher.subscribe();
+        let applied = async move { images.wait_for(|i| i.offset >= offset).await.is_ok() };
+        match tokio::time::timeout(ADMIN_TIMEOUT, applied).await {
+            Ok(true) => Ok(()),
+            _ => Err(ClusterError::Quorum(format!(
+                "metadata offset {offset} not applied here in time"
+            ))),
+        }
+    }
+
     /// Creates a topic (or only validates the request); returns what was (or would be) created.
-    pub fn create_topic(
+    pub async fn create_topic(
         &self,
         name: &str,
         partitions: i32,
@@ -198,166 +335,152 @@ impl Cluster {
         internal: bool,
         validate_only: bool,
     ) -> Result<TopicMeta, ClusterError> {
-        topic_name::validate(name).map_err(ClusterError::InvalidTopic)?;
-        if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
-            return Err(ClusterError::InvalidPartitions(format!(
-                "Number of partitions must be between 1 and {PARTITIONS_PER_TOPIC_MAX}, was {partitions}."
-            )));
-        }
-        if replication_factor < 1 {
-            return Err(ClusterError::InvalidReplicationFactor(
-                "Replication factor must be larger than 0.".into(),
-            ));
-        }
-        if replication_factor > 1 {
-            return Err(ClusterError::InvalidReplicationFactor(format!(
-                "Unable to replicate the partition {replication_factor} time(s): The target replication factor \
-                 of {replication_factor} cannot be reached because only 1 broker(s) are registered."
-            )));
-        }
-        let log_config = topic_config::log_config(&self.log_defaults, &configs)
-            .map_err(ClusterError::InvalidConfig)?;
-        let mut image = self.image.write().expect("poisoned");
-        if image.topics.contains_key(name) {
-            return Err(ClusterError::TopicAlreadyExists(name.to_string()));
-        }
-        let key = topic_name::collision_key(name);
-        if let Some(other) = image
-            .topics
-            .keys()
-            .find(|t| topic_name::collision_key(t) == key)
-        {
-            return Err(ClusterError::InvalidTopic(format!(
-                "Topic '{name}' collides with existing topic: {other}"
-            )));
-        }
-        let meta = TopicMeta {
+        let req = ControllerRequest::CreateTopic {
             name: name.to_string(),
-            id: Uuid::new_v4(),
             partitions,
             replication_factor,
             configs,
             internal,
+            validate_only,
         };
-        if validate_only {
-            return Ok(meta);
+        match self.change(req).await? {
+            ControllerReply::Topic(t) if validate_only => Ok(t),
+            ControllerReply::Topic(t) => Ok(self.topic(&t.name).unwrap_or(t)),
+            other => Err(unexpected(other)),
         }
-        for p in 0..partitions {
-            self.store.get_or_create(name, p, log_config.clone())?;
-        }
-        image.topics.insert(name.to_string(), meta.clone());
-        self.by_id
-            .write()
-            .expect("poisoned")
-            .insert(meta.id, name.to_string());
-        self.persist(&image)?;
-        Ok(meta)
     }
 
-    /// Deletes a topic and its partitions' data.
-    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, ClusterError> {
-        let mut image = self.image.write().expect("poisoned");
-        let meta = image
-            .topics
-            .remove(name)
-            .ok_or(ClusterError::UnknownTopic)?;
-        self.by_id.write().expect("poisoned").remove(&meta.id);
-        self.persist(&image)?;
-        drop(image);
-        for p in 0..meta.partitions {
-            self.store.delete(name, p)?;
+    /// Deletes a topic; every broker hosting it removes its partitions when it applies the deletion.
+    pub async fn delete_topic(&self, name: &str) -> Result<TopicMeta, ClusterError> {
+        let req = ControllerRequest::DeleteTopic {
+            name: name.to_string(),
+        };
+        match self.change(req).await? {
+            ControllerReply::Topic(t) => Ok(t),
+            other => Err(unexpected(other)),
         }
-        // Drop the deleted partitions from the checkpoint files now (once per topic, as Kafka's
-        // LogManager.asyncDelete does): a same-named topic created before the next maintenance pass must
-        // not inherit their log start offsets after a crash.
-        if let Err(e) = self.store.write_checkpoints() {
-            tracing::error!(topic = name, error = %e, "checkpoint write after topic deletion failed");
-        }
-        Ok(meta)
     }
 
     /// Grows a topic to `total` partitions.
-    pub fn create_partitions(
+    pub async fn create_partitions(
         &self,
         name: &str,
         total: i32,
         validate_only: bool,
     ) -> Result<(), ClusterError> {
-        let mut image = self.image.write().expect("poisoned");
-        let meta = image.topics.get(name).ok_or(ClusterError::UnknownTopic)?;
-        if total <= meta.partitions {
-            return Err(ClusterError::InvalidPartitions(format!(
-                "Topic currently has {} partitions, which is higher than the requested {total}.",
-                meta.partitions
-            )));
-        }
-        if total > PARTITIONS_PER_TOPIC_MAX {
-            return Err(ClusterError::InvalidPartitions(format!(
-                "Number of partitions must be at most {PARTITIONS_PER_TOPIC_MAX}, was {total}."
-            )));
-        }
-        if validate_only {
-            return Ok(());
-        }
-        let config = topic_config::log_config(&self.log_defaults, &meta.configs)
-            .map_err(ClusterError::InvalidConfig)?;
-        for p in meta.partitions..total {
-            self.store.get_or_create(name, p, config.clone())?;
-        }
-        if let Some(meta) = image.topics.get_mut(name) {
-            meta.partitions = total;
-        }
-        self.persist(&image)?;
-        Ok(())
+        let req = ControllerRequest::CreatePartitions {
+            name: name.to_string(),
+            total,
+            validate_only,
+        };
+        self.change(req).await.map(|_| ())
     }
 
-    /// Replaces a topic's config overrides (validated first) and applies them to its partitions.
-    pub fn alter_topic_configs(
+    /// Replaces a topic's config overrides (validated by the controller).
+    pub async fn alter_topic_configs(
         &self,
         name: &str,
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), ClusterError> {
-        let log_config = topic_config::log_config(&self.log_defaults, &configs)
-            .map_err(ClusterError::InvalidConfig)?;
-        let mut image = self.image.write().expect("poisoned");
-        let meta = image
-            .topics
-            .get_mut(name)
-            .ok_or(ClusterError::UnknownTopic)?;
-        if validate_only {
-            return Ok(());
-        }
-        meta.configs = configs;
-        let partitions = meta.partitions;
-        self.persist(&image)?;
-        drop(image);
-        for p in 0..partitions {
-            if let Some(log) = self.store.get(name, p) {
-                log.set_config(log_config.clone());
-            }
-        }
-        Ok(())
+        let req = ControllerRequest::AlterTopicConfigs {
+            name: name.to_string(),
+            configs,
+            validate_only,
+        };
+        self.change(req).await.map(|_| ())
     }
 
-    /// Hands out a new producer id; blocks of ids are reserved on disk first.
-    pub fn next_producer_id(&self) -> Result<i64, ClusterError> {
-        let mut ids = self.producer_ids.lock().expect("poisoned");
+    /// Hands out a new producer id from this broker's block; a new block comes from the controller.
+    pub async fn next_producer_id(&self) -> Result<i64, ClusterError> {
+        let mut ids = self.producer_ids.lock().await;
         if ids.0 >= ids.1 {
-            let mut image = self.image.write().expect("poisoned");
-            image.producer_id_reserved_end = ids.1 + PRODUCER_ID_BLOCK;
-            self.persist(&image)?;
-            ids.1 = image.producer_id_reserved_end;
+            let epoch = self
+                .standing
+                .borrow()
+                .epoch
+                .ok_or_else(|| ClusterError::Quorum("broker not registered yet".into()))?;
+            let req = ControllerRequest::AllocateProducerIds {
+                id: self.node_id,
+                epoch,
+            };
+            match self.change(req).await? {
+                ControllerReply::ProducerIds { start, len } => *ids = (start, start + len),
+                other => return Err(unexpected(other)),
+            }
         }
         let id = ids.0;
         ids.0 += 1;
         Ok(id)
     }
+}
 
-    fn persist(&self, image: &Image) -> Result<(), ClusterError> {
-        let bytes = serde_json::to_vec_pretty(image).map_err(std::io::Error::other)?;
-        write_atomically(&self.path, &bytes)?;
-        Ok(())
+fn unexpected(reply: ControllerReply) -> ClusterError {
+    ClusterError::Quorum(format!("unexpected controller reply {reply:?}"))
+}
+
+fn wrong_cluster(dir: &Path, stored: &str, actual: &str) -> ClusterError {
+    ClusterError::WrongCluster(format!(
+        "data folder {} belongs to cluster {stored}, but the metadata quorum is cluster {actual}; \
+         refusing to start (use an empty data folder to join this cluster)",
+        dir.display()
+    ))
+}
+
+/// Reads `meta.properties`: refuses a folder of another node; returns its cluster id, if recorded.
+fn check_meta_properties(dir: &Path, node_id: i32) -> Result<Option<String>, ClusterError> {
+    let text = match std::fs::read_to_string(dir.join(META_PROPERTIES)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let get = |key: &str| {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    if let Some(stored) = get("node.id") {
+        if stored != node_id.to_string() {
+            return Err(ClusterError::WrongCluster(format!(
+                "data folder {} belongs to node {stored}, not node {node_id}; refusing to start",
+                dir.display()
+            )));
+        }
+    }
+    Ok(get("cluster.id"))
+}
+
+/// Records the cluster id in `meta.properties` once the quorum has one; a quorum of another cluster
+/// than the folder's is fatal (Kafka refuses to start in that case too).
+async fn keep_meta_properties(
+    publisher: Arc<Publisher>,
+    dir: std::path::PathBuf,
+    node_id: i32,
+    stored: Option<String>,
+) {
+    let mut images = publisher.subscribe();
+    let cluster_id = match images.wait_for(|i| !i.cluster_id.is_empty()).await {
+        Ok(image) => image.cluster_id.clone(),
+        Err(_) => return,
+    };
+    match stored {
+        Some(s) if s == cluster_id => {}
+        Some(s) => {
+            tracing::error!("{}", wrong_cluster(&dir, &s, &cluster_id));
+            std::process::exit(2);
+        }
+        None => {
+            let text = format!(
+                "#Written by weir\nversion=1\nnode.id={node_id}\ncluster.id={cluster_id}\n"
+            );
+            let path = dir.join(META_PROPERTIES);
+            let result =
+                tokio::task::spawn_blocking(move || write_atomically(&path, text.as_bytes())).await;
+            if !matches!(result, Ok(Ok(()))) {
+                tracing::error!("cannot write {META_PROPERTIES}");
+            }
+        }
     }
 }
 
@@ -386,74 +509,4 @@ fn new_cluster_id() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::log::StoreOptions;
-
-    fn open(dir: &Path) -> Cluster {
-        let store = LogStore::open(StoreOptions::new(dir)).unwrap();
-        Cluster::open(1, store, LogConfig::default()).unwrap()
-    }
-
-    #[test]
-    fn topics_and_ids_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = open(dir.path());
-        let t = c
-            .create_topic("a.b", 3, 1, BTreeMap::new(), false, false)
-            .unwrap();
-        assert!(matches!(
-            c.create_topic("a_b", 1, 1, BTreeMap::new(), false, false),
-            Err(ClusterError::InvalidTopic(_))
-        ));
-        assert!(matches!(
-            c.create_topic("a.b", 1, 1, BTreeMap::new(), false, false),
-            Err(ClusterError::TopicAlreadyExists(_))
-        ));
-        assert!(matches!(
-            c.create_topic("x", 1, 3, BTreeMap::new(), false, false),
-            Err(ClusterError::InvalidReplicationFactor(_))
-        ));
-        let cid = c.cluster_id();
-        let pid = c.next_producer_id().unwrap();
-        drop(c);
-        let c = open(dir.path());
-        assert_eq!(c.cluster_id(), cid);
-        assert_eq!(c.topic("a.b").unwrap().id, t.id);
-        assert_eq!(c.topic_name(t.id).as_deref(), Some("a.b"));
-        assert!(c.next_producer_id().unwrap() > pid);
-    }
-
-    #[test]
-    fn recreated_topic_does_not_inherit_checkpointed_log_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let batch = || crate::log::batch::build_batch(&[(None, Some(&b"v"[..]))], 0, -1, -1, -1, 0);
-        {
-            let c = open(dir.path());
-            c.create_topic("t", 1, 1, BTreeMap::new(), false, false)
-                .unwrap();
-            let log = c.partition("t", 0).unwrap();
-            for _ in 0..20 {
-                log.append(batch(), 0).unwrap();
-            }
-            log.delete_records(10).unwrap();
-            c.store().write_checkpoints().unwrap();
-            c.delete_topic("t").unwrap();
-            c.create_topic("t", 1, 1, BTreeMap::new(), false, false)
-                .unwrap();
-            let log = c.partition("t", 0).unwrap();
-            for _ in 0..20 {
-                log.append(batch(), 0).unwrap();
-            }
-            // Crash: no shutdown, no maintenance pass.
-        }
-        let c = open(dir.path());
-        assert_eq!(c.partition("t", 0).unwrap().offsets().log_start, 0);
-    }
-
-    #[test]
-    fn cluster_id_is_22_chars() {
-        let id = new_cluster_id();
-        assert_eq!(id.len(), 22);
-    }
-}
+mod tests;

@@ -15,6 +15,9 @@ pub enum GroupError {
     /// The group is being deleted/moved, or the coordinator task is gone: the client should look again.
     #[error("coordinator not available")]
     CoordinatorNotAvailable,
+    /// Another broker coordinates this group (it leads the group's `__consumer_offsets` partition).
+    #[error("not coordinator")]
+    NotCoordinator,
     /// The member id is not (or no longer) a member of the group.
     #[error("unknown member id")]
     UnknownMemberId,

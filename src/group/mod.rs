@@ -50,6 +50,11 @@ pub trait OffsetsLog: Send + Sync + 'static {
 pub trait TopicLookup: Send + Sync + 'static {
     /// Whether `topic` has a partition `partition`.
     fn partition_exists(&self, topic: &str, partition: i32) -> bool;
+    /// Whether this broker coordinates the groups of `__consumer_offsets` partition `partition` (it leads
+    /// that partition). A single coordinator coordinates everything.
+    fn coordinates(&self, _partition: i32) -> bool {
+        true
+    }
 }
 
 /// Coordinator settings, with Kafka's broker-config names and defaults.
@@ -361,6 +366,8 @@ pub struct GroupCoordinator {
     shards: Arc<[mpsc::Sender<Command>]>,
     /// `offsets.topic.num.partitions`.
     partitions: i32,
+    /// Which partitions (hence groups) this broker coordinates.
+    topics: Arc<dyn TopicLookup>,
 }
 
 impl GroupCoordinator {
@@ -399,6 +406,7 @@ impl GroupCoordinator {
         Ok(GroupCoordinator {
             shards: senders.into(),
             partitions: config.offsets_topic_partitions,
+            topics,
         })
     }
 
@@ -416,6 +424,9 @@ impl GroupCoordinator {
         group_id: &str,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, GroupError> {
+        if !self.topics.coordinates(self.partition_for(group_id)) {
+            return Err(GroupError::NotCoordinator);
+        }
         let (tx, rx) = oneshot::channel();
         self.shard_for(group_id)
             .send(make(tx))

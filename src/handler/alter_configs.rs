@@ -27,7 +27,7 @@ impl Handler for AlterConfigs {
         call: &Call<'_>,
         req: AlterConfigsRequest,
     ) -> Reply<AlterConfigsResponse> {
-        Reply::Now(handle_alter(ctx, call.version, req))
+        Reply::Now(handle_alter(ctx, call.version, req).await)
     }
 }
 /// The IncrementalAlterConfigs handler: the versions it serves and its entry point (named once in `list.rs`).
@@ -42,7 +42,7 @@ impl Handler for IncrementalAlterConfigs {
         call: &Call<'_>,
         req: IncrementalAlterConfigsRequest,
     ) -> Reply<IncrementalAlterConfigsResponse> {
-        Reply::Now(handle_incremental(ctx, call.version, req))
+        Reply::Now(handle_incremental(ctx, call.version, req).await)
     }
 }
 
@@ -56,49 +56,52 @@ const OP_SUBTRACT: i8 = 3;
 type Outcome = (i16, Option<String>);
 
 /// Answers AlterConfigs: the given configs replace every override of the topic.
-pub fn handle_alter(ctx: &Ctx, _version: i16, req: AlterConfigsRequest) -> AlterConfigsResponse {
-    let responses = req
-        .resources
-        .into_iter()
-        .map(|r| {
-            let outcome = match check_resource(r.resource_type) {
-                Err(o) => o,
-                Ok(()) => {
-                    let mut configs = BTreeMap::new();
-                    let mut bad = None;
-                    for c in r.configs {
-                        match c.value {
-                            Some(v) => {
-                                configs.insert(c.name.to_string(), v.to_string());
-                            }
-                            None => {
-                                bad = Some(format!(
-                                    "Null value not supported for : {}",
-                                    c.name.as_str()
-                                ))
-                            }
+pub async fn handle_alter(
+    ctx: &Ctx,
+    _version: i16,
+    req: AlterConfigsRequest,
+) -> AlterConfigsResponse {
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for r in req.resources {
+        let outcome = match check_resource(r.resource_type) {
+            Err(o) => o,
+            Ok(()) => {
+                let mut configs = BTreeMap::new();
+                let mut bad = None;
+                for c in r.configs {
+                    match c.value {
+                        Some(v) => {
+                            configs.insert(c.name.to_string(), v.to_string());
+                        }
+                        None => {
+                            bad = Some(format!(
+                                "Null value not supported for : {}",
+                                c.name.as_str()
+                            ))
                         }
                     }
-                    match bad {
-                        Some(msg) => (ResponseError::InvalidRequest.code(), Some(msg)),
-                        None => apply(ctx, &r.resource_name, configs, req.validate_only),
-                    }
                 }
-            };
+                match bad {
+                    Some(msg) => (ResponseError::InvalidRequest.code(), Some(msg)),
+                    None => apply(ctx, &r.resource_name, configs, req.validate_only).await,
+                }
+            }
+        };
+        responses.push(
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name)
                 .with_error_code(outcome.0)
-                .with_error_message(outcome.1.map(StrBytes::from_string))
-        })
-        .collect();
+                .with_error_message(outcome.1.map(StrBytes::from_string)),
+        );
+    }
     AlterConfigsResponse::default().with_responses(responses)
 }
 
 /// Answers IncrementalAlterConfigs: each op edits the topic's current overrides, after Kafka's
 /// `ConfigAdminManager.preprocess` checks (a resource at most once, a key at most once per resource, a value
 /// for every op but DELETE), all as INVALID_REQUEST.
-pub fn handle_incremental(
+pub async fn handle_incremental(
     ctx: &Ctx,
     _version: i16,
     req: IncrementalAlterConfigsRequest,
@@ -110,25 +113,23 @@ pub fn handle_incremental(
         .map(|r| (r.resource_type, r.resource_name.to_string()))
         .filter(|key| !seen.insert(key.clone()))
         .collect();
-    let responses = req
-        .resources
-        .into_iter()
-        .map(|r| {
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for r in req.resources {
             let outcome = if repeated.contains(&(r.resource_type, r.resource_name.to_string())) {
                 invalid_request("Each resource must appear at most once.")
             } else {
                 match check_resource(r.resource_type).and_then(|()| preprocess(&r.configs)) {
                     Err(o) => o,
-                    Ok(()) => alter_incrementally(ctx, &r, req.validate_only),
+                    Ok(()) => alter_incrementally(ctx, &r, req.validate_only).await,
                 }
             };
-            incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+            responses.push(incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name)
                 .with_error_code(outcome.0)
-                .with_error_message(outcome.1.map(StrBytes::from_string))
-        })
-        .collect();
+                .with_error_message(outcome.1.map(StrBytes::from_string)),
+        );
+    }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
@@ -161,7 +162,7 @@ fn preprocess(
 }
 
 /// Applies every op of one topic resource to its current overrides, then validates and stores the result.
-fn alter_incrementally(
+async fn alter_incrementally(
     ctx: &Ctx,
     r: &incremental_alter_configs_request::AlterConfigsResource,
     validate_only: bool,
@@ -180,7 +181,7 @@ fn alter_incrementally(
             return (ResponseError::InvalidConfig.code(), Some(msg));
         }
     }
-    apply(ctx, &r.resource_name, configs, validate_only)
+    apply(ctx, &r.resource_name, configs, validate_only).await
 }
 
 fn check_resource(resource_type: i8) -> Result<(), Outcome> {
@@ -197,7 +198,7 @@ fn check_resource(resource_type: i8) -> Result<(), Outcome> {
     }
 }
 
-fn apply(
+async fn apply(
     ctx: &Ctx,
     topic: &str,
     configs: BTreeMap<String, String>,
@@ -206,6 +207,7 @@ fn apply(
     match ctx
         .cluster
         .alter_topic_configs(topic, configs, validate_only)
+        .await
     {
         Ok(()) => (0, None),
         Err(e) => (cluster_error_code(&e), Some(e.to_string())),

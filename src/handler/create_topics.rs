@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
@@ -26,132 +27,145 @@ impl Handler for CreateTopics {
         call: &Call<'_>,
         req: CreateTopicsRequest,
     ) -> Reply<CreateTopicsResponse> {
-        Reply::Now(handle(ctx, call.version, req))
+        Reply::Now(handle(ctx, call.version, req).await)
     }
 }
 
-/// Answers a CreateTopics request.
-pub fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
+/// Answers a CreateTopics request: each topic is created by the active controller, and answered once
+/// this node's metadata image holds it.
+pub async fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let duplicates = super::repeated_names(req.topics.iter().map(|t| t.name.as_str()));
-    let results = req
-        .topics
-        .into_iter()
-        .map(|t| {
-            let name = t.name.clone();
-            let fail = |code: i16, msg: String| {
-                CreatableTopicResult::default()
-                    .with_name(name.clone())
-                    .with_error_code(code)
-                    .with_error_message(Some(StrBytes::from_string(msg)))
-                    .with_num_partitions(-1)
-                    .with_replication_factor(-1)
-            };
-            if duplicates.contains(name.as_str()) {
-                return fail(
-                    ResponseError::InvalidRequest.code(),
-                    format!(
-                        "Create topics request from client contains duplicate topic {}",
-                        name.as_str()
-                    ),
-                );
-            }
-            let (partitions, replication_factor) = if t.assignments.is_empty() {
-                let p = if t.num_partitions == -1 {
-                    ctx.config.num_partitions
-                } else {
-                    t.num_partitions
-                };
-                let rf = if t.replication_factor == -1 {
-                    ctx.config.default_replication_factor
-                } else {
-                    t.replication_factor
-                };
-                (p, rf)
-            } else {
-                if t.num_partitions != -1 || t.replication_factor != -1 {
-                    return fail(
-                        ResponseError::InvalidRequest.code(),
-                        "Both numPartitions or replicationFactor and replicasAssignments were set."
-                            .into(),
-                    );
-                }
-                let node = ctx.node.node_id;
-                if t.assignments
-                    .iter()
-                    .any(|a| a.broker_ids.iter().any(|b| b.0 != node))
-                {
-                    return fail(
-                        ResponseError::InvalidReplicaAssignment.code(),
-                        "Replica assignment names a broker that is not registered.".into(),
-                    );
-                }
-                let rf = t
-                    .assignments
-                    .first()
-                    .map(|a| a.broker_ids.len())
-                    .unwrap_or(0);
-                (t.assignments.len() as i32, rf as i16)
-            };
-            let mut configs = BTreeMap::new();
-            for c in &t.configs {
-                match &c.value {
-                    Some(v) => {
-                        configs.insert(c.name.to_string(), v.to_string());
-                    }
-                    None => {
-                        return fail(
-                            ResponseError::InvalidConfig.code(),
-                            format!(
-                                "Null value not supported for topic configs: {}",
-                                c.name.as_str()
-                            ),
-                        )
-                    }
-                }
-            }
-            match ctx.cluster.create_topic(
-                &name,
-                partitions,
-                replication_factor,
-                configs,
-                false,
-                req.validate_only,
-            ) {
-                Ok(meta) => {
-                    if !req.validate_only {
-                        tracing::info!(topic = %meta.name, partitions, "created topic");
-                    }
-                    // v5+: the topic's full effective config, as DescribeConfigs would show it.
-                    let described = (version >= 5).then(|| {
-                        topic_config::describe(ctx.cluster.log_defaults(), &meta.configs)
-                            .into_iter()
-                            .map(|e| {
-                                CreatableTopicConfigs::default()
-                                    .with_name(StrBytes::from_static_str(e.name))
-                                    .with_value(Some(StrBytes::from_string(e.value)))
-                                    .with_config_source(e.source as i8)
-                            })
-                            .collect()
-                    });
-                    CreatableTopicResult::default()
-                        .with_name(name)
-                        .with_error_message(None)
-                        .with_topic_id(meta.id)
-                        .with_num_partitions(meta.partitions)
-                        .with_replication_factor(meta.replication_factor)
-                        .with_configs(described)
-                }
-                Err(e) => {
-                    let msg = match &e {
-                        ClusterError::Io(_) | ClusterError::Log(_) => {
-                            "Internal error creating topic".to_string()
-                        }
-                        other => other.to_string(),
-                    };
-                    fail(cluster_error_code(&e), msg)
-                }
-            }
-        })
-        .collect();
+    let mut results = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let duplicated = duplicates.contains(t.name.as_str());
+        results.push(create_one(ctx, version, t, duplicated, req.validate_only).await);
+    }
     CreateTopicsResponse::default().with_topics(results)
+}
+
+async fn create_one(
+    ctx: &Ctx,
+    version: i16,
+    t: CreatableTopic,
+    duplicated: bool,
+    validate_only: bool,
+) -> CreatableTopicResult {
+    let name = t.name.clone();
+    let fail = |code: i16, msg: String| {
+        CreatableTopicResult::default()
+            .with_name(name.clone())
+            .with_error_code(code)
+            .with_error_message(Some(StrBytes::from_string(msg)))
+            .with_num_partitions(-1)
+            .with_replication_factor(-1)
+    };
+    if duplicated {
+        return fail(
+            ResponseError::InvalidRequest.code(),
+            format!(
+                "Create topics request from client contains duplicate topic {}",
+                name.as_str()
+            ),
+        );
+    }
+    let (partitions, replication_factor) = if t.assignments.is_empty() {
+        let p = if t.num_partitions == -1 {
+            ctx.config.num_partitions
+        } else {
+            t.num_partitions
+        };
+        let rf = if t.replication_factor == -1 {
+            ctx.config.default_replication_factor
+        } else {
+            t.replication_factor
+        };
+        (p, rf)
+    } else {
+        if t.num_partitions != -1 || t.replication_factor != -1 {
+            return fail(
+                ResponseError::InvalidRequest.code(),
+                "Both numPartitions or replicationFactor and replicasAssignments were set.".into(),
+            );
+        }
+        let image = ctx.cluster.image();
+        if t.assignments.iter().any(|a| {
+            a.broker_ids
+                .iter()
+                .any(|b| !image.brokers.contains_key(&b.0))
+        }) {
+            return fail(
+                ResponseError::InvalidReplicaAssignment.code(),
+                "Replica assignment names a broker that is not registered.".into(),
+            );
+        }
+        let rf = t
+            .assignments
+            .first()
+            .map(|a| a.broker_ids.len())
+            .unwrap_or(0);
+        (t.assignments.len() as i32, rf as i16)
+    };
+    let mut configs = BTreeMap::new();
+    for c in &t.configs {
+        match &c.value {
+            Some(v) => {
+                configs.insert(c.name.to_string(), v.to_string());
+            }
+            None => {
+                return fail(
+                    ResponseError::InvalidConfig.code(),
+                    format!(
+                        "Null value not supported for topic configs: {}",
+                        c.name.as_str()
+                    ),
+                )
+            }
+        }
+    }
+    match ctx
+        .cluster
+        .create_topic(
+            &name,
+            partitions,
+            replication_factor,
+            configs,
+            false,
+            validate_only,
+        )
+        .await
+    {
+        Ok(meta) => {
+            if !validate_only {
+                tracing::info!(topic = %meta.name, partitions, "created topic");
+            }
+            // v5+: the topic's full effective config, as DescribeConfigs would show it.
+            let described = (version >= 5).then(|| {
+                topic_config::describe(ctx.cluster.log_defaults(), &meta.configs)
+                    .into_iter()
+                    .map(|e| {
+                        CreatableTopicConfigs::default()
+                            .with_name(StrBytes::from_static_str(e.name))
+                            .with_value(Some(StrBytes::from_string(e.value)))
+                            .with_config_source(e.source as i8)
+                    })
+                    .collect()
+            });
+            CreatableTopicResult::default()
+                .with_name(name)
+                .with_error_message(None)
+                .with_topic_id(meta.id)
+                .with_num_partitions(meta.partition_count())
+                .with_replication_factor(meta.replication_factor())
+                .with_configs(described)
+        }
+        Err(e) => {
+            let msg = match &e {
+                ClusterError::Io(_) | ClusterError::Log(_) => {
+                    "Internal error creating topic".to_string()
+                }
+                other => other.to_string(),
+            };
+            fail(cluster_error_code(&e), msg)
+        }
+    }
 }

@@ -47,9 +47,9 @@ pub async fn handle(ctx: &Ctx, _version: i16, req: DeleteRecordsRequest) -> Dele
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
-                    let Some(log) = ctx.cluster.partition(&t.name, p.partition_index) else {
-                        return result
-                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let log = match ctx.cluster.leader_log(&t.name, p.partition_index) {
+                        Ok(log) => log,
+                        Err(e) => return result.with_error_code(super::leadership::error_code(&e)),
                     };
                     let hw = log.offsets().high_watermark;
                     let offset = if p.offset == HIGH_WATERMARK {

@@ -23,12 +23,12 @@ impl Handler for DeleteTopics {
         call: &Call<'_>,
         req: DeleteTopicsRequest,
     ) -> Reply<DeleteTopicsResponse> {
-        Reply::Now(handle(ctx, call.version, req))
+        Reply::Now(handle(ctx, call.version, req).await)
     }
 }
 
 /// Answers a DeleteTopics request.
-pub fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let wanted: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
         req.topics
             .into_iter()
@@ -40,9 +40,16 @@ pub fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopics
             .map(|n| (Some(n), Uuid::nil()))
             .collect()
     };
-    let responses = wanted
-        .into_iter()
-        .map(|(name, id)| {
+    let mut responses = Vec::with_capacity(wanted.len());
+    for (name, id) in wanted {
+        responses.push(delete_one(ctx, name, id).await);
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+async fn delete_one(ctx: &Ctx, name: Option<TopicName>, id: Uuid) -> DeletableTopicResult {
+    {
+        {
             let result = DeletableTopicResult::default()
                 .with_name(name.clone())
                 .with_topic_id(id);
@@ -65,7 +72,7 @@ pub fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopics
                 Ok(n) => n,
                 Err(e) => return result.with_error_code(e.code()),
             };
-            match ctx.cluster.delete_topic(&name) {
+            match ctx.cluster.delete_topic(&name).await {
                 Ok(meta) => {
                     tracing::info!(topic = %name, "deleted topic");
                     result
@@ -76,7 +83,6 @@ pub fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> DeleteTopics
                     .with_error_code(cluster_error_code(&e))
                     .with_error_message(Some(StrBytes::from_string(e.to_string()))),
             }
-        })
-        .collect();
-    DeleteTopicsResponse::default().with_responses(responses)
+        }
+    }
 }

@@ -53,12 +53,23 @@ pub fn handle(ctx: &Ctx, version: i16, req: DescribeClusterRequest) -> DescribeC
     let resp = DescribeClusterResponse::default()
         .with_endpoint_type(req.endpoint_type)
         .with_cluster_id(StrBytes::from_string(ctx.cluster.cluster_id()));
-    let node = &ctx.node;
-    resp.with_controller_id(BrokerId(node.node_id))
-        .with_brokers(vec![DescribeClusterBroker::default()
-            .with_broker_id(BrokerId(node.node_id))
-            .with_host(StrBytes::from_string(node.host.clone()))
-            .with_port(node.port)])
+    let image = ctx.cluster.image();
+    let brokers = image
+        .brokers
+        .values()
+        // v2 (KIP-1073) may include fenced brokers when asked; before that only live ones are listed.
+        .filter(|b| !b.fenced || (version >= 2 && req.include_fenced_brokers))
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.registration.id))
+                .with_host(StrBytes::from_string(b.registration.host.clone()))
+                .with_port(b.registration.port)
+                .with_rack(b.registration.rack.clone().map(StrBytes::from_string))
+                .with_is_fenced(b.fenced)
+        })
+        .collect();
+    resp.with_controller_id(BrokerId(ctx.cluster.controller_id()))
+        .with_brokers(brokers)
         .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
             CLUSTER_OPERATIONS_ALL
         } else {

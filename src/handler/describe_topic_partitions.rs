@@ -48,7 +48,6 @@ pub fn handle(
         Some(c) => (Some(c.topic_name.to_string()), c.partition_index.max(0)),
         None => (None, 0),
     };
-    let node = BrokerId(ctx.node.node_id);
     let mut topics = Vec::new();
     let mut remaining = limit;
     let mut next_cursor = None;
@@ -85,15 +84,19 @@ pub fn handle(
         } else {
             0
         };
-        let end = meta.partitions.min(start.saturating_add(remaining as i32));
+        let end = meta
+            .partition_count()
+            .min(start.saturating_add(remaining as i32));
+        let ids = |v: &[i32]| v.iter().map(|id| BrokerId(*id)).collect::<Vec<_>>();
         let partitions: Vec<_> = (start..end)
-            .map(|p| {
+            .filter_map(|p| Some((p, meta.partition(p)?)))
+            .map(|(p, state)| {
                 DescribeTopicPartitionsResponsePartition::default()
                     .with_partition_index(p)
-                    .with_leader_id(node)
-                    .with_leader_epoch(0)
-                    .with_replica_nodes(vec![node])
-                    .with_isr_nodes(vec![node])
+                    .with_leader_id(BrokerId(state.leader))
+                    .with_leader_epoch(state.leader_epoch)
+                    .with_replica_nodes(ids(&state.replicas))
+                    .with_isr_nodes(ids(&state.isr))
                     .with_eligible_leader_replicas(Some(vec![]))
                     .with_last_known_elr(Some(vec![]))
             })
@@ -107,7 +110,7 @@ pub fn handle(
                 .with_partitions(partitions)
                 .with_topic_authorized_operations(TOPIC_OPERATIONS_ALL),
         );
-        if end < meta.partitions {
+        if end < meta.partition_count() {
             next_cursor = Some(
                 Cursor::default()
                     .with_topic_name(tn)

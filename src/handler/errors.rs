@@ -41,8 +41,9 @@ pub fn cluster_error_code(e: &ClusterError) -> i16 {
         ClusterError::UnknownTopic => ResponseError::UnknownTopicOrPartition,
         ClusterError::UnknownTopicId => ResponseError::UnknownTopicId,
         ClusterError::Log(l) => return log_error_code(l),
-        ClusterError::Io(_) => {
-            tracing::error!(error = %e, "metadata i/o failure");
+        ClusterError::NoController(_) => ResponseError::RequestTimedOut,
+        ClusterError::Io(_) | ClusterError::Quorum(_) | ClusterError::WrongCluster(_) => {
+            tracing::error!(error = %e, "metadata failure");
             ResponseError::UnknownServerError
         }
         #[allow(unreachable_patterns)]
@@ -60,6 +61,7 @@ pub fn group_error_code(error: &GroupError) -> i16 {
     let e = match error {
         GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
         GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+        GroupError::NotCoordinator => ResponseError::NotCoordinator,
         GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
         GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
         GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::future::select_all;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -14,6 +16,7 @@ use uuid::Uuid;
 
 use super::errors::log_error_code;
 use super::fetch_session::{FetchContext, FetchTarget, SessionError};
+use super::leadership;
 use super::{Call, Ctx, Handler, Reply};
 use crate::log::LogError;
 
@@ -170,9 +173,30 @@ pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchRes
             .expect("poisoned")
             .record_sent(fetch_ctx.session_id, &targets);
     }
+    // KIP-951 (v16+): endpoints of the leaders named in NOT_LEADER_OR_FOLLOWER answers.
+    let leaders: Vec<i32> = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| p.current_leader.leader_id.0)
+        .filter(|id| *id >= 0)
+        .collect();
+    let endpoints = if version >= 16 {
+        leadership::endpoints(ctx, &leaders)
+            .into_iter()
+            .map(|(id, host, port)| {
+                NodeEndpoint::default()
+                    .with_node_id(id)
+                    .with_host(host)
+                    .with_port(port)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     FetchResponse::default()
         .with_session_id(fetch_ctx.session_id)
         .with_responses(topics)
+        .with_node_endpoints(endpoints)
 }
 
 /// Reads every target once; returns the partition responses, total record bytes and whether any failed.
@@ -199,10 +223,21 @@ fn read_all(
             out.push(base.with_error_code(ResponseError::UnknownTopicId.code()));
             continue;
         };
-        let Some(log) = ctx.cluster.partition(name, t.partition) else {
-            any_error = true;
-            out.push(base.with_error_code(ResponseError::UnknownTopicOrPartition.code()));
-            continue;
+        let log = match ctx.cluster.leader_log(name, t.partition) {
+            Ok(log) => log,
+            Err(e) => {
+                any_error = true;
+                let mut data = base.with_error_code(leadership::error_code(&e));
+                if let Some((id, epoch)) = leadership::current_leader(&e) {
+                    data = data.with_current_leader(
+                        LeaderIdAndEpoch::default()
+                            .with_leader_id(BrokerId(id))
+                            .with_leader_epoch(epoch),
+                    );
+                }
+                out.push(data);
+                continue;
+            }
         };
         // KIP-74: the first non-empty partition returns at least one whole batch even over the limits.
         let min_one = total == 0;

@@ -1,4 +1,6 @@
-//! FindCoordinator: every group (and, for now, transactional id) is coordinated by this broker.
+//! FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition (created on
+//! first use, as Kafka does); transactional ids are coordinated by the broker asked, until transactions
+//! have their own log.
 
 use std::sync::Arc;
 
@@ -7,9 +9,9 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::group_common::NodeInfo;
 use super::{Call, Ctx, Handler, Reply};
-use crate::group::GroupCoordinator;
+use crate::cluster::NO_LEADER;
+use crate::group_store::{ensure_offsets_topic, OFFSETS_TOPIC};
 
 /// The FindCoordinator handler: the versions it serves and its entry point (named once in `list.rs`).
 pub struct FindCoordinator;
@@ -23,7 +25,7 @@ impl Handler for FindCoordinator {
         call: &Call<'_>,
         req: FindCoordinatorRequest,
     ) -> Reply<FindCoordinatorResponse> {
-        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+        Reply::Now(handle(ctx, call.version, req).await)
     }
 }
 
@@ -32,24 +34,66 @@ const KEY_TYPE_GROUP: i8 = 0;
 /// `key_type` of a transactional id.
 const KEY_TYPE_TRANSACTION: i8 = 1;
 
-/// Answers one coordinator lookup: `(error_code, error_message)`. On success Kafka sends the message
-/// "NONE" (`Errors.NONE.message()`), and clients may log it, so do the same.
-fn lookup(key_type: i8) -> (i16, Option<StrBytes>) {
+/// One coordinator lookup: the coordinator's `(node_id, host, port)` or `(error_code, error_message)`.
+/// On success Kafka sends the message "NONE" (`Errors.NONE.message()`), and clients may log it.
+fn lookup(ctx: &Ctx, key_type: i8, key: &str) -> Result<(i32, String, i32), (i16, String)> {
+    let node = &ctx.node;
     match key_type {
-        KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => (0, Some(StrBytes::from_static_str("NONE"))),
-        _ => (
+        KEY_TYPE_TRANSACTION => Ok((node.node_id, node.host.clone(), node.port)),
+        KEY_TYPE_GROUP => {
+            let partition = ctx.groups.partition_for(key);
+            let image = ctx.cluster.image();
+            let leader = image
+                .topics
+                .get(OFFSETS_TOPIC)
+                .and_then(|t| t.partition(partition))
+                .map_or(NO_LEADER, |p| p.leader);
+            match image.live_broker(leader) {
+                Some(b) => Ok((b.id, b.host.clone(), b.port)),
+                None => Err((
+                    ResponseError::CoordinatorNotAvailable.code(),
+                    "The coordinator is not available.".into(),
+                )),
+            }
+        }
+        _ => Err((
             ResponseError::InvalidRequest.code(),
-            Some(StrBytes::from_string(format!(
-                "unsupported key type {key_type}"
-            ))),
-        ),
+            format!("unsupported key type {key_type}"),
+        )),
     }
+}
+
+fn coordinator(ctx: &Ctx, key_type: i8, key: StrBytes, creating: bool) -> Coordinator {
+    let mut c = Coordinator::default();
+    let found = if creating {
+        Err((
+            ResponseError::CoordinatorNotAvailable.code(),
+            "The coordinator is not available.".to_string(),
+        ))
+    } else {
+        lookup(ctx, key_type, &key)
+    };
+    match found {
+        Ok((id, host, port)) => {
+            c.node_id = BrokerId(id);
+            c.host = StrBytes::from_string(host);
+            c.port = port;
+            c.error_message = Some(StrBytes::from_static_str("NONE"));
+        }
+        Err((code, msg)) => {
+            c.node_id = BrokerId(-1);
+            c.port = -1;
+            c.error_code = code;
+            c.error_message = Some(StrBytes::from_string(msg));
+        }
+    }
+    c.key = key;
+    c
 }
 
 /// Handles FindCoordinator v0–6 (v4+: batched `coordinator_keys`).
 pub async fn handle(
-    _groups: &GroupCoordinator,
-    node: &NodeInfo,
+    ctx: &Ctx,
     version: i16,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
@@ -58,42 +102,33 @@ pub async fn handle(
     } else {
         KEY_TYPE_GROUP
     };
+    // Kafka answers COORDINATOR_NOT_AVAILABLE (retriable) while it creates `__consumer_offsets`: the
+    // other brokers have not necessarily applied the new partitions yet, so naming a leader now could send
+    // the client to a broker that does not know it coordinates the group. A single node has applied them.
+    let creating = key_type == KEY_TYPE_GROUP
+        && match ensure_offsets_topic(&ctx.cluster, ctx.config.offsets_topic_num_partitions).await {
+            Ok(created) => created && !ctx.cluster.is_single_node(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create {OFFSETS_TOPIC}");
+                true
+            }
+        };
     let mut resp = FindCoordinatorResponse::default();
     if version >= 4 {
         resp.coordinators = req
             .coordinator_keys
             .into_iter()
-            .map(|key| {
-                let (error_code, error_message) = lookup(key_type);
-                let mut c = Coordinator::default();
-                c.key = key;
-                c.error_code = error_code;
-                c.error_message = error_message;
-                if error_code == 0 {
-                    c.node_id = BrokerId(node.node_id);
-                    c.host = StrBytes::from_string(node.host.clone());
-                    c.port = node.port;
-                } else {
-                    c.node_id = BrokerId(-1);
-                    c.port = -1;
-                }
-                c
-            })
+            .map(|key| coordinator(ctx, key_type, key, creating))
             .collect();
         return resp;
     }
-    let (error_code, error_message) = lookup(key_type);
-    resp.error_code = error_code;
+    let c = coordinator(ctx, key_type, req.key, creating);
+    resp.error_code = c.error_code;
     if version >= 1 {
-        resp.error_message = error_message;
+        resp.error_message = c.error_message;
     }
-    if error_code == 0 {
-        resp.node_id = BrokerId(node.node_id);
-        resp.host = StrBytes::from_string(node.host.clone());
-        resp.port = node.port;
-    } else {
-        resp.node_id = BrokerId(-1);
-        resp.port = -1;
-    }
+    resp.node_id = c.node_id;
+    resp.host = c.host;
+    resp.port = c.port;
     resp
 }

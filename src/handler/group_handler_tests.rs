@@ -65,49 +65,7 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
-#[tokio::test(start_paused = true)]
-async fn find_coordinator_all_versions() {
-    let c = coordinator();
-    for v in find_coordinator::FindCoordinator::VERSIONS.0
-        ..=find_coordinator::FindCoordinator::VERSIONS.1
-    {
-        let mut req = FindCoordinatorRequest::default();
-        if v >= 4 {
-            req.coordinator_keys = vec![s("a"), s("b")];
-        } else {
-            req.key = s("a");
-        }
-        let resp = find_coordinator::handle(&c, &node(), v, req).await;
-        encodes(&resp, v);
-        if v >= 4 {
-            assert_eq!(resp.coordinators.len(), 2);
-            assert_eq!(resp.coordinators[1].key.as_str(), "b");
-            assert_eq!(resp.coordinators[0].node_id.0, 7);
-            assert_eq!(resp.coordinators[0].port, 9092);
-        } else {
-            assert_eq!((resp.error_code, resp.node_id.0), (0, 7));
-            assert_eq!(resp.host.as_str(), "broker.local");
-        }
-        // Transactional ids: same broker; unknown key types: INVALID_REQUEST.
-        if v >= 1 {
-            let mut req = FindCoordinatorRequest::default();
-            req.key_type = 3;
-            if v >= 4 {
-                req.coordinator_keys = vec![s("x")];
-            } else {
-                req.key = s("x");
-            }
-            let resp = find_coordinator::handle(&c, &node(), v, req).await;
-            encodes(&resp, v);
-            let code = if v >= 4 {
-                resp.coordinators[0].error_code
-            } else {
-                resp.error_code
-            };
-            assert_eq!(code, ResponseError::InvalidRequest.code());
-        }
-    }
-}
+// FindCoordinator needs the cluster's metadata: protocol-tests' `matrix_find_coordinator` covers it.
 
 fn join_request(group: &str, member: &str) -> JoinGroupRequest {
     let mut p = JoinGroupRequestProtocol::default();

@@ -20,12 +20,16 @@ impl Handler for InitProducerId {
         call: &Call<'_>,
         req: InitProducerIdRequest,
     ) -> Reply<InitProducerIdResponse> {
-        Reply::Now(handle(ctx, call.version, req))
+        Reply::Now(handle(ctx, call.version, req).await)
     }
 }
 
 /// Answers an InitProducerId request.
-pub fn handle(ctx: &Ctx, _version: i16, req: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(
+    ctx: &Ctx,
+    _version: i16,
+    req: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let resp = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
@@ -36,7 +40,7 @@ pub fn handle(ctx: &Ctx, _version: i16, req: InitProducerIdRequest) -> InitProdu
     }
     // Like Kafka, a non-transactional producer always gets a fresh id with epoch 0 (also when it asks to
     // bump the epoch of an id it already has: a new id fences nothing and restarts sequences at 0).
-    match ctx.cluster.next_producer_id() {
+    match ctx.cluster.next_producer_id().await {
         Ok(id) => resp.with_producer_id(ProducerId(id)).with_producer_epoch(0),
         Err(e) => resp.with_error_code(cluster_error_code(&e)),
     }

@@ -128,14 +128,22 @@ mod tests {
     }
 
     /// A broker context over a fresh data folder, wired as `Broker::start` wires it.
-    fn context(dir: &std::path::Path) -> Arc<Ctx> {
+    async fn context(dir: &std::path::Path) -> Arc<Ctx> {
         let config = Config {
             data_dir: dir.to_path_buf(),
             ..Config::default()
         };
         let store = LogStore::open(config.store_options()).expect("store");
-        let cluster = Arc::new(
-            Cluster::open(config.node_id, store, config.default_log_config()).expect("cluster"),
+        let options = config
+            .cluster_options("127.0.0.1".into(), 9092)
+            .expect("options");
+        let cluster = Cluster::start(options, store, config.default_log_config())
+            .await
+            .expect("cluster");
+        assert!(
+            cluster
+                .wait_active(std::time::Duration::from_secs(10))
+                .await
         );
         let offsets = LogOffsets::new(cluster.clone(), config.offsets_topic_num_partitions);
         let groups = GroupCoordinator::start(
@@ -173,7 +181,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn list_dispatch_and_api_versions_agree() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ctx = context(dir.path());
+        let ctx = context(dir.path()).await;
         for (key, (min, max)) in SUPPORTED {
             for version in *min..=*max {
                 assert!(is_supported(*key, version));

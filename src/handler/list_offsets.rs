@@ -50,8 +50,9 @@ pub fn handle(ctx: &Ctx, version: i16, req: ListOffsetsRequest) -> ListOffsetsRe
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
-                    let Some(log) = ctx.cluster.partition(&t.name, p.partition_index) else {
-                        return resp.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let log = match ctx.cluster.leader_log(&t.name, p.partition_index) {
+                        Ok(log) => log,
+                        Err(e) => return resp.with_error_code(super::leadership::error_code(&e)),
                     };
                     let o = log.offsets();
                     let found = match p.timestamp {

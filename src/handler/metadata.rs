@@ -1,4 +1,5 @@
-//! Metadata: brokers, controller, topics with partitions and leaders; auto-creates topics when allowed.
+//! Metadata: live brokers, the active controller, topics with their partitions' leaders, replicas and ISR,
+//! all from this node's metadata image; auto-creates topics (through the controller) when allowed.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use super::errors::cluster_error_code;
 use super::{Call, Ctx, Handler, Reply};
-use crate::cluster::{topic_name, ClusterError, TopicMeta};
+use crate::cluster::{topic_name, ClusterError, TopicMeta, NO_LEADER};
 
 /// The Metadata handler: the versions it serves and its entry point (named once in `list.rs`).
 pub struct Metadata;
@@ -26,7 +27,7 @@ impl Handler for Metadata {
         call: &Call<'_>,
         req: MetadataRequest,
     ) -> Reply<MetadataResponse> {
-        Reply::Now(handle(ctx, call.version, req))
+        Reply::Now(handle(ctx, call.version, req).await)
     }
 }
 
@@ -42,7 +43,7 @@ pub const CLUSTER_OPERATIONS_ALL: i32 =
     (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 /// Answers a Metadata request.
-pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse {
+pub async fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse {
     let topic_ops = |requested: bool| {
         if requested {
             TOPIC_OPERATIONS_ALL
@@ -67,22 +68,32 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
             .iter()
             .map(|t| topic_response(ctx, t, topic_ops(include_ops)))
             .collect(),
-        Some(list) => list
-            .into_iter()
-            .map(|t| match t.name {
-                Some(name) => by_name(ctx, name, allow_create, topic_ops(include_ops)),
-                None => by_id(ctx, t.topic_id, topic_ops(include_ops)),
-            })
-            .collect(),
+        Some(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for t in list {
+                out.push(match t.name {
+                    Some(name) => by_name(ctx, name, allow_create, topic_ops(include_ops)).await,
+                    None => by_id(ctx, t.topic_id, topic_ops(include_ops)),
+                });
+            }
+            out
+        }
     };
-    let node = &ctx.node;
+    let image = ctx.cluster.image();
+    let brokers = image
+        .live_brokers()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(b.host.clone()))
+                .with_port(b.port)
+                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        })
+        .collect();
     MetadataResponse::default()
-        .with_brokers(vec![MetadataResponseBroker::default()
-            .with_node_id(BrokerId(node.node_id))
-            .with_host(StrBytes::from_string(node.host.clone()))
-            .with_port(node.port)])
-        .with_cluster_id(Some(StrBytes::from_string(ctx.cluster.cluster_id())))
-        .with_controller_id(BrokerId(node.node_id))
+        .with_brokers(brokers)
+        .with_cluster_id(Some(StrBytes::from_string(image.cluster_id.clone())))
+        .with_controller_id(BrokerId(ctx.cluster.controller_id()))
         .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
             CLUSTER_OPERATIONS_ALL
         } else {
@@ -91,7 +102,12 @@ pub fn handle(ctx: &Ctx, version: i16, req: MetadataRequest) -> MetadataResponse
         .with_topics(topics)
 }
 
-fn by_name(ctx: &Ctx, name: TopicName, allow_create: bool, ops: i32) -> MetadataResponseTopic {
+async fn by_name(
+    ctx: &Ctx,
+    name: TopicName,
+    allow_create: bool,
+    ops: i32,
+) -> MetadataResponseTopic {
     if let Some(t) = ctx.cluster.topic(&name) {
         return topic_response(ctx, &t, ops);
     }
@@ -108,16 +124,20 @@ fn by_name(ctx: &Ctx, name: TopicName, allow_create: bool, ops: i32) -> Metadata
         return error(ResponseError::UnknownTopicOrPartition.code());
     }
     let rf = ctx.config.default_replication_factor;
-    match ctx.cluster.create_topic(
-        &name,
-        ctx.config.num_partitions,
-        rf,
-        Default::default(),
-        false,
-        false,
-    ) {
+    match ctx
+        .cluster
+        .create_topic(
+            &name,
+            ctx.config.num_partitions,
+            rf,
+            Default::default(),
+            false,
+            false,
+        )
+        .await
+    {
         Ok(t) => {
-            tracing::info!(topic = %t.name, partitions = t.partitions, "auto-created topic");
+            tracing::info!(topic = %t.name, partitions = t.partition_count(), "auto-created topic");
             topic_response(ctx, &t, ops)
         }
         // Another request created it first.
@@ -143,17 +163,34 @@ fn by_id(ctx: &Ctx, id: Uuid, ops: i32) -> MetadataResponseTopic {
     }
 }
 
-/// One topic with all its partitions led by this node.
+/// One topic with every partition's leader, replicas and in-sync replicas.
 pub fn topic_response(ctx: &Ctx, t: &TopicMeta, ops: i32) -> MetadataResponseTopic {
-    let node = BrokerId(ctx.node.node_id);
-    let partitions = (0..t.partitions)
-        .map(|p| {
+    let image = ctx.cluster.image();
+    let ids = |v: &[i32]| v.iter().map(|id| BrokerId(*id)).collect::<Vec<_>>();
+    let partitions = t
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(p, state)| {
+            let offline: Vec<i32> = state
+                .replicas
+                .iter()
+                .copied()
+                .filter(|r| image.live_broker(*r).is_none())
+                .collect();
+            let error = if state.leader == NO_LEADER {
+                ResponseError::LeaderNotAvailable.code()
+            } else {
+                0
+            };
             MetadataResponsePartition::default()
-                .with_partition_index(p)
-                .with_leader_id(node)
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
+                .with_error_code(error)
+                .with_partition_index(i32::try_from(p).unwrap_or(i32::MAX))
+                .with_leader_id(BrokerId(state.leader))
+                .with_leader_epoch(state.leader_epoch)
+                .with_replica_nodes(ids(&state.replicas))
+                .with_isr_nodes(ids(&state.isr))
+                .with_offline_replicas(ids(&offline))
         })
         .collect();
     MetadataResponseTopic::default()

@@ -21,6 +21,7 @@ pub mod group_common;
 pub mod heartbeat;
 pub mod init_producer_id;
 pub mod join_group;
+pub mod leadership;
 pub mod leave_group;
 pub mod list;
 pub mod list_config_resources;

@@ -49,14 +49,21 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpo
                         .with_partition(p.partition)
                         .with_leader_epoch(UNDEFINED_EPOCH)
                         .with_end_offset(UNDEFINED_EPOCH_OFFSET);
-                    let Some(log) = ctx.cluster.partition(&t.topic, p.partition) else {
-                        return answer
-                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let (log, current) = match ctx.cluster.leader_log(&t.topic, p.partition) {
+                        Ok(log) => {
+                            let epoch = ctx.cluster.topic(&t.topic).and_then(|m| {
+                                m.partition(p.partition).map(|s| s.leader_epoch)
+                            });
+                            (log, epoch.unwrap_or(LEADER_EPOCH))
+                        }
+                        Err(e) => {
+                            return answer.with_error_code(super::leadership::error_code(&e))
+                        }
                     };
-                    if let Err(e) = check_current_epoch(p.current_leader_epoch) {
+                    if let Err(e) = check_current_epoch(p.current_leader_epoch, current) {
                         return answer.with_error_code(e.code());
                     }
-                    match end_offset_for(p.leader_epoch, &log.offsets()) {
+                    match end_offset_for(p.leader_epoch, current, &log.offsets()) {
                         Some((epoch, offset)) => {
                             answer.with_leader_epoch(epoch).with_end_offset(offset)
                         }
@@ -72,33 +79,32 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpo
     OffsetForLeaderEpochResponse::default().with_topics(topics)
 }
 
-/// Kafka's `Partition.checkCurrentLeaderEpoch`: a caller behind the leader's epoch is fenced, one ahead of
-/// it knows of a leader this broker has not heard of yet; -1 skips the check.
-fn check_current_epoch(current: i32) -> Result<(), ResponseError> {
+/// Kafka's `Partition.checkCurrentLeaderEpoch`: a caller behind the leader's epoch (`leader`, from the
+/// metadata image) is fenced, one ahead of it knows of a leader this broker has not heard of yet; -1 skips
+/// the check.
+fn check_current_epoch(current: i32, leader: i32) -> Result<(), ResponseError> {
     if current == UNDEFINED_EPOCH {
         Ok(())
-    } else if current < LEADER_EPOCH {
+    } else if current < leader {
         Err(ResponseError::FencedLeaderEpoch)
-    } else if current > LEADER_EPOCH {
+    } else if current > leader {
         Err(ResponseError::UnknownLeaderEpoch)
     } else {
         Ok(())
     }
 }
 
-/// Kafka's `LeaderEpochFileCache.endOffsetFor` over this node's cache, which has one entry: the leader
-/// epoch starting at the log start (the leader assigns it when it takes over; retention moves it forward).
-/// `None` is UNDEFINED (-1, -1), answered with no error.
-fn end_offset_for(requested: i32, offsets: &Offsets) -> Option<(i32, i64)> {
-    if requested == UNDEFINED_EPOCH || requested > LEADER_EPOCH {
+/// Kafka's `LeaderEpochFileCache.endOffsetFor`. Until partitions replicate, a partition's log never
+/// diverges: every epoch up to the current one (`leader`) ends at the log end (batches are stamped with
+/// epoch 0 and later epochs wrote nothing else), so no client ever sees a truncation that did not happen.
+/// The per-partition epoch cache (`leader-epoch-checkpoint`) comes with replication. `None` is UNDEFINED
+/// (-1, -1), answered with no error.
+fn end_offset_for(requested: i32, leader: i32, offsets: &Offsets) -> Option<(i32, i64)> {
+    if requested == UNDEFINED_EPOCH || requested > leader || requested < LEADER_EPOCH {
         // No epoch asked, or one after the latest: Kafka knows no end for it.
         None
-    } else if requested == LEADER_EPOCH {
-        // The current epoch ends at the log end.
-        Some((requested, offsets.log_end))
     } else {
-        // An epoch before the first one known ends where the first known one starts.
-        Some((requested, offsets.log_start))
+        Some((requested, offsets.log_end))
     }
 }
 
@@ -116,24 +122,27 @@ mod tests {
     }
 
     #[test]
-    fn epochs_end_as_in_kafkas_epoch_cache() {
+    fn epochs_up_to_the_current_end_at_the_log_end() {
         let o = offsets(5, 42);
-        assert_eq!(end_offset_for(LEADER_EPOCH, &o), Some((LEADER_EPOCH, 42)));
-        assert_eq!(end_offset_for(LEADER_EPOCH + 1, &o), None);
-        assert_eq!(end_offset_for(UNDEFINED_EPOCH, &o), None);
-        assert_eq!(end_offset_for(-7, &o), Some((-7, 5)));
+        assert_eq!(end_offset_for(LEADER_EPOCH, 0, &o), Some((LEADER_EPOCH, 42)));
+        // After leader changes (epoch 3 now), older epochs still end at the log end: no divergence.
+        assert_eq!(end_offset_for(0, 3, &o), Some((0, 42)));
+        assert_eq!(end_offset_for(2, 3, &o), Some((2, 42)));
+        assert_eq!(end_offset_for(3, 3, &o), Some((3, 42)));
+        assert_eq!(end_offset_for(4, 3, &o), None);
+        assert_eq!(end_offset_for(UNDEFINED_EPOCH, 3, &o), None);
     }
 
     #[test]
     fn current_epoch_is_checked_against_the_leaders() {
-        assert_eq!(check_current_epoch(UNDEFINED_EPOCH), Ok(()));
-        assert_eq!(check_current_epoch(LEADER_EPOCH), Ok(()));
+        assert_eq!(check_current_epoch(UNDEFINED_EPOCH, 2), Ok(()));
+        assert_eq!(check_current_epoch(2, 2), Ok(()));
         assert_eq!(
-            check_current_epoch(LEADER_EPOCH + 1),
+            check_current_epoch(3, 2),
             Err(ResponseError::UnknownLeaderEpoch)
         );
         assert_eq!(
-            check_current_epoch(LEADER_EPOCH - 2),
+            check_current_epoch(0, 2),
             Err(ResponseError::FencedLeaderEpoch)
         );
     }

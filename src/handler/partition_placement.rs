@@ -131,10 +131,19 @@ fn elect_leader(ctx: &Ctx, topic: &str, partition: i32) -> (i16, Option<String>)
             Some(format!("No such topic as {topic}")),
         );
     };
-    if !(0..meta.partitions).contains(&partition) {
+    let Some(state) = meta.partition(partition) else {
         return (
             ResponseError::UnknownTopicOrPartition.code(),
             Some(format!("No such partition as {topic}-{partition}")),
+        );
+    };
+    if state.replicas.first() != Some(&state.leader) {
+        // With one replica, the preferred leader can only be missing because its broker is fenced.
+        return (
+            ResponseError::PreferredLeaderNotAvailable.code(),
+            Some(format!(
+                "Failed to elect leader for partition {topic}-{partition} under strategy PreferredElection"
+            )),
         );
     }
     (

@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
+use super::leadership;
 use super::{Call, Ctx, Handler, Reply};
 use crate::log::batch::BatchHeader;
 use crate::log::{Durability, LogError, PartitionLog};
@@ -33,6 +36,8 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
     let acks = req.acks;
     let now_ms = now_ms();
     let mut waits: Vec<(Arc<PartitionLog>, i64)> = Vec::new();
+    // Leaders named in NOT_LEADER_OR_FOLLOWER answers (KIP-951): their endpoints go in the response.
+    let mut leaders = Vec::new();
     let mut topics = Vec::with_capacity(req.topic_data.len());
     for topic in req.topic_data {
         // v13 names topics by id.
@@ -51,9 +56,22 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
             } else {
                 match (&name, p.records) {
                     (None, _) => resp.with_error_code(ResponseError::UnknownTopicId.code()),
-                    (Some(name), records) => match ctx.cluster.partition(name, p.index) {
-                        None => resp.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
-                        Some(log) => {
+                    (Some(name), records) => match ctx.cluster.leader_log(name, p.index) {
+                        Err(e) => {
+                            let resp = resp.with_error_code(leadership::error_code(&e));
+                            match leadership::current_leader(&e) {
+                                Some((id, epoch)) if version >= 10 => {
+                                    leaders.push(id);
+                                    resp.with_current_leader(
+                                        LeaderIdAndEpoch::default()
+                                            .with_leader_id(BrokerId(id))
+                                            .with_leader_epoch(epoch),
+                                    )
+                                }
+                                _ => resp,
+                            }
+                        }
+                        Ok(log) => {
                             let durability = if acks == -1 {
                                 Durability::Synced
                             } else {
@@ -83,7 +101,18 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
     if acks == 0 {
         return Reply::None;
     }
-    let response = ProduceResponse::default().with_responses(topics);
+    let endpoints = leadership::endpoints(ctx, &leaders)
+        .into_iter()
+        .map(|(id, host, port)| {
+            NodeEndpoint::default()
+                .with_node_id(id)
+                .with_host(host)
+                .with_port(port)
+        })
+        .collect();
+    let response = ProduceResponse::default()
+        .with_responses(topics)
+        .with_node_endpoints(endpoints);
     if waits.is_empty() {
         return Reply::Now(response);
     }

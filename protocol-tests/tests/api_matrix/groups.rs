@@ -24,8 +24,12 @@ const PROTOCOL_METADATA: &[u8] = b"\x00\x01subscription";
 const ASSIGNMENT: &[u8] = b"\x00\x01assignment";
 
 /// A broker whose empty groups rebalance at once.
+/// Clients find a group's coordinator before anything else; that first lookup creates
+/// `__consumer_offsets`, which the group requests below rely on.
 pub(crate) async fn group_broker() -> TestBroker {
-    TestBroker::start_with(|c| c.group_initial_rebalance_delay_ms = 0).await
+    let broker = TestBroker::start_with(|c| c.group_initial_rebalance_delay_ms = 0).await;
+    broker.client().await.find_coordinator("any").await;
+    broker
 }
 
 fn group_id(s: &str) -> GroupId {

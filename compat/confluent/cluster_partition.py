@@ -1,0 +1,86 @@
+"""Cluster mode, part 1: the active controller is cut off from the other voters by a proxy.
+
+timeout: 240
+
+- while cut off, the old controller cannot commit metadata: a topic creation sent only to it fails;
+- the majority elects a new controller and commits (a topic created through it);
+- after healing, the old controller follows the new one;
+- no split brain: every node's own Metadata view (brokers, controller, topics, partitions with leaders,
+  replicas and ISR) is identical at the end.
+"""
+import os
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cluster import Cluster  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+
+def log(msg):
+    print(time.strftime("[%H:%M:%S] ") + msg, flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def controller(c, i, exclude=()):
+    m = c.metadata(i)
+    return m["controller"] if m["controller"] >= 0 and m["controller"] not in exclude else None
+
+
+def main():
+    c = Cluster(3, proxied=True)
+    try:
+        c.start_all()
+        old, _ = c.wait("a controller", lambda: controller(c, 1), 30)
+        c.wait("3 live brokers", lambda: len(c.metadata(old)["brokers"]) == 3, 30)
+        others = [i for i in c.nodes if i != old]
+        tag = uuid.uuid4().hex[:6]
+        t0 = time.time()
+        c.cut(old)
+        log(f"controller {old} cut off from nodes {others}")
+        new, took = c.wait("a new controller on the majority side",
+                           lambda: controller(c, others[0], exclude=(old,)), 30)
+        log(f"majority elected node {new} after {took:.2f}s")
+
+        # The isolated node cannot commit: its own create must fail while the cut lasts.
+        isolated = AdminClient({"bootstrap.servers": c.bootstrap(old), "socket.timeout.ms": 5000})
+        f = isolated.create_topics([NewTopic(f"from-isolated-{tag}", 1, 1)], request_timeout=8)[f"from-isolated-{tag}"]
+        try:
+            f.result(20)
+            raise AssertionError("the isolated old controller committed a topic")
+        except AssertionError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure is the expected outcome
+            log(f"isolated node refused as expected: {e}")
+        check(f"from-isolated-{tag}" not in c.metadata(others[0])["topics"], "majority sees the isolated topic")
+
+        majority = AdminClient({"bootstrap.servers": c.bootstrap(*others)})
+        majority.create_topics([NewTopic(f"from-majority-{tag}", 3, 1)])[f"from-majority-{tag}"].result(30)
+        log("majority committed a topic during the cut")
+
+        c.heal()
+        log(f"healed after {time.time() - t0:.2f}s")
+        c.wait(f"node {old} to follow controller {new}", lambda: controller(c, old) == new or controller(c, old) in others, 30)
+
+        def converged():
+            views = [c.metadata(i) for i in c.nodes]
+            return views if all(v == views[0] for v in views) and views[0]["controller"] >= 0 else None
+
+        views, _ = c.wait("identical metadata on every node", converged, 30)
+        check(f"from-majority-{tag}" in views[0]["topics"], "majority's topic missing after heal")
+        log(f"every node agrees: controller {views[0]['controller']}, {len(views[0]['topics'])} topics")
+        log("PASS")
+    except BaseException:
+        print(c.logs(), file=sys.stderr)
+        raise
+    finally:
+        c.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+//! Three brokers in this process forming one cluster (a Raft quorum over loopback controller ports):
+//! requests for a partition another broker leads are refused with that leader named (KIP-951), and every
+//! broker answers Metadata from the same image.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProduceResponse};
+use kafka_protocol::ResponseError;
+use weir_protocol_tests::{bounded, produce_request, value_batch, TestBroker};
+
+fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+async fn three_nodes() -> Vec<TestBroker> {
+    let ctrl: Vec<SocketAddr> = (0..3).map(|_| free_addr()).collect();
+    let voters = ctrl
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{}@{a}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut nodes = Vec::new();
+    for (i, addr) in ctrl.iter().enumerate() {
+        let voters = voters.clone();
+        nodes.push(
+            TestBroker::start_with(move |c| {
+                c.node_id = i as i32 + 1;
+                c.controller_listen = Some(*addr);
+                c.quorum_voters = Some(voters);
+                c.controller_election_timeout_ms = 300;
+            })
+            .await,
+        );
+    }
+    nodes
+}
+
+/// Polls node `i`'s Metadata until `topic` has a leader for every partition on every node's view.
+async fn leaders(nodes: &[TestBroker], topic: &str) -> Vec<(i32, i32)> {
+    loop {
+        let mut views = Vec::new();
+        for n in nodes {
+            let m = n.client().await.metadata(&[topic]).await;
+            let t = &m.topics[0];
+            let parts: Vec<(i32, i32)> = t
+                .partitions
+                .iter()
+                .map(|p| (p.leader_id.0, p.leader_epoch))
+                .collect();
+            views.push((t.error_code, m.brokers.len(), parts));
+        }
+        let first = &views[0];
+        if first.0 == 0
+            && first.1 == 3
+            && first.2.iter().all(|(l, _)| *l > 0)
+            && views.iter().all(|v| v == first)
+        {
+            return first.2.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_a_non_leader_name_the_leader() {
+    bounded(Duration::from_secs(60), async {
+        let nodes = three_nodes().await;
+        // Placement uses the live brokers: wait until all three are registered and unfenced.
+        while nodes[0].client().await.metadata(&[]).await.brokers.len() < 3 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // CreateTopics sent to node 1 is forwarded to whichever node is the active controller.
+        let mut c = loop {
+            let mut c = nodes[0].client().await;
+            let req = kafka_protocol::messages::CreateTopicsRequest::default()
+                .with_timeout_ms(30_000)
+                .with_topics(vec![weir_protocol_tests::creatable_topic(
+                    "kip951",
+                    6,
+                    1,
+                    &[],
+                )]);
+            let resp = c.call(7, &req).await;
+            if resp.topics[0].error_code == 0 {
+                break c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let leaders = leaders(&nodes, "kip951").await;
+        let mut spread: Vec<i32> = leaders.iter().map(|(l, _)| *l).collect();
+        spread.sort();
+        spread.dedup();
+        assert_eq!(spread, vec![1, 2, 3], "leaders {leaders:?}");
+        let (p, (leader, epoch)) = leaders
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|(_, (l, _))| *l != 1)
+            .expect("a partition led elsewhere");
+        let leader_port = i32::from(nodes[(leader - 1) as usize].addr().port());
+
+        // Produce v10+ to node 1, which does not lead partition p.
+        let req = produce_request("kip951", p as i32, value_batch("x", 1, 0), -1);
+        let resp: ProduceResponse = c.call(10, &req).await;
+        let part = &resp.responses[0].partition_responses[0];
+        assert_eq!(part.error_code, ResponseError::NotLeaderOrFollower.code());
+        assert_eq!(
+            (
+                part.current_leader.leader_id.0,
+                part.current_leader.leader_epoch
+            ),
+            (leader, epoch)
+        );
+        assert_eq!(resp.node_endpoints.len(), 1);
+        assert_eq!(
+            (
+                resp.node_endpoints[0].node_id.0,
+                resp.node_endpoints[0].port
+            ),
+            (leader, leader_port)
+        );
+
+        // The leader accepts it.
+        let mut at_leader = nodes[(leader - 1) as usize].client().await;
+        let ok = at_leader
+            .produce("kip951", p as i32, value_batch("x", 1, 0))
+            .await;
+        assert_eq!(ok.error_code, 0);
+
+        // Fetch v16 to the non-leader: the same hint.
+        let req = FetchRequest::default()
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic_id(nodes_topic_id(&mut c, "kip951").await)
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(p as i32)
+                    .with_partition_max_bytes(1 << 20)])]);
+        let resp: FetchResponse = c.call(16, &req).await;
+        let data = &resp.responses[0].partitions[0];
+        assert_eq!(data.error_code, ResponseError::NotLeaderOrFollower.code());
+        assert_eq!(data.current_leader.leader_id.0, leader);
+        assert_eq!(
+            resp.node_endpoints
+                .iter()
+                .map(|e| e.node_id.0)
+                .collect::<Vec<_>>(),
+            vec![leader]
+        );
+        // Stopped together, as an operator stops a cluster: each moves its leadership away while the
+        // quorum still stands.
+        let stops: Vec<_> = nodes
+            .into_iter()
+            .map(|n| tokio::spawn(n.shutdown()))
+            .collect();
+        for s in stops {
+            s.await.expect("shutdown task");
+        }
+    })
+    .await;
+}
+
+async fn nodes_topic_id(c: &mut weir_protocol_tests::Client, topic: &str) -> uuid::Uuid {
+    c.metadata(&[topic]).await.topics[0].topic_id
+}

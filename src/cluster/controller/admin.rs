@@ -1,0 +1,201 @@
+//! Admin requests on the controller: topics created, deleted, grown and reconfigured. Validation happens
+//! here, against the image, so every broker forwarding a request gets the same answer.
+
+use rand::Rng;
+use uuid::Uuid;
+
+use super::{ControllerConfig, ControllerError, ControllerReply, ControllerRequest};
+use crate::cluster::image::{initial_state, MetadataImage, TopicMeta};
+use crate::cluster::placement::{self, Candidate};
+use crate::cluster::records::MetadataRecord;
+use crate::cluster::{topic_config, topic_name, PARTITIONS_PER_TOPIC_MAX};
+
+type Decision = (ControllerReply, Vec<MetadataRecord>);
+
+/// Validates and decides one admin request.
+pub(super) fn handle(
+    config: &ControllerConfig,
+    image: &MetadataImage,
+    req: ControllerRequest,
+) -> Result<Decision, ControllerError> {
+    match req {
+        ControllerRequest::CreateTopic {
+            name,
+            partitions,
+            replication_factor,
+            configs,
+            internal,
+            validate_only,
+        } => {
+            let meta = new_topic(
+                config,
+                image,
+                name,
+                partitions,
+                replication_factor,
+                configs,
+                internal,
+            )?;
+            let records = if validate_only {
+                Vec::new()
+            } else {
+                vec![MetadataRecord::CreateTopic {
+                    name: meta.name.clone(),
+                    id: meta.id,
+                    configs: meta.configs.clone(),
+                    internal,
+                    assignments: meta.partitions.iter().map(|p| p.replicas.clone()).collect(),
+                }]
+            };
+            Ok((ControllerReply::Topic(meta), records))
+        }
+        ControllerRequest::DeleteTopic { name } => {
+            let t = image
+                .topics
+                .get(&name)
+                .ok_or(ControllerError::UnknownTopic)?;
+            let records = vec![MetadataRecord::DeleteTopic { id: t.id }];
+            Ok((ControllerReply::Topic(t.clone()), records))
+        }
+        ControllerRequest::CreatePartitions {
+            name,
+            total,
+            validate_only,
+        } => create_partitions(image, &name, total, validate_only),
+        ControllerRequest::AlterTopicConfigs {
+            name,
+            configs,
+            validate_only,
+        } => {
+            topic_config::log_config(&config.log_defaults, &configs)
+                .map_err(ControllerError::InvalidConfig)?;
+            let t = image
+                .topics
+                .get(&name)
+                .ok_or(ControllerError::UnknownTopic)?;
+            let records = if validate_only {
+                Vec::new()
+            } else {
+                vec![MetadataRecord::TopicConfigs { id: t.id, configs }]
+            };
+            Ok((ControllerReply::Done, records))
+        }
+        other => Err(ControllerError::Quorum(format!(
+            "not an admin request: {other:?}"
+        ))),
+    }
+}
+
+/// Live brokers as placement candidates.
+fn candidates(image: &MetadataImage) -> Vec<Candidate> {
+    image
+        .live_brokers()
+        .map(|b| Candidate {
+            id: b.id,
+            rack: b.rack.clone(),
+        })
+        .collect()
+}
+
+/// Places `count` partitions from index `first` with `rf` replicas on the live brokers.
+fn place(
+    image: &MetadataImage,
+    count: usize,
+    first: usize,
+    rf: i16,
+) -> Result<Vec<Vec<i32>>, ControllerError> {
+    let brokers = candidates(image);
+    let n = brokers.len().max(1);
+    let mut rng = rand::rng();
+    let (start, shift) = (rng.random_range(0..n), rng.random_range(0..n));
+    let rf = usize::try_from(rf).unwrap_or(0);
+    placement::assign(&brokers, count, first, rf, start, shift)
+        .map_err(ControllerError::InvalidReplicationFactor)
+}
+
+fn new_topic(
+    config: &ControllerConfig,
+    image: &MetadataImage,
+    name: String,
+    partitions: i32,
+    rf: i16,
+    configs: std::collections::BTreeMap<String, String>,
+    internal: bool,
+) -> Result<TopicMeta, ControllerError> {
+    topic_name::validate(&name).map_err(ControllerError::InvalidTopic)?;
+    if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
+        return Err(ControllerError::InvalidPartitions(format!(
+            "Number of partitions must be between 1 and {PARTITIONS_PER_TOPIC_MAX}, was {partitions}."
+        )));
+    }
+    if rf < 1 {
+        return Err(ControllerError::InvalidReplicationFactor(
+            "Replication factor must be larger than 0.".into(),
+        ));
+    }
+    topic_config::log_config(&config.log_defaults, &configs)
+        .map_err(ControllerError::InvalidConfig)?;
+    if image.topics.contains_key(&name) {
+        return Err(ControllerError::TopicAlreadyExists(name));
+    }
+    let key = topic_name::collision_key(&name);
+    if let Some(other) = image
+        .topics
+        .keys()
+        .find(|t| topic_name::collision_key(t) == key)
+    {
+        return Err(ControllerError::InvalidTopic(format!(
+            "Topic '{name}' collides with existing topic: {other}"
+        )));
+    }
+    let count = usize::try_from(partitions).unwrap_or(0);
+    let assignments = place(image, count, 0, rf)?;
+    if rf > 1 {
+        // Until partition data replicates (cluster part 2), promising more than one copy would be a lie.
+        return Err(ControllerError::InvalidReplicationFactor(format!(
+            "Replication factor {rf} is not supported yet: this Weir version does not replicate partition data."
+        )));
+    }
+    Ok(TopicMeta {
+        name,
+        id: Uuid::new_v4(),
+        configs,
+        internal,
+        partitions: assignments.iter().map(|r| initial_state(r)).collect(),
+    })
+}
+
+fn create_partitions(
+    image: &MetadataImage,
+    name: &str,
+    total: i32,
+    validate_only: bool,
+) -> Result<Decision, ControllerError> {
+    let t = image
+        .topics
+        .get(name)
+        .ok_or(ControllerError::UnknownTopic)?;
+    let current = t.partition_count();
+    if total <= current {
+        return Err(ControllerError::InvalidPartitions(format!(
+            "Topic currently has {current} partitions, which is higher than the requested {total}."
+        )));
+    }
+    if total > PARTITIONS_PER_TOPIC_MAX {
+        return Err(ControllerError::InvalidPartitions(format!(
+            "Number of partitions must be at most {PARTITIONS_PER_TOPIC_MAX}, was {total}."
+        )));
+    }
+    let first = usize::try_from(current).unwrap_or(0);
+    let count = usize::try_from(total - current).unwrap_or(0);
+    let assignments = place(image, count, first, t.replication_factor())?;
+    let records = if validate_only {
+        Vec::new()
+    } else {
+        vec![MetadataRecord::CreatePartitions {
+            id: t.id,
+            assignments,
+        }]
+    };
+    Ok((ControllerReply::Done, records))
+}

@@ -1,0 +1,284 @@
+//! The active controller: the node leading the Raft quorum turns broker and admin requests into metadata
+//! records. One task per node processes requests one at a time (as Kafka's QuorumController does), so
+//! every decision is made against an image that already holds every earlier decision.
+
+mod admin;
+mod brokers;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::image::{MetadataImage, TopicMeta};
+use super::publisher::Publisher;
+use super::raft::Raft;
+use super::records::{BrokerRegistration, MetadataRecord};
+use crate::log::LogConfig;
+
+/// A request to the controller (from a broker, forwarded from a client's admin request).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControllerRequest {
+    /// A broker starts (Kafka's BrokerRegistration).
+    Register(BrokerRegistration),
+    /// A broker is alive (Kafka's BrokerHeartbeat).
+    Heartbeat {
+        id: i32,
+        epoch: i64,
+        /// Highest metadata offset the broker has applied.
+        applied: u64,
+        /// The broker wants to shut down (controlled shutdown).
+        shutting_down: bool,
+    },
+    CreateTopic {
+        name: String,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+        internal: bool,
+        validate_only: bool,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    CreatePartitions {
+        name: String,
+        total: i32,
+        validate_only: bool,
+    },
+    AlterTopicConfigs {
+        name: String,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    },
+    /// A block of producer ids for one broker (Kafka's AllocateProducerIds).
+    AllocateProducerIds {
+        id: i32,
+        epoch: i64,
+    },
+}
+
+/// What the controller answers; `offset` is the metadata offset the change was committed at (the
+/// caller waits until its own image has applied it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControllerReply {
+    Registered { epoch: i64 },
+    Heartbeat { fenced: bool, shutdown_ready: bool },
+    Topic(TopicMeta),
+    Done,
+    ProducerIds { start: i64, len: i64 },
+}
+
+/// The controller's answer with the offset to wait for.
+pub type ControllerResponse = Result<(ControllerReply, u64), ControllerError>;
+
+/// Why the controller refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ControllerError {
+    #[error("this node is not the active controller (leader: {0:?})")]
+    NotController(Option<u64>),
+    #[error("Topic '{0}' already exists.")]
+    TopicAlreadyExists(String),
+    #[error("{0}")]
+    InvalidTopic(String),
+    #[error("{0}")]
+    InvalidPartitions(String),
+    #[error("{0}")]
+    InvalidReplicationFactor(String),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("This server does not host this topic-partition.")]
+    UnknownTopic,
+    #[error("stale broker epoch")]
+    StaleBrokerEpoch,
+    #[error("metadata quorum: {0}")]
+    Quorum(String),
+}
+
+/// Controller settings.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    pub node_id: u64,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced.
+    pub session_timeout: Duration,
+    /// Topic config defaults, for validating topic configs.
+    pub log_defaults: LogConfig,
+}
+
+type Job = (ControllerRequest, oneshot::Sender<ControllerResponse>);
+
+/// Handle to this node's controller task.
+#[derive(Clone)]
+pub struct ControllerHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+impl ControllerHandle {
+    /// Runs `req` on this node's controller.
+    pub async fn call(&self, req: ControllerRequest) -> ControllerResponse {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send((req, tx)).await.is_err() {
+            return Err(ControllerError::Quorum("controller stopped".into()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(ControllerError::Quorum("controller stopped".into())))
+    }
+}
+
+/// Longest the controller waits for the quorum on one step (a commit, or confirming its leadership).
+const QUORUM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the controller looks for brokers whose session expired.
+const TICK: Duration = Duration::from_millis(250);
+
+/// The controller's state while this node leads the quorum.
+struct Controller {
+    config: ControllerConfig,
+    raft: Raft,
+    publisher: Arc<Publisher>,
+    /// Term in which this node last confirmed its image is current; `None` until then.
+    ready_term: Option<u64>,
+    /// Last heartbeat per broker, known only to the active controller (Kafka's BrokerHeartbeatManager).
+    heartbeats: BTreeMap<i32, Instant>,
+}
+
+/// Starts the controller task of this node.
+pub fn spawn(config: ControllerConfig, raft: Raft, publisher: Arc<Publisher>) -> ControllerHandle {
+    let (tx, rx) = mpsc::channel(256);
+    let controller = Controller {
+        config,
+        raft,
+        publisher,
+        ready_term: None,
+        heartbeats: BTreeMap::new(),
+    };
+    tokio::spawn(controller.run(rx));
+    ControllerHandle { tx }
+}
+
+impl Controller {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                job = rx.recv() => {
+                    let Some((req, reply)) = job else { break };
+                    let result = self.handle(req).await;
+                    let _ = reply.send(result);
+                }
+                _ = tick.tick() => self.on_tick().await,
+            }
+        }
+    }
+
+    /// The image as of everything this controller has committed.
+    fn image(&self) -> Arc<MetadataImage> {
+        self.publisher.current()
+    }
+
+    /// Confirms this node leads the quorum and its image holds every committed record.
+    async fn ensure_active(&mut self) -> Result<(), ControllerError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.current_leader != Some(self.config.node_id) {
+            self.ready_term = None;
+            return Err(ControllerError::NotController(metrics.current_leader));
+        }
+        if self.ready_term == Some(metrics.current_term) {
+            return Ok(());
+        }
+        // A new term: wait until everything committed before it is applied here, and give every broker a
+        // full session from now (the previous controller's heartbeat times died with it).
+        self.raft.ensure_linearizable().await.map_err(|e| {
+            ControllerError::NotController(e.forward_to_leader().and_then(|f| f.leader_id))
+        })?;
+        let now = Instant::now();
+        self.heartbeats = self.image().brokers.keys().map(|id| (*id, now)).collect();
+        self.ready_term = Some(metrics.current_term);
+        tracing::info!(
+            term = metrics.current_term,
+            "this node is the active controller"
+        );
+        if self.image().cluster_id.is_empty() {
+            // The quorum's first controller names the cluster, before anything else is decided.
+            let id = super::new_cluster_id();
+            self.write(vec![MetadataRecord::ClusterId { id }]).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits `records` as one entry; returns its offset.
+    /// A write that cannot reach a quorum (this node cut off, or deposed meanwhile) gives up after
+    /// [`QUORUM_TIMEOUT`]: the controller task must not stall; the caller retries against whoever leads.
+    async fn write(&self, records: Vec<MetadataRecord>) -> Result<u64, ControllerError> {
+        match tokio::time::timeout(QUORUM_TIMEOUT, self.raft.client_write(records)).await {
+            Ok(Ok(resp)) => Ok(resp.log_id.index),
+            Ok(Err(e)) => Err(match e.forward_to_leader() {
+                Some(f) => ControllerError::NotController(f.leader_id),
+                None => ControllerError::Quorum(e.to_string()),
+            }),
+            Err(_) => Err(ControllerError::NotController(None)),
+        }
+    }
+
+    async fn handle(&mut self, req: ControllerRequest) -> ControllerResponse {
+        self.ensure_active().await?;
+        let image = self.image();
+        let (reply, records) = match req {
+            ControllerRequest::Register(reg) => self.register(&image, reg)?,
+            ControllerRequest::Heartbeat {
+                id,
+                epoch,
+                applied,
+                shutting_down,
+            } => self.heartbeat(&image, id, epoch, applied, shutting_down)?,
+            ControllerRequest::AllocateProducerIds { id, epoch } => {
+                brokers::check_epoch(&image, id, epoch)?;
+                let start = image.next_producer_id;
+                let len = PRODUCER_ID_BLOCK;
+                let records = vec![MetadataRecord::ProducerIds { next: start + len }];
+                (ControllerReply::ProducerIds { start, len }, records)
+            }
+            admin => admin::handle(&self.config, &image, admin)?,
+        };
+        if records.is_empty() {
+            return Ok((reply, image.offset));
+        }
+        let offset = self.write(records).await?;
+        // Register's epoch is the offset of its record: known only now.
+        let reply = match reply {
+            ControllerReply::Registered { .. } => ControllerReply::Registered {
+                epoch: i64::try_from(offset).unwrap_or(i64::MAX),
+            },
+            other => other,
+        };
+        Ok((reply, offset))
+    }
+
+    async fn on_tick(&mut self) {
+        if self.ensure_active().await.is_err() {
+            return;
+        }
+        let image = self.image();
+        let mut records = Vec::new();
+        let now = Instant::now();
+        for (id, b) in &image.brokers {
+            let last = *self.heartbeats.entry(*id).or_insert(now);
+            if !b.fenced && now.duration_since(last) > self.config.session_timeout {
+                tracing::warn!(broker = id, "broker session expired; fencing it");
+                records.extend(brokers::fence(&image, *id, b.epoch));
+            }
+        }
+        if !records.is_empty() {
+            if let Err(e) = self.write(records).await {
+                tracing::warn!(error = %e, "controller tick could not commit");
+            }
+        }
+    }
+}
+
+/// Producer ids handed to a broker at a time (Kafka's block size).
+const PRODUCER_ID_BLOCK: i64 = 1000;

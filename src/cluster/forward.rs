@@ -1,0 +1,100 @@
+//! Sends controller requests to whichever node is the active controller: this node's own controller task
+//! when it leads the quorum, else the leader's controller listener. Retries while there is no leader or
+//! the leader changes, up to a deadline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::controller::{ControllerError, ControllerHandle, ControllerRequest, ControllerResponse};
+use super::raft::Raft;
+use super::rpc::{PeerConnection, RpcRequest, RpcResponse};
+
+/// Wait between attempts while the quorum has no reachable leader.
+const RETRY: Duration = Duration::from_millis(50);
+/// Longest one forwarded call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Routes requests to the active controller.
+pub struct ControllerClient {
+    node_id: u64,
+    raft: Raft,
+    local: ControllerHandle,
+    peers: Arc<HashMap<u64, String>>,
+    conns: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<PeerConnection>>>>,
+}
+
+impl ControllerClient {
+    /// A client for this node.
+    pub fn new(
+        node_id: u64,
+        raft: Raft,
+        local: ControllerHandle,
+        peers: Arc<HashMap<u64, String>>,
+    ) -> ControllerClient {
+        ControllerClient {
+            node_id,
+            raft,
+            local,
+            peers,
+            conns: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The active controller's node id, if known.
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// Runs `req` on the active controller, retrying until `timeout` passes.
+    pub async fn call(&self, req: ControllerRequest, timeout: Duration) -> ControllerResponse {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let result = match self.leader() {
+                Some(id) if id == self.node_id => self.local.call(req.clone()).await,
+                Some(id) => self.remote(id, &req).await,
+                None => Err(ControllerError::NotController(None)),
+            };
+            let retriable = matches!(
+                result,
+                Err(ControllerError::NotController(_)) | Err(ControllerError::Quorum(_))
+            );
+            if !retriable || Instant::now() + RETRY >= deadline {
+                return result;
+            }
+            tokio::time::sleep(RETRY).await;
+        }
+    }
+
+    async fn remote(&self, id: u64, req: &ControllerRequest) -> ControllerResponse {
+        let Some(addr) = self.peers.get(&id) else {
+            return Err(ControllerError::Quorum(format!(
+                "no address for controller {id}"
+            )));
+        };
+        let conn = {
+            let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+            conns
+                .entry(id)
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Mutex::new(PeerConnection::new(addr.clone())))
+                })
+                .clone()
+        };
+        let mut conn = conn.lock().await;
+        match conn
+            .call(&RpcRequest::Controller(req.clone()), CALL_TIMEOUT)
+            .await
+        {
+            Ok(RpcResponse::Controller(r)) => r,
+            Ok(_) => Err(ControllerError::Quorum(
+                "mismatched controller response".into(),
+            )),
+            Err(e) => Err(ControllerError::Quorum(format!(
+                "controller {id} unreachable: {e}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! This node's replicas: turns metadata changes into log-store changes for the partitions hosted here
+//! (created, deleted, reconfigured). Runs on a blocking thread, one change at a time.
+
+use std::sync::{Arc, Mutex};
+
+use super::image::{MetadataImage, TopicMeta};
+use super::records::MetadataRecord;
+use super::topic_config;
+use crate::log::{LogConfig, LogStore};
+
+/// The log store as seen by the metadata publisher.
+pub struct LocalReplicas {
+    node_id: i32,
+    store: Arc<LogStore>,
+    defaults: LogConfig,
+    /// Serialises changes (a reconcile and a record's effects never interleave).
+    busy: Mutex<()>,
+}
+
+impl LocalReplicas {
+    /// Replicas of `node_id` in `store`; topic configs fall back to `defaults`.
+    pub fn new(node_id: i32, store: Arc<LogStore>, defaults: LogConfig) -> LocalReplicas {
+        LocalReplicas {
+            node_id,
+            store,
+            defaults,
+            busy: Mutex::new(()),
+        }
+    }
+
+    fn config(&self, t: &TopicMeta) -> LogConfig {
+        topic_config::log_config(&self.defaults, &t.configs).unwrap_or_else(|e| {
+            tracing::warn!(topic = %t.name, error = %e, "invalid stored topic config; using defaults");
+            self.defaults.clone()
+        })
+    }
+
+    /// Opens (creating if needed) every partition of `t` from index `from` that has a replica here.
+    fn open_hosted(&self, t: &TopicMeta, from: usize) {
+        let config = self.config(t);
+        for (p, state) in t.partitions.iter().enumerate().skip(from) {
+            if !state.replicas.contains(&self.node_id) {
+                continue;
+            }
+            let Ok(p) = i32::try_from(p) else { continue };
+            if let Err(e) = self.store.get_or_create(&t.name, p, config.clone()) {
+                tracing::error!(topic = %t.name, partition = p, error = %e, "cannot open partition");
+            }
+        }
+    }
+
+    /// Brings the store in line with `image`: every hosted partition open with its topic's config.
+    /// Partitions on disk that the image does not know are left alone (logged): absence in an image that
+    /// may lag the quorum is no proof of deletion, and deleting data on a guess is how brokers lose it.
+    pub fn reconcile(&self, image: &MetadataImage) {
+        let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        for t in image.topics.values() {
+            self.open_hosted(t, 0);
+            let config = self.config(t);
+            for p in 0..t.partition_count() {
+                if let Some(log) = self.store.get(&t.name, p) {
+                    log.set_config(config.clone());
+                }
+            }
+        }
+        for (topic, p) in self.store.existing() {
+            let known = image
+                .topics
+                .get(&topic)
+                .and_then(|t| t.partition(p))
+                .is_some_and(|s| s.replicas.contains(&self.node_id));
+            if !known {
+                tracing::warn!(%topic, partition = p, "partition on disk is not assigned here by the metadata; left untouched");
+            }
+        }
+    }
+
+    /// Applies the effects of `records`, which turned `old` into `new`.
+    pub fn apply(&self, old: &MetadataImage, new: &MetadataImage, records: &[MetadataRecord]) {
+        let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        for r in records {
+            match r {
+                MetadataRecord::CreateTopic { name, .. } => {
+                    if let Some(t) = new.topics.get(name) {
+                        self.open_hosted(t, 0);
+                    }
+                }
+                MetadataRecord::CreatePartitions { id, .. } => {
+                    let before = old
+                        .topic_name(*id)
+                        .and_then(|n| old.topics.get(n))
+                        .map_or(0, |t| t.partitions.len());
+                    if let Some(t) = new.topic_name(*id).and_then(|n| new.topics.get(n)) {
+                        self.open_hosted(t, before);
+                    }
+                }
+                MetadataRecord::DeleteTopic { id } => {
+                    if let Some(t) = old.topic_name(*id).and_then(|n| old.topics.get(n)) {
+                        self.delete(t);
+                    }
+                }
+                MetadataRecord::TopicConfigs { id, .. } => {
+                    if let Some(t) = new.topic_name(*id).and_then(|n| new.topics.get(n)) {
+                        let config = self.config(t);
+                        for p in 0..t.partition_count() {
+                            if let Some(log) = self.store.get(&t.name, p) {
+                                log.set_config(config.clone());
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn delete(&self, t: &TopicMeta) {
+        for p in 0..t.partition_count() {
+            if let Err(e) = self.store.delete(&t.name, p) {
+                tracing::error!(topic = %t.name, partition = p, error = %e, "cannot delete partition");
+            }
+        }
+        // Drop the deleted partitions from the checkpoint files now (once per topic, as Kafka's
+        // LogManager.asyncDelete does): a same-named topic created before the next maintenance pass must
+        // not inherit their log start offsets after a crash.
+        if let Err(e) = self.store.write_checkpoints() {
+            tracing::error!(topic = %t.name, error = %e, "checkpoint write after topic deletion failed");
+        }
+    }
+}

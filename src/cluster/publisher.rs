@@ -1,0 +1,90 @@
+//! Hands each new metadata image to the node: first the local side effects (partition logs created,
+//! deleted or reconfigured for the replicas this node hosts), then the image itself to every reader.
+//! So a handler that sees a topic in the image finds its local partitions already there.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::image::MetadataImage;
+use super::local::LocalReplicas;
+use super::records::MetadataRecord;
+
+/// Publishes images; shared by the state machine (writer) and the broker (readers).
+pub struct Publisher {
+    tx: watch::Sender<Arc<MetadataImage>>,
+    /// Set once the broker has opened its log store; until then (start-up replay) only the image moves.
+    local: Mutex<Option<Arc<LocalReplicas>>>,
+    /// Serialises publications with going live, so no image slips between the first full reconcile and
+    /// the per-record effects after it. Held across the (blocking-thread) effects by design: images are
+    /// published one at a time, in order.
+    order: tokio::sync::Mutex<()>,
+}
+
+impl Publisher {
+    /// A publisher holding an empty image.
+    pub fn new() -> Arc<Publisher> {
+        let (tx, _) = watch::channel(Arc::new(MetadataImage::default()));
+        Arc::new(Publisher {
+            tx,
+            local: Mutex::new(None),
+            order: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Follows image changes.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>> {
+        self.tx.subscribe()
+    }
+
+    /// The current image.
+    pub fn current(&self) -> Arc<MetadataImage> {
+        self.tx.borrow().clone()
+    }
+
+    fn local(&self) -> Option<Arc<LocalReplicas>> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// An image rebuilt at start-up, before the node serves: no side effects yet.
+    pub fn publish_replayed(&self, image: Arc<MetadataImage>) {
+        self.tx.send_replace(image);
+    }
+
+    /// An image after `records` were applied.
+    pub async fn publish(&self, image: Arc<MetadataImage>, records: Vec<MetadataRecord>) {
+        let _order = self.order.lock().await;
+        if let Some(local) = self.local() {
+            let old = self.current();
+            let new = image.clone();
+            let run = move || local.apply(&old, &new, &records);
+            if let Err(e) = tokio::task::spawn_blocking(run).await {
+                tracing::error!(error = %e, "applying metadata locally failed");
+            }
+        }
+        self.tx.send_replace(image);
+    }
+
+    /// An image installed from a leader's snapshot.
+    pub async fn publish_snapshot(&self, image: Arc<MetadataImage>) {
+        let _order = self.order.lock().await;
+        if let Some(local) = self.local() {
+            let new = image.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || local.reconcile(&new)).await {
+                tracing::error!(error = %e, "applying a metadata snapshot locally failed");
+            }
+        }
+        self.tx.send_replace(image);
+    }
+
+    /// Starts applying images to the local log store, beginning with the replicas of the current image.
+    pub async fn go_live(&self, local: LocalReplicas) {
+        let _order = self.order.lock().await;
+        let local = Arc::new(local);
+        *self.local.lock().unwrap_or_else(|p| p.into_inner()) = Some(local.clone());
+        let image = self.current();
+        if let Err(e) = tokio::task::spawn_blocking(move || local.reconcile(&image)).await {
+            tracing::error!(error = %e, "opening local replicas failed");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Starts this node's part of the metadata quorum: the Raft node over the durable metadata log, the
+//! controller listener serving peers, and the controller task. A single node is a quorum of one on the
+//! same path.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::{BasicNode, SnapshotPolicy};
+use tokio::net::TcpListener;
+
+use super::controller::{self, ControllerConfig, ControllerHandle};
+use super::publisher::Publisher;
+use super::raft::log_store::MetaLogStore;
+use super::raft::network::Network;
+use super::raft::state_machine::MetaStateMachine;
+use super::raft::Raft;
+use super::server;
+use super::ClusterError;
+use crate::log::LogConfig;
+
+/// Folder of the metadata log inside the data folder (no `-N` suffix, so the log store skips it).
+pub const METADATA_DIR: &str = "__cluster_metadata";
+
+/// What the quorum needs from the broker's configuration.
+#[derive(Debug, Clone)]
+pub struct QuorumConfig {
+    pub node_id: u64,
+    /// `controller.quorum.voters`: id → host:port of each voter's controller listener.
+    pub voters: BTreeMap<u64, String>,
+    /// `controller.listeners`: where this node serves peers; `None` for a single node without one.
+    pub listen: Option<SocketAddr>,
+    /// `controller.quorum.election.timeout.ms`.
+    pub election_timeout: Duration,
+    /// `broker.session.timeout.ms`.
+    pub session_timeout: Duration,
+    pub log_defaults: LogConfig,
+    /// A snapshot of the image is taken after this many metadata log entries, and the log behind it is
+    /// purged (Kafka bounds the same by bytes, `metadata.log.max.record.bytes.between.snapshots`).
+    pub snapshot_every: u64,
+}
+
+/// Default for [`QuorumConfig::snapshot_every`].
+pub const SNAPSHOT_EVERY: u64 = 5000;
+
+/// This node's quorum member.
+pub struct Quorum {
+    pub raft: Raft,
+    pub controller: ControllerHandle,
+    pub peers: Arc<HashMap<u64, String>>,
+    /// Bound controller listener address, if any.
+    pub controller_addr: Option<SocketAddr>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Quorum {
+    /// Opens the metadata log under `data_dir`, replays it into `publisher`, and joins the quorum.
+    pub async fn start(
+        config: &QuorumConfig,
+        data_dir: &Path,
+        publisher: Arc<Publisher>,
+    ) -> Result<Quorum, ClusterError> {
+        let dir = data_dir.join(METADATA_DIR);
+        let log = MetaLogStore::open(&dir)?;
+        let first_start = log.is_empty();
+        let sm = MetaStateMachine::open(&dir, publisher.clone())?;
+        let peers: Arc<HashMap<u64, String>> =
+            Arc::new(config.voters.iter().map(|(k, v)| (*k, v.clone())).collect());
+        let raft_config = raft_config(config)?;
+        let network = Network {
+            peers: peers.clone(),
+        };
+        let raft = Raft::new(config.node_id, raft_config, network, log, sm)
+            .await
+            .map_err(|e| ClusterError::Quorum(e.to_string()))?;
+        let controller = controller::spawn(
+            ControllerConfig {
+                node_id: config.node_id,
+                session_timeout: config.session_timeout,
+                log_defaults: config.log_defaults.clone(),
+            },
+            raft.clone(),
+            publisher,
+        );
+        let (server, controller_addr) = match config.listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).await.map_err(|e| {
+                    ClusterError::Quorum(format!("cannot listen on controller address {addr}: {e}"))
+                })?;
+                let local = listener.local_addr()?;
+                let server = server::spawn(listener, raft.clone(), controller.clone());
+                (Some(server), Some(local))
+            }
+            None => (None, None),
+        };
+        let quorum = Quorum {
+            raft,
+            controller,
+            peers,
+            controller_addr,
+            server,
+        };
+        if first_start {
+            quorum.initialize(config).await?;
+        }
+        if config.voters.len() == 1 {
+            // Alone, there is nobody to wait for: elect now instead of after an election timeout, so a
+            // restarted single node serves writes within milliseconds.
+            let _ = quorum.raft.trigger().elect().await;
+        }
+        Ok(quorum)
+    }
+
+    /// First start: every voter proposes the same initial membership; openraft accepts it once.
+    async fn initialize(&self, config: &QuorumConfig) -> Result<(), ClusterError> {
+        let members: BTreeMap<u64, BasicNode> = config
+            .voters
+            .iter()
+            .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+            .collect();
+        match self.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(openraft::error::RaftError::APIError(
+                openraft::error::InitializeError::NotAllowed(_),
+            )) => Ok(()),
+            Err(e) => Err(ClusterError::Quorum(format!(
+                "cannot initialise the quorum: {e}"
+            ))),
+        }
+    }
+
+    /// Leaves the quorum (stops Raft and the controller listener).
+    pub async fn shutdown(self) {
+        if let Some(s) = self.server {
+            s.abort();
+        }
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+fn raft_config(config: &QuorumConfig) -> Result<Arc<openraft::Config>, ClusterError> {
+    let election = u64::try_from(config.election_timeout.as_millis())
+        .unwrap_or(1000)
+        .max(100);
+    let c = openraft::Config {
+        cluster_name: "weir".into(),
+        // Kafka's controller.quorum.election.timeout.ms is the minimum; the wait is random up to twice it.
+        election_timeout_min: election,
+        election_timeout_max: election * 2,
+        heartbeat_interval: (election / 5).max(20),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every.max(1)),
+        // Keep a short tail behind the snapshot so a follower slightly behind catches up from the log.
+        max_in_snapshot_log_to_keep: config.snapshot_every / 5,
+        ..Default::default()
+    };
+    c.validate()
+        .map(Arc::new)
+        .map_err(|e| ClusterError::Quorum(format!("raft settings: {e}")))
+}
