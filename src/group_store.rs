@@ -51,7 +51,10 @@ impl LogOffsets {
 
 /// Creates `__consumer_offsets` (compacted, internal) through the controller if it does not exist yet, as
 /// Kafka does on the first FindCoordinator. Returns whether it was created by this call.
-pub async fn ensure_offsets_topic(cluster: &Cluster, partitions: i32) -> Result<bool, ClusterError> {
+pub async fn ensure_offsets_topic(
+    cluster: &Cluster,
+    partitions: i32,
+) -> Result<bool, ClusterError> {
     if cluster.topic(OFFSETS_TOPIC).is_some() {
         return Ok(false);
     }

@@ -36,8 +36,8 @@ def check(cond, msg):
 
 
 def live_controller(c, i):
-    m = c.metadata(i)
-    return m["controller"] if m["controller"] >= 0 and len(m["brokers"]) == len(c.nodes) else None
+    leader, _ = c.quorum(i)
+    return leader if leader >= 0 and len(c.metadata(i)["brokers"]) == len(c.nodes) else None
 
 
 def main():

@@ -31,8 +31,8 @@ def check(cond, msg):
 
 
 def controller_seen_by(c, i, exclude=()):
-    m = c.metadata(i)
-    return m["controller"] if m["controller"] >= 0 and m["controller"] not in exclude else None
+    leader, _ = c.quorum(i)
+    return leader if leader >= 0 and leader not in exclude else None
 
 
 def topic_config(admin, topic, key):
@@ -45,6 +45,7 @@ def main():
     try:
         c.start_all()
         c.wait("a controller", lambda: controller_seen_by(c, 1), 30)
+        c.wait("3 live brokers", lambda: len(c.metadata(1)["brokers"]) == 3, 30)
         admin = AdminClient({"bootstrap.servers": c.bootstrap()})
         base = "failover-" + uuid.uuid4().hex[:6]
         admin.create_topics([NewTopic(base, 6, 1, config={"retention.ms": "123456"})])[base].result(30)
@@ -57,6 +58,30 @@ def main():
         commits = [TopicPartition(base, q, 7 + q) for q in range(6)]
         cons.commit(offsets=commits, asynchronous=False)
         cons.close()
+
+        # A broker that is not the controller: SIGKILL fences it after broker.session.timeout.ms (9 s) and
+        # its partitions lose their leader (RF 1); SIGTERM (controlled shutdown) fences it at once.
+        ctrl = controller_seen_by(c, 1) or controller_seen_by(c, 2)
+        victim = next(i for i in c.nodes if i != ctrl)
+        watcher = next(i for i in c.nodes if i != victim)
+        led = [q for q, v in c.metadata(watcher)["topics"][base]["partitions"].items() if v[1] == victim]
+        check(led, f"node {victim} leads no partition of {base}")
+        for how in ("SIGKILL", "SIGTERM"):
+            t0 = time.time()
+            c.kill(victim) if how == "SIGKILL" else c.stop(victim)
+            _, took = c.wait(f"node {victim} fenced after {how}",
+                             lambda: victim not in c.metadata(watcher)["brokers"], 20)
+            parts = c.metadata(watcher)["topics"][base]["partitions"]
+            check(all(parts[q][0] == 5 and parts[q][1] == -1 for q in led),
+                  f"partitions of the fenced node should be LEADER_NOT_AVAILABLE: {parts}")
+            log(f"{how} of broker {victim}: fenced {time.time() - t0:.2f}s later; its partitions have no leader")
+            if how == "SIGKILL":
+                check(took > 5, f"fenced after {took:.2f}s, before its session could expire")
+            else:
+                check(took < 3, f"controlled shutdown took {took:.2f}s to fence it")
+            c.start(victim)
+            c.wait(f"node {victim} leading again", lambda: all(
+                c.metadata(watcher)["topics"][base]["partitions"][q][1] == victim for q in led), 30)
 
         created = [base]
         times = []

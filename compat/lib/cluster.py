@@ -204,6 +204,11 @@ class Cluster:
         """Node i's own view: raw Metadata v1 for all topics (see metadata_v1)."""
         return metadata_v1(self.nodes[i].kafka_port, timeout)
 
+    def quorum(self, i, timeout=5):
+        """The active controller and its term, as node i learns them (DescribeQuorum, forwarded by the
+        node to the active controller): (leader_id, term)."""
+        return describe_quorum_v0(self.nodes[i].kafka_port, timeout)
+
     def wait(self, what, cond, timeout):
         """Polls cond() (returning a truthy value when done) until timeout; returns (value, seconds)."""
         start = time.time()
@@ -292,6 +297,57 @@ def metadata_v1(port, timeout=5):
     return {"controller": controller, "brokers": brokers, "topics": topics}
 
 
+def _uvarint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def _read_uvarint(buf, pos):
+    shift = value = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+
+
+def describe_quorum_v0(port, timeout=5):
+    """DescribeQuorum v0 (flexible) for __cluster_metadata-0: returns (leader_id, leader_epoch), or raises
+    with the error code."""
+    client_id = b"weir-cluster-check"
+    header = struct.pack(">hhih", 55, 0, 1, len(client_id)) + client_id + _uvarint(0)
+    name = b"__cluster_metadata"
+    body = (_uvarint(2) + _uvarint(len(name) + 1) + name + _uvarint(2) + struct.pack(">i", 0)
+            + _uvarint(0) + _uvarint(0) + _uvarint(0))
+    req = header + body
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(struct.pack(">i", len(req)) + req)
+        size = struct.unpack(">i", _recv(s, 4))[0]
+        buf = _recv(s, size)
+    pos = 4
+    _, pos = _read_uvarint(buf, pos)  # header tagged fields
+    (err,) = struct.unpack_from(">h", buf, pos)
+    pos += 2
+    if err:
+        raise RuntimeError(f"DescribeQuorum error {err}")
+    _, pos = _read_uvarint(buf, pos)  # topics
+    n, pos = _read_uvarint(buf, pos)
+    pos += n - 1  # topic name
+    _, pos = _read_uvarint(buf, pos)  # partitions
+    perr, leader, epoch = struct.unpack_from(">hii", buf, pos + 4)
+    if perr:
+        raise RuntimeError(f"DescribeQuorum partition error {perr}")
+    return leader, epoch
+
+
 def _recv(s, n):
     out = b""
     while len(out) < n:
@@ -326,7 +382,7 @@ def _serve(n):
     try:
         c.start_all()
         c.wait("a controller and every broker live",
-               lambda: (lambda m: m["controller"] >= 0 and len(m["brokers"]) == n)(c.metadata(1)), 60)
+               lambda: c.quorum(1)[0] >= 0 and len(c.metadata(1)["brokers"]) == n, 60)
         for i, node in c.nodes.items():
             print(f"NODE {i} {node.bootstrap}", flush=True)
         print("READY", flush=True)

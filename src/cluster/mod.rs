@@ -137,6 +137,8 @@ pub struct Cluster {
     /// Next producer id to hand out and the end of this broker's block.
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
     single_voter: bool,
+    /// `controller.quorum.voters`, id → controller listener address.
+    voters: Vec<(u64, String)>,
 }
 
 impl Cluster {
@@ -200,6 +202,7 @@ impl Cluster {
             log_defaults,
             producer_ids: tokio::sync::Mutex::new((0, 0)),
             single_voter: options.quorum.voters.len() == 1,
+            voters: options.quorum.voters.clone().into_iter().collect(),
         }))
     }
 
@@ -241,12 +244,33 @@ impl Cluster {
         self.publisher.current()
     }
 
-    /// The active controller's id, as far as this node knows (-1 if none).
+    /// The `controller_id` Metadata and DescribeCluster report to clients. As in KRaft, clients cannot
+    /// reach the quorum itself; any live broker forwards what they send to the "controller", so this is a
+    /// live broker: this one if it is unfenced, else the lowest live id (-1 if none).
     pub fn controller_id(&self) -> i32 {
-        self.client
-            .leader()
-            .and_then(|id| i32::try_from(id).ok())
-            .unwrap_or(-1)
+        let image = self.image();
+        if image.live_broker(self.node_id).is_some() {
+            return self.node_id;
+        }
+        let first = image.live_brokers().next().map_or(-1, |b| b.id);
+        first
+    }
+
+    /// The metadata quorum as the active controller sees it (DescribeQuorum).
+    pub async fn describe_quorum(&self) -> Result<controller::QuorumState, ClusterError> {
+        let (reply, _) = self
+            .client
+            .call(ControllerRequest::DescribeQuorum, Duration::from_secs(5))
+            .await?;
+        match reply {
+            ControllerReply::Quorum(q) => Ok(q),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Controller listener addresses of the voters, by id (from `controller.quorum.voters`).
+    pub fn voter_addresses(&self) -> Vec<(u64, String)> {
+        self.voters.clone()
     }
 
     /// The cluster id.

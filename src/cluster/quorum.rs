@@ -103,7 +103,30 @@ impl Quorum {
             server,
         };
         if first_start {
-            quorum.initialize(config).await?;
+            // Initialising makes a voter stand for election at once; if every voter of a new cluster did that
+            // together they would split the vote. The lowest id goes first; the others only step in if it has
+            // not reached them after a while (it may be down), which openraft allows: all propose the same
+            // membership, and an initialised node ignores the call.
+            let rank = config
+                .voters
+                .keys()
+                .position(|id| *id == config.node_id)
+                .unwrap_or(0);
+            if rank == 0 {
+                quorum.initialize(config).await?;
+            } else {
+                let (raft, members) = (quorum.raft.clone(), members(config));
+                let delay = config.election_timeout * u32::try_from(rank).unwrap_or(1) * 2;
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if !raft.is_initialized().await.unwrap_or(true) {
+                        tracing::info!(
+                            "the first voter has not initialised the quorum; initialising it"
+                        );
+                        let _ = raft.initialize(members).await;
+                    }
+                });
+            }
         }
         if config.voters.len() == 1 {
             // Alone, there is nobody to wait for: elect now instead of after an election timeout, so a
@@ -115,12 +138,7 @@ impl Quorum {
 
     /// First start: every voter proposes the same initial membership; openraft accepts it once.
     async fn initialize(&self, config: &QuorumConfig) -> Result<(), ClusterError> {
-        let members: BTreeMap<u64, BasicNode> = config
-            .voters
-            .iter()
-            .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
-            .collect();
-        match self.raft.initialize(members).await {
+        match self.raft.initialize(members(config)).await {
             Ok(()) => Ok(()),
             Err(openraft::error::RaftError::APIError(
                 openraft::error::InitializeError::NotAllowed(_),
@@ -138,6 +156,15 @@ impl Quorum {
         }
         let _ = self.raft.shutdown().await;
     }
+}
+
+/// The initial membership: every configured voter.
+fn members(config: &QuorumConfig) -> BTreeMap<u64, BasicNode> {
+    config
+        .voters
+        .iter()
+        .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+        .collect()
 }
 
 fn raft_config(config: &QuorumConfig) -> Result<Arc<openraft::Config>, ClusterError> {

@@ -115,15 +115,16 @@ pub async fn handle_incremental(
         .collect();
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
-            let outcome = if repeated.contains(&(r.resource_type, r.resource_name.to_string())) {
-                invalid_request("Each resource must appear at most once.")
-            } else {
-                match check_resource(r.resource_type).and_then(|()| preprocess(&r.configs)) {
-                    Err(o) => o,
-                    Ok(()) => alter_incrementally(ctx, &r, req.validate_only).await,
-                }
-            };
-            responses.push(incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+        let outcome = if repeated.contains(&(r.resource_type, r.resource_name.to_string())) {
+            invalid_request("Each resource must appear at most once.")
+        } else {
+            match check_resource(r.resource_type).and_then(|()| preprocess(&r.configs)) {
+                Err(o) => o,
+                Ok(()) => alter_incrementally(ctx, &r, req.validate_only).await,
+            }
+        };
+        responses.push(
+            incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name)
                 .with_error_code(outcome.0)

@@ -62,6 +62,7 @@ handlers! {
     init_producer_id::InitProducerId,
     create_partitions::CreatePartitions,
     describe_cluster::DescribeCluster,
+    describe_quorum::DescribeQuorum,
     describe_topic_partitions::DescribeTopicPartitions,
     describe_configs::DescribeConfigs,
     alter_configs::AlterConfigs,

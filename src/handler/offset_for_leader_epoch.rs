@@ -51,14 +51,13 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpo
                         .with_end_offset(UNDEFINED_EPOCH_OFFSET);
                     let (log, current) = match ctx.cluster.leader_log(&t.topic, p.partition) {
                         Ok(log) => {
-                            let epoch = ctx.cluster.topic(&t.topic).and_then(|m| {
-                                m.partition(p.partition).map(|s| s.leader_epoch)
-                            });
+                            let epoch = ctx
+                                .cluster
+                                .topic(&t.topic)
+                                .and_then(|m| m.partition(p.partition).map(|s| s.leader_epoch));
                             (log, epoch.unwrap_or(LEADER_EPOCH))
                         }
-                        Err(e) => {
-                            return answer.with_error_code(super::leadership::error_code(&e))
-                        }
+                        Err(e) => return answer.with_error_code(super::leadership::error_code(&e)),
                     };
                     if let Err(e) = check_current_epoch(p.current_leader_epoch, current) {
                         return answer.with_error_code(e.code());
@@ -124,7 +123,10 @@ mod tests {
     #[test]
     fn epochs_up_to_the_current_end_at_the_log_end() {
         let o = offsets(5, 42);
-        assert_eq!(end_offset_for(LEADER_EPOCH, 0, &o), Some((LEADER_EPOCH, 42)));
+        assert_eq!(
+            end_offset_for(LEADER_EPOCH, 0, &o),
+            Some((LEADER_EPOCH, 42))
+        );
         // After leader changes (epoch 3 now), older epochs still end at the log end: no divergence.
         assert_eq!(end_offset_for(0, 3, &o), Some((0, 42)));
         assert_eq!(end_offset_for(2, 3, &o), Some((2, 42)));

@@ -59,6 +59,21 @@ pub enum ControllerRequest {
         id: i32,
         epoch: i64,
     },
+    /// The quorum as the active controller sees it (Kafka's DescribeQuorum).
+    DescribeQuorum,
+}
+
+/// The metadata quorum's state, from the active controller (Kafka's DescribeQuorum answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumState {
+    /// The active controller.
+    pub leader: u64,
+    /// Its term (Kafka: the leader epoch of `__cluster_metadata`).
+    pub term: u64,
+    /// Highest committed metadata offset.
+    pub high_watermark: u64,
+    /// Each voter with the last log offset the leader knows it holds (-1 if unknown).
+    pub voters: Vec<(u64, i64)>,
 }
 
 /// What the controller answers; `offset` is the metadata offset the change was committed at (the
@@ -70,6 +85,7 @@ pub enum ControllerReply {
     Topic(TopicMeta),
     Done,
     ProducerIds { start: i64, len: i64 },
+    Quorum(QuorumState),
 }
 
 /// The controller's answer with the offset to wait for.
@@ -242,6 +258,9 @@ impl Controller {
                 let records = vec![MetadataRecord::ProducerIds { next: start + len }];
                 (ControllerReply::ProducerIds { start, len }, records)
             }
+            ControllerRequest::DescribeQuorum => {
+                (ControllerReply::Quorum(self.quorum_state()), Vec::new())
+            }
             admin => admin::handle(&self.config, &image, admin)?,
         };
         if records.is_empty() {
@@ -256,6 +275,29 @@ impl Controller {
             other => other,
         };
         Ok((reply, offset))
+    }
+
+    fn quorum_state(&self) -> QuorumState {
+        let m = self.raft.metrics().borrow().clone();
+        let matched = m.replication.unwrap_or_default();
+        let voters = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .map(|id| {
+                let end = matched
+                    .get(&id)
+                    .and_then(|l| l.as_ref())
+                    .map_or(-1, |l| i64::try_from(l.index + 1).unwrap_or(i64::MAX));
+                (id, end)
+            })
+            .collect();
+        QuorumState {
+            leader: self.config.node_id,
+            term: m.current_term,
+            high_watermark: m.last_applied.map_or(0, |l| l.index + 1),
+            voters,
+        }
     }
 
     async fn on_tick(&mut self) {
