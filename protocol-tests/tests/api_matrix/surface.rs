@@ -649,3 +649,47 @@ async fn alter(
         })
         .collect()
 }
+
+// ------------------------------------------------------------------------------------- DescribeQuorum
+
+#[tokio::test]
+async fn matrix_describe_quorum() {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    use kafka_protocol::messages::DescribeQuorumRequest;
+    bounded(Duration::from_secs(20), async {
+        let broker = TestBroker::start().await;
+        let mut c = broker.client().await;
+        c.create_topic("matrix-dq", 1).await;
+        let ask = |topic: &str| {
+            DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+                .with_topic_name(topic_name(topic))
+                .with_partitions(vec![PartitionData::default().with_partition_index(0)])])
+        };
+        for v in advertised(ApiKey::DescribeQuorum) {
+            eprintln!("case DescribeQuorum v{v}");
+            let resp = c.call(v, &ask("__cluster_metadata")).await;
+            assert_eq!(resp.error_code, 0, "v{v}");
+            let p = &resp.topics[0].partitions[0];
+            // A single node is a quorum of one: it leads, in a term of at least 1, and its high watermark
+            // covers every record written so far (registration, the topic, ...).
+            assert_eq!(
+                (p.partition_index, p.error_code, p.leader_id.0),
+                (0, 0, 1),
+                "v{v}"
+            );
+            assert!(p.leader_epoch >= 1 && p.high_watermark >= 3, "v{v}: {p:?}");
+            let voters: Vec<(i32, i64)> = p
+                .current_voters
+                .iter()
+                .map(|r| (r.replica_id.0, r.log_end_offset))
+                .collect();
+            assert_eq!(voters.len(), 1, "v{v}");
+            assert_eq!(voters[0].0, 1, "v{v}");
+            assert!(p.observers.is_empty());
+            // Only the metadata log can be described.
+            let resp = c.call(v, &ask("matrix-dq")).await;
+            assert_eq!(resp.error_code, code(ResponseError::InvalidRequest), "v{v}");
+        }
+    })
+    .await;
+}
