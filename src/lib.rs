@@ -9,6 +9,7 @@ mod alloc_guard;
 pub mod broker;
 pub mod cluster;
 pub mod config;
+pub mod coordinator;
 pub mod group;
 pub mod group_store;
 pub mod handler;
