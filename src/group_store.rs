@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::group::{AppendFuture, GroupError, OffsetsLog, OffsetsRecord, TopicLookup};
+use crate::coordinator::CoordinatorError;
+use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords};
 use crate::log::{LogError, PartitionLog};
 
@@ -32,7 +33,7 @@ impl LogOffsets {
     }
 
     /// The log of one `__consumer_offsets` partition, creating the topic (compacted, internal) if needed.
-    fn partition_log(&self, partition: i32) -> Result<Arc<PartitionLog>, GroupError> {
+    fn partition_log(&self, partition: i32) -> Result<Arc<PartitionLog>, CoordinatorError> {
         if let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) {
             return Ok(log);
         }
@@ -46,19 +47,21 @@ impl LogOffsets {
             Ok(_) => tracing::info!(partitions = self.partitions, "created {OFFSETS_TOPIC}"),
             Err(ClusterError::TopicAlreadyExists(_)) => {}
             Err(e) => {
-                return Err(GroupError::Storage(format!(
+                return Err(CoordinatorError::Storage(format!(
                     "cannot create {OFFSETS_TOPIC}: {e}"
                 )))
             }
         }
         self.cluster
             .partition(OFFSETS_TOPIC, partition)
-            .ok_or_else(|| GroupError::Storage(format!("{OFFSETS_TOPIC}-{partition} missing")))
+            .ok_or_else(|| {
+                CoordinatorError::Storage(format!("{OFFSETS_TOPIC}-{partition} missing"))
+            })
     }
 }
 
-fn storage(e: LogError) -> GroupError {
-    GroupError::Storage(e.to_string())
+fn storage(e: LogError) -> CoordinatorError {
+    CoordinatorError::Storage(e.to_string())
 }
 
 impl OffsetsLog for LogOffsets {
@@ -81,7 +84,7 @@ impl OffsetsLog for LogOffsets {
         })
     }
 
-    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, GroupError> {
+    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, CoordinatorError> {
         let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) else {
             return Ok(Vec::new());
         };

@@ -99,11 +99,8 @@ impl<S: CoordinatorShard> Ctx<S> {
 
     /// Asks for `records` to be appended as one batch once the operation returns. With `replay`, they
     /// are replayed into the shard first (state changes only that way); `then` runs when the append
-    /// resolved.
+    /// resolved. With no records, `then` still runs after every earlier write is durable.
     pub fn append(&mut self, records: Vec<Record>, replay: bool, then: Option<Then<S>>) {
-        if records.is_empty() {
-            return;
-        }
         self.writes.push(Write {
             records,
             replay,

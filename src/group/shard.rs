@@ -1,116 +1,40 @@
-//! One coordinator shard: an actor task that owns its groups, applies Kafka's classic-group rules,
-//! runs the timers and persists to `__consumer_offsets`.
+//! The classic group coordinator on the coordinator runtime: one [`GroupShard`] per
+//! `__consumer_offsets` partition holds that partition's groups, applies Kafka's classic-group rules,
+//! runs their timers through [`Ctx`] and asks for records to be appended.
+//!
+//! Committed offsets are replayed state ([`Offsets`]): a commit, an offset deletion or expiry appends
+//! records that the runtime replays, so a failed append reverts them. Classic group membership is live
+//! state (parked replies, timers) that the rules change directly, as Kafka's `GroupMetadataManager` does;
+//! its GroupMetadata records are written for the next load (`replay = false`), and what to do when such an
+//! append fails is the write's `then` callback.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::classic::{ClassicGroup, CommittedOffset, JoinTimer, Member, CONSUMER_PROTOCOL_TYPE};
 use super::records::{self, GroupMetadataValue, MemberRecord, OffsetCommitValue, RecordKey};
 use super::state::GroupState;
 use super::{
-    AppendFuture, FetchedOffset, GroupConfig, GroupDescription, GroupError, GroupListing,
-    HeartbeatRequest, JoinGroupRequest, JoinGroupResult, LeavingMember, MemberDescription,
-    OffsetCommitRequest, OffsetsLog, OffsetsRecord, PartitionResult, Protocol, SyncGroupRequest,
-    SyncGroupResult, TopicLookup,
+    FetchedOffset, GroupConfig, GroupDescription, GroupError, GroupListing, HeartbeatRequest,
+    JoinGroupRequest, JoinGroupResult, LeavingMember, MemberDescription, OffsetCommitRequest,
+    OffsetsRecord, PartitionResult, Protocol, SyncGroupRequest, SyncGroupResult, TopicLookup,
 };
+use crate::coordinator::{CoordinatorShard, Ctx, Record};
 
-/// Reply channel of a LeaveGroup.
-type LeaveReply = oneshot::Sender<Result<Vec<Option<GroupError>>, GroupError>>;
+/// The runtime context of a group shard.
+pub type GCtx = Ctx<GroupShard>;
 
-/// What a shard is asked to do. Public requests carry their reply channel.
-pub enum Command {
-    /// JoinGroup (reply may be parked).
-    Join(JoinGroupRequest, oneshot::Sender<JoinGroupResult>),
-    /// SyncGroup (reply may be parked).
-    Sync(SyncGroupRequest, oneshot::Sender<SyncGroupResult>),
-    /// Heartbeat.
-    Heartbeat(HeartbeatRequest, oneshot::Sender<Result<(), GroupError>>),
-    /// LeaveGroup.
-    Leave(String, Vec<LeavingMember>, LeaveReply),
-    /// OffsetCommit (replied once durable).
-    Commit(OffsetCommitRequest, oneshot::Sender<Vec<PartitionResult>>),
-    /// OffsetFetch.
-    Fetch(
-        String,
-        Option<Vec<(String, i32)>>,
-        oneshot::Sender<Result<Vec<FetchedOffset>, GroupError>>,
-    ),
-    /// OffsetDelete.
-    DeleteOffsets(
-        String,
-        Vec<(String, i32)>,
-        oneshot::Sender<Result<Vec<PartitionResult>, GroupError>>,
-    ),
-    /// DeleteGroups for one group.
-    DeleteGroup(String, oneshot::Sender<Result<(), GroupError>>),
-    /// DescribeGroups for one group.
-    Describe(String, oneshot::Sender<GroupDescription>),
-    /// ListGroups (this shard's part).
-    List(oneshot::Sender<Vec<GroupListing>>),
-    /// Stop the task.
-    Shutdown,
-    /// An append to `__consumer_offsets` finished (sent by the shard's own helper tasks).
-    Stored(Completion),
-}
-
-/// Work to finish once an append resolved.
-pub enum Completion {
-    /// Offsets of an OffsetCommit.
-    Commit {
-        /// Group id.
-        group_id: String,
-        /// The offsets written, to apply to the cache on success.
-        offsets: Vec<((String, i32), CommittedOffset)>,
-        /// Per-partition results; those with `error: None` take the append's outcome.
-        results: Vec<PartitionResult>,
-        /// Where the results go.
-        reply: oneshot::Sender<Vec<PartitionResult>>,
-        /// The append's outcome.
-        result: Result<(), GroupError>,
-    },
-    /// The leader's SyncGroup assignment.
-    Sync {
-        /// Group id.
-        group_id: String,
-        /// Generation the assignment is for.
-        generation_id: i32,
-        /// member id → assignment (missing members filled with empty).
-        assignment: HashMap<String, Bytes>,
-        /// The append's outcome.
-        result: Result<(), GroupError>,
-    },
-    /// A static member rejoined a Stable group under a new member id.
-    StaticRejoin {
-        /// Group id.
-        group_id: String,
-        /// The replacing member id.
-        new_member_id: String,
-        /// The replaced member id (restored if the append failed).
-        old_member_id: String,
-        /// Protocols before the rejoin (restored if the append failed).
-        old_protocols: Vec<Protocol>,
-        /// Rebalance timeout before the rejoin.
-        old_rebalance_timeout_ms: i32,
-        /// Session timeout before the rejoin.
-        old_session_timeout_ms: i32,
-        /// The leader before the replacement (returned to pre-KIP-814 clients).
-        previous_leader: String,
-        /// The client understands `skip_assignment` (JoinGroup v9+).
-        supports_skip_assignment: bool,
-        /// The append's outcome.
-        result: Result<(), GroupError>,
-    },
-}
+/// Committed offsets per group, then per (topic, partition). Persistent maps: the runtime's snapshot
+/// before each write is an O(1) clone.
+pub type Offsets = imbl::HashMap<String, imbl::HashMap<(String, i32), CommittedOffset>>;
 
 /// What a timer entry does when it fires. Entries are never removed; stale ones are recognised by id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
+pub enum Timer {
     /// Session expiry check of a member.
     Heartbeat {
         group: String,
@@ -131,89 +55,61 @@ enum Timer {
     Retention,
 }
 
-/// The shard actor's state.
-pub struct Shard {
-    /// This shard's index (partitions `p` with `p % shards == index`).
-    index: usize,
+/// What a static member's rejoin needs once its record's append resolved (Kafka captures the same in
+/// the append future's closure): the new member's answer, or the old member id to put back.
+pub struct StaticRejoin {
+    /// Group id.
+    group_id: String,
+    /// The replacing member id.
+    new_member_id: String,
+    /// The replaced member id (restored if the append failed).
+    old_member_id: String,
+    /// Protocols before the rejoin (restored if the append failed).
+    old_protocols: Vec<Protocol>,
+    /// Rebalance timeout before the rejoin.
+    old_rebalance_timeout_ms: i32,
+    /// Session timeout before the rejoin.
+    old_session_timeout_ms: i32,
+    /// The leader before the replacement (returned to pre-KIP-814 clients).
+    previous_leader: String,
+    /// The client understands `skip_assignment` (JoinGroup v9+).
+    supports_skip_assignment: bool,
+}
+
+/// The groups of one `__consumer_offsets` partition.
+pub struct GroupShard {
     /// Settings.
     config: Arc<GroupConfig>,
-    /// `__consumer_offsets`.
-    log: Arc<dyn OffsetsLog>,
     /// Topic existence for commits.
     topics: Arc<dyn TopicLookup>,
-    /// Incoming commands (bounded).
-    rx: mpsc::Receiver<Command>,
-    /// For append-completion tasks to report back; weak so the channel closes when handles drop.
-    self_tx: mpsc::WeakSender<Command>,
-    /// The groups this shard owns.
+    /// The live classic groups of this partition.
     groups: HashMap<String, ClassicGroup>,
-    /// Pending timers, earliest first; at most a few entries per member and group.
-    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
-    /// Source of timer ids and append sequence numbers.
-    next_id: u64,
-    /// Wall-clock ms at `instant_base` (wall time advances with tokio time, so tests control it).
-    wall_base_ms: i64,
-    /// Tokio instant matching `wall_base_ms`.
-    instant_base: Instant,
+    /// Committed offsets (replayed state).
+    offsets: Offsets,
 }
 
-fn wall_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+fn ms(d: i64) -> std::time::Duration {
+    crate::coordinator::ms(d)
 }
 
-fn ms(d: i64) -> Duration {
-    Duration::from_millis(d.max(0) as u64)
-}
+impl CoordinatorShard for GroupShard {
+    type State = Offsets;
+    type Timer = Timer;
 
-impl Shard {
-    /// A shard with no groups yet (call `replay` for each owned partition, then `run`).
-    pub fn new(
-        index: usize,
-        config: Arc<GroupConfig>,
-        log: Arc<dyn OffsetsLog>,
-        topics: Arc<dyn TopicLookup>,
-        rx: mpsc::Receiver<Command>,
-        self_tx: mpsc::WeakSender<Command>,
-    ) -> Self {
-        Shard {
-            index,
-            config,
-            log,
-            topics,
-            rx,
-            self_tx,
-            groups: HashMap::new(),
-            timers: BinaryHeap::new(),
-            next_id: 1,
-            wall_base_ms: wall_now_ms(),
-            instant_base: Instant::now(),
-        }
+    fn state(&self) -> &Offsets {
+        &self.offsets
     }
 
-    fn now_ms(&self) -> i64 {
-        self.wall_base_ms + self.instant_base.elapsed().as_millis() as i64
+    fn state_mut(&mut self) -> &mut Offsets {
+        &mut self.offsets
     }
 
-    fn next_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+    fn replay(&mut self, record: &Record, now_ms: i64) {
+        self.replay_record(record, now_ms);
     }
 
-    fn schedule(&mut self, at: Instant, timer: Timer) {
-        let seq = self.next_id();
-        self.timers.push(Reverse((at, seq, timer)));
-    }
-
-    fn partition(&self, group_id: &str) -> i32 {
-        records::partition_for(group_id, self.config.offsets_topic_partitions)
-    }
-
-    /// The actor loop: fire due timers, then wait for a command or the next timer.
-    pub async fn run(mut self) {
-        let now = Instant::now();
+    /// Loaded members must heartbeat within their session timeout; the retention sweep starts.
+    fn on_loaded(&mut self, ctx: &mut GCtx) {
         let loaded: Vec<(String, String, i32)> = self
             .groups
             .values()
@@ -229,69 +125,46 @@ impl Shard {
             .collect();
         for (group, member, session_ms) in loaded {
             if let Some(mut g) = self.groups.remove(&group) {
-                self.arm_heartbeat(&mut g, &member, i64::from(session_ms));
+                self.arm_heartbeat(ctx, &mut g, &member, i64::from(session_ms));
                 self.groups.insert(group, g);
             }
         }
-        self.schedule(
-            now + ms(self.config.offsets_retention_check_interval_ms),
+        ctx.schedule_in(
+            self.config.offsets_retention_check_interval_ms,
             Timer::Retention,
         );
         tracing::debug!(
-            shard = self.index,
+            partition = ctx.partition(),
             groups = self.groups.len(),
-            "group shard started"
+            "group shard loaded"
         );
-        loop {
-            self.fire_due_timers();
-            let next = self.timers.peek().map(|Reverse((at, _, _))| *at);
-            let cmd = match next {
-                Some(at) => tokio::select! {
-                    cmd = self.rx.recv() => cmd,
-                    _ = tokio::time::sleep_until(at) => continue,
-                },
-                None => self.rx.recv().await,
-            };
-            match cmd {
-                None | Some(Command::Shutdown) => break,
-                Some(cmd) => self.handle(cmd),
-            }
+    }
+
+    fn on_timer(&mut self, timer: Timer, ctx: &mut GCtx) {
+        let now = ctx.now();
+        self.fire(ctx, timer, now);
+    }
+}
+
+impl GroupShard {
+    /// A shard with no groups yet (the runtime replays its partition into it).
+    pub fn new(config: Arc<GroupConfig>, topics: Arc<dyn TopicLookup>) -> Self {
+        GroupShard {
+            config,
+            topics,
+            groups: HashMap::new(),
+            offsets: Offsets::new(),
         }
     }
 
-    fn handle(&mut self, cmd: Command) {
-        match cmd {
-            Command::Join(req, reply) => self.join(req, reply),
-            Command::Sync(req, reply) => self.sync(req, reply),
-            Command::Heartbeat(req, reply) => {
-                let _ = reply.send(self.heartbeat(&req));
-            }
-            Command::Leave(group_id, members, reply) => {
-                let r = self.leave(&group_id, members);
-                let _ = reply.send(r);
-            }
-            Command::Commit(req, reply) => self.commit(req, reply),
-            Command::Fetch(group_id, partitions, reply) => {
-                let _ = reply.send(self.fetch(&group_id, partitions));
-            }
-            Command::DeleteOffsets(group_id, partitions, reply) => {
-                self.delete_offsets(&group_id, partitions, reply)
-            }
-            Command::DeleteGroup(group_id, reply) => self.delete_group(&group_id, reply),
-            Command::Describe(group_id, reply) => {
-                let _ = reply.send(self.describe(&group_id));
-            }
-            Command::List(reply) => {
-                let _ = reply.send(self.list());
-            }
-            Command::Stored(done) => self.on_stored(done),
-            Command::Shutdown => {}
-        }
+    /// Whether `group_id` has committed offsets (live state, pending writes included).
+    fn has_offsets(&self, group_id: &str) -> bool {
+        self.offsets.get(group_id).is_some_and(|o| !o.is_empty())
     }
 
     /// Returns a group taken out with `groups.remove` unless it is dead or holds nothing worth keeping.
     fn put_back(&mut self, g: ClassicGroup) {
-        if g.is(GroupState::Dead) || g.is_disposable() {
+        if g.is(GroupState::Dead) || g.is_disposable(self.has_offsets(&g.group_id)) {
             return;
         }
         self.groups.insert(g.group_id.clone(), g);
@@ -299,18 +172,7 @@ impl Shard {
 
     // ---------------------------------------------------------------- timers
 
-    fn fire_due_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(Reverse((at, _, _))) = self.timers.peek() {
-            if *at > now {
-                break;
-            }
-            let Reverse((_, _, timer)) = self.timers.pop().expect("peeked");
-            self.fire(timer, now);
-        }
-    }
-
-    fn fire(&mut self, timer: Timer, now: Instant) {
+    fn fire(&mut self, ctx: &mut GCtx, timer: Timer, now: Instant) {
         match timer {
             Timer::Heartbeat { group, member, id } => {
                 let Some(mut g) = self.groups.remove(&group) else {
@@ -337,11 +199,11 @@ impl Shard {
                         if let Some(m) = g.members.get_mut(&member) {
                             m.heartbeat_timer_at = at;
                         }
-                        self.schedule(at, Timer::Heartbeat { group, member, id });
+                        ctx.schedule(at, Timer::Heartbeat { group, member, id });
                     }
                     Some((false, _, _)) => {
                         tracing::info!(group = %g.group_id, member = %member, "member session expired");
-                        self.remove_member_and_update_group(&mut g, &member);
+                        self.remove_member_and_update_group(ctx, &mut g, &member);
                     }
                     None => {}
                 }
@@ -354,7 +216,7 @@ impl Shard {
                 if g.pending_members.get(&member) == Some(&id) {
                     g.pending_members.remove(&member);
                     if g.is(GroupState::PreparingRebalance) {
-                        self.try_complete_join(&mut g);
+                        self.try_complete_join(ctx, &mut g);
                     }
                 }
                 self.put_back(g);
@@ -374,14 +236,14 @@ impl Shard {
                             g.new_member_added = false;
                             let delay = configured_delay_ms.min(remaining_ms);
                             let remaining = (remaining_ms - delay_ms).max(0);
-                            let id = self.next_id();
+                            let id = ctx.next_id();
                             g.join_timer = Some(JoinTimer::Initial {
                                 id,
                                 delay_ms: delay,
                                 configured_delay_ms,
                                 remaining_ms: remaining,
                             });
-                            self.schedule(
+                            ctx.schedule(
                                 now + ms(delay),
                                 Timer::Join {
                                     group: g.group_id.clone(),
@@ -389,11 +251,11 @@ impl Shard {
                                 },
                             );
                         } else {
-                            self.on_complete_join(&mut g);
+                            self.on_complete_join(ctx, &mut g);
                         }
                     }
                     Some(JoinTimer::Regular { id: current }) if current == id => {
-                        self.on_complete_join(&mut g)
+                        self.on_complete_join(ctx, &mut g)
                     }
                     _ => {}
                 }
@@ -415,14 +277,14 @@ impl Shard {
                                 answer_removed(m);
                             }
                         }
-                        self.prepare_rebalance(&mut g);
+                        self.prepare_rebalance(ctx, &mut g);
                     }
                 }
                 self.put_back(g);
             }
             Timer::Retention => {
-                self.expire_offsets();
-                self.schedule(
+                self.expire_offsets(ctx);
+                ctx.schedule(
                     now + ms(self.config.offsets_retention_check_interval_ms),
                     Timer::Retention,
                 );
@@ -431,17 +293,23 @@ impl Shard {
     }
 
     /// Kafka's `completeAndScheduleNextExpiration`: the member must heartbeat within `timeout_ms`.
-    fn arm_heartbeat(&mut self, g: &mut ClassicGroup, member_id: &str, timeout_ms: i64) {
+    fn arm_heartbeat(
+        &mut self,
+        ctx: &mut GCtx,
+        g: &mut ClassicGroup,
+        member_id: &str,
+        timeout_ms: i64,
+    ) {
         let deadline = Instant::now() + ms(timeout_ms);
         let Some(m) = g.members.get_mut(member_id) else {
             return;
         };
         m.heartbeat_deadline = deadline;
         if m.heartbeat_timer_id == 0 || deadline < m.heartbeat_timer_at {
-            let id = self.next_id();
+            let id = ctx.next_id();
             m.heartbeat_timer_id = id;
             m.heartbeat_timer_at = deadline;
-            self.schedule(
+            ctx.schedule(
                 deadline,
                 Timer::Heartbeat {
                     group: g.group_id.clone(),
@@ -454,7 +322,12 @@ impl Shard {
 
     // ---------------------------------------------------------------- join
 
-    fn join(&mut self, req: JoinGroupRequest, reply: oneshot::Sender<JoinGroupResult>) {
+    pub fn join(
+        &mut self,
+        ctx: &mut GCtx,
+        req: JoinGroupRequest,
+        reply: oneshot::Sender<JoinGroupResult>,
+    ) {
         let fail = |reply: oneshot::Sender<JoinGroupResult>, id: &str, e| {
             let _ = reply.send(JoinGroupResult::error(id.to_string(), e));
         };
@@ -467,7 +340,7 @@ impl Shard {
             return fail(reply, &req.member_id, GroupError::InvalidSessionTimeout);
         }
         let is_unknown = req.member_id.is_empty();
-        let now_ms = self.now_ms();
+        let now_ms = ctx.now_ms();
         let mut g = match self.groups.remove(&req.group_id) {
             Some(g) => g,
             None if is_unknown => ClassicGroup::new(req.group_id.clone(), now_ms),
@@ -475,16 +348,16 @@ impl Shard {
         };
         if !self.accept_joining_member(&g, &req.member_id) {
             if g.members.contains_key(&req.member_id) {
-                self.remove_member_and_update_group(&mut g, &req.member_id);
+                self.remove_member_and_update_group(ctx, &mut g, &req.member_id);
             }
             fail(reply, "", GroupError::GroupMaxSizeReached);
         } else if is_unknown {
-            self.new_member_join(&mut g, req, reply);
+            self.new_member_join(ctx, &mut g, req, reply);
         } else {
-            self.current_member_join(&mut g, req, reply);
+            self.current_member_join(ctx, &mut g, req, reply);
         }
         if g.is(GroupState::PreparingRebalance) {
-            self.try_complete_join(&mut g);
+            self.try_complete_join(ctx, &mut g);
         }
         self.put_back(g);
     }
@@ -507,6 +380,7 @@ impl Shard {
 
     fn new_member_join(
         &mut self,
+        ctx: &mut GCtx,
         g: &mut ClassicGroup,
         req: JoinGroupRequest,
         reply: oneshot::Sender<JoinGroupResult>,
@@ -529,18 +403,19 @@ impl Shard {
         if let Some(instance) = req.group_instance_id.clone() {
             match g.static_members.get(&instance).cloned() {
                 Some(old_member_id) => self.update_static_member_and_rebalance(
+                    ctx,
                     g,
                     req,
                     old_member_id,
                     new_member_id,
                     reply,
                 ),
-                None => self.add_member_and_rebalance(g, req, new_member_id, reply),
+                None => self.add_member_and_rebalance(ctx, g, req, new_member_id, reply),
             }
         } else if req.require_known_member_id {
-            let id = self.next_id();
+            let id = ctx.next_id();
             g.pending_members.insert(new_member_id.clone(), id);
-            self.schedule(
+            ctx.schedule(
                 Instant::now() + ms(i64::from(req.session_timeout_ms)),
                 Timer::Pending {
                     group: g.group_id.clone(),
@@ -553,12 +428,13 @@ impl Shard {
                 GroupError::MemberIdRequired,
             ));
         } else {
-            self.add_member_and_rebalance(g, req, new_member_id, reply);
+            self.add_member_and_rebalance(ctx, g, req, new_member_id, reply);
         }
     }
 
     fn current_member_join(
         &mut self,
+        ctx: &mut GCtx,
         g: &mut ClassicGroup,
         req: JoinGroupRequest,
         reply: oneshot::Sender<JoinGroupResult>,
@@ -578,7 +454,7 @@ impl Shard {
                 // Pending ids are only handed to dynamic members.
                 return fail(reply, GroupError::UnknownMemberId);
             }
-            return self.add_member_and_rebalance(g, req, member_id.clone(), reply);
+            return self.add_member_and_rebalance(ctx, g, req, member_id.clone(), reply);
         }
         let instance = req.group_instance_id.as_deref();
         let instance_unknown = instance.is_some_and(|i| !g.static_members.contains_key(i));
@@ -590,7 +466,7 @@ impl Shard {
         }
         let matches = g.members[&member_id].matches(&req.protocols);
         match g.state {
-            GroupState::PreparingRebalance => self.update_member_and_rebalance(g, req, reply),
+            GroupState::PreparingRebalance => self.update_member_and_rebalance(ctx, g, req, reply),
             GroupState::CompletingRebalance => {
                 if matches {
                     let members = if g.is_leader(&member_id) {
@@ -600,12 +476,12 @@ impl Shard {
                     };
                     let _ = reply.send(current_generation_result(g, &member_id, members));
                 } else {
-                    self.update_member_and_rebalance(g, req, reply);
+                    self.update_member_and_rebalance(ctx, g, req, reply);
                 }
             }
             GroupState::Stable => {
                 if g.is_leader(&member_id) || !matches {
-                    self.update_member_and_rebalance(g, req, reply);
+                    self.update_member_and_rebalance(ctx, g, req, reply);
                 } else {
                     let _ = reply.send(current_generation_result(g, &member_id, Vec::new()));
                 }
@@ -616,6 +492,7 @@ impl Shard {
 
     fn add_member_and_rebalance(
         &mut self,
+        ctx: &mut GCtx,
         g: &mut ClassicGroup,
         req: JoinGroupRequest,
         member_id: String,
@@ -642,13 +519,14 @@ impl Shard {
             g.new_member_added = true;
         }
         g.add_member(member);
-        self.arm_heartbeat(g, &member_id, self.config.new_member_join_timeout_ms);
+        self.arm_heartbeat(ctx, g, &member_id, self.config.new_member_join_timeout_ms);
         tracing::debug!(group = %g.group_id, member = %member_id, reason = ?req.reason, "member added");
-        self.maybe_prepare_rebalance(g);
+        self.maybe_prepare_rebalance(ctx, g);
     }
 
     fn update_member_and_rebalance(
         &mut self,
+        ctx: &mut GCtx,
         g: &mut ClassicGroup,
         req: JoinGroupRequest,
         reply: oneshot::Sender<JoinGroupResult>,
@@ -660,12 +538,13 @@ impl Shard {
             req.session_timeout_ms,
             Some(reply),
         );
-        self.maybe_prepare_rebalance(g);
+        self.maybe_prepare_rebalance(ctx, g);
     }
 
     /// Kafka's `updateStaticMemberAndRebalance`: a static member came back with a new member id.
     fn update_static_member_and_rebalance(
         &mut self,
+        ctx: &mut GCtx,
         g: &mut ClassicGroup,
         req: JoinGroupRequest,
         old_member_id: String,
@@ -687,7 +566,7 @@ impl Shard {
             old.session_timeout_ms,
         );
         replace_member_id(g, &instance, &old_member_id, &new_member_id, true);
-        self.arm_heartbeat(g, &new_member_id, i64::from(req.session_timeout_ms));
+        self.arm_heartbeat(ctx, g, &new_member_id, i64::from(req.session_timeout_ms));
         g.update_member(
             &new_member_id,
             req.protocols,
@@ -700,26 +579,29 @@ impl Shard {
                 if g.select_protocol() == g.protocol_name {
                     tracing::info!(group = %g.group_id, instance = %instance, old = %old_member_id,
                         new = %new_member_id, "static member rejoined; no rebalance");
-                    let record = self.group_record(g, None);
-                    let fut = self.log.append(self.partition(&g.group_id), vec![record]);
-                    let group_id = g.group_id.clone();
-                    let supports_skip_assignment = req.supports_skip_assignment;
-                    self.complete_later(fut, move |result| Completion::StaticRejoin {
-                        group_id,
+                    let record = group_record(g, None);
+                    let rejoin = StaticRejoin {
+                        group_id: g.group_id.clone(),
                         new_member_id,
                         old_member_id,
                         old_protocols,
                         old_rebalance_timeout_ms,
                         old_session_timeout_ms,
                         previous_leader,
-                        supports_skip_assignment,
-                        result,
-                    });
+                        supports_skip_assignment: req.supports_skip_assignment,
+                    };
+                    ctx.append(
+                        vec![record],
+                        false,
+                        Some(Box::new(move |s: &mut GroupShard, result, ctx| {
+                            s.static_rejoin_stored(ctx, rejoin, result.map_err(GroupError::from))
+                        })),
+                    );
                 } else {
-                    self.maybe_prepare_rebalance(g);
+                    self.maybe_prepare_rebalance(ctx, g);
                 }
             }
-            GroupState::CompletingRebalance => self.prepare_rebalance(g),
+            GroupState::CompletingRebalance => self.prepare_rebalance(ctx, g),
             GroupState::PreparingRebalance => {}
             GroupState::Empty | GroupState::Dead => {
                 debug_assert!(false, "static member in a group without members");
@@ -727,21 +609,21 @@ impl Shard {
         }
     }
 
-    fn maybe_prepare_rebalance(&mut self, g: &mut ClassicGroup) {
+    fn maybe_prepare_rebalance(&mut self, ctx: &mut GCtx, g: &mut ClassicGroup) {
         if GroupState::PreparingRebalance.can_follow(g.state) {
-            self.prepare_rebalance(g);
+            self.prepare_rebalance(ctx, g);
         }
     }
 
-    fn prepare_rebalance(&mut self, g: &mut ClassicGroup) {
+    fn prepare_rebalance(&mut self, ctx: &mut GCtx, g: &mut ClassicGroup) {
         if g.is(GroupState::CompletingRebalance) {
             reset_and_propagate_assignment_error(g, GroupError::RebalanceInProgress);
         }
         g.sync_timer = None;
         g.pending_sync.clear();
         let was_empty = g.is(GroupState::Empty);
-        g.transition_to(GroupState::PreparingRebalance, self.now_ms());
-        let id = self.next_id();
+        g.transition_to(GroupState::PreparingRebalance, ctx.now_ms());
+        let id = ctx.next_id();
         let now = Instant::now();
         if was_empty {
             let delay_ms = self.config.group_initial_rebalance_delay_ms;
@@ -751,7 +633,7 @@ impl Shard {
                 configured_delay_ms: delay_ms,
                 remaining_ms: (g.rebalance_timeout_ms() - delay_ms).max(0),
             });
-            self.schedule(
+            ctx.schedule(
                 now + ms(delay_ms),
                 Timer::Join {
                     group: g.group_id.clone(),
@@ -760,7 +642,7 @@ impl Shard {
             );
         } else {
             g.join_timer = Some(JoinTimer::Regular { id });
-            self.schedule(
+            ctx.schedule(
                 now + ms(g.rebalance_timeout_ms()),
                 Timer::Join {
                     group: g.group_id.clone(),
@@ -772,18 +654,18 @@ impl Shard {
     }
 
     /// Kafka's `DelayedJoin.tryComplete`: finish the join phase early once everyone is in.
-    fn try_complete_join(&mut self, g: &mut ClassicGroup) {
+    fn try_complete_join(&mut self, ctx: &mut GCtx, g: &mut ClassicGroup) {
         if g.is(GroupState::PreparingRebalance)
             && matches!(g.join_timer, Some(JoinTimer::Regular { .. }))
             && g.has_all_members_joined()
         {
-            self.on_complete_join(g);
+            self.on_complete_join(ctx, g);
         }
     }
 
     /// Kafka's `onCompleteJoin`: drop members that did not rejoin, start the next generation, answer
     /// the parked joins.
-    fn on_complete_join(&mut self, g: &mut ClassicGroup) {
+    fn on_complete_join(&mut self, ctx: &mut GCtx, g: &mut ClassicGroup) {
         g.join_timer = None;
         let not_rejoined: Vec<String> = g
             .members
@@ -798,9 +680,9 @@ impl Shard {
         }
         if !g.elect_joined_leader() && !g.members.is_empty() {
             tracing::warn!(group = %g.group_id, "no members rejoined; waiting for session timeouts");
-            let id = self.next_id();
+            let id = ctx.next_id();
             g.join_timer = Some(JoinTimer::Regular { id });
-            self.schedule(
+            ctx.schedule(
                 Instant::now() + ms(g.rebalance_timeout_ms()),
                 Timer::Join {
                     group: g.group_id.clone(),
@@ -810,21 +692,24 @@ impl Shard {
             return;
         }
         g.generation_id += 1;
-        let now_ms = self.now_ms();
+        let now_ms = ctx.now_ms();
         if g.members.is_empty() {
             g.protocol_name = None;
             g.leader_id = None;
             g.compute_subscribed_topics();
             g.transition_to(GroupState::Empty, now_ms);
             tracing::info!(group = %g.group_id, generation = g.generation_id, "group is now empty");
-            let record = self.group_record(g, None);
-            let fut = self.log.append(self.partition(&g.group_id), vec![record]);
+            let record = group_record(g, None);
             let group_id = g.group_id.clone();
-            tokio::spawn(async move {
-                if let Err(e) = fut.await {
-                    tracing::warn!(group = %group_id, error = %e, "failed to store empty group");
-                }
-            });
+            ctx.append(
+                vec![record],
+                false,
+                Some(Box::new(move |_: &mut GroupShard, result, _| {
+                    if let Err(e) = result {
+                        tracing::warn!(group = %group_id, error = %e, "failed to store empty group");
+                    }
+                })),
+            );
             return;
         }
         g.protocol_name = g.select_protocol();
@@ -847,12 +732,12 @@ impl Shard {
                 m.is_new = false;
                 m.session_timeout_ms
             };
-            self.arm_heartbeat(g, member_id, i64::from(session_ms));
+            self.arm_heartbeat(ctx, g, member_id, i64::from(session_ms));
         }
         g.pending_sync = ids.into_iter().collect();
-        let id = self.next_id();
+        let id = ctx.next_id();
         g.sync_timer = Some(id);
-        self.schedule(
+        ctx.schedule(
             Instant::now() + ms(g.rebalance_timeout_ms()),
             Timer::Sync {
                 group: g.group_id.clone(),
@@ -862,20 +747,32 @@ impl Shard {
     }
 
     /// Kafka's `removeMemberAndUpdateGroup`.
-    fn remove_member_and_update_group(&mut self, g: &mut ClassicGroup, member_id: &str) {
+    fn remove_member_and_update_group(
+        &mut self,
+        ctx: &mut GCtx,
+        g: &mut ClassicGroup,
+        member_id: &str,
+    ) {
         if let Some(m) = g.remove_member(member_id) {
             answer_removed(m);
         }
         match g.state {
             GroupState::Dead | GroupState::Empty => {}
-            GroupState::Stable | GroupState::CompletingRebalance => self.maybe_prepare_rebalance(g),
-            GroupState::PreparingRebalance => self.try_complete_join(g),
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                self.maybe_prepare_rebalance(ctx, g)
+            }
+            GroupState::PreparingRebalance => self.try_complete_join(ctx, g),
         }
     }
 
     // ---------------------------------------------------------------- sync
 
-    fn sync(&mut self, req: SyncGroupRequest, reply: oneshot::Sender<SyncGroupResult>) {
+    pub fn sync(
+        &mut self,
+        ctx: &mut GCtx,
+        req: SyncGroupRequest,
+        reply: oneshot::Sender<SyncGroupResult>,
+    ) {
         let fail = |reply: oneshot::Sender<SyncGroupResult>, e| {
             let _ = reply.send(SyncGroupResult::error(e));
         };
@@ -924,16 +821,23 @@ impl Shard {
                         for id in g.members.keys() {
                             assignment.entry(id.clone()).or_default();
                         }
-                        let record = self.group_record(&g, Some(&assignment));
-                        let fut = self.log.append(self.partition(&g.group_id), vec![record]);
+                        let record = group_record(&g, Some(&assignment));
                         let group_id = g.group_id.clone();
                         let generation_id = g.generation_id;
-                        self.complete_later(fut, move |result| Completion::Sync {
-                            group_id,
-                            generation_id,
-                            assignment,
-                            result,
-                        });
+                        ctx.append(
+                            vec![record],
+                            false,
+                            Some(Box::new(move |s: &mut GroupShard, result, ctx| {
+                                let result = result.map_err(GroupError::from);
+                                s.assignment_stored(
+                                    ctx,
+                                    &group_id,
+                                    generation_id,
+                                    assignment,
+                                    result,
+                                )
+                            })),
+                        );
                     }
                 }
                 GroupState::Stable => {
@@ -946,7 +850,7 @@ impl Shard {
                         assignment: m.assignment.clone(),
                     });
                     let session_ms = i64::from(m.session_timeout_ms);
-                    self.arm_heartbeat(&mut g, &req.member_id, session_ms);
+                    self.arm_heartbeat(ctx, &mut g, &req.member_id, session_ms);
                 }
                 GroupState::Dead => unreachable!("checked above"),
             }
@@ -963,7 +867,7 @@ impl Shard {
 
     // ---------------------------------------------------------------- heartbeat, leave
 
-    fn heartbeat(&mut self, req: &HeartbeatRequest) -> Result<(), GroupError> {
+    pub fn heartbeat(&mut self, ctx: &mut GCtx, req: &HeartbeatRequest) -> Result<(), GroupError> {
         if req.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
@@ -997,8 +901,7 @@ impl Shard {
                 let deadline = now + ms(i64::from(m.session_timeout_ms));
                 m.heartbeat_deadline = deadline;
                 if deadline < m.heartbeat_timer_at {
-                    let id = self.next_id + 1;
-                    self.next_id = id;
+                    let id = ctx.next_id();
                     m.heartbeat_timer_id = id;
                     m.heartbeat_timer_at = deadline;
                     let timer = Timer::Heartbeat {
@@ -1006,7 +909,7 @@ impl Shard {
                         member: req.member_id.clone(),
                         id,
                     };
-                    self.timers.push(Reverse((deadline, id, timer)));
+                    ctx.schedule(deadline, timer);
                 }
                 if state == GroupState::PreparingRebalance {
                     Err(GroupError::RebalanceInProgress)
@@ -1018,8 +921,9 @@ impl Shard {
         }
     }
 
-    fn leave(
+    pub fn leave(
         &mut self,
+        ctx: &mut GCtx,
         group_id: &str,
         members: Vec<LeavingMember>,
     ) -> Result<Vec<Option<GroupError>>, GroupError> {
@@ -1042,14 +946,14 @@ impl Shard {
             let r = if leaving.member_id.is_empty() {
                 match instance.and_then(|i| g.static_members.get(i)).cloned() {
                     Some(current) => {
-                        self.remove_member_and_update_group(&mut g, &current);
+                        self.remove_member_and_update_group(ctx, &mut g, &current);
                         None
                     }
                     None => Some(GroupError::UnknownMemberId),
                 }
             } else if g.pending_members.remove(&leaving.member_id).is_some() {
                 if g.is(GroupState::PreparingRebalance) {
-                    self.try_complete_join(&mut g);
+                    self.try_complete_join(ctx, &mut g);
                 }
                 None
             } else if g.is_static_member_fenced(instance, &leaving.member_id) {
@@ -1057,7 +961,7 @@ impl Shard {
             } else if g.members.contains_key(&leaving.member_id) {
                 tracing::info!(group = %g.group_id, member = %leaving.member_id,
                     reason = ?leaving.reason, "member left");
-                self.remove_member_and_update_group(&mut g, &leaving.member_id);
+                self.remove_member_and_update_group(ctx, &mut g, &leaving.member_id);
                 None
             } else {
                 Some(GroupError::UnknownMemberId)
@@ -1070,7 +974,12 @@ impl Shard {
 
     // ---------------------------------------------------------------- offsets
 
-    fn commit(&mut self, req: OffsetCommitRequest, reply: oneshot::Sender<Vec<PartitionResult>>) {
+    pub fn commit(
+        &mut self,
+        ctx: &mut GCtx,
+        req: OffsetCommitRequest,
+        reply: oneshot::Sender<Vec<PartitionResult>>,
+    ) {
         let result_for = |p: &super::PartitionCommit, error| PartitionResult {
             topic: p.topic.clone(),
             partition: p.partition,
@@ -1078,7 +987,7 @@ impl Shard {
         };
         // Like Kafka, an empty group id is valid for the offset APIs (old consumers used it).
         let group_error: Option<GroupError> = None;
-        let now_ms = self.now_ms();
+        let now_ms = ctx.now_ms();
         let mut g = match (group_error.is_some(), self.groups.remove(&req.group_id)) {
             (false, Some(g)) => Some(g),
             (false, None) if req.generation_id < 0 => {
@@ -1088,12 +997,10 @@ impl Shard {
         };
         let group_error = group_error.or_else(|| match &mut g {
             None => Some(GroupError::IllegalGeneration),
-            Some(g) => self.validate_commit(g, &req),
+            Some(g) => self.validate_commit(ctx, g, &req),
         });
         let mut results = Vec::with_capacity(req.partitions.len());
-        let mut offsets = Vec::new();
         let mut records: Vec<OffsetsRecord> = Vec::new();
-        let seq = self.next_id();
         for p in &req.partitions {
             let error = if !self.topics.partition_exists(&p.topic, p.partition) {
                 Some(GroupError::UnknownTopicOrPartition)
@@ -1117,42 +1024,41 @@ impl Shard {
                     records::encode_offset_key(&req.group_id, &p.topic, p.partition),
                     Some(records::encode_offset_value(&value)),
                 ));
-                offsets.push((
-                    (p.topic.clone(), p.partition),
-                    CommittedOffset {
-                        offset: value.offset,
-                        leader_epoch: value.leader_epoch,
-                        metadata: value.metadata,
-                        commit_timestamp_ms: value.commit_timestamp_ms,
-                        expire_timestamp_ms: value.expire_timestamp_ms,
-                        append_seq: seq,
-                    },
-                ));
             }
             results.push(result_for(p, error));
-        }
-        if records.is_empty() {
-            let _ = reply.send(results);
-        } else {
-            let g = g.as_mut().expect("records only for a valid group");
-            g.pending_offset_commits += 1;
-            let fut = self.log.append(self.partition(&req.group_id), records);
-            let group_id = req.group_id.clone();
-            self.complete_later(fut, move |result| Completion::Commit {
-                group_id,
-                offsets,
-                results,
-                reply,
-                result,
-            });
         }
         if let Some(g) = g {
             self.put_back(g);
         }
+        if records.is_empty() {
+            let _ = reply.send(results);
+            return;
+        }
+        // Replayed into `offsets` by the runtime; visible to OffsetFetch once durable.
+        let group_id = req.group_id;
+        ctx.append(
+            records,
+            true,
+            Some(Box::new(move |s: &mut GroupShard, result, _| {
+                if let Err(e) = result {
+                    let e = GroupError::from(e);
+                    tracing::warn!(group = %group_id, error = %e, "offset commit append failed");
+                    for r in results.iter_mut().filter(|r| r.error.is_none()) {
+                        r.error = Some(e.clone());
+                    }
+                    // A group created by this commit holds nothing now.
+                    if let Some(g) = s.groups.remove(&group_id) {
+                        s.put_back(g);
+                    }
+                }
+                let _ = reply.send(results);
+            })),
+        );
     }
 
     fn validate_commit(
         &mut self,
+        ctx: &mut GCtx,
         g: &mut ClassicGroup,
         req: &OffsetCommitRequest,
     ) -> Option<GroupError> {
@@ -1170,7 +1076,7 @@ impl Shard {
             match g.state {
                 GroupState::Stable | GroupState::PreparingRebalance => {
                     let session_ms = i64::from(g.members[&req.member_id].session_timeout_ms);
-                    self.arm_heartbeat(g, &req.member_id, session_ms);
+                    self.arm_heartbeat(ctx, g, &req.member_id, session_ms);
                     None
                 }
                 GroupState::CompletingRebalance => Some(GroupError::RebalanceInProgress),
@@ -1179,20 +1085,18 @@ impl Shard {
         }
     }
 
-    fn fetch(
-        &self,
+    /// OffsetFetch, from the last committed offsets (`committed`: writes not yet durable are not seen).
+    pub fn fetch(
+        committed: &Offsets,
         group_id: &str,
         partitions: Option<Vec<(String, i32)>>,
     ) -> Result<Vec<FetchedOffset>, GroupError> {
-        let g = self
-            .groups
-            .get(group_id)
-            .filter(|g| !g.is(GroupState::Dead));
+        let offsets = committed.get(group_id);
         let partitions = match partitions {
             Some(p) => p,
             None => {
-                let mut all: Vec<(String, i32)> = g
-                    .map(|g| g.offsets.keys().cloned().collect())
+                let mut all: Vec<(String, i32)> = offsets
+                    .map(|o| o.keys().cloned().collect())
                     .unwrap_or_default();
                 all.sort();
                 all
@@ -1201,7 +1105,7 @@ impl Shard {
         Ok(partitions
             .into_iter()
             .map(|(topic, partition)| {
-                match g.and_then(|g| g.offsets.get(&(topic.clone(), partition))) {
+                match offsets.and_then(|o| o.get(&(topic.clone(), partition))) {
                     Some(o) => FetchedOffset {
                         topic,
                         partition,
@@ -1223,8 +1127,9 @@ impl Shard {
             .collect())
     }
 
-    fn delete_offsets(
+    pub fn delete_offsets(
         &mut self,
+        ctx: &mut GCtx,
         group_id: &str,
         partitions: Vec<(String, i32)>,
         reply: oneshot::Sender<Result<Vec<PartitionResult>, GroupError>>,
@@ -1233,7 +1138,7 @@ impl Shard {
             let _ = reply.send(Err(GroupError::InvalidGroupId));
             return;
         }
-        let Some(mut g) = self.groups.remove(group_id) else {
+        let Some(g) = self.groups.remove(group_id) else {
             let _ = reply.send(Err(GroupError::GroupIdNotFound));
             return;
         };
@@ -1250,6 +1155,7 @@ impl Shard {
             return;
         }
         let empty = g.is(GroupState::Empty);
+        let offsets = self.offsets.get(group_id);
         let mut records = Vec::new();
         let results: Vec<PartitionResult> = partitions
             .into_iter()
@@ -1259,7 +1165,8 @@ impl Shard {
                 } else if !empty && g.is_subscribed_to(&topic) {
                     Some(GroupError::GroupSubscribedToTopic)
                 } else {
-                    if g.offsets.remove(&(topic.clone(), partition)).is_some() {
+                    let key = (topic.clone(), partition);
+                    if offsets.is_some_and(|o| o.contains_key(&key)) {
                         records.push((
                             records::encode_offset_key(group_id, &topic, partition),
                             None,
@@ -1274,25 +1181,25 @@ impl Shard {
                 }
             })
             .collect();
-        let partition = self.partition(group_id);
         self.put_back(g);
-        if records.is_empty() {
-            let _ = reply.send(Ok(results));
-            return;
-        }
-        let fut = self.log.append(partition, records);
-        tokio::spawn(async move {
-            let r = match fut.await {
-                Ok(()) => Ok(results),
-                Err(e) => Err(e),
-            };
-            let _ = reply.send(r);
-        });
+        // Tombstones, replayed at once (reverted if the append fails); the reply waits for durability.
+        ctx.append(
+            records,
+            true,
+            Some(Box::new(move |_: &mut GroupShard, result, _| {
+                let _ = reply.send(result.map(|()| results).map_err(GroupError::from));
+            })),
+        );
     }
 
     // ---------------------------------------------------------------- admin
 
-    fn delete_group(&mut self, group_id: &str, reply: oneshot::Sender<Result<(), GroupError>>) {
+    pub fn delete_group(
+        &mut self,
+        ctx: &mut GCtx,
+        group_id: &str,
+        reply: oneshot::Sender<Result<(), GroupError>>,
+    ) {
         let Some(mut g) = self.groups.remove(group_id) else {
             let _ = reply.send(Err(GroupError::GroupIdNotFound));
             return;
@@ -1302,13 +1209,19 @@ impl Shard {
                 let _ = reply.send(Err(GroupError::GroupIdNotFound));
             }
             GroupState::Empty => {
-                g.transition_to(GroupState::Dead, self.now_ms());
-                let records = tombstones(&g, g.offsets.keys());
-                let fut = self.log.append(self.partition(group_id), records);
+                g.transition_to(GroupState::Dead, ctx.now_ms());
+                let records = match self.offsets.get(group_id) {
+                    Some(o) => tombstones(group_id, o.keys()),
+                    None => tombstones(group_id, [].iter()),
+                };
                 tracing::info!(group = %group_id, "group deleted");
-                tokio::spawn(async move {
-                    let _ = reply.send(fut.await);
-                });
+                ctx.append(
+                    records,
+                    true,
+                    Some(Box::new(move |_: &mut GroupShard, result, _| {
+                        let _ = reply.send(result.map_err(GroupError::from));
+                    })),
+                );
             }
             _ => {
                 self.put_back(g);
@@ -1317,7 +1230,7 @@ impl Shard {
         }
     }
 
-    fn describe(&self, group_id: &str) -> GroupDescription {
+    pub fn describe(&self, group_id: &str) -> GroupDescription {
         let dead = GroupDescription {
             group_id: group_id.to_string(),
             state: GroupState::Dead,
@@ -1362,7 +1275,7 @@ impl Shard {
         }
     }
 
-    fn list(&self) -> Vec<GroupListing> {
+    pub fn list(&self) -> Vec<GroupListing> {
         self.groups
             .values()
             .filter(|g| !g.is(GroupState::Dead))
@@ -1375,17 +1288,18 @@ impl Shard {
     }
 
     /// Kafka's `cleanupGroupMetadata` for expired offsets; empty groups with no offsets left die.
-    fn expire_offsets(&mut self) {
-        let now_ms = self.now_ms();
+    fn expire_offsets(&mut self, ctx: &mut GCtx) {
+        let now_ms = ctx.now_ms();
         let retention_ms = self.config.offsets_retention_ms;
         let ids: Vec<String> = self.groups.keys().cloned().collect();
         for id in ids {
             let Some(mut g) = self.groups.remove(&id) else {
                 continue;
             };
-            let expired: Vec<(String, i32)> = g
-                .offsets
+            let offsets = self.offsets.get(&id);
+            let expired: Vec<(String, i32)> = offsets
                 .iter()
+                .flat_map(|o| o.iter())
                 .filter(|((topic, _), o)| {
                     let base = match (&g.protocol_type, g.state) {
                         (Some(_), GroupState::Empty) => Some(g.state_timestamp_ms),
@@ -1406,19 +1320,14 @@ impl Shard {
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
-            for k in &expired {
-                g.offsets.remove(k);
-            }
-            let dies = g.is(GroupState::Empty)
-                && g.offsets.is_empty()
-                && g.pending_offset_commits == 0
-                && g.pending_members.is_empty();
+            let remaining = offsets.map_or(0, |o| o.len()) - expired.len();
+            let dies = g.is(GroupState::Empty) && remaining == 0 && g.pending_members.is_empty();
             if dies {
                 g.transition_to(GroupState::Dead, now_ms);
             }
             if !expired.is_empty() || dies {
                 let records = if dies {
-                    tombstones(&g, expired.iter())
+                    tombstones(&id, expired.iter())
                 } else {
                     expired
                         .iter()
@@ -1426,12 +1335,15 @@ impl Shard {
                         .collect()
                 };
                 tracing::info!(group = %id, expired = expired.len(), removed = dies, "offsets expired");
-                let fut = self.log.append(self.partition(&id), records);
-                tokio::spawn(async move {
-                    if let Err(e) = fut.await {
-                        tracing::warn!(error = %e, "failed to write offset expiry tombstones");
-                    }
-                });
+                ctx.append(
+                    records,
+                    true,
+                    Some(Box::new(|_: &mut GroupShard, result, _| {
+                        if let Err(e) = result {
+                            tracing::warn!(error = %e, "failed to write offset expiry tombstones");
+                        }
+                    })),
+                );
             }
             self.put_back(g);
         }
@@ -1439,295 +1351,227 @@ impl Shard {
 
     // ---------------------------------------------------------------- persistence
 
-    /// The GroupMetadataValue record of `g`, with `assignment` overriding the members' current ones.
-    fn group_record(
-        &self,
-        g: &ClassicGroup,
-        assignment: Option<&HashMap<String, Bytes>>,
-    ) -> OffsetsRecord {
-        let protocol = g.protocol_name.clone().unwrap_or_default();
-        let value = GroupMetadataValue {
-            protocol_type: g.protocol_type.clone().unwrap_or_default(),
-            generation: g.generation_id,
-            protocol: g.protocol_name.clone(),
-            leader: g.leader_id.clone(),
-            current_state_timestamp_ms: g.state_timestamp_ms,
-            members: g
-                .members
-                .values()
-                .map(|m| MemberRecord {
-                    member_id: m.member_id.clone(),
-                    group_instance_id: m.group_instance_id.clone(),
-                    client_id: m.client_id.clone(),
-                    client_host: m.client_host.clone(),
-                    rebalance_timeout_ms: m.rebalance_timeout_ms,
-                    session_timeout_ms: m.session_timeout_ms,
-                    subscription: m.metadata(&protocol),
-                    assignment: assignment
-                        .and_then(|a| a.get(&m.member_id).cloned())
-                        .unwrap_or_else(|| m.assignment.clone()),
-                })
-                .collect(),
-        };
-        (
-            records::encode_group_key(&g.group_id),
-            Some(records::encode_group_value(&value)),
-        )
-    }
-
-    /// Awaits `fut` on a helper task and feeds the outcome back to this shard as a command.
-    fn complete_later(
-        &self,
-        fut: AppendFuture,
-        make: impl FnOnce(Result<(), GroupError>) -> Completion + Send + 'static,
+    /// The leader's assignment append resolved (Kafka's SyncGroup append future).
+    fn assignment_stored(
+        &mut self,
+        ctx: &mut GCtx,
+        group_id: &str,
+        generation_id: i32,
+        assignment: HashMap<String, Bytes>,
+        result: Result<(), GroupError>,
     ) {
-        let tx = self.self_tx.clone();
-        tokio::spawn(async move {
-            let result = fut.await;
-            if let Some(tx) = tx.upgrade() {
-                let _ = tx.send(Command::Stored(make(result))).await;
-            }
-        });
-    }
-
-    fn on_stored(&mut self, done: Completion) {
-        match done {
-            Completion::Commit {
-                group_id,
-                offsets,
-                mut results,
-                reply,
-                result,
-            } => {
-                if let Some(g) = self.groups.get_mut(&group_id) {
-                    g.pending_offset_commits = g.pending_offset_commits.saturating_sub(1);
-                    if result.is_ok() {
-                        for (key, value) in offsets {
-                            let newer = g
-                                .offsets
-                                .get(&key)
-                                .is_none_or(|old| old.append_seq <= value.append_seq);
-                            if newer {
-                                g.offsets.insert(key, value);
-                            }
-                        }
-                    }
-                }
-                if let Err(e) = result {
-                    tracing::warn!(group = %group_id, error = %e, "offset commit append failed");
-                    for r in results.iter_mut().filter(|r| r.error.is_none()) {
-                        r.error = Some(e.clone());
-                    }
-                }
-                let _ = reply.send(results);
-                if let Some(g) = self.groups.remove(&group_id) {
-                    self.put_back(g);
-                }
-            }
-            Completion::Sync {
-                group_id,
-                generation_id,
-                assignment,
-                result,
-            } => {
-                let Some(mut g) = self.groups.remove(&group_id) else {
-                    return;
-                };
-                if g.is(GroupState::CompletingRebalance) && g.generation_id == generation_id {
-                    match result {
-                        Err(e) => {
-                            tracing::warn!(group = %group_id, error = %e, "storing assignment failed");
-                            reset_and_propagate_assignment_error(&mut g, e);
-                            self.maybe_prepare_rebalance(&mut g);
-                        }
-                        Ok(()) => {
-                            for m in g.members.values_mut() {
-                                m.assignment =
-                                    assignment.get(&m.member_id).cloned().unwrap_or_default();
-                            }
-                            g.transition_to(GroupState::Stable, self.now_ms());
-                            tracing::info!(group = %group_id, generation = generation_id, "group stable");
-                            let ids: Vec<String> = g.members.keys().cloned().collect();
-                            for id in ids {
-                                let result = SyncGroupResult {
-                                    error: None,
-                                    protocol_type: g.protocol_type.clone(),
-                                    protocol_name: g.protocol_name.clone(),
-                                    assignment: g.members[&id].assignment.clone(),
-                                };
-                                let had_sync = g.members[&id].awaiting_sync.is_some();
-                                g.complete_sync(&id, result);
-                                if had_sync {
-                                    let session_ms = i64::from(g.members[&id].session_timeout_ms);
-                                    self.arm_heartbeat(&mut g, &id, session_ms);
-                                }
-                            }
-                        }
-                    }
-                }
-                self.put_back(g);
-            }
-            Completion::StaticRejoin {
-                group_id,
-                new_member_id,
-                old_member_id,
-                old_protocols,
-                old_rebalance_timeout_ms,
-                old_session_timeout_ms,
-                previous_leader,
-                supports_skip_assignment,
-                result,
-            } => {
-                let Some(mut g) = self.groups.remove(&group_id) else {
-                    return;
-                };
-                let parked = g.is(GroupState::Stable)
-                    && g.members
-                        .get(&new_member_id)
-                        .is_some_and(|m| m.awaiting_join.is_some());
-                if parked {
-                    match result {
-                        Err(e) => {
-                            tracing::warn!(group = %group_id, error = %e, "storing static member failed");
-                            let reply = g
-                                .members
-                                .get_mut(&new_member_id)
-                                .and_then(|m| m.awaiting_join.take());
-                            g.num_awaiting_join -= 1;
-                            g.update_member(
-                                &new_member_id,
-                                old_protocols,
-                                old_rebalance_timeout_ms,
-                                old_session_timeout_ms,
-                                None,
-                            );
-                            let instance = g.members[&new_member_id]
-                                .group_instance_id
-                                .clone()
-                                .expect("static member");
-                            replace_member_id(
-                                &mut g,
-                                &instance,
-                                &new_member_id,
-                                &old_member_id,
-                                false,
-                            );
-                            let session_ms = i64::from(old_session_timeout_ms);
-                            self.arm_heartbeat(&mut g, &old_member_id, session_ms);
-                            if let Some(reply) = reply {
-                                let mut r = JoinGroupResult::error(String::new(), e);
-                                r.generation_id = g.generation_id;
-                                r.protocol_type = g.protocol_type.clone();
-                                r.protocol_name = g.protocol_name.clone();
-                                r.leader_id = previous_leader;
-                                let _ = reply.send(r);
-                            }
-                        }
-                        Ok(()) => {
-                            let is_leader = g.is_leader(&new_member_id);
-                            let mut r = current_generation_result(&g, &new_member_id, Vec::new());
-                            if supports_skip_assignment {
-                                if is_leader {
-                                    r.members = g.current_member_metadata();
-                                    r.skip_assignment = true;
-                                }
-                            } else {
-                                r.leader_id = previous_leader;
-                            }
-                            g.complete_join(&new_member_id, r);
-                        }
-                    }
-                }
-                self.put_back(g);
-            }
-        }
-    }
-
-    /// Rebuilds this shard's groups and offsets from one `__consumer_offsets` partition.
-    pub fn replay(&mut self, partition: i32, log: Vec<OffsetsRecord>) -> Result<(), GroupError> {
-        let mut metadata: HashMap<String, Option<GroupMetadataValue>> = HashMap::new();
-        let mut offsets: HashMap<(String, String, i32), Option<OffsetCommitValue>> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for (key, value) in &log {
-            // A record that does not decode is reported and skipped: one bad record must not keep
-            // every other group of the partition (or the broker) from loading.
-            let decoded = records::decode_key(key).and_then(|k| match k {
-                None => Ok(None),
-                Some(RecordKey::Offset {
-                    group,
-                    topic,
-                    partition,
-                }) => {
-                    let v = value
-                        .as_ref()
-                        .map(|v| records::decode_offset_value(v))
-                        .transpose()?;
-                    Ok(Some((group, Some((topic, partition, v)), None)))
-                }
-                Some(RecordKey::Group { group }) => {
-                    let v = value
-                        .as_ref()
-                        .map(|v| records::decode_group_value(v))
-                        .transpose()?;
-                    Ok(Some((group, None, Some(v))))
-                }
-            });
-            let (group, offset, meta) = match decoded {
-                Ok(Some(d)) => d,
-                Ok(None) => continue,
+        let Some(mut g) = self.groups.remove(group_id) else {
+            return;
+        };
+        if g.is(GroupState::CompletingRebalance) && g.generation_id == generation_id {
+            match result {
                 Err(e) => {
-                    tracing::error!(partition, error = %e, "skipping undecodable __consumer_offsets record");
-                    continue;
+                    tracing::warn!(group = %group_id, error = %e, "storing assignment failed");
+                    reset_and_propagate_assignment_error(&mut g, e);
+                    self.maybe_prepare_rebalance(ctx, &mut g);
                 }
+                Ok(()) => self.complete_sync_phase(ctx, &mut g, assignment),
+            }
+        }
+        self.put_back(g);
+    }
+
+    /// The assignment is durable: the group is Stable and every parked SyncGroup gets its part.
+    fn complete_sync_phase(
+        &mut self,
+        ctx: &mut GCtx,
+        g: &mut ClassicGroup,
+        assignment: HashMap<String, Bytes>,
+    ) {
+        for m in g.members.values_mut() {
+            m.assignment = assignment.get(&m.member_id).cloned().unwrap_or_default();
+        }
+        g.transition_to(GroupState::Stable, ctx.now_ms());
+        tracing::info!(group = %g.group_id, generation = g.generation_id, "group stable");
+        let ids: Vec<String> = g.members.keys().cloned().collect();
+        for id in ids {
+            let result = SyncGroupResult {
+                error: None,
+                protocol_type: g.protocol_type.clone(),
+                protocol_name: g.protocol_name.clone(),
+                assignment: g.members[&id].assignment.clone(),
             };
-            if seen.insert(group.clone()) {
-                order.push(group.clone());
-            }
-            if let Some((topic, p, v)) = offset {
-                offsets.insert((group.clone(), topic, p), v);
-            }
-            if let Some(v) = meta {
-                metadata.insert(group, v);
+            let had_sync = g.members[&id].awaiting_sync.is_some();
+            g.complete_sync(&id, result);
+            if had_sync {
+                let session_ms = i64::from(g.members[&id].session_timeout_ms);
+                self.arm_heartbeat(ctx, g, &id, session_ms);
             }
         }
-        let now_ms = self.now_ms();
-        let mut seq = self.next_id();
-        for ((group, topic, p), v) in offsets {
-            let Some(v) = v else { continue };
-            let g = self
-                .groups
-                .entry(group.clone())
-                .or_insert_with(|| ClassicGroup::new(group.clone(), now_ms));
-            seq += 1;
-            g.offsets.insert(
-                (topic, p),
-                CommittedOffset {
-                    offset: v.offset,
-                    leader_epoch: v.leader_epoch,
-                    metadata: v.metadata,
-                    commit_timestamp_ms: v.commit_timestamp_ms,
-                    expire_timestamp_ms: v.expire_timestamp_ms,
-                    append_seq: 0,
-                },
-            );
+    }
+
+    /// The record of a static member's rejoin under a new member id resolved: answer the parked join,
+    /// or put the old member id back if the append failed (Kafka's revert in
+    /// `updateStaticMemberThenRebalanceOrCompleteJoin`).
+    fn static_rejoin_stored(
+        &mut self,
+        ctx: &mut GCtx,
+        rejoin: StaticRejoin,
+        result: Result<(), GroupError>,
+    ) {
+        let Some(mut g) = self.groups.remove(&rejoin.group_id) else {
+            return;
+        };
+        let parked = g.is(GroupState::Stable)
+            && g.members
+                .get(&rejoin.new_member_id)
+                .is_some_and(|m| m.awaiting_join.is_some());
+        if parked {
+            match result {
+                Err(e) => self.revert_static_rejoin(ctx, &mut g, rejoin, e),
+                Ok(()) => {
+                    let new_member_id = &rejoin.new_member_id;
+                    let is_leader = g.is_leader(new_member_id);
+                    let mut r = current_generation_result(&g, new_member_id, Vec::new());
+                    if rejoin.supports_skip_assignment {
+                        if is_leader {
+                            r.members = g.current_member_metadata();
+                            r.skip_assignment = true;
+                        }
+                    } else {
+                        r.leader_id = rejoin.previous_leader;
+                    }
+                    g.complete_join(new_member_id, r);
+                }
+            }
         }
-        self.next_id = seq;
-        for (group, v) in metadata {
-            let Some(v) = v else { continue };
-            let g = self
-                .groups
-                .entry(group.clone())
-                .or_insert_with(|| ClassicGroup::new(group.clone(), now_ms));
-            load_group(g, v, now_ms);
-        }
-        tracing::debug!(
-            partition,
-            records = log.len(),
-            groups = order.len(),
-            "replayed offsets partition"
+        self.put_back(g);
+    }
+
+    fn revert_static_rejoin(
+        &mut self,
+        ctx: &mut GCtx,
+        g: &mut ClassicGroup,
+        rejoin: StaticRejoin,
+        e: GroupError,
+    ) {
+        tracing::warn!(group = %g.group_id, error = %e, "storing static member failed");
+        let reply = g
+            .members
+            .get_mut(&rejoin.new_member_id)
+            .and_then(|m| m.awaiting_join.take());
+        g.num_awaiting_join -= 1;
+        g.update_member(
+            &rejoin.new_member_id,
+            rejoin.old_protocols,
+            rejoin.old_rebalance_timeout_ms,
+            rejoin.old_session_timeout_ms,
+            None,
         );
-        Ok(())
+        let Some(instance) = g
+            .members
+            .get(&rejoin.new_member_id)
+            .and_then(|m| m.group_instance_id.clone())
+        else {
+            return;
+        };
+        replace_member_id(
+            g,
+            &instance,
+            &rejoin.new_member_id,
+            &rejoin.old_member_id,
+            false,
+        );
+        let session_ms = i64::from(rejoin.old_session_timeout_ms);
+        self.arm_heartbeat(ctx, g, &rejoin.old_member_id, session_ms);
+        if let Some(reply) = reply {
+            let mut r = JoinGroupResult::error(String::new(), e);
+            r.generation_id = g.generation_id;
+            r.protocol_type = g.protocol_type.clone();
+            r.protocol_name = g.protocol_name.clone();
+            r.leader_id = rejoin.previous_leader;
+            let _ = reply.send(r);
+        }
+    }
+
+    // ---------------------------------------------------------------- replay
+
+    /// Applies one `__consumer_offsets` record (at load, and at run time for replayed writes). A record
+    /// that does not decode is reported and skipped: one bad record must not keep every other group of
+    /// the partition (or the broker) from loading.
+    fn replay_record(&mut self, (key, value): &Record, now_ms: i64) {
+        let key = match records::decode_key(key) {
+            Ok(Some(key)) => key,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "skipping undecodable __consumer_offsets record");
+                return;
+            }
+        };
+        let result = match key {
+            RecordKey::Offset {
+                group,
+                topic,
+                partition,
+            } => value
+                .as_ref()
+                .map(|v| records::decode_offset_value(v))
+                .transpose()
+                .map(|v| self.replay_offset(group, topic, partition, v, now_ms)),
+            RecordKey::Group { group } => value
+                .as_ref()
+                .map(|v| records::decode_group_value(v))
+                .transpose()
+                .map(|v| self.replay_group(group, v, now_ms)),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "skipping undecodable __consumer_offsets record");
+        }
+    }
+
+    fn replay_offset(
+        &mut self,
+        group: String,
+        topic: String,
+        partition: i32,
+        value: Option<OffsetCommitValue>,
+        now_ms: i64,
+    ) {
+        match value {
+            Some(v) => {
+                self.groups
+                    .entry(group.clone())
+                    .or_insert_with(|| ClassicGroup::new(group.clone(), now_ms));
+                self.offsets.entry(group).or_default().insert(
+                    (topic, partition),
+                    CommittedOffset {
+                        offset: v.offset,
+                        leader_epoch: v.leader_epoch,
+                        metadata: v.metadata,
+                        commit_timestamp_ms: v.commit_timestamp_ms,
+                        expire_timestamp_ms: v.expire_timestamp_ms,
+                    },
+                );
+            }
+            None => {
+                let now_empty = self.offsets.get_mut(&group).is_some_and(|o| {
+                    o.remove(&(topic, partition));
+                    o.is_empty()
+                });
+                if now_empty {
+                    self.offsets.remove(&group);
+                }
+            }
+        }
+    }
+
+    /// A GroupMetadata record replaces the group (as Kafka's replay does); a tombstone removes it.
+    fn replay_group(&mut self, group: String, value: Option<GroupMetadataValue>, now_ms: i64) {
+        match value {
+            Some(v) => {
+                let mut g = ClassicGroup::new(group.clone(), now_ms);
+                load_group(&mut g, v, now_ms);
+                self.groups.insert(group, g);
+            }
+            None => {
+                self.groups.remove(&group);
+            }
+        }
     }
 }
 
@@ -1812,13 +1656,13 @@ fn replace_member_id(
 
 /// Tombstones for the given offsets and for the group's metadata record.
 fn tombstones<'a>(
-    g: &ClassicGroup,
+    group_id: &str,
     offsets: impl Iterator<Item = &'a (String, i32)>,
 ) -> Vec<OffsetsRecord> {
     let mut records: Vec<OffsetsRecord> = offsets
-        .map(|(t, p)| (records::encode_offset_key(&g.group_id, t, *p), None))
+        .map(|(t, p)| (records::encode_offset_key(group_id, t, *p), None))
         .collect();
-    records.push((records::encode_group_key(&g.group_id), None));
+    records.push((records::encode_group_key(group_id), None));
     records
 }
 
@@ -1870,4 +1714,36 @@ fn load_group(g: &mut ClassicGroup, v: GroupMetadataValue, now_ms: i64) {
         g.leader_id = g.members.keys().next().cloned();
     }
     g.compute_subscribed_topics();
+}
+
+/// The GroupMetadataValue record of `g`, with `assignment` overriding the members' current ones.
+fn group_record(g: &ClassicGroup, assignment: Option<&HashMap<String, Bytes>>) -> OffsetsRecord {
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    let value = GroupMetadataValue {
+        protocol_type: g.protocol_type.clone().unwrap_or_default(),
+        generation: g.generation_id,
+        protocol: g.protocol_name.clone(),
+        leader: g.leader_id.clone(),
+        current_state_timestamp_ms: g.state_timestamp_ms,
+        members: g
+            .members
+            .values()
+            .map(|m| MemberRecord {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                session_timeout_ms: m.session_timeout_ms,
+                subscription: m.metadata(&protocol),
+                assignment: assignment
+                    .and_then(|a| a.get(&m.member_id).cloned())
+                    .unwrap_or_else(|| m.assignment.clone()),
+            })
+            .collect(),
+    };
+    (
+        records::encode_group_key(&g.group_id),
+        Some(records::encode_group_value(&value)),
+    )
 }
