@@ -10,11 +10,12 @@ use tokio::task::JoinSet;
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::Config;
 use crate::group::{GroupCoordinator, GroupError};
-use crate::group_store::{ClusterTopics, LogOffsets};
+use crate::group_store::{ClusterProducerIds, ClusterTopics, LogOffsets};
 use crate::handler::fetch_session::FetchSessionCache;
 use crate::handler::{Ctx, NodeInfo};
 use crate::log::{LogError, LogStore};
 use crate::net::session;
+use crate::txn::{TxnCoordinator, TxnError, TRANSACTION_STATE_TOPIC};
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub enum StartError {
     Cluster(#[from] ClusterError),
     #[error("group coordinator: {0}")]
     Groups(#[from] GroupError),
+    #[error("transaction coordinator: {0}")]
+    Txns(#[from] TxnError),
 }
 
 /// A running broker.
@@ -44,6 +47,8 @@ pub struct Broker {
     store: Arc<LogStore>,
     /// The group coordinator, stopped before the store.
     groups: GroupCoordinator,
+    /// The transaction coordinator, stopped before the store.
+    txns: TxnCoordinator,
 }
 
 impl Broker {
@@ -63,6 +68,16 @@ impl Broker {
             config.group_config(),
             Arc::new(offsets),
             Arc::new(ClusterTopics(cluster.clone())),
+        )?;
+        // Replays every `__transaction_state` partition likewise.
+        let txns = TxnCoordinator::start(
+            config.txn_config(),
+            Arc::new(LogOffsets::for_topic(
+                cluster.clone(),
+                TRANSACTION_STATE_TOPIC,
+                config.transaction_state_log_num_partitions,
+            )),
+            Arc::new(ClusterProducerIds(cluster.clone())),
         )?;
         let listener =
             TcpListener::bind(config.listen)
@@ -89,6 +104,7 @@ impl Broker {
             cluster,
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             groups: groups.clone(),
+            txns: txns.clone(),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -100,6 +116,7 @@ impl Broker {
             accept_task,
             store,
             groups,
+            txns,
         })
     }
 
@@ -113,6 +130,7 @@ impl Broker {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
         self.groups.shutdown().await;
+        self.txns.shutdown().await;
         self.store.stop_background().await;
         self.store.shutdown()?;
         tracing::info!("weir broker stopped cleanly");

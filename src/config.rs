@@ -114,6 +114,15 @@ pub struct Config {
     /// How long committed offsets of an empty group are kept (`offsets.retention.minutes`).
     #[serde(rename = "offsets.retention.minutes")]
     pub offsets_retention_minutes: i64,
+    /// Partitions of `__transaction_state` (`transaction.state.log.num.partitions`).
+    #[serde(rename = "transaction.state.log.num.partitions")]
+    pub transaction_state_log_num_partitions: i32,
+    /// Largest `transaction.timeout.ms` a producer may ask for (`transaction.max.timeout.ms`).
+    #[serde(rename = "transaction.max.timeout.ms")]
+    pub transaction_max_timeout_ms: i64,
+    /// Idle transactional ids are removed after this (`transactional.id.expiration.ms`).
+    #[serde(rename = "transactional.id.expiration.ms")]
+    pub transactional_id_expiration_ms: i64,
 }
 
 impl Default for Config {
@@ -152,6 +161,9 @@ impl Default for Config {
             group_max_session_timeout_ms: 1_800_000,
             offsets_topic_num_partitions: 50,
             offsets_retention_minutes: 7 * 24 * 60,
+            transaction_state_log_num_partitions: 50,
+            transaction_max_timeout_ms: 900_000,
+            transactional_id_expiration_ms: 604_800_000,
         }
     }
 }
@@ -225,6 +237,16 @@ impl Config {
                 "offsets.topic.num.partitions must be >= 1".into(),
             ));
         }
+        if self.transaction_state_log_num_partitions < 1 {
+            return Err(ConfigError::Invalid(
+                "transaction.state.log.num.partitions must be >= 1".into(),
+            ));
+        }
+        if self.transaction_max_timeout_ms < 1 || self.transactional_id_expiration_ms < 1 {
+            return Err(ConfigError::Invalid(
+                "transaction.max.timeout.ms and transactional.id.expiration.ms must be >= 1".into(),
+            ));
+        }
         if self.socket_request_max_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "socket.request.max.bytes must be >= 1024".into(),
@@ -290,6 +312,16 @@ impl Config {
             group_initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
             offsets_retention_ms: self.offsets_retention_minutes.saturating_mul(60_000),
             ..crate::group::GroupConfig::default()
+        }
+    }
+
+    /// Settings of the transaction coordinator.
+    pub fn txn_config(&self) -> crate::txn::TxnConfig {
+        crate::txn::TxnConfig {
+            partitions: self.transaction_state_log_num_partitions,
+            max_timeout_ms: self.transaction_max_timeout_ms,
+            id_expiration_ms: self.transactional_id_expiration_ms,
+            ..crate::txn::TxnConfig::default()
         }
     }
 
@@ -452,6 +484,15 @@ impl serde::Serialize for SerializableConfig<'_> {
             &c.offsets_topic_num_partitions,
         )?;
         m.serialize_entry("offsets.retention.minutes", &c.offsets_retention_minutes)?;
+        m.serialize_entry(
+            "transaction.state.log.num.partitions",
+            &c.transaction_state_log_num_partitions,
+        )?;
+        m.serialize_entry("transaction.max.timeout.ms", &c.transaction_max_timeout_ms)?;
+        m.serialize_entry(
+            "transactional.id.expiration.ms",
+            &c.transactional_id_expiration_ms,
+        )?;
         m.end()
     }
 }

@@ -1,5 +1,6 @@
-//! The group coordinator's storage: `__consumer_offsets` partitions in the log store, and topic lookups
-//! against the metadata image. This is the only place where `group` meets `log` and `cluster`.
+//! The coordinators' storage: `__consumer_offsets` / `__transaction_state` partitions in the log store,
+//! topic lookups against the metadata image, producer ids from the cluster. This is the only place where
+//! `group` and `txn` meet `log` and `cluster`.
 
 use std::sync::Arc;
 
@@ -14,27 +15,35 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// Bytes read per step while replaying a partition at start-up.
 const REPLAY_READ_BYTES: usize = 1 << 20;
 
-/// `__consumer_offsets` over the log store.
+/// A coordinator's internal topic (`__consumer_offsets`, `__transaction_state`) over the log store.
 pub struct LogOffsets {
     /// Metadata and partition logs.
     cluster: Arc<Cluster>,
-    /// Partitions `__consumer_offsets` is created with (`offsets.topic.num.partitions`).
+    /// The internal topic.
+    topic: &'static str,
+    /// Partitions the topic is created with (`offsets.topic.num.partitions`, …).
     partitions: i32,
 }
 
 impl LogOffsets {
-    /// Storage over `cluster`; `__consumer_offsets` (with `partitions` partitions) is created on first write,
-    /// as Kafka creates it on first use rather than at start-up.
+    /// `__consumer_offsets` over `cluster`, created (with `partitions` partitions) on first write, as Kafka
+    /// creates it on first use rather than at start-up.
     pub fn new(cluster: Arc<Cluster>, partitions: i32) -> LogOffsets {
+        Self::for_topic(cluster, OFFSETS_TOPIC, partitions)
+    }
+
+    /// Another coordinator's internal topic (compacted, created on first write).
+    pub fn for_topic(cluster: Arc<Cluster>, topic: &'static str, partitions: i32) -> LogOffsets {
         LogOffsets {
             cluster,
+            topic,
             partitions,
         }
     }
 
     /// The log of one `__consumer_offsets` partition, creating the topic (compacted, internal) if needed.
     fn partition_log(&self, partition: i32) -> Result<Arc<PartitionLog>, CoordinatorError> {
-        if let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) {
+        if let Some(log) = self.cluster.partition(self.topic, partition) {
             return Ok(log);
         }
         let mut configs = std::collections::BTreeMap::new();
@@ -42,21 +51,20 @@ impl LogOffsets {
         configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
         match self
             .cluster
-            .create_topic(OFFSETS_TOPIC, self.partitions, 1, configs, true, false)
+            .create_topic(self.topic, self.partitions, 1, configs, true, false)
         {
-            Ok(_) => tracing::info!(partitions = self.partitions, "created {OFFSETS_TOPIC}"),
+            Ok(_) => tracing::info!(partitions = self.partitions, "created {}", self.topic),
             Err(ClusterError::TopicAlreadyExists(_)) => {}
             Err(e) => {
                 return Err(CoordinatorError::Storage(format!(
-                    "cannot create {OFFSETS_TOPIC}: {e}"
+                    "cannot create {}: {e}",
+                    self.topic
                 )))
             }
         }
         self.cluster
-            .partition(OFFSETS_TOPIC, partition)
-            .ok_or_else(|| {
-                CoordinatorError::Storage(format!("{OFFSETS_TOPIC}-{partition} missing"))
-            })
+            .partition(self.topic, partition)
+            .ok_or_else(|| CoordinatorError::Storage(format!("{}-{partition} missing", self.topic)))
     }
 }
 
@@ -85,7 +93,7 @@ impl OffsetsLog for LogOffsets {
     }
 
     fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, CoordinatorError> {
-        let Some(log) = self.cluster.partition(OFFSETS_TOPIC, partition) else {
+        let Some(log) = self.cluster.partition(self.topic, partition) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -117,6 +125,15 @@ impl OffsetsLog for LogOffsets {
             offset = next;
         }
         Ok(out)
+    }
+}
+
+/// Producer ids for the transaction coordinator, from the cluster's producer-id blocks.
+pub struct ClusterProducerIds(pub Arc<Cluster>);
+
+impl crate::txn::ProducerIdSource for ClusterProducerIds {
+    fn next_producer_id(&self) -> Result<i64, String> {
+        self.0.next_producer_id().map_err(|e| e.to_string())
     }
 }
 

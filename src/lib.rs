@@ -16,6 +16,7 @@ pub mod handler;
 pub mod log;
 pub mod net;
 pub mod protocol;
+pub mod txn;
 
 pub use broker::Broker;
 pub use config::Config;

@@ -795,6 +795,72 @@ async fn matrix_init_producer_id() {
     .await;
 }
 
+/// Transactional InitProducerId at every version: the epoch is bumped by every init (fencing the older
+/// instance, which gets PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH before v4 as in Kafka), timeouts above
+/// `transaction.max.timeout.ms` are refused, and the state survives a restart (`__transaction_state`).
+#[tokio::test]
+async fn matrix_init_producer_id_transactional() {
+    bounded(Duration::from_secs(30), async {
+        let mut broker = TestBroker::start().await;
+        let init = |id: &str, timeout_ms: i32, expected: Option<(i64, i16)>, v: i16| {
+            let mut req = InitProducerIdRequest::default()
+                .with_transactional_id(Some(str_bytes(id).into()))
+                .with_transaction_timeout_ms(timeout_ms);
+            if v >= 3 {
+                let (pid, epoch) = expected.unwrap_or((-1, -1));
+                req = req
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch);
+            }
+            req
+        };
+        let mut ids = Vec::new();
+        for v in advertised(ApiKey::InitProducerId) {
+            eprintln!("case transactional InitProducerId v{v}");
+            let mut c = broker.client().await;
+            let id = format!("tx-v{v}");
+            let first = c.call(v, &init(&id, 60_000, None, v)).await;
+            assert_eq!(
+                (first.error_code, first.producer_epoch),
+                (0, 0),
+                "v{v} first"
+            );
+            assert!(first.producer_id.0 >= 0 && !ids.contains(&first.producer_id.0));
+            ids.push(first.producer_id.0);
+            let second = c.call(v, &init(&id, 60_000, None, v)).await;
+            assert_eq!(second.error_code, 0, "v{v} second");
+            assert_eq!(
+                (second.producer_id, second.producer_epoch),
+                (first.producer_id, 1)
+            );
+            if v >= 3 {
+                let old = Some((first.producer_id.0, 0));
+                let fenced = c.call(v, &init(&id, 60_000, old, v)).await;
+                let code = if v >= 4 {
+                    ResponseError::ProducerFenced.code()
+                } else {
+                    ResponseError::InvalidProducerEpoch.code()
+                };
+                assert_eq!(fenced.error_code, code, "v{v} fenced");
+                assert_eq!((fenced.producer_id.0, fenced.producer_epoch), (-1, -1));
+            }
+            let too_long = c.call(v, &init("tx-long", 900_001, None, v)).await;
+            assert_eq!(
+                too_long.error_code,
+                ResponseError::InvalidTransactionTimeout.code(),
+                "v{v} timeout"
+            );
+        }
+        broker = broker.restart().await;
+        let mut c = broker.client().await;
+        let again = c.call(5, &init("tx-v5", 60_000, None, 5)).await;
+        assert_eq!(again.error_code, 0);
+        assert_eq!((again.producer_id.0, again.producer_epoch), (ids[5], 2));
+        broker.shutdown().await;
+    })
+    .await;
+}
+
 // -------------------------------------------------------------------------------------- DescribeCluster
 
 #[tokio::test]

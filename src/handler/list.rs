@@ -144,6 +144,16 @@ mod tests {
             Arc::new(ClusterTopics(cluster.clone())),
         )
         .expect("groups");
+        let txns = crate::txn::TxnCoordinator::start(
+            config.txn_config(),
+            Arc::new(LogOffsets::for_topic(
+                cluster.clone(),
+                crate::txn::TRANSACTION_STATE_TOPIC,
+                config.transaction_state_log_num_partitions,
+            )),
+            Arc::new(crate::group_store::ClusterProducerIds(cluster.clone())),
+        )
+        .expect("txns");
         Arc::new(Ctx {
             node: NodeInfo {
                 node_id: config.node_id,
@@ -153,6 +163,7 @@ mod tests {
             cluster,
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             groups,
+            txns,
             config,
         })
     }

@@ -48,6 +48,7 @@ use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::group::GroupCoordinator;
 use crate::protocol::Request;
+use crate::txn::TxnCoordinator;
 
 pub use group_common::{ClientInfo, NodeInfo};
 
@@ -63,6 +64,8 @@ pub struct Ctx {
     pub fetch_sessions: Mutex<fetch_session::FetchSessionCache>,
     /// Consumer group coordinator (handle to its shard actors).
     pub groups: GroupCoordinator,
+    /// Transaction coordinator (handle to its shard actors).
+    pub txns: TxnCoordinator,
 }
 
 /// A response that is ready, one still waiting on an event (fsync), or none at all (acks=0 produce).

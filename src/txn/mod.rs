@@ -1,0 +1,143 @@
+//! The transaction coordinator: transactional ids, their producer ids and epochs (fencing), persisted
+//! in `__transaction_state` in Kafka's TransactionLog format and replayed at load. Runs on the
+//! coordinator runtime ([`crate::coordinator`]), one shard per `__transaction_state` partition.
+//!
+//! Built so far: InitProducerId with a transactional id (epoch bump on every init, fencing of older
+//! instances, producer-id rotation at epoch exhaustion, `transaction.max.timeout.ms`) and expiry of idle
+//! ids (`transactional.id.expiration.ms`). Not yet: AddPartitionsToTxn / AddOffsetsToTxn / EndTxn /
+//! TxnOffsetCommit, markers, LSO and read_committed (see NOTES.md).
+
+mod error;
+pub mod records;
+mod shard;
+pub mod state;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+pub use error::TxnError;
+pub use shard::TxnMetadata;
+pub use state::TxnState;
+
+use crate::coordinator::{CoordinatorLog, Runtime, RuntimeConfig};
+use shard::TxnShard;
+
+/// Kafka's internal topic for transaction state.
+pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
+/// Hands out producer ids (the cluster's producer-id blocks in the broker, a counter in tests).
+pub trait ProducerIdSource: Send + Sync + 'static {
+    /// A producer id never handed out before.
+    fn next_producer_id(&self) -> Result<i64, String>;
+}
+
+/// Coordinator settings, with Kafka's broker-config names and defaults.
+#[derive(Debug, Clone)]
+pub struct TxnConfig {
+    /// `transaction.state.log.num.partitions`.
+    pub partitions: i32,
+    /// `transaction.max.timeout.ms`: the largest `transaction.timeout.ms` a producer may ask for.
+    pub max_timeout_ms: i64,
+    /// `transactional.id.expiration.ms`: idle transactional ids are removed after this.
+    pub id_expiration_ms: i64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often expiry runs.
+    pub cleanup_interval_ms: i64,
+    /// Capacity of each shard's operation queue.
+    pub queue_capacity: usize,
+}
+
+impl Default for TxnConfig {
+    fn default() -> Self {
+        TxnConfig {
+            partitions: 50,
+            max_timeout_ms: 900_000,
+            id_expiration_ms: 604_800_000,
+            cleanup_interval_ms: 3_600_000,
+            queue_capacity: 1024,
+        }
+    }
+}
+
+/// An InitProducerId with a transactional id, in plain types.
+#[derive(Debug, Clone)]
+pub struct InitProducerIdRequest {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// `transaction.timeout.ms` of the producer.
+    pub timeout_ms: i32,
+    /// v3+ (KIP-360): the producer id and epoch the instance already has, when it re-initialises.
+    pub expected: Option<(i64, i16)>,
+}
+
+/// A producer id with its epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerIdAndEpoch {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Epoch.
+    pub producer_epoch: i16,
+}
+
+/// Handle to the coordinator's shards; cheap to clone, shared by all connections.
+#[derive(Clone)]
+pub struct TxnCoordinator {
+    /// One shard per `__transaction_state` partition.
+    runtime: Runtime<TxnShard>,
+}
+
+impl TxnCoordinator {
+    /// Replays `__transaction_state` (every partition, synchronously) and starts the shard tasks.
+    /// Must be called within a tokio runtime.
+    pub fn start(
+        config: TxnConfig,
+        log: Arc<dyn CoordinatorLog>,
+        ids: Arc<dyn ProducerIdSource>,
+    ) -> Result<Self, TxnError> {
+        assert!(config.partitions > 0);
+        let runtime_config = RuntimeConfig {
+            partitions: config.partitions,
+            queue_capacity: config.queue_capacity,
+        };
+        let config = Arc::new(config);
+        let runtime = Runtime::start(
+            runtime_config,
+            Arc::new(move |_| TxnShard::new(config.clone(), ids.clone())),
+            log,
+        )?;
+        Ok(TxnCoordinator { runtime })
+    }
+
+    /// The `__transaction_state` partition that holds `transactional_id` (Kafka's
+    /// `abs(hashCode) % partitions`, as for groups).
+    pub fn partition_for(&self, transactional_id: &str) -> i32 {
+        crate::group::records::partition_for(transactional_id, self.runtime.partitions())
+    }
+
+    /// InitProducerId with a transactional id; answers once the new epoch is durable.
+    pub async fn init_producer_id(
+        &self,
+        req: InitProducerIdRequest,
+    ) -> Result<ProducerIdAndEpoch, TxnError> {
+        let partition = self.partition_for(&req.transactional_id);
+        self.runtime
+            .write(partition, move |s, ctx| s.init_producer_id(ctx, req))
+            .await?
+    }
+
+    /// The committed state of a transactional id, if it exists.
+    pub async fn describe(&self, transactional_id: &str) -> Result<Option<TxnMetadata>, TxnError> {
+        let id = transactional_id.to_string();
+        Ok(self
+            .runtime
+            .read(self.partition_for(transactional_id), move |_, committed| {
+                shard::describe(committed, &id)
+            })
+            .await?)
+    }
+
+    /// Stops the shard tasks.
+    pub async fn shutdown(&self) {
+        self.runtime.shutdown().await;
+    }
+}
