@@ -78,6 +78,7 @@ impl Broker {
                 config.transaction_state_log_num_partitions,
             )),
             Arc::new(ClusterProducerIds(cluster.clone())),
+            Arc::new(crate::group_store::UnbuiltMarkers),
         )?;
         let listener =
             TcpListener::bind(config.listen)

@@ -137,6 +137,20 @@ impl crate::txn::ProducerIdSource for ClusterProducerIds {
     }
 }
 
+/// The broker's marker writer until control batches, the LSO and read_committed exist in the log store:
+/// it refuses, so a prepared transaction (only reachable from a `__transaction_state` written elsewhere,
+/// since AddPartitionsToTxn / EndTxn are not served yet) stays prepared and is retried, never completed
+/// without its markers.
+pub struct UnbuiltMarkers;
+
+impl crate::txn::MarkerWriter for UnbuiltMarkers {
+    fn write_markers(&self, _markers: crate::txn::Markers) -> crate::txn::MarkersFuture {
+        Box::pin(std::future::ready(Err(
+            "transaction markers are not written by this broker yet".to_string(),
+        )))
+    }
+}
+
 /// Topic lookups for the coordinator (commits for unknown partitions are rejected).
 pub struct ClusterTopics(pub Arc<Cluster>);
 

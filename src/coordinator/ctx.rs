@@ -13,6 +13,12 @@ use super::{CoordinatorError, CoordinatorShard, Record};
 /// error otherwise (the replayed state has then already been reverted).
 pub type Then<S> = Box<dyn FnOnce(&mut S, Result<(), CoordinatorError>, &mut Ctx<S>) + Send>;
 
+/// Work on the shard once an outside future (e.g. markers written to other partitions) resolved.
+pub type Followup<S> = Box<dyn FnOnce(&mut S, &mut Ctx<S>) + Send>;
+
+/// An outside future whose outcome comes back to the shard as a [`Followup`].
+pub(super) type Task<S> = std::pin::Pin<Box<dyn std::future::Future<Output = Followup<S>> + Send>>;
+
 /// A reply waiting for a write to become durable.
 pub(super) type Reply = Box<dyn FnOnce(Result<(), CoordinatorError>) + Send>;
 
@@ -43,6 +49,8 @@ pub struct Ctx<S: CoordinatorShard> {
     instant_base: Instant,
     /// Writes asked for by the running operation, carried out by the runtime when it returns.
     pub(super) writes: Vec<Write<S>>,
+    /// Outside futures started by the running operation, polled by the runtime.
+    pub(super) tasks: Vec<Task<S>>,
 }
 
 fn wall_now_ms() -> i64 {
@@ -61,6 +69,7 @@ impl<S: CoordinatorShard> Ctx<S> {
             wall_base_ms: wall_now_ms(),
             instant_base: Instant::now(),
             writes: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 
@@ -107,6 +116,13 @@ impl<S: CoordinatorShard> Ctx<S> {
             then,
             replies: Vec::new(),
         });
+    }
+
+    /// Runs `work` off the shard (it must not touch shard state); its output runs on the shard when it
+    /// resolves. Lost if the shard restarts: coordinators redo such work from their replayed state in
+    /// `on_loaded`.
+    pub fn spawn(&mut self, work: impl std::future::Future<Output = Followup<S>> + Send + 'static) {
+        self.tasks.push(Box::pin(work));
     }
 
     /// Answers once the writes this operation asked for so far are durable (at once if there are none).

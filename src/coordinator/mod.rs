@@ -27,7 +27,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-pub use ctx::{ms, Ctx, Then};
+pub use ctx::{ms, Ctx, Followup, Then};
 use runner::Msg;
 
 /// `(key, value)` of one record of a coordinator topic; `None` value = tombstone.

@@ -6,11 +6,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
-use super::ctx::{Reply, Write};
+use super::ctx::{Reply, Task, Write};
 use super::{
     AppendFuture, CoordinatorError, CoordinatorLog, CoordinatorShard, Ctx, ShardFactory, Then,
 };
@@ -108,6 +108,7 @@ pub(super) async fn supervise<S: CoordinatorShard>(
             log: log.clone(),
             pending: VecDeque::new(),
             appends: FuturesOrdered::new(),
+            tasks: FuturesUnordered::new(),
             next_write: 0,
         };
         match AssertUnwindSafe(runner.run(&mut rx)).catch_unwind().await {
@@ -171,6 +172,8 @@ struct Runner<S: CoordinatorShard> {
     pending: VecDeque<Pending<S>>,
     /// Their append futures, resolved in submission order (one partition is durable in order).
     appends: FuturesOrdered<IdFuture>,
+    /// Outside futures started with `Ctx::spawn`.
+    tasks: FuturesUnordered<Task<S>>,
     /// Source of write ids.
     next_write: u64,
 }
@@ -182,6 +185,8 @@ type IdFuture = std::pin::Pin<
 
 impl<S: CoordinatorShard> Runner<S> {
     async fn run(&mut self, rx: &mut mpsc::Receiver<Msg<S>>) {
+        // Whatever `on_loaded` asked for (rewrites, outside work such as resending markers).
+        self.carry_out_writes();
         loop {
             self.fire_due_timers();
             let next_timer = self.ctx.timers.peek().map(|t| t.0 .0);
@@ -195,6 +200,10 @@ impl<S: CoordinatorShard> Runner<S> {
                 biased;
                 Some((id, result)) = self.appends.next(), if !self.appends.is_empty() => {
                     self.resolved(id, result);
+                }
+                Some(followup) = self.tasks.next(), if !self.tasks.is_empty() => {
+                    followup(&mut self.shard, &mut self.ctx);
+                    self.carry_out_writes();
                 }
                 msg = rx.recv() => match msg {
                     None | Some(Msg::Shutdown) => return,
@@ -228,6 +237,7 @@ impl<S: CoordinatorShard> Runner<S> {
 
     /// The effects of the operation that just returned: snapshot, replay, append, remember.
     fn carry_out_writes(&mut self) {
+        self.tasks.extend(self.ctx.tasks.drain(..));
         let writes = std::mem::take(&mut self.ctx.writes);
         for Write {
             records,

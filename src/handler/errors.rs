@@ -96,6 +96,8 @@ pub fn txn_error_code(error: &TxnError) -> i16 {
         TxnError::ProducerFenced => ResponseError::ProducerFenced,
         TxnError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
         TxnError::ConcurrentTransactions => ResponseError::ConcurrentTransactions,
+        TxnError::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping,
+        TxnError::InvalidTxnState => ResponseError::InvalidTxnState,
         TxnError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
         TxnError::Storage(msg) => {
             tracing::warn!(error = %msg, "transaction coordinator storage failure");

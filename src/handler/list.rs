@@ -152,6 +152,7 @@ mod tests {
                 config.transaction_state_log_num_partitions,
             )),
             Arc::new(crate::group_store::ClusterProducerIds(cluster.clone())),
+            Arc::new(crate::group_store::UnbuiltMarkers),
         )
         .expect("txns");
         Arc::new(Ctx {

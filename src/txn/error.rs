@@ -17,6 +17,12 @@ pub enum TxnError {
     /// The request's epoch is not the current one (KIP-588: on produce-side APIs).
     #[error("invalid producer epoch")]
     InvalidProducerEpoch,
+    /// The producer id is not the one the transactional id has (or the id is unknown).
+    #[error("invalid producer id mapping")]
+    InvalidProducerIdMapping,
+    /// The request does not fit the transaction's state (e.g. EndTxn with no open transaction).
+    #[error("invalid transaction state")]
+    InvalidTxnState,
     /// A transition of this transactional id is still in progress; the client retries.
     #[error("concurrent transactions")]
     ConcurrentTransactions,

@@ -32,6 +32,29 @@ pub trait ProducerIdSource: Send + Sync + 'static {
     fn next_producer_id(&self) -> Result<i64, String>;
 }
 
+/// The markers that finish one transaction: a control batch in each of its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Markers {
+    /// Producer id of the transaction.
+    pub producer_id: i64,
+    /// Producer epoch the markers carry (bumped when the abort fenced the producer).
+    pub producer_epoch: i16,
+    /// Commit (true) or abort.
+    pub commit: bool,
+    /// The transaction's partitions.
+    pub partitions: Vec<(String, i32)>,
+}
+
+/// A future resolving once markers are written (Kafka's WriteTxnMarkers round).
+pub type MarkersFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// Writes transaction markers into partitions (the log store in the broker, a recorder in tests).
+pub trait MarkerWriter: Send + Sync + 'static {
+    /// Writes a commit or abort marker into every partition of `markers`; resolves once all are written.
+    fn write_markers(&self, markers: Markers) -> MarkersFuture;
+}
+
 /// Coordinator settings, with Kafka's broker-config names and defaults.
 #[derive(Debug, Clone)]
 pub struct TxnConfig {
@@ -43,6 +66,9 @@ pub struct TxnConfig {
     pub id_expiration_ms: i64,
     /// `transaction.remove.expired.transaction.cleanup.interval.ms`: how often expiry runs.
     pub cleanup_interval_ms: i64,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often timed-out transactions
+    /// are looked for.
+    pub abort_interval_ms: i64,
     /// Capacity of each shard's operation queue.
     pub queue_capacity: usize,
 }
@@ -54,6 +80,7 @@ impl Default for TxnConfig {
             max_timeout_ms: 900_000,
             id_expiration_ms: 604_800_000,
             cleanup_interval_ms: 3_600_000,
+            abort_interval_ms: 10_000,
             queue_capacity: 1024,
         }
     }
@@ -69,6 +96,9 @@ pub struct InitProducerIdRequest {
     /// v3+ (KIP-360): the producer id and epoch the instance already has, when it re-initialises.
     pub expected: Option<(i64, i16)>,
 }
+
+/// Per partition of a verify-only AddPartitionsToTxn: `None` when it is in the open transaction.
+pub type Verified = Vec<((String, i32), Option<TxnError>)>;
 
 /// A producer id with its epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +123,7 @@ impl TxnCoordinator {
         config: TxnConfig,
         log: Arc<dyn CoordinatorLog>,
         ids: Arc<dyn ProducerIdSource>,
+        markers: Arc<dyn MarkerWriter>,
     ) -> Result<Self, TxnError> {
         assert!(config.partitions > 0);
         let runtime_config = RuntimeConfig {
@@ -102,7 +133,7 @@ impl TxnCoordinator {
         let config = Arc::new(config);
         let runtime = Runtime::start(
             runtime_config,
-            Arc::new(move |_| TxnShard::new(config.clone(), ids.clone())),
+            Arc::new(move |_| TxnShard::new(config.clone(), ids.clone(), markers.clone())),
             log,
         )?;
         Ok(TxnCoordinator { runtime })
@@ -122,6 +153,57 @@ impl TxnCoordinator {
         let partition = self.partition_for(&req.transactional_id);
         self.runtime
             .write(partition, move |s, ctx| s.init_producer_id(ctx, req))
+            .await?
+    }
+
+    /// AddPartitionsToTxn (and AddOffsetsToTxn, with the group's `__consumer_offsets` partition): answers
+    /// once the transaction's new partitions are durable.
+    pub async fn add_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<(), TxnError> {
+        let id = transactional_id.to_string();
+        self.runtime
+            .write(self.partition_for(transactional_id), move |s, ctx| {
+                s.add_partitions(ctx, &id, producer_id, producer_epoch, partitions)
+            })
+            .await?
+    }
+
+    /// KIP-890 verify-only AddPartitionsToTxn: per partition, `None` when it is in the producer's open
+    /// transaction.
+    pub async fn verify_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Verified, TxnError> {
+        let id = transactional_id.to_string();
+        self.runtime
+            .read(self.partition_for(transactional_id), move |_, committed| {
+                TxnShard::verify_partitions(committed, &id, producer_id, producer_epoch, partitions)
+            })
+            .await?
+    }
+
+    /// EndTxn: answers once PrepareCommit / PrepareAbort is durable; markers and the Complete state
+    /// follow in the background.
+    pub async fn end_txn(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), TxnError> {
+        let id = transactional_id.to_string();
+        self.runtime
+            .write(self.partition_for(transactional_id), move |s, ctx| {
+                s.end_txn(ctx, &id, producer_id, producer_epoch, commit)
+            })
             .await?
     }
 

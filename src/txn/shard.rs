@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use super::records::{self, TxnLogValue};
 use super::state::TxnState;
-use super::{InitProducerIdRequest, ProducerIdAndEpoch, ProducerIdSource, TxnConfig, TxnError};
-use crate::coordinator::{CoordinatorShard, Ctx, Record};
+use super::{
+    InitProducerIdRequest, MarkerWriter, Markers, ProducerIdAndEpoch, ProducerIdSource, TxnConfig,
+    TxnError, Verified,
+};
+use crate::coordinator::{CoordinatorShard, Ctx, Followup, Record};
 
 /// The runtime context of a transaction shard.
 pub type TCtx = Ctx<TxnShard>;
@@ -58,7 +61,17 @@ pub type TxnStates = imbl::HashMap<String, TxnMetadata>;
 pub enum Timer {
     /// Remove transactional ids idle longer than `transactional.id.expiration.ms`.
     ExpireIds,
+    /// Abort transactions open longer than their `transaction.timeout.ms`.
+    AbortTimedOut,
+    /// Send the markers of a prepared transaction again (the last attempt failed).
+    RetryMarkers {
+        /// Transactional id.
+        transactional_id: String,
+    },
 }
+
+/// Pause before markers that could not be written are sent again.
+const MARKER_RETRY_MS: i64 = 1_000;
 
 /// Kafka's `isEpochExhausted`: the next bump could overflow, so a new producer id is needed.
 fn epoch_exhausted(epoch: i16) -> bool {
@@ -71,6 +84,8 @@ pub struct TxnShard {
     config: Arc<TxnConfig>,
     /// Producer-id allocation (the cluster's producer-id blocks).
     ids: Arc<dyn ProducerIdSource>,
+    /// Writes commit/abort markers into the partitions of a transaction.
+    markers: Arc<dyn MarkerWriter>,
     /// Replayed state.
     txns: TxnStates,
     /// Kafka's `lastProducerEpoch` (live, not in the record, as in Kafka): the epoch the current instance
@@ -123,8 +138,20 @@ impl CoordinatorShard for TxnShard {
         }
     }
 
+    /// Arms the sweeps, and finishes transactions that were prepared but not completed before the
+    /// restart (as Kafka does when it loads a partition).
     fn on_loaded(&mut self, ctx: &mut TCtx) {
         ctx.schedule_in(self.config.cleanup_interval_ms, Timer::ExpireIds);
+        ctx.schedule_in(self.config.abort_interval_ms, Timer::AbortTimedOut);
+        let prepared: Vec<String> = self
+            .txns
+            .iter()
+            .filter(|(_, m)| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in prepared {
+            self.send_markers(ctx, &id);
+        }
     }
 
     fn on_timer(&mut self, timer: Timer, ctx: &mut TCtx) {
@@ -133,16 +160,26 @@ impl CoordinatorShard for TxnShard {
                 self.expire_ids(ctx);
                 ctx.schedule_in(self.config.cleanup_interval_ms, Timer::ExpireIds);
             }
+            Timer::AbortTimedOut => {
+                self.abort_timed_out(ctx);
+                ctx.schedule_in(self.config.abort_interval_ms, Timer::AbortTimedOut);
+            }
+            Timer::RetryMarkers { transactional_id } => self.send_markers(ctx, &transactional_id),
         }
     }
 }
 
 impl TxnShard {
     /// A shard with no transactional ids yet (the runtime replays its partition into it).
-    pub fn new(config: Arc<TxnConfig>, ids: Arc<dyn ProducerIdSource>) -> Self {
+    pub fn new(
+        config: Arc<TxnConfig>,
+        ids: Arc<dyn ProducerIdSource>,
+        markers: Arc<dyn MarkerWriter>,
+    ) -> Self {
         TxnShard {
             config,
             ids,
+            markers,
             txns: TxnStates::new(),
             last_epochs: HashMap::new(),
         }
@@ -181,9 +218,14 @@ impl TxnShard {
                 return Err(TxnError::ProducerFenced);
             }
         }
+        if current.state == TxnState::Ongoing {
+            // Kafka's PrepareEpochFence: abort the open transaction under a bumped epoch (fencing the
+            // old instance), and let the new one retry once the abort is complete.
+            self.abort_fenced(ctx, &id);
+            return Err(TxnError::ConcurrentTransactions);
+        }
         if !current.state.is_idle() {
-            // Prepare*: markers are being written; Ongoing: the open transaction must be aborted first
-            // (Kafka fences its epoch and aborts it). The client backs off and retries.
+            // Markers are being written; the client backs off and retries.
             return Err(TxnError::ConcurrentTransactions);
         }
         let expected_epoch = req.expected.map(|(_, epoch)| epoch);
@@ -225,6 +267,243 @@ impl TxnShard {
             producer_id,
             producer_epoch: epoch,
         })
+    }
+
+    /// The metadata of `id` if `producer_id` / `producer_epoch` are its current ones (Kafka's checks
+    /// shared by AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit).
+    fn check_producer(
+        txns: &TxnStates,
+        id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+    ) -> Result<TxnMetadata, TxnError> {
+        if id.is_empty() {
+            return Err(TxnError::InvalidRequest("empty transactional id"));
+        }
+        let m = txns.get(id).ok_or(TxnError::InvalidProducerIdMapping)?;
+        if m.producer_id != producer_id {
+            return Err(TxnError::InvalidProducerIdMapping);
+        }
+        if m.producer_epoch != producer_epoch {
+            return Err(TxnError::ProducerFenced);
+        }
+        Ok(m.clone())
+    }
+
+    /// Kafka's `handleAddPartitionsToTransaction` (AddOffsetsToTxn adds the group's `__consumer_offsets`
+    /// partition the same way): the transaction becomes Ongoing with the partitions added; answered
+    /// once durable.
+    pub fn add_partitions(
+        &mut self,
+        ctx: &mut TCtx,
+        id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<(), TxnError> {
+        let current = Self::check_producer(&self.txns, id, producer_id, producer_epoch)?;
+        match current.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+                return Err(TxnError::ConcurrentTransactions)
+            }
+            TxnState::Ongoing if partitions.iter().all(|p| current.partitions.contains(p)) => {
+                return Ok(());
+            }
+            TxnState::Dead => return Err(TxnError::InvalidProducerIdMapping),
+            _ => {}
+        }
+        let now_ms = ctx.now_ms();
+        let mut next = current.clone();
+        if current.state.is_idle() {
+            next.start_ms = now_ms;
+            next.partitions.clear();
+        }
+        next.state = TxnState::Ongoing;
+        next.partitions.extend(partitions);
+        next.last_update_ms = now_ms;
+        debug_assert!(next.state.can_follow(current.state));
+        ctx.append(vec![next.record(id)], true, None);
+        Ok(())
+    }
+
+    /// KIP-890 verification: for each partition, whether `producer_id` / `producer_epoch` have an open
+    /// transaction containing it (read from the committed state).
+    pub fn verify_partitions(
+        committed: &TxnStates,
+        id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<Verified, TxnError> {
+        let current = Self::check_producer(committed, id, producer_id, producer_epoch)?;
+        Ok(partitions
+            .into_iter()
+            .map(|p| {
+                let open = current.state == TxnState::Ongoing && current.partitions.contains(&p);
+                let error = (!open).then_some(TxnError::InvalidTxnState);
+                (p, error)
+            })
+            .collect())
+    }
+
+    /// Kafka's `endTransaction` from a client: Ongoing → PrepareCommit / PrepareAbort, answered once
+    /// that is durable; the markers follow, then CompleteCommit / CompleteAbort. Retries of a finished
+    /// (or finishing) EndTxn get Kafka's answers.
+    pub fn end_txn(
+        &mut self,
+        ctx: &mut TCtx,
+        id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), TxnError> {
+        let current = Self::check_producer(&self.txns, id, producer_id, producer_epoch)?;
+        match (current.state, commit) {
+            (TxnState::Ongoing, _) => {
+                let state = if commit {
+                    TxnState::PrepareCommit
+                } else {
+                    TxnState::PrepareAbort
+                };
+                self.prepare(ctx, id, current, state, producer_epoch);
+                Ok(())
+            }
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(()),
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                Err(TxnError::ConcurrentTransactions)
+            }
+            _ => Err(TxnError::InvalidTxnState),
+        }
+    }
+
+    /// Aborts the open transaction of `id` under a bumped epoch, which fences the producer that opened
+    /// it (Kafka's `prepareFenceProducerEpoch` then abort: timeouts and InitProducerId).
+    fn abort_fenced(&mut self, ctx: &mut TCtx, id: &str) {
+        let Some(current) = self.txns.get(id).cloned() else {
+            return;
+        };
+        if current.state != TxnState::Ongoing || current.producer_epoch == i16::MAX {
+            return;
+        }
+        let epoch = current.producer_epoch + 1;
+        tracing::info!(transactional_id = %id, producer_id = current.producer_id, epoch,
+            "aborting open transaction with a fencing epoch bump");
+        self.last_epochs.remove(id);
+        self.prepare(ctx, id, current, TxnState::PrepareAbort, epoch);
+    }
+
+    /// Writes the Prepare* record (with `epoch`), then sends the markers once it is durable.
+    fn prepare(
+        &mut self,
+        ctx: &mut TCtx,
+        id: &str,
+        current: TxnMetadata,
+        state: TxnState,
+        epoch: i16,
+    ) {
+        let next = TxnMetadata {
+            producer_epoch: epoch,
+            state,
+            last_update_ms: ctx.now_ms(),
+            ..current
+        };
+        let txn_id = id.to_string();
+        ctx.append(
+            vec![next.record(id)],
+            true,
+            Some(Box::new(move |s: &mut TxnShard, result, ctx| {
+                if result.is_ok() {
+                    s.send_markers(ctx, &txn_id);
+                }
+            })),
+        );
+    }
+
+    /// Starts writing the markers of `id`'s prepared transaction into every one of its partitions.
+    fn send_markers(&mut self, ctx: &mut TCtx, id: &str) {
+        let Some(m) = self.txns.get(id) else {
+            return;
+        };
+        let commit = match m.state {
+            TxnState::PrepareCommit => true,
+            TxnState::PrepareAbort => false,
+            _ => return,
+        };
+        let markers = Markers {
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            commit,
+            partitions: m.partitions.iter().cloned().collect(),
+        };
+        let (txn_id, writer) = (id.to_string(), self.markers.clone());
+        let (producer_id, producer_epoch) = (m.producer_id, m.producer_epoch);
+        ctx.spawn(async move {
+            let result = writer.write_markers(markers).await;
+            let followup: Followup<TxnShard> = Box::new(move |s, ctx| {
+                s.markers_written(ctx, txn_id, producer_id, producer_epoch, result)
+            });
+            followup
+        });
+    }
+
+    /// Markers are in every partition: Prepare* → Complete*. On failure they are sent again later
+    /// (Kafka retries until they are written).
+    fn markers_written(
+        &mut self,
+        ctx: &mut TCtx,
+        id: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        result: Result<(), String>,
+    ) {
+        let Some(current) = self.txns.get(&id).cloned() else {
+            return;
+        };
+        let state = match current.state {
+            TxnState::PrepareCommit => TxnState::CompleteCommit,
+            TxnState::PrepareAbort => TxnState::CompleteAbort,
+            _ => return,
+        };
+        if (current.producer_id, current.producer_epoch) != (producer_id, producer_epoch) {
+            return;
+        }
+        if let Err(e) = result {
+            tracing::warn!(transactional_id = %id, error = %e, "writing transaction markers failed; retrying");
+            ctx.schedule_in(
+                MARKER_RETRY_MS,
+                Timer::RetryMarkers {
+                    transactional_id: id,
+                },
+            );
+            return;
+        }
+        let next = TxnMetadata {
+            state,
+            partitions: BTreeSet::new(),
+            last_update_ms: ctx.now_ms(),
+            ..current
+        };
+        debug_assert!(next.state.can_follow(current.state));
+        ctx.append(vec![next.record(&id)], true, None);
+    }
+
+    /// Kafka's `abortTimedOutTransactions`: open transactions older than their timeout are aborted
+    /// with a fencing epoch bump.
+    fn abort_timed_out(&mut self, ctx: &mut TCtx) {
+        let now_ms = ctx.now_ms();
+        let expired: Vec<String> = self
+            .txns
+            .iter()
+            .filter(|(_, m)| {
+                m.state == TxnState::Ongoing
+                    && m.start_ms >= 0
+                    && now_ms.saturating_sub(m.start_ms) >= i64::from(m.timeout_ms)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.abort_fenced(ctx, &id);
+        }
     }
 
     /// Tombstones for idle transactional ids not used for `transactional.id.expiration.ms` (Kafka's

@@ -15,8 +15,60 @@ impl ProducerIdSource for Counter {
     }
 }
 
+/// Records the markers it is asked to write; fails while `fail` is set.
+#[derive(Default)]
+struct RecordingMarkers {
+    written: std::sync::Mutex<Vec<Markers>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl MarkerWriter for RecordingMarkers {
+    fn write_markers(&self, markers: Markers) -> MarkersFuture {
+        if self.fail.load(Ordering::SeqCst) {
+            return Box::pin(std::future::ready(Err("injected".to_string())));
+        }
+        self.written.lock().unwrap().push(markers);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl RecordingMarkers {
+    fn taken(&self) -> Vec<Markers> {
+        std::mem::take(&mut *self.written.lock().unwrap())
+    }
+}
+
+fn start_with(
+    log: Arc<InMemoryOffsetsLog>,
+    config: TxnConfig,
+    markers: Arc<RecordingMarkers>,
+) -> TxnCoordinator {
+    TxnCoordinator::start(
+        config,
+        log,
+        Arc::new(Counter(AtomicI64::new(1000))),
+        markers,
+    )
+    .unwrap()
+}
+
 fn start_on(log: Arc<InMemoryOffsetsLog>, config: TxnConfig) -> TxnCoordinator {
-    TxnCoordinator::start(config, log, Arc::new(Counter(AtomicI64::new(1000)))).unwrap()
+    start_with(log, config, Arc::new(RecordingMarkers::default()))
+}
+
+/// Lets the shard tasks run (marker futures, follow-up writes).
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn tp(topic: &str, partition: i32) -> (String, i32) {
+    (topic.to_string(), partition)
+}
+
+async fn state_of(c: &TxnCoordinator, id: &str) -> TxnMetadata {
+    c.describe(id).await.unwrap().unwrap()
 }
 
 fn init(id: &str, expected: Option<(i64, i16)>) -> InitProducerIdRequest {
@@ -117,6 +169,7 @@ async fn state_is_replayed_from_kafka_records_after_a_restart() {
         TxnConfig::default(),
         log,
         Arc::new(Counter(AtomicI64::new(5000))),
+        Arc::new(RecordingMarkers::default()),
     )
     .unwrap();
     assert_eq!(c2.init_producer_id(init("tx", None)).await, Ok(pe(1000, 2)));
@@ -192,4 +245,231 @@ async fn idle_transactional_ids_expire() {
     assert_eq!(recs.last().unwrap().1, None, "a tombstone was written");
     // The id starts over with a new producer id.
     assert_eq!(c.init_producer_id(init("tx", None)).await, Ok(pe(1001, 0)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn commit_goes_empty_ongoing_prepare_complete_with_markers() {
+    let markers = Arc::new(RecordingMarkers::default());
+    let c = start_with(
+        Arc::new(InMemoryOffsetsLog::new()),
+        TxnConfig::default(),
+        markers.clone(),
+    );
+    let p = c.init_producer_id(init("tx", None)).await.unwrap();
+    let (pid, epoch) = (p.producer_id, p.producer_epoch);
+    c.add_partitions("tx", pid, epoch, vec![tp("a", 0)])
+        .await
+        .unwrap();
+    c.add_partitions("tx", pid, epoch, vec![tp("b", 1), tp("a", 0)])
+        .await
+        .unwrap();
+    let m = state_of(&c, "tx").await;
+    assert_eq!(m.state, TxnState::Ongoing);
+    assert_eq!(
+        m.partitions.iter().cloned().collect::<Vec<_>>(),
+        vec![tp("a", 0), tp("b", 1)]
+    );
+    assert!(m.start_ms > 0);
+    c.end_txn("tx", pid, epoch, true).await.unwrap();
+    settle().await;
+    assert_eq!(
+        markers.taken(),
+        vec![Markers {
+            producer_id: pid,
+            producer_epoch: epoch,
+            commit: true,
+            partitions: vec![tp("a", 0), tp("b", 1)],
+        }]
+    );
+    let m = state_of(&c, "tx").await;
+    assert_eq!((m.state, m.partitions.len()), (TxnState::CompleteCommit, 0));
+    // Retries of the finished EndTxn: the same result is fine, the other one is not.
+    assert_eq!(c.end_txn("tx", pid, epoch, true).await, Ok(()));
+    assert_eq!(
+        c.end_txn("tx", pid, epoch, false).await,
+        Err(TxnError::InvalidTxnState)
+    );
+    // The next transaction starts from CompleteCommit; an abort completes as CompleteAbort.
+    c.add_partitions("tx", pid, epoch, vec![tp("c", 0)])
+        .await
+        .unwrap();
+    c.end_txn("tx", pid, epoch, false).await.unwrap();
+    settle().await;
+    assert!(!markers.taken()[0].commit);
+    assert_eq!(state_of(&c, "tx").await.state, TxnState::CompleteAbort);
+    // No open transaction: EndTxn is refused.
+    assert_eq!(
+        c.end_txn("tx", pid, epoch, true).await,
+        Err(TxnError::InvalidTxnState)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn producer_checks_on_add_partitions_and_end_txn() {
+    let c = start_on(Arc::new(InMemoryOffsetsLog::new()), TxnConfig::default());
+    assert_eq!(
+        c.add_partitions("nope", 1, 0, vec![tp("a", 0)]).await,
+        Err(TxnError::InvalidProducerIdMapping)
+    );
+    let p = c.init_producer_id(init("tx", None)).await.unwrap();
+    assert_eq!(
+        c.add_partitions("tx", p.producer_id + 1, 0, vec![tp("a", 0)])
+            .await,
+        Err(TxnError::InvalidProducerIdMapping)
+    );
+    assert_eq!(
+        c.add_partitions("tx", p.producer_id, 1, vec![tp("a", 0)])
+            .await,
+        Err(TxnError::ProducerFenced)
+    );
+    assert_eq!(
+        c.end_txn("tx", p.producer_id, 0, true).await,
+        Err(TxnError::InvalidTxnState),
+        "no transaction open"
+    );
+    // Verify-only form (KIP-890): only partitions of the open transaction pass.
+    c.add_partitions("tx", p.producer_id, 0, vec![tp("a", 0)])
+        .await
+        .unwrap();
+    let v = c
+        .verify_partitions("tx", p.producer_id, 0, vec![tp("a", 0), tp("b", 0)])
+        .await
+        .unwrap();
+    assert_eq!(
+        v,
+        vec![
+            (tp("a", 0), None),
+            (tp("b", 0), Some(TxnError::InvalidTxnState))
+        ]
+    );
+    assert_eq!(
+        c.verify_partitions("tx", p.producer_id, 3, vec![tp("a", 0)])
+            .await,
+        Err(TxnError::ProducerFenced)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_instance_aborts_the_open_transaction_and_fences_the_old_one() {
+    let markers = Arc::new(RecordingMarkers::default());
+    let c = start_with(
+        Arc::new(InMemoryOffsetsLog::new()),
+        TxnConfig::default(),
+        markers.clone(),
+    );
+    let old = c.init_producer_id(init("tx", None)).await.unwrap();
+    c.add_partitions("tx", old.producer_id, 0, vec![tp("a", 0)])
+        .await
+        .unwrap();
+    // The new instance must retry while the open transaction is aborted under epoch 1.
+    assert_eq!(
+        c.init_producer_id(init("tx", None)).await,
+        Err(TxnError::ConcurrentTransactions)
+    );
+    settle().await;
+    assert_eq!(
+        markers.taken(),
+        vec![Markers {
+            producer_id: old.producer_id,
+            producer_epoch: 1,
+            commit: false,
+            partitions: vec![tp("a", 0)],
+        }]
+    );
+    assert_eq!(state_of(&c, "tx").await.state, TxnState::CompleteAbort);
+    assert_eq!(
+        c.init_producer_id(init("tx", None)).await,
+        Ok(pe(old.producer_id, 2))
+    );
+    // The old instance is fenced everywhere.
+    assert_eq!(
+        c.add_partitions("tx", old.producer_id, 0, vec![tp("a", 0)])
+            .await,
+        Err(TxnError::ProducerFenced)
+    );
+    assert_eq!(
+        c.end_txn("tx", old.producer_id, 0, true).await,
+        Err(TxnError::ProducerFenced)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_transaction_is_aborted_with_a_fencing_bump() {
+    let markers = Arc::new(RecordingMarkers::default());
+    let c = start_with(
+        Arc::new(InMemoryOffsetsLog::new()),
+        TxnConfig::default(),
+        markers.clone(),
+    );
+    let mut req = init("tx", None);
+    req.timeout_ms = 15_000;
+    let p = c.init_producer_id(req).await.unwrap();
+    c.add_partitions("tx", p.producer_id, 0, vec![tp("a", 0)])
+        .await
+        .unwrap();
+    // The sweep runs every 10 s: still open at 10 s, aborted by the 20 s sweep.
+    tokio::time::advance(Duration::from_millis(10_001)).await;
+    settle().await;
+    assert_eq!(state_of(&c, "tx").await.state, TxnState::Ongoing);
+    tokio::time::advance(Duration::from_millis(10_000)).await;
+    settle().await;
+    let m = state_of(&c, "tx").await;
+    assert_eq!((m.state, m.producer_epoch), (TxnState::CompleteAbort, 1));
+    let written = markers.taken();
+    assert_eq!(written.len(), 1);
+    assert!(!written[0].commit);
+    assert_eq!(written[0].producer_epoch, 1);
+    assert_eq!(
+        c.end_txn("tx", p.producer_id, 0, true).await,
+        Err(TxnError::ProducerFenced)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn markers_are_retried_and_resent_after_a_restart() {
+    let log = Arc::new(InMemoryOffsetsLog::new());
+    let markers = Arc::new(RecordingMarkers::default());
+    markers.fail.store(true, Ordering::SeqCst);
+    let c = start_with(log.clone(), TxnConfig::default(), markers.clone());
+    let p = c.init_producer_id(init("tx", None)).await.unwrap();
+    c.add_partitions("tx", p.producer_id, 0, vec![tp("a", 0)])
+        .await
+        .unwrap();
+    c.end_txn("tx", p.producer_id, 0, true).await.unwrap();
+    settle().await;
+    // Markers failed: the transaction stays prepared; everything else waits.
+    assert_eq!(state_of(&c, "tx").await.state, TxnState::PrepareCommit);
+    assert_eq!(
+        c.end_txn("tx", p.producer_id, 0, true).await,
+        Err(TxnError::ConcurrentTransactions)
+    );
+    assert_eq!(
+        c.add_partitions("tx", p.producer_id, 0, vec![tp("b", 0)])
+            .await,
+        Err(TxnError::ConcurrentTransactions)
+    );
+    assert_eq!(
+        c.init_producer_id(init("tx", None)).await,
+        Err(TxnError::ConcurrentTransactions)
+    );
+    // A restart reloads the prepared transaction and sends its markers again.
+    c.shutdown().await;
+    let markers2 = Arc::new(RecordingMarkers::default());
+    let c2 = start_with(log.clone(), TxnConfig::default(), markers2.clone());
+    settle().await;
+    assert_eq!(markers2.taken().len(), 1);
+    assert_eq!(state_of(&c2, "tx").await.state, TxnState::CompleteCommit);
+    // And a retry after a failure completes it without a restart.
+    let p2 = c2.init_producer_id(init("tx2", None)).await.unwrap();
+    c2.add_partitions("tx2", p2.producer_id, 0, vec![tp("a", 1)])
+        .await
+        .unwrap();
+    markers2.fail.store(true, Ordering::SeqCst);
+    c2.end_txn("tx2", p2.producer_id, 0, false).await.unwrap();
+    settle().await;
+    assert_eq!(state_of(&c2, "tx2").await.state, TxnState::PrepareAbort);
+    markers2.fail.store(false, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_millis(1_000)).await;
+    settle().await;
+    assert_eq!(state_of(&c2, "tx2").await.state, TxnState::CompleteAbort);
 }
