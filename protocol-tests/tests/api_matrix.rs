@@ -59,6 +59,8 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::ListPartitionReassignments, (0, 0)),
     (ApiKey::ElectLeaders, (0, 2)),
     (ApiKey::ListConfigResources, (0, 1)),
+    (ApiKey::DescribeTransactions, (0, 0)),
+    (ApiKey::ListTransactions, (0, 1)),
 ];
 
 /// Config and record-deletion APIs.
@@ -70,6 +72,9 @@ mod groups;
 /// Leader epochs, log dirs, leadership and config-resource listing.
 #[path = "api_matrix/surface.rs"]
 mod surface;
+/// The transaction admin APIs.
+#[path = "api_matrix/txns.rs"]
+mod txns;
 
 /// Kafka's authorized operations with no authorizer (`AclEntry.supportedOperations`): TOPIC = READ(3) WRITE(4)
 /// CREATE(5) DELETE(6) ALTER(7) DESCRIBE(8) DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11).

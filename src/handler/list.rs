@@ -83,6 +83,8 @@ handlers! {
     partition_placement::ListPartitionReassignments,
     partition_placement::ElectLeaders,
     list_config_resources::ListConfigResources,
+    describe_transactions::DescribeTransactions,
+    list_transactions::ListTransactions,
 }
 
 /// The served range of an API, if served at all.

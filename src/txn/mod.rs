@@ -207,6 +207,45 @@ impl TxnCoordinator {
             .await?
     }
 
+    /// ListTransactions: every transactional id (committed state) matching the filters, as Kafka's
+    /// `listTransactionStates` does (empty filters match everything; a negative duration disables that
+    /// filter; Dead ids are never listed). Returns `(transactional id, producer id, state)`.
+    pub async fn list_transactions(
+        &self,
+        states: Vec<TxnState>,
+        producer_ids: Vec<i64>,
+        duration_ms: i64,
+    ) -> Result<Vec<(String, i64, TxnState)>, TxnError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let filter = Arc::new((states, producer_ids));
+        let mut out = Vec::new();
+        for partition in 0..self.runtime.partitions() {
+            let filter = filter.clone();
+            let part = self
+                .runtime
+                .read(partition, move |_, committed| {
+                    let (states, producer_ids) = &*filter;
+                    committed
+                        .iter()
+                        .filter(|(_, m)| {
+                            m.state != TxnState::Dead
+                                && (producer_ids.is_empty()
+                                    || producer_ids.contains(&m.producer_id))
+                                && (states.is_empty() || states.contains(&m.state))
+                                && (duration_ms < 0 || now_ms - m.start_ms > duration_ms)
+                        })
+                        .map(|(id, m)| (id.clone(), m.producer_id, m.state))
+                        .collect::<Vec<_>>()
+                })
+                .await?;
+            out.extend(part);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// The committed state of a transactional id, if it exists.
     pub async fn describe(&self, transactional_id: &str) -> Result<Option<TxnMetadata>, TxnError> {
         let id = transactional_id.to_string();

@@ -54,6 +54,27 @@ impl TxnState {
         .find(|s| s.id() == id)
     }
 
+    /// Kafka's name of the state (ListTransactions, DescribeTransactions, `kafka-transactions.sh`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+            TxnState::Dead => "Dead",
+            TxnState::PrepareEpochFence => "PrepareEpochFence",
+        }
+    }
+
+    /// The state named `name`, matched exactly as Kafka's `TransactionState.fromName` does.
+    pub fn from_name(name: &str) -> Option<TxnState> {
+        (0..8)
+            .filter_map(TxnState::from_id)
+            .find(|s| s.name() == name)
+    }
+
     /// The states a transaction may be in just before entering `self` (Kafka's `validPreviousStates`).
     pub fn valid_previous_states(self) -> &'static [TxnState] {
         use TxnState::*;
@@ -93,6 +114,8 @@ mod tests {
             assert_eq!(TxnState::from_id(id).unwrap().id(), id);
         }
         assert_eq!(TxnState::from_id(8), None);
+        assert_eq!(TxnState::from_name("PrepareCommit"), Some(PrepareCommit));
+        assert_eq!(TxnState::from_name("ongoing"), None);
         assert!(PrepareCommit.can_follow(Ongoing));
         assert!(!PrepareCommit.can_follow(Empty));
         assert!(CompleteAbort.can_follow(PrepareAbort));
