@@ -321,6 +321,7 @@ impl Config {
             partitions: self.transaction_state_log_num_partitions,
             max_timeout_ms: self.transaction_max_timeout_ms,
             id_expiration_ms: self.transactional_id_expiration_ms,
+            offsets_topic_partitions: self.offsets_topic_num_partitions,
             ..crate::txn::TxnConfig::default()
         }
     }

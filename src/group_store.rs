@@ -10,8 +10,7 @@ use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords};
 use crate::log::{LogError, PartitionLog};
 
-/// Kafka's internal topic for group metadata and committed offsets.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub use crate::group::records::OFFSETS_TOPIC;
 /// Bytes read per step while replaying a partition at start-up.
 const REPLAY_READ_BYTES: usize = 1 << 20;
 

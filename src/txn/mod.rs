@@ -71,6 +71,8 @@ pub struct TxnConfig {
     pub abort_interval_ms: i64,
     /// Capacity of each shard's operation queue.
     pub queue_capacity: usize,
+    /// `offsets.topic.num.partitions`: AddOffsetsToTxn adds the group's `__consumer_offsets` partition.
+    pub offsets_topic_partitions: i32,
 }
 
 impl Default for TxnConfig {
@@ -82,6 +84,7 @@ impl Default for TxnConfig {
             cleanup_interval_ms: 3_600_000,
             abort_interval_ms: 10_000,
             queue_capacity: 1024,
+            offsets_topic_partitions: 50,
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct ProducerIdAndEpoch {
 pub struct TxnCoordinator {
     /// One shard per `__transaction_state` partition.
     runtime: Runtime<TxnShard>,
+    /// `offsets.topic.num.partitions` (AddOffsetsToTxn).
+    offsets_partitions: i32,
 }
 
 impl TxnCoordinator {
@@ -130,13 +135,17 @@ impl TxnCoordinator {
             partitions: config.partitions,
             queue_capacity: config.queue_capacity,
         };
+        let offsets_partitions = config.offsets_topic_partitions;
         let config = Arc::new(config);
         let runtime = Runtime::start(
             runtime_config,
             Arc::new(move |_| TxnShard::new(config.clone(), ids.clone(), markers.clone())),
             log,
         )?;
-        Ok(TxnCoordinator { runtime })
+        Ok(TxnCoordinator {
+            runtime,
+            offsets_partitions,
+        })
     }
 
     /// The `__transaction_state` partition that holds `transactional_id` (Kafka's
@@ -171,6 +180,21 @@ impl TxnCoordinator {
                 s.add_partitions(ctx, &id, producer_id, producer_epoch, partitions)
             })
             .await?
+    }
+
+    /// AddOffsetsToTxn: adds the `__consumer_offsets` partition of `group_id` to the transaction, as
+    /// Kafka's `handleAddOffsetsToTransaction` does.
+    pub async fn add_offsets(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group_id: &str,
+    ) -> Result<(), TxnError> {
+        let partition = crate::group::records::partition_for(group_id, self.offsets_partitions);
+        let offsets = (crate::group::records::OFFSETS_TOPIC.to_string(), partition);
+        self.add_partitions(transactional_id, producer_id, producer_epoch, vec![offsets])
+            .await
     }
 
     /// KIP-890 verify-only AddPartitionsToTxn: per partition, `None` when it is in the producer's open

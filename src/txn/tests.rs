@@ -473,3 +473,23 @@ async fn markers_are_retried_and_resent_after_a_restart() {
     settle().await;
     assert_eq!(state_of(&c2, "tx2").await.state, TxnState::CompleteAbort);
 }
+
+#[tokio::test(start_paused = true)]
+async fn add_offsets_adds_the_groups_offsets_partition() {
+    let c = start_on(Arc::new(InMemoryOffsetsLog::new()), TxnConfig::default());
+    let p = c.init_producer_id(init("tx", None)).await.unwrap();
+    c.add_offsets("tx", p.producer_id, 0, "my-group")
+        .await
+        .unwrap();
+    let expected = crate::group::records::partition_for("my-group", 50);
+    let m = state_of(&c, "tx").await;
+    assert_eq!(m.state, TxnState::Ongoing);
+    assert_eq!(
+        m.partitions.into_iter().collect::<Vec<_>>(),
+        vec![tp("__consumer_offsets", expected)]
+    );
+    assert_eq!(
+        c.add_offsets("tx", p.producer_id, 1, "my-group").await,
+        Err(TxnError::ProducerFenced)
+    );
+}
