@@ -8,12 +8,18 @@
 //! that must survive a restart is appended to `__consumer_offsets` in Kafka's record formats
 //! ([`records`]) and replayed at load.
 
+mod admin;
 mod classic;
 mod error;
+mod join;
+mod members;
 mod memlog;
+mod offsets;
 pub mod records;
+mod replay;
 mod shard;
 pub mod state;
+mod stored;
 #[cfg(test)]
 mod tests;
 
