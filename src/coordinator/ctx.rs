@@ -125,14 +125,18 @@ impl<S: CoordinatorShard> Ctx<S> {
         self.tasks.push(Box::pin(work));
     }
 
-    /// Answers once the writes this operation asked for so far are durable (at once if there are none).
+    /// Answers once the writes this operation asked for are durable. With none, the answer still waits
+    /// for every earlier pending write (its result may rest on them), as Kafka's runtime defers it to
+    /// the last written offset.
     pub(super) fn reply_when_durable(
         &mut self,
         reply: impl FnOnce(Result<(), CoordinatorError>) + Send + 'static,
     ) {
-        match self.writes.last_mut() {
-            Some(last) => last.replies.push(Box::new(reply)),
-            None => reply(Ok(())),
+        if self.writes.is_empty() {
+            self.append(Vec::new(), false, None);
+        }
+        if let Some(last) = self.writes.last_mut() {
+            last.replies.push(Box::new(reply));
         }
     }
 }

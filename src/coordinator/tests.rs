@@ -278,3 +278,26 @@ async fn panicking_shard_is_reloaded_from_the_log_and_serves_again() {
 
 /// Longer than the first restart back-off.
 const RESTART_PAUSE: Duration = Duration::from_millis(200);
+
+#[tokio::test(start_paused = true)]
+async fn reply_without_records_waits_for_earlier_pending_writes() {
+    let log = Arc::new(TestLog::default());
+    log.gated.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rt = start(log.clone());
+    let (rt1, rt2) = (rt.clone(), rt.clone());
+    let first = tokio::spawn(async move {
+        rt1.write(0, |_, ctx| ctx.append(vec![put("a", "1")], true, None))
+            .await
+    });
+    settle().await;
+    // Sees "a" (live state) and answers from it: that answer must not overtake a's durability.
+    let second = tokio::spawn(async move {
+        rt2.write(0, |s: &mut KvShard, _| s.state.get("a").cloned())
+            .await
+    });
+    settle().await;
+    assert!(!second.is_finished());
+    log.release(Ok(()));
+    assert_eq!(first.await.unwrap(), Ok(()));
+    assert_eq!(second.await.unwrap(), Ok(Some("1".to_string())));
+}
