@@ -1,9 +1,10 @@
 //! Weir: a Kafka wire-protocol-compatible broker.
 //!
 //! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode) →
-//! `handler` (one file per API family, one list of handlers in `handler/list.rs`) → `cluster` (topic metadata), `log` (partition logs), `group`
-//! (consumer groups) → response
-//! encode → socket. `broker` wires them together; `config` holds the settings.
+//! `handler` (one file per API family, one list of handlers in `handler/list.rs`) → `cluster` (topic
+//! metadata), `log` (partition logs), `group` (consumer groups), `txn` (transactions) → response encode →
+//! socket. `group` and `txn` run on `coordinator`, the shared coordinator runtime. `broker` wires them
+//! together; `config` holds the settings.
 
 mod alloc_guard;
 pub mod broker;
