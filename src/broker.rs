@@ -11,11 +11,12 @@ use tokio::task::JoinSet;
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::Config;
 use crate::group::{GroupCoordinator, GroupError};
-use crate::group_store::{ClusterTopics, LogOffsets};
+use crate::group_store::{ClusterProducerIds, ClusterTopics, LogOffsets};
 use crate::handler::fetch_session::FetchSessionCache;
 use crate::handler::{Ctx, NodeInfo};
 use crate::log::{LogError, LogStore};
 use crate::net::session;
+use crate::txn::{TxnCoordinator, TxnError, TRANSACTION_STATE_TOPIC};
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,8 @@ pub enum StartError {
     Groups(#[from] GroupError),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("transaction coordinator: {0}")]
+    Txns(#[from] TxnError),
 }
 
 /// A running broker.
@@ -49,6 +52,8 @@ pub struct Broker {
     groups: GroupCoordinator,
     /// Cluster membership: controlled shutdown first, quorum last.
     cluster: Arc<Cluster>,
+    /// The transaction coordinator, stopped before the store.
+    txns: TxnCoordinator,
 }
 
 /// How long a single node waits at start-up to be unfenced by its own controller (milliseconds normally).
@@ -83,12 +88,25 @@ impl Broker {
         if cluster.is_single_node() && !cluster.wait_active(SINGLE_NODE_READY).await {
             tracing::warn!("this single node was not unfenced in time; serving anyway");
         }
-        let offsets = LogOffsets::new(cluster.clone(), config.offsets_topic_num_partitions);
+        // A first block of producer ids, so coordinators that cannot wait for the controller have ids.
+        let prefetch = cluster.clone();
+        tokio::spawn(async move { prefetch.prefetch_producer_ids().await });
+        let offsets = LogOffsets::new(cluster.clone());
         // Replays every local `__consumer_offsets` partition before the first client is served.
         let groups = GroupCoordinator::start(
             config.group_config(),
             Arc::new(offsets),
             Arc::new(ClusterTopics(cluster.clone())),
+        )?;
+        // Replays every local `__transaction_state` partition likewise.
+        let txns = TxnCoordinator::start(
+            config.txn_config(),
+            Arc::new(LogOffsets::for_topic(
+                cluster.clone(),
+                TRANSACTION_STATE_TOPIC,
+            )),
+            Arc::new(ClusterProducerIds(cluster.clone())),
+            Arc::new(crate::group_store::UnbuiltMarkers),
         )?;
         let ctx = Arc::new(Ctx {
             node: NodeInfo {
@@ -99,6 +117,7 @@ impl Broker {
             cluster: cluster.clone(),
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             groups: groups.clone(),
+            txns: txns.clone(),
             config,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -111,6 +130,7 @@ impl Broker {
             store,
             groups,
             cluster,
+            txns,
         })
     }
 
@@ -131,6 +151,7 @@ impl Broker {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
         self.groups.shutdown().await;
+        self.txns.shutdown().await;
         self.store.stop_background().await;
         self.store.shutdown()?;
         tracing::info!("weir broker stopped cleanly");

@@ -137,6 +137,20 @@ pub struct Config {
     /// (`controller.quorum.election.timeout.ms`); the actual wait is random up to twice this.
     #[serde(rename = "controller.quorum.election.timeout.ms")]
     pub controller_election_timeout_ms: u64,
+    /// Partitions of `__transaction_state` (`transaction.state.log.num.partitions`).
+    #[serde(rename = "transaction.state.log.num.partitions")]
+    pub transaction_state_log_num_partitions: i32,
+    /// Largest `transaction.timeout.ms` a producer may ask for (`transaction.max.timeout.ms`).
+    #[serde(rename = "transaction.max.timeout.ms")]
+    pub transaction_max_timeout_ms: i64,
+    /// Idle transactional ids are removed after this (`transactional.id.expiration.ms`).
+    #[serde(rename = "transactional.id.expiration.ms")]
+    pub transactional_id_expiration_ms: i64,
+    /// Weir preview: serve InitProducerId for transactional ids (ids, epochs, fencing) although
+    /// transactions themselves cannot run yet (`transaction.coordinator.enable`). Off by default, so a
+    /// transactional producer fails at once with a clear error rather than at its first send.
+    #[serde(rename = "transaction.coordinator.enable")]
+    pub transaction_coordinator_enable: bool,
 }
 
 impl Default for Config {
@@ -182,6 +196,10 @@ impl Default for Config {
             broker_heartbeat_interval_ms: 2000,
             broker_session_timeout_ms: 9000,
             controller_election_timeout_ms: 1000,
+            transaction_state_log_num_partitions: 50,
+            transaction_max_timeout_ms: 900_000,
+            transactional_id_expiration_ms: 604_800_000,
+            transaction_coordinator_enable: false,
         }
     }
 }
@@ -254,6 +272,16 @@ impl Config {
         if self.offsets_topic_num_partitions < 1 {
             return Err(ConfigError::Invalid(
                 "offsets.topic.num.partitions must be >= 1".into(),
+            ));
+        }
+        if self.transaction_state_log_num_partitions < 1 {
+            return Err(ConfigError::Invalid(
+                "transaction.state.log.num.partitions must be >= 1".into(),
+            ));
+        }
+        if self.transaction_max_timeout_ms < 1 || self.transactional_id_expiration_ms < 1 {
+            return Err(ConfigError::Invalid(
+                "transaction.max.timeout.ms and transactional.id.expiration.ms must be >= 1".into(),
             ));
         }
         if self.socket_request_max_bytes < 1024 {
@@ -398,6 +426,17 @@ impl Config {
             group_initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
             offsets_retention_ms: self.offsets_retention_minutes.saturating_mul(60_000),
             ..crate::group::GroupConfig::default()
+        }
+    }
+
+    /// Settings of the transaction coordinator.
+    pub fn txn_config(&self) -> crate::txn::TxnConfig {
+        crate::txn::TxnConfig {
+            partitions: self.transaction_state_log_num_partitions,
+            max_timeout_ms: self.transaction_max_timeout_ms,
+            id_expiration_ms: self.transactional_id_expiration_ms,
+            offsets_topic_partitions: self.offsets_topic_num_partitions,
+            ..crate::txn::TxnConfig::default()
         }
     }
 
@@ -578,6 +617,19 @@ impl serde::Serialize for SerializableConfig<'_> {
         m.serialize_entry(
             "controller.quorum.election.timeout.ms",
             &c.controller_election_timeout_ms,
+        )?;
+        m.serialize_entry(
+            "transaction.state.log.num.partitions",
+            &c.transaction_state_log_num_partitions,
+        )?;
+        m.serialize_entry("transaction.max.timeout.ms", &c.transaction_max_timeout_ms)?;
+        m.serialize_entry(
+            "transactional.id.expiration.ms",
+            &c.transactional_id_expiration_ms,
+        )?;
+        m.serialize_entry(
+            "transaction.coordinator.enable",
+            &c.transaction_coordinator_enable,
         )?;
         m.end()
     }

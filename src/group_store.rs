@@ -1,72 +1,72 @@
-//! The group coordinator's storage: `__consumer_offsets` partitions in the log store, and topic lookups
-//! against the metadata image. This is the only place where `group` meets `log` and `cluster`.
+//! The coordinators' storage: `__consumer_offsets` / `__transaction_state` partitions in the log store,
+//! topic lookups against the metadata image, producer ids from the cluster. This is the only place where
+//! `group` and `txn` meet `log` and `cluster`.
 
 use std::sync::Arc;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::group::{AppendFuture, GroupError, OffsetsLog, OffsetsRecord, TopicLookup};
+use crate::coordinator::CoordinatorError;
+use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords};
 use crate::log::{LogError, PartitionLog};
 
-/// Kafka's internal topic for group metadata and committed offsets.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub use crate::group::records::OFFSETS_TOPIC;
 /// Bytes read per step while replaying a partition at start-up.
 const REPLAY_READ_BYTES: usize = 1 << 20;
 
-/// `__consumer_offsets` over the log store.
+/// A coordinator's internal topic (`__consumer_offsets`, `__transaction_state`) over the log store.
 pub struct LogOffsets {
     /// Metadata and partition logs.
     cluster: Arc<Cluster>,
-    /// Partitions `__consumer_offsets` is created with (`offsets.topic.num.partitions`).
-    partitions: i32,
+    /// The internal topic (created by FindCoordinator, see [`ensure_internal_topic`]).
+    topic: &'static str,
 }
 
 impl LogOffsets {
-    /// Storage over `cluster`; `__consumer_offsets` (with `partitions` partitions) is created on first write,
-    /// as Kafka creates it on first use rather than at start-up.
-    pub fn new(cluster: Arc<Cluster>, partitions: i32) -> LogOffsets {
-        LogOffsets {
-            cluster,
-            partitions,
-        }
+    /// `__consumer_offsets` over `cluster`.
+    pub fn new(cluster: Arc<Cluster>) -> LogOffsets {
+        Self::for_topic(cluster, OFFSETS_TOPIC)
     }
 
-    /// The log of one `__consumer_offsets` partition this broker leads. The topic itself is created by
-    /// FindCoordinator ([`ensure_offsets_topic`]), which every client calls before using a group.
-    fn partition_log(&self, partition: i32) -> Result<Arc<PartitionLog>, GroupError> {
+    /// Another coordinator's internal topic.
+    pub fn for_topic(cluster: Arc<Cluster>, topic: &'static str) -> LogOffsets {
+        LogOffsets { cluster, topic }
+    }
+
+    /// The log of one partition of the coordinator's topic that this broker leads. The topic itself is
+    /// created by FindCoordinator ([`ensure_internal_topic`]), which every client calls first.
+    fn partition_log(&self, partition: i32) -> Result<Arc<PartitionLog>, CoordinatorError> {
         self.cluster
-            .partition(OFFSETS_TOPIC, partition)
+            .partition(self.topic, partition)
             .ok_or_else(|| {
-                GroupError::Storage(format!(
-                    "{OFFSETS_TOPIC}-{partition} is not led by this broker"
+                CoordinatorError::Storage(format!(
+                    "{}-{partition} is not led by this broker",
+                    self.topic
                 ))
             })
     }
-
-    /// Partitions of `__consumer_offsets` this coordinator uses.
-    pub fn partitions(&self) -> i32 {
-        self.partitions
-    }
 }
 
-/// Creates `__consumer_offsets` (compacted, internal) through the controller if it does not exist yet, as
-/// Kafka does on the first FindCoordinator. Returns whether it was created by this call.
-pub async fn ensure_offsets_topic(
+/// Creates a coordinator's internal topic (compacted) with `partitions` partitions through the
+/// controller if it does not exist yet, as Kafka does on the first FindCoordinator. Returns whether it was
+/// created by this call.
+pub async fn ensure_internal_topic(
     cluster: &Cluster,
+    topic: &str,
     partitions: i32,
 ) -> Result<bool, ClusterError> {
-    if cluster.topic(OFFSETS_TOPIC).is_some() {
+    if cluster.topic(topic).is_some() {
         return Ok(false);
     }
     let mut configs = std::collections::BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
     configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
     match cluster
-        .create_topic(OFFSETS_TOPIC, partitions, 1, configs, true, false)
+        .create_topic(topic, partitions, 1, configs, true, false)
         .await
     {
         Ok(_) => {
-            tracing::info!(partitions, "created {OFFSETS_TOPIC}");
+            tracing::info!(partitions, "created {topic}");
             Ok(true)
         }
         Err(ClusterError::TopicAlreadyExists(_)) => Ok(false),
@@ -74,8 +74,8 @@ pub async fn ensure_offsets_topic(
     }
 }
 
-fn storage(e: LogError) -> GroupError {
-    GroupError::Storage(e.to_string())
+fn storage(e: LogError) -> CoordinatorError {
+    CoordinatorError::Storage(e.to_string())
 }
 
 impl OffsetsLog for LogOffsets {
@@ -98,10 +98,10 @@ impl OffsetsLog for LogOffsets {
         })
     }
 
-    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, GroupError> {
-        // Replays what this node holds, led or not: the coordinator serves only groups whose partition
-        // this broker leads (handlers check), but loads every local one.
-        let Some(log) = self.cluster.local_partition(OFFSETS_TOPIC, partition) else {
+    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, CoordinatorError> {
+        // Replays what this node holds, led or not: the coordinator serves only what this broker leads
+        // (checked per request), but loads every local partition.
+        let Some(log) = self.cluster.local_partition(self.topic, partition) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -133,6 +133,29 @@ impl OffsetsLog for LogOffsets {
             offset = next;
         }
         Ok(out)
+    }
+}
+
+/// Producer ids for the transaction coordinator, from the cluster's producer-id blocks.
+pub struct ClusterProducerIds(pub Arc<Cluster>);
+
+impl crate::txn::ProducerIdSource for ClusterProducerIds {
+    fn next_producer_id(&self) -> Result<i64, String> {
+        self.0.try_next_producer_id().map_err(|e| e.to_string())
+    }
+}
+
+/// The broker's marker writer until control batches, the LSO and read_committed exist in the log store:
+/// it refuses, so a prepared transaction (only reachable from a `__transaction_state` written elsewhere,
+/// since AddPartitionsToTxn / EndTxn are not served yet) stays prepared and is retried, never completed
+/// without its markers.
+pub struct UnbuiltMarkers;
+
+impl crate::txn::MarkerWriter for UnbuiltMarkers {
+    fn write_markers(&self, _markers: crate::txn::Markers) -> crate::txn::MarkersFuture {
+        Box::pin(std::future::ready(Err(
+            "transaction markers are not written by this broker yet".to_string(),
+        )))
     }
 }
 

@@ -2,14 +2,16 @@
 //!
 //! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode) → `handler` (one
 //! file per API family, one list of handlers in `handler/list.rs`) → `cluster` (the metadata image,
-//! replicated through the controller quorum), `log` (partition logs), `group` (consumer groups) → response
-//! encode → socket. `broker` wires them together; `config` holds the settings; `dev_cluster` runs a local
-//! multi-node cluster.
+//! replicated through the controller quorum), `log` (partition logs), `group` (consumer groups), `txn`
+//! (transactions) → response encode → socket. `group` and `txn` run on `coordinator`, the shared
+//! coordinator runtime. `broker` wires them together; `config` holds the settings; `dev_cluster` runs a
+//! local multi-node cluster.
 
 mod alloc_guard;
 pub mod broker;
 pub mod cluster;
 pub mod config;
+pub mod coordinator;
 pub mod dev_cluster;
 pub mod group;
 pub mod group_store;
@@ -17,6 +19,7 @@ pub mod handler;
 pub mod log;
 pub mod net;
 pub mod protocol;
+pub mod txn;
 
 pub use broker::Broker;
 pub use config::Config;

@@ -60,6 +60,8 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::ElectLeaders, (0, 2)),
     (ApiKey::ListConfigResources, (0, 1)),
     (ApiKey::DescribeQuorum, (0, 2)),
+    (ApiKey::DescribeTransactions, (0, 0)),
+    (ApiKey::ListTransactions, (0, 1)),
 ];
 
 /// Config and record-deletion APIs.
@@ -71,6 +73,9 @@ mod groups;
 /// Leader epochs, log dirs, leadership and config-resource listing.
 #[path = "api_matrix/surface.rs"]
 mod surface;
+/// The transaction admin APIs.
+#[path = "api_matrix/txns.rs"]
+mod txns;
 
 /// Kafka's authorized operations with no authorizer (`AclEntry.supportedOperations`): TOPIC = READ(3) WRITE(4)
 /// CREATE(5) DELETE(6) ALTER(7) DESCRIBE(8) DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11).
@@ -790,6 +795,102 @@ async fn matrix_init_producer_id() {
             assert_eq!(resp.producer_epoch, 0, "v{v} epoch");
             assert!(!seen.contains(&resp.producer_id.0), "v{v} fresh id");
             seen.push(resp.producer_id.0);
+        }
+        broker.shutdown().await;
+    })
+    .await;
+}
+
+/// Transactional InitProducerId at every version: the epoch is bumped by every init (fencing the older
+/// instance, which gets PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH before v4 as in Kafka), timeouts above
+/// `transaction.max.timeout.ms` are refused, and the state survives a restart (`__transaction_state`).
+#[tokio::test]
+async fn matrix_init_producer_id_transactional() {
+    bounded(Duration::from_secs(30), async {
+        let mut broker = TestBroker::start_with(|c| c.transaction_coordinator_enable = true).await;
+        // Clients find the transaction coordinator first; that creates `__transaction_state`.
+        let find = kafka_protocol::messages::FindCoordinatorRequest::default()
+            .with_key(str_bytes("tx-any"))
+            .with_key_type(1);
+        assert_eq!(broker.client().await.call(3, &find).await.error_code, 0);
+        let init = |id: &str, timeout_ms: i32, expected: Option<(i64, i16)>, v: i16| {
+            let mut req = InitProducerIdRequest::default()
+                .with_transactional_id(Some(str_bytes(id).into()))
+                .with_transaction_timeout_ms(timeout_ms);
+            if v >= 3 {
+                let (pid, epoch) = expected.unwrap_or((-1, -1));
+                req = req
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch);
+            }
+            req
+        };
+        let mut ids = Vec::new();
+        for v in advertised(ApiKey::InitProducerId) {
+            eprintln!("case transactional InitProducerId v{v}");
+            let mut c = broker.client().await;
+            let id = format!("tx-v{v}");
+            let first = c.call(v, &init(&id, 60_000, None, v)).await;
+            assert_eq!(
+                (first.error_code, first.producer_epoch),
+                (0, 0),
+                "v{v} first"
+            );
+            assert!(first.producer_id.0 >= 0 && !ids.contains(&first.producer_id.0));
+            ids.push(first.producer_id.0);
+            let second = c.call(v, &init(&id, 60_000, None, v)).await;
+            assert_eq!(second.error_code, 0, "v{v} second");
+            assert_eq!(
+                (second.producer_id, second.producer_epoch),
+                (first.producer_id, 1)
+            );
+            if v >= 3 {
+                let old = Some((first.producer_id.0, 0));
+                let fenced = c.call(v, &init(&id, 60_000, old, v)).await;
+                let code = if v >= 4 {
+                    ResponseError::ProducerFenced.code()
+                } else {
+                    ResponseError::InvalidProducerEpoch.code()
+                };
+                assert_eq!(fenced.error_code, code, "v{v} fenced");
+                assert_eq!((fenced.producer_id.0, fenced.producer_epoch), (-1, -1));
+            }
+            let too_long = c.call(v, &init("tx-long", 900_001, None, v)).await;
+            assert_eq!(
+                too_long.error_code,
+                ResponseError::InvalidTransactionTimeout.code(),
+                "v{v} timeout"
+            );
+        }
+        broker = broker.restart().await;
+        let mut c = broker.client().await;
+        let again = c.call(5, &init("tx-v5", 60_000, None, 5)).await;
+        assert_eq!(again.error_code, 0);
+        assert_eq!((again.producer_id.0, again.producer_epoch), (ids[5], 2));
+        broker.shutdown().await;
+    })
+    .await;
+}
+
+/// Until transactions can run (markers, LSO, read_committed), a transactional producer is stopped at
+/// InitProducerId with a fatal error rather than failing later at its first send.
+#[tokio::test]
+async fn transactional_init_is_refused_by_default() {
+    bounded(Duration::from_secs(20), async {
+        let broker = TestBroker::start().await;
+        let mut c = broker.client().await;
+        for v in advertised(ApiKey::InitProducerId) {
+            let req = InitProducerIdRequest::default()
+                .with_transactional_id(Some(str_bytes("tx").into()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1);
+            let resp = c.call(v, &req).await;
+            assert_eq!(
+                resp.error_code,
+                ResponseError::TransactionalIdAuthorizationFailed.code(),
+                "v{v}"
+            );
         }
         broker.shutdown().await;
     })

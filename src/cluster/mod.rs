@@ -135,7 +135,7 @@ pub struct Cluster {
     store: Arc<LogStore>,
     log_defaults: LogConfig,
     /// Next producer id to hand out and the end of this broker's block.
-    producer_ids: tokio::sync::Mutex<(i64, i64)>,
+    producer_ids: std::sync::Mutex<(i64, i64)>,
     single_voter: bool,
     /// `controller.quorum.voters`, id → controller listener address.
     voters: Vec<(u64, String)>,
@@ -200,7 +200,7 @@ impl Cluster {
             lifecycle: tokio::sync::Mutex::new(Some(lifecycle)),
             store,
             log_defaults,
-            producer_ids: tokio::sync::Mutex::new((0, 0)),
+            producer_ids: std::sync::Mutex::new((0, 0)),
             single_voter: options.quorum.voters.len() == 1,
             voters: options.quorum.voters.clone().into_iter().collect(),
         }))
@@ -417,25 +417,75 @@ impl Cluster {
 
     /// Hands out a new producer id from this broker's block; a new block comes from the controller.
     pub async fn next_producer_id(&self) -> Result<i64, ClusterError> {
-        let mut ids = self.producer_ids.lock().await;
-        if ids.0 >= ids.1 {
-            let epoch = self
-                .standing
-                .borrow()
-                .epoch
-                .ok_or_else(|| ClusterError::Quorum("broker not registered yet".into()))?;
-            let req = ControllerRequest::AllocateProducerIds {
-                id: self.node_id,
-                epoch,
-            };
-            match self.change(req).await? {
-                ControllerReply::ProducerIds { start, len } => *ids = (start, start + len),
-                other => return Err(unexpected(other)),
+        loop {
+            if let Some(id) = self.take_producer_id() {
+                return Ok(id);
             }
+            self.fetch_producer_ids().await?;
         }
-        let id = ids.0;
-        ids.0 += 1;
-        Ok(id)
+    }
+
+    /// A producer id from the current block without waiting (for coordinators that cannot await); when
+    /// the block is used up, a new one is fetched in the background and this call fails (retriable), as
+    /// Kafka's ProducerIdManager answers while its next block is on the way.
+    pub fn try_next_producer_id(self: &Arc<Self>) -> Result<i64, ClusterError> {
+        if let Some(id) = self.take_producer_id() {
+            return Ok(id);
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.fetch_producer_ids().await {
+                tracing::warn!(error = %e, "cannot fetch a producer id block");
+            }
+        });
+        Err(ClusterError::NoController(
+            "a new block of producer ids is being fetched".into(),
+        ))
+    }
+
+    /// Fetches a block of producer ids once this broker is registered (retried until it is).
+    pub async fn prefetch_producer_ids(&self) {
+        let mut standing = self.standing.clone();
+        if standing.wait_for(|s| s.epoch.is_some()).await.is_err() {
+            return;
+        }
+        for _ in 0..50 {
+            if self.fetch_producer_ids().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn take_producer_id(&self) -> Option<i64> {
+        let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
+        (ids.0 < ids.1).then(|| {
+            ids.0 += 1;
+            ids.0 - 1
+        })
+    }
+
+    /// Asks the controller for a block of producer ids and makes it current.
+    async fn fetch_producer_ids(&self) -> Result<(), ClusterError> {
+        let epoch = self
+            .standing
+            .borrow()
+            .epoch
+            .ok_or_else(|| ClusterError::Quorum("broker not registered yet".into()))?;
+        let req = ControllerRequest::AllocateProducerIds {
+            id: self.node_id,
+            epoch,
+        };
+        match self.change(req).await? {
+            ControllerReply::ProducerIds { start, len } => {
+                let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
+                if ids.0 >= ids.1 {
+                    *ids = (start, start + len);
+                }
+                Ok(())
+            }
+            other => Err(unexpected(other)),
+        }
     }
 }
 

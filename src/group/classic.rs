@@ -1,4 +1,5 @@
-//! One classic group's data: members, protocol bookkeeping, parked replies and committed offsets.
+//! One classic group's data: members, protocol bookkeeping and parked replies (committed offsets are
+//! the shard's replayed state).
 //! Pure data and small invariant-keeping helpers; the rules that drive it live in `shard.rs`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -96,8 +97,6 @@ pub struct CommittedOffset {
     pub commit_timestamp_ms: i64,
     /// Explicit expiry from OffsetCommit v2–4 `retention_time_ms`.
     pub expire_timestamp_ms: Option<i64>,
-    /// Order of the append that wrote it; a completion never overwrites a newer append.
-    pub append_seq: u64,
 }
 
 /// The pending rebalance timer of a group in PreparingRebalance.
@@ -159,10 +158,6 @@ pub struct ClassicGroup {
     pub sync_timer: Option<u64>,
     /// Topics the members subscribe to (consumer protocol only; `None` = unknown).
     pub subscribed_topics: Option<HashSet<String>>,
-    /// Committed offsets by (topic, partition).
-    pub offsets: HashMap<(String, i32), CommittedOffset>,
-    /// OffsetCommit appends not yet resolved (keeps an offsets-only group alive meanwhile).
-    pub pending_offset_commits: usize,
 }
 
 impl ClassicGroup {
@@ -186,8 +181,6 @@ impl ClassicGroup {
             join_timer: None,
             sync_timer: None,
             subscribed_topics: None,
-            offsets: HashMap::new(),
-            pending_offset_commits: 0,
         }
     }
 
@@ -458,13 +451,13 @@ impl ClassicGroup {
             .is_some_and(|t| t.contains(topic))
     }
 
-    /// A group with no members, no offsets and nothing persisted can be forgotten.
-    pub fn is_disposable(&self) -> bool {
+    /// A group with no members, no offsets (`has_offsets`: kept by the shard) and nothing persisted can
+    /// be forgotten.
+    pub fn is_disposable(&self, has_offsets: bool) -> bool {
         self.is(GroupState::Empty)
             && self.members.is_empty()
             && self.pending_members.is_empty()
-            && self.offsets.is_empty()
-            && self.pending_offset_commits == 0
+            && !has_offsets
             && self.generation_id == 0
     }
 }

@@ -64,3 +64,12 @@ pub enum GroupError {
     #[error("corrupt group record: {0}")]
     CorruptRecord(String),
 }
+
+impl From<crate::coordinator::CoordinatorError> for GroupError {
+    fn from(e: crate::coordinator::CoordinatorError) -> Self {
+        match e {
+            crate::coordinator::CoordinatorError::Storage(s) => GroupError::Storage(s),
+            _ => GroupError::CoordinatorNotAvailable,
+        }
+    }
+}

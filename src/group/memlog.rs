@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use super::{AppendFuture, GroupError, OffsetsLog, OffsetsRecord};
+use super::{AppendFuture, OffsetsLog, OffsetsRecord};
+use crate::coordinator::CoordinatorError;
 
 /// Keeps every appended record per partition in memory; can be told to fail appends.
 #[derive(Default)]
@@ -40,7 +41,9 @@ impl InMemoryOffsetsLog {
 impl OffsetsLog for InMemoryOffsetsLog {
     fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture {
         if self.fail_appends.load(Ordering::SeqCst) {
-            return Box::pin(async { Err(GroupError::Storage("append failed (injected)".into())) });
+            return Box::pin(async {
+                Err(CoordinatorError::Storage("append failed (injected)".into()))
+            });
         }
         self.partitions
             .lock()
@@ -51,7 +54,7 @@ impl OffsetsLog for InMemoryOffsetsLog {
         Box::pin(async { Ok(()) })
     }
 
-    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, GroupError> {
+    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, CoordinatorError> {
         Ok(self.records(partition))
     }
 }

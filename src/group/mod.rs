@@ -1,50 +1,39 @@
 //! The group coordinator: Kafka's classic consumer-group protocol and committed offsets, behind
 //! `handler::{join_group, sync_group, heartbeat, …}` and in front of `__consumer_offsets`.
 //!
-//! Groups are spread over shards by their `__consumer_offsets` partition; each shard is one actor task that
-//! owns its groups outright (bounded command channel, `oneshot` replies, no locks). JoinGroup and SyncGroup
-//! replies are parked in the group and answered on state transitions. Timers (session, rebalance, initial
-//! delay, pending sync, offset retention) run on tokio time, so tests drive them with paused time.
-//! Every change that must survive a restart is appended to `__consumer_offsets` through [`OffsetsLog`]
-//! in Kafka's record formats ([`records`]) and replayed by [`GroupCoordinator::start`].
+//! It runs on the coordinator runtime ([`crate::coordinator`]): one [`shard::GroupShard`] per
+//! `__consumer_offsets` partition, each owned by one supervised task. JoinGroup and SyncGroup replies
+//! are parked in the group and answered on state transitions. Timers (session, rebalance, initial delay,
+//! pending sync, offset retention) run on tokio time, so tests drive them with paused time. Every change
+//! that must survive a restart is appended to `__consumer_offsets` in Kafka's record formats
+//! ([`records`]) and replayed at load.
 
+mod admin;
 mod classic;
 mod error;
+mod join;
+mod members;
 mod memlog;
+mod offsets;
 pub mod records;
+mod replay;
 mod shard;
 pub mod state;
+mod stored;
 #[cfg(test)]
 mod tests;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
 
+pub use crate::coordinator::{AppendFuture, CoordinatorLog as OffsetsLog, Record as OffsetsRecord};
+use crate::coordinator::{Runtime, RuntimeConfig};
 pub use error::GroupError;
 pub use memlog::InMemoryOffsetsLog;
 pub use state::GroupState;
 
-use shard::{Command, Shard};
-
-/// A boxed future resolving once an append is durable.
-pub type AppendFuture = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
-
-/// `(key, value)` of one `__consumer_offsets` record; `None` value = tombstone.
-pub type OffsetsRecord = (Bytes, Option<Bytes>);
-
-/// Where the coordinator persists groups and offsets: the `__consumer_offsets` topic, implemented by the
-/// broker over the log store (and by [`InMemoryOffsetsLog`] in tests).
-pub trait OffsetsLog: Send + Sync + 'static {
-    /// Appends the records to `partition` as one batch. The order of records in the partition must be the
-    /// order of `append` calls (enqueue on call, not on first poll); the future resolves once durable.
-    fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture;
-    /// Every record of `partition` in offset order (start-up replay).
-    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, GroupError>;
-}
+use shard::GroupShard;
 
 /// Topic metadata the coordinator needs: whether a committed partition exists.
 pub trait TopicLookup: Send + Sync + 'static {
@@ -62,9 +51,7 @@ pub trait TopicLookup: Send + Sync + 'static {
 pub struct GroupConfig {
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` (group → partition mapping).
     pub offsets_topic_partitions: i32,
-    /// Number of coordinator shards (actor tasks); partitions are spread over them.
-    pub shards: usize,
-    /// Capacity of each shard's command channel (back-pressure on handlers beyond this).
+    /// Capacity of each shard's (partition's) operation queue (back-pressure on handlers beyond this).
     pub shard_queue_capacity: usize,
     /// `group.min.session.timeout.ms`.
     pub group_min_session_timeout_ms: i32,
@@ -88,8 +75,7 @@ impl Default for GroupConfig {
     fn default() -> Self {
         GroupConfig {
             offsets_topic_partitions: 50,
-            shards: 2,
-            shard_queue_capacity: 4096,
+            shard_queue_capacity: 1024,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,
@@ -362,10 +348,8 @@ pub struct GroupListing {
 /// Handle to the coordinator's shards; cheap to clone, shared by all connections.
 #[derive(Clone)]
 pub struct GroupCoordinator {
-    /// One command sender per shard.
-    shards: Arc<[mpsc::Sender<Command>]>,
-    /// `offsets.topic.num.partitions`.
-    partitions: i32,
+    /// One shard per `__consumer_offsets` partition.
+    runtime: Runtime<GroupShard>,
     /// Which partitions (hence groups) this broker coordinates.
     topics: Arc<dyn TopicLookup>,
 }
@@ -378,68 +362,46 @@ impl GroupCoordinator {
         log: Arc<dyn OffsetsLog>,
         topics: Arc<dyn TopicLookup>,
     ) -> Result<Self, GroupError> {
-        assert!(config.offsets_topic_partitions > 0 && config.shards > 0);
-        let config = Arc::new(config);
-        let mut senders = Vec::with_capacity(config.shards);
-        let mut shards = Vec::with_capacity(config.shards);
-        for index in 0..config.shards {
-            let (tx, rx) = mpsc::channel(config.shard_queue_capacity);
-            let mut shard = Shard::new(
-                index,
-                config.clone(),
-                log.clone(),
-                topics.clone(),
-                rx,
-                tx.downgrade(),
-            );
-            for partition in 0..config.offsets_topic_partitions {
-                if partition as usize % config.shards == index {
-                    shard.replay(partition, log.read_all(partition)?)?;
-                }
-            }
-            senders.push(tx);
-            shards.push(shard);
-        }
-        for shard in shards {
-            tokio::spawn(shard.run());
-        }
-        Ok(GroupCoordinator {
-            shards: senders.into(),
+        assert!(config.offsets_topic_partitions > 0);
+        let runtime_config = RuntimeConfig {
             partitions: config.offsets_topic_partitions,
-            topics,
-        })
+            queue_capacity: config.shard_queue_capacity,
+        };
+        let config = Arc::new(config);
+        let runtime = Runtime::start(
+            runtime_config,
+            {
+                let topics = topics.clone();
+                Arc::new(move |_| GroupShard::new(config.clone(), topics.clone()))
+            },
+            log,
+        )?;
+        Ok(GroupCoordinator { runtime, topics })
     }
 
     /// The `__consumer_offsets` partition that holds `group_id`.
     pub fn partition_for(&self, group_id: &str) -> i32 {
-        records::partition_for(group_id, self.partitions)
+        records::partition_for(group_id, self.runtime.partitions())
     }
 
-    fn shard_for(&self, group_id: &str) -> &mpsc::Sender<Command> {
-        &self.shards[self.partition_for(group_id) as usize % self.shards.len()]
-    }
-
-    async fn call<T>(
+    async fn call<T: Send + 'static>(
         &self,
         group_id: &str,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+        op: impl FnOnce(&mut GroupShard, &mut shard::GCtx, tokio::sync::oneshot::Sender<T>)
+            + Send
+            + 'static,
     ) -> Result<T, GroupError> {
         if !self.topics.coordinates(self.partition_for(group_id)) {
             return Err(GroupError::NotCoordinator);
         }
-        let (tx, rx) = oneshot::channel();
-        self.shard_for(group_id)
-            .send(make(tx))
-            .await
-            .map_err(|_| GroupError::CoordinatorNotAvailable)?;
-        rx.await.map_err(|_| GroupError::CoordinatorNotAvailable)
+        Ok(self.runtime.call(self.partition_for(group_id), op).await?)
     }
 
     /// JoinGroup; resolves when the rebalance completes (or at once for errors and MEMBER_ID_REQUIRED).
     pub async fn join_group(&self, req: JoinGroupRequest) -> JoinGroupResult {
         let member_id = req.member_id.clone();
         let group_id = req.group_id.clone();
-        self.call(&group_id, |tx| Command::Join(req, tx))
+        self.call(&group_id, |s, ctx, tx| s.join(ctx, req, tx))
             .await
             .unwrap_or_else(|e| JoinGroupResult::error(member_id, e))
     }
@@ -447,7 +409,7 @@ impl GroupCoordinator {
     /// SyncGroup; followers resolve once the leader's assignment is stored.
     pub async fn sync_group(&self, req: SyncGroupRequest) -> SyncGroupResult {
         let group_id = req.group_id.clone();
-        self.call(&group_id, |tx| Command::Sync(req, tx))
+        self.call(&group_id, |s, ctx, tx| s.sync(ctx, req, tx))
             .await
             .unwrap_or_else(SyncGroupResult::error)
     }
@@ -455,8 +417,10 @@ impl GroupCoordinator {
     /// Heartbeat.
     pub async fn heartbeat(&self, req: HeartbeatRequest) -> Result<(), GroupError> {
         let group_id = req.group_id.clone();
-        self.call(&group_id, |tx| Command::Heartbeat(req, tx))
-            .await?
+        self.call(&group_id, move |s, ctx, tx| {
+            let _ = tx.send(s.heartbeat(ctx, &req));
+        })
+        .await?
     }
 
     /// LeaveGroup: a top-level error, or one result per leaving member (in request order).
@@ -466,8 +430,10 @@ impl GroupCoordinator {
         members: Vec<LeavingMember>,
     ) -> Result<Vec<Option<GroupError>>, GroupError> {
         let g = group_id.to_string();
-        self.call(group_id, |tx| Command::Leave(g, members, tx))
-            .await?
+        self.call(group_id, move |s, ctx, tx| {
+            let _ = tx.send(s.leave(ctx, &g, members));
+        })
+        .await?
     }
 
     /// OffsetCommit: resolves once the commit is durable; one result per partition in request order.
@@ -478,7 +444,10 @@ impl GroupCoordinator {
             .iter()
             .map(|p| (p.topic.clone(), p.partition))
             .collect();
-        match self.call(&group_id, |tx| Command::Commit(req, tx)).await {
+        match self
+            .call(&group_id, |s, ctx, tx| s.commit(ctx, req, tx))
+            .await
+        {
             Ok(results) => results,
             Err(e) => parts
                 .into_iter()
@@ -492,13 +461,17 @@ impl GroupCoordinator {
     }
 
     /// OffsetFetch: the listed partitions (-1 for never committed) or, with `None`, every committed one.
+    /// Reads the last committed offsets (commits not yet durable are not seen).
     pub async fn fetch_offsets(
         &self,
         group_id: &str,
         partitions: Option<Vec<(String, i32)>>,
     ) -> Result<Vec<FetchedOffset>, GroupError> {
         let g = group_id.to_string();
-        self.call(group_id, |tx| Command::Fetch(g, partitions, tx))
+        self.runtime
+            .read(self.partition_for(group_id), move |_, committed| {
+                GroupShard::fetch(committed, &g, partitions)
+            })
             .await?
     }
 
@@ -509,8 +482,10 @@ impl GroupCoordinator {
         partitions: Vec<(String, i32)>,
     ) -> Result<Vec<PartitionResult>, GroupError> {
         let g = group_id.to_string();
-        self.call(group_id, |tx| Command::DeleteOffsets(g, partitions, tx))
-            .await?
+        self.call(group_id, move |s, ctx, tx| {
+            s.delete_offsets(ctx, &g, partitions, tx)
+        })
+        .await?
     }
 
     /// DeleteGroups: one result per group, in request order; resolves once the tombstones are durable.
@@ -519,7 +494,7 @@ impl GroupCoordinator {
         for group_id in group_ids {
             let g = group_id.clone();
             let r = self
-                .call(&group_id, |tx| Command::DeleteGroup(g, tx))
+                .call(&group_id, move |s, ctx, tx| s.delete_group(ctx, &g, tx))
                 .await
                 .and_then(|r| r);
             out.push((group_id, r.err()));
@@ -530,7 +505,10 @@ impl GroupCoordinator {
     /// DescribeGroups for one group (unknown groups come back as `Dead`).
     pub async fn describe_group(&self, group_id: &str) -> Result<GroupDescription, GroupError> {
         let g = group_id.to_string();
-        self.call(group_id, |tx| Command::Describe(g, tx)).await
+        Ok(self
+            .runtime
+            .read(self.partition_for(group_id), move |s, _| s.describe(&g))
+            .await?)
     }
 
     /// ListGroups across all shards, filtered by state when `states` is non-empty.
@@ -539,13 +517,8 @@ impl GroupCoordinator {
         states: &[GroupState],
     ) -> Result<Vec<GroupListing>, GroupError> {
         let mut all = Vec::new();
-        for shard in self.shards.iter() {
-            let (tx, rx) = oneshot::channel();
-            shard
-                .send(Command::List(tx))
-                .await
-                .map_err(|_| GroupError::CoordinatorNotAvailable)?;
-            all.extend(rx.await.map_err(|_| GroupError::CoordinatorNotAvailable)?);
+        for partition in 0..self.runtime.partitions() {
+            all.extend(self.runtime.read(partition, |s, _| s.list()).await?);
         }
         if !states.is_empty() {
             all.retain(|g| states.contains(&g.state));
@@ -556,8 +529,17 @@ impl GroupCoordinator {
 
     /// Stops the shard tasks (parked requests get COORDINATOR_NOT_AVAILABLE).
     pub async fn shutdown(&self) {
-        for shard in self.shards.iter() {
-            let _ = shard.send(Command::Shutdown).await;
-        }
+        self.runtime.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+impl GroupCoordinator {
+    /// Makes the task of `group_id`'s shard panic (supervision tests).
+    pub(crate) async fn crash_shard_of(&self, group_id: &str) -> Result<(), GroupError> {
+        self.call(group_id, |_, _, _: tokio::sync::oneshot::Sender<()>| {
+            panic!("injected shard failure")
+        })
+        .await
     }
 }

@@ -9,6 +9,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::GroupError;
 
+/// Kafka's internal topic for group metadata and committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
 /// The key of a `__consumer_offsets` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordKey {

@@ -1141,3 +1141,41 @@ async fn known_member_rejoin_with_unchanged_metadata_keeps_the_generation() {
     );
     assert_eq!(state(&c, "g").await, GroupState::CompletingRebalance);
 }
+
+#[tokio::test(start_paused = true)]
+async fn failed_shard_is_restarted_and_serves_its_groups_again() {
+    let (c, _log) = start(config());
+    let (leader, follower) = stable_pair(&c, "g").await;
+    assert_eq!(
+        c.commit_offsets(commit_req("g", &leader, 1, &[("t", 0, 42)]))
+            .await[0]
+            .error,
+        None
+    );
+    // The operation that crashed the task is answered as "not available" (retriable), not left hanging.
+    assert_eq!(
+        c.crash_shard_of("g").await,
+        Err(GroupError::CoordinatorNotAvailable)
+    );
+    // Groups of other shards are unaffected meanwhile.
+    let other = (0..)
+        .map(|i| format!("other-{i}"))
+        .find(|g| c.partition_for(g) != c.partition_for("g"))
+        .unwrap();
+    assert_eq!(
+        c.commit_offsets(commit_req(&other, "", -1, &[("t", 0, 7)]))
+            .await[0]
+            .error,
+        None
+    );
+    // After the restart pause the shard is reloaded from __consumer_offsets and serves "g" again.
+    advance(Duration::from_millis(200)).await;
+    let f = c.fetch_offsets("g", Some(vec![("t".into(), 0)])).await;
+    assert_eq!(f.unwrap()[0].offset, 42);
+    let d = c.describe_group("g").await.unwrap();
+    assert_eq!((d.state, d.members.len()), (GroupState::Stable, 2));
+    assert_eq!(c.heartbeat(hb("g", &leader, 1)).await, Ok(()));
+    let s = c.sync_group(sync_req("g", &follower, 1, vec![])).await;
+    assert_eq!(s.error, None);
+    assert_eq!(s.assignment, Bytes::from_static(b"B"));
+}

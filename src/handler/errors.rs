@@ -5,6 +5,7 @@ use kafka_protocol::ResponseError;
 use crate::cluster::ClusterError;
 use crate::group::GroupError;
 use crate::log::LogError;
+use crate::txn::TxnError;
 
 /// Kafka's error code for a log-store error; unexpected failures are logged here, once.
 pub fn log_error_code(e: &LogError) -> i16 {
@@ -81,6 +82,31 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         }
         other => {
             tracing::error!(error = %other, "group coordinator internal failure");
+            ResponseError::UnknownServerError
+        }
+    };
+    e.code()
+}
+
+/// The Kafka error code for a transaction-coordinator error. Storage failures are retriable for the
+/// client (`COORDINATOR_NOT_AVAILABLE`, as Kafka maps a failed `__transaction_state` append); anything
+/// else unexpected is logged and reported as `UNKNOWN_SERVER_ERROR`.
+pub fn txn_error_code(error: &TxnError) -> i16 {
+    let e = match error {
+        TxnError::InvalidRequest(_) => ResponseError::InvalidRequest,
+        TxnError::InvalidTransactionTimeout => ResponseError::InvalidTransactionTimeout,
+        TxnError::ProducerFenced => ResponseError::ProducerFenced,
+        TxnError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+        TxnError::ConcurrentTransactions => ResponseError::ConcurrentTransactions,
+        TxnError::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping,
+        TxnError::InvalidTxnState => ResponseError::InvalidTxnState,
+        TxnError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+        TxnError::Storage(msg) => {
+            tracing::warn!(error = %msg, "transaction coordinator storage failure");
+            ResponseError::CoordinatorNotAvailable
+        }
+        other => {
+            tracing::error!(error = %other, "transaction coordinator internal failure");
             ResponseError::UnknownServerError
         }
     };

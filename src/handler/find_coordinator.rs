@@ -1,6 +1,6 @@
-//! FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition (created on
-//! first use, as Kafka does); transactional ids are coordinated by the broker asked, until transactions
-//! have their own log.
+//! FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition, a
+//! transactional id's the leader of its `__transaction_state` partition (each topic created on first use,
+//! as Kafka does).
 
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::{Call, Ctx, Handler, Reply};
 use crate::cluster::NO_LEADER;
-use crate::group_store::{ensure_offsets_topic, OFFSETS_TOPIC};
+use crate::group_store::{ensure_internal_topic, OFFSETS_TOPIC};
+use crate::txn::TRANSACTION_STATE_TOPIC;
 
 /// The FindCoordinator handler: the versions it serves and its entry point (named once in `list.rs`).
 pub struct FindCoordinator;
@@ -37,15 +38,21 @@ const KEY_TYPE_TRANSACTION: i8 = 1;
 /// One coordinator lookup: the coordinator's `(node_id, host, port)` or `(error_code, error_message)`.
 /// On success Kafka sends the message "NONE" (`Errors.NONE.message()`), and clients may log it.
 fn lookup(ctx: &Ctx, key_type: i8, key: &str) -> Result<(i32, String, i32), (i16, String)> {
-    let node = &ctx.node;
     match key_type {
-        KEY_TYPE_TRANSACTION => Ok((node.node_id, node.host.clone(), node.port)),
-        KEY_TYPE_GROUP => {
-            let partition = ctx.groups.partition_for(key);
+        KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => {
+            let (topic, partition) = if key_type == KEY_TYPE_GROUP {
+                (OFFSETS_TOPIC, ctx.groups.partition_for(key))
+            } else {
+                let n = ctx.config.transaction_state_log_num_partitions;
+                (
+                    TRANSACTION_STATE_TOPIC,
+                    crate::group::records::partition_for(key, n),
+                )
+            };
             let image = ctx.cluster.image();
             let leader = image
                 .topics
-                .get(OFFSETS_TOPIC)
+                .get(topic)
                 .and_then(|t| t.partition(partition))
                 .map_or(NO_LEADER, |p| p.leader);
             match image.live_broker(leader) {
@@ -105,14 +112,26 @@ pub async fn handle(
     // Kafka answers COORDINATOR_NOT_AVAILABLE (retriable) while it creates `__consumer_offsets`: the
     // other brokers have not necessarily applied the new partitions yet, so naming a leader now could send
     // the client to a broker that does not know it coordinates the group. A single node has applied them.
-    let creating = key_type == KEY_TYPE_GROUP
-        && match ensure_offsets_topic(&ctx.cluster, ctx.config.offsets_topic_num_partitions).await {
-            Ok(created) => created && !ctx.cluster.is_single_node(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot create {OFFSETS_TOPIC}");
-                true
+    let internal = match key_type {
+        KEY_TYPE_GROUP => Some((OFFSETS_TOPIC, ctx.config.offsets_topic_num_partitions)),
+        KEY_TYPE_TRANSACTION => Some((
+            TRANSACTION_STATE_TOPIC,
+            ctx.config.transaction_state_log_num_partitions,
+        )),
+        _ => None,
+    };
+    let creating = match internal {
+        None => false,
+        Some((topic, partitions)) => {
+            match ensure_internal_topic(&ctx.cluster, topic, partitions).await {
+                Ok(created) => created && !ctx.cluster.is_single_node(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot create {topic}");
+                    true
+                }
             }
-        };
+        }
+    };
     let mut resp = FindCoordinatorResponse::default();
     if version >= 4 {
         resp.coordinators = req

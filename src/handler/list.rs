@@ -84,6 +84,8 @@ handlers! {
     partition_placement::ListPartitionReassignments,
     partition_placement::ElectLeaders,
     list_config_resources::ListConfigResources,
+    describe_transactions::DescribeTransactions,
+    list_transactions::ListTransactions,
 }
 
 /// The served range of an API, if served at all.
@@ -146,13 +148,23 @@ mod tests {
                 .wait_active(std::time::Duration::from_secs(10))
                 .await
         );
-        let offsets = LogOffsets::new(cluster.clone(), config.offsets_topic_num_partitions);
+        let offsets = LogOffsets::new(cluster.clone());
         let groups = GroupCoordinator::start(
             config.group_config(),
             Arc::new(offsets),
             Arc::new(ClusterTopics(cluster.clone())),
         )
         .expect("groups");
+        let txns = crate::txn::TxnCoordinator::start(
+            config.txn_config(),
+            Arc::new(LogOffsets::for_topic(
+                cluster.clone(),
+                crate::txn::TRANSACTION_STATE_TOPIC,
+            )),
+            Arc::new(crate::group_store::ClusterProducerIds(cluster.clone())),
+            Arc::new(crate::group_store::UnbuiltMarkers),
+        )
+        .expect("txns");
         Arc::new(Ctx {
             node: NodeInfo {
                 node_id: config.node_id,
@@ -162,6 +174,7 @@ mod tests {
             cluster,
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             groups,
+            txns,
             config,
         })
     }

@@ -14,6 +14,7 @@ pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
+pub mod describe_transactions;
 pub mod errors;
 pub mod fetch;
 pub mod fetch_session;
@@ -28,6 +29,7 @@ pub mod list;
 pub mod list_config_resources;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -50,6 +52,7 @@ use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::group::GroupCoordinator;
 use crate::protocol::Request;
+use crate::txn::TxnCoordinator;
 
 pub use group_common::{ClientInfo, NodeInfo};
 
@@ -65,6 +68,8 @@ pub struct Ctx {
     pub fetch_sessions: Mutex<fetch_session::FetchSessionCache>,
     /// Consumer group coordinator (handle to its shard actors).
     pub groups: GroupCoordinator,
+    /// Transaction coordinator (handle to its shard actors).
+    pub txns: TxnCoordinator,
 }
 
 /// A response that is ready, one still waiting on an event (fsync), or none at all (acks=0 produce).

@@ -1,0 +1,314 @@
+//! The loop of one shard (operations, timers, appends resolving in order, revert on failure) and the
+//! supervisor that reloads a shard from the log when its loop panicked.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+
+use super::ctx::{Reply, Task, Write};
+use super::{
+    AppendFuture, CoordinatorError, CoordinatorLog, CoordinatorShard, Ctx, ShardFactory, Then,
+};
+
+/// An operation on the shard.
+pub(super) type Op<S> = Box<dyn FnOnce(&mut S, &mut Ctx<S>) + Send>;
+/// A read of the shard and its last committed state.
+pub(super) type ReadOp<S> = Box<dyn FnOnce(&S, &<S as CoordinatorShard>::State) + Send>;
+
+/// What a shard task receives.
+pub(super) enum Msg<S: CoordinatorShard> {
+    /// Run an operation.
+    Op(Op<S>),
+    /// Run a read.
+    Read(ReadOp<S>),
+    /// Stop the task.
+    Shutdown,
+}
+
+/// First wait before reloading a failed shard; doubled per consecutive failure up to the max.
+const RESTART_BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest wait between reload attempts.
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// A write whose append has not resolved yet.
+struct Pending<S: CoordinatorShard> {
+    /// Matches the append future's result.
+    id: u64,
+    /// The replayed state just before this write: what a failure reverts to, and what reads see while
+    /// this is the oldest pending write.
+    before: S::State,
+    /// Runs on the shard when the append resolved.
+    then: Option<Then<S>>,
+    /// Callers waiting for durability.
+    replies: Vec<Reply>,
+}
+
+/// One loaded shard with its runtime context.
+pub(super) struct Loaded<S: CoordinatorShard> {
+    shard: S,
+    ctx: Ctx<S>,
+}
+
+/// Builds the shard of `partition` from its records (the same `replay` as at run time).
+pub(super) fn load<S: CoordinatorShard>(
+    partition: i32,
+    factory: &ShardFactory<S>,
+    log: &Arc<dyn CoordinatorLog>,
+) -> Result<Loaded<S>, CoordinatorError> {
+    let records = log.read_all(partition)?;
+    let mut shard = factory(partition);
+    let mut ctx = Ctx::new(partition);
+    let now_ms = ctx.now_ms();
+    for record in &records {
+        shard.replay(record, now_ms);
+    }
+    shard.on_loaded(&mut ctx);
+    tracing::debug!(
+        partition,
+        records = records.len(),
+        "coordinator shard loaded"
+    );
+    Ok(Loaded { shard, ctx })
+}
+
+/// Runs the shard of `partition` until shutdown; a panicking loop is reloaded from the log (after a
+/// growing pause, during which queued operations are dropped so their callers retry elsewhere).
+pub(super) async fn supervise<S: CoordinatorShard>(
+    partition: i32,
+    factory: ShardFactory<S>,
+    log: Arc<dyn CoordinatorLog>,
+    mut rx: mpsc::Receiver<Msg<S>>,
+    first: Loaded<S>,
+) {
+    let mut next = Some(first);
+    let mut backoff = RESTART_BACKOFF_MIN;
+    loop {
+        let loaded = match next.take() {
+            Some(l) => l,
+            None => match reload(partition, &factory, &log).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(partition, error = %e, "coordinator shard failed to load; retrying");
+                    if drain_for(&mut rx, backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+                    continue;
+                }
+            },
+        };
+        let mut runner = Runner {
+            shard: loaded.shard,
+            ctx: loaded.ctx,
+            log: log.clone(),
+            pending: VecDeque::new(),
+            appends: FuturesOrdered::new(),
+            tasks: FuturesUnordered::new(),
+            next_write: 0,
+        };
+        match AssertUnwindSafe(runner.run(&mut rx)).catch_unwind().await {
+            Ok(()) => return,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(partition, panic = %what,
+                    "coordinator shard failed; reloading it from the log");
+                drop(runner);
+                if drain_for(&mut rx, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Reads the partition on a blocking thread (disk I/O stays off the tokio workers) and replays it.
+async fn reload<S: CoordinatorShard>(
+    partition: i32,
+    factory: &ShardFactory<S>,
+    log: &Arc<dyn CoordinatorLog>,
+) -> Result<Loaded<S>, CoordinatorError> {
+    let (factory, log) = (factory.clone(), log.clone());
+    let loaded = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| load(partition, &factory, &log)))
+    })
+    .await;
+    match loaded {
+        Ok(Ok(result)) => result,
+        _ => Err(CoordinatorError::Storage("shard load panicked".into())),
+    }
+}
+
+/// Drops incoming operations (their callers see NotAvailable) for `pause`; true on shutdown.
+async fn drain_for<S: CoordinatorShard>(rx: &mut mpsc::Receiver<Msg<S>>, pause: Duration) -> bool {
+    let until = tokio::time::Instant::now() + pause;
+    loop {
+        tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(until) => return false,
+            msg = rx.recv() => match msg {
+                None | Some(Msg::Shutdown) => return true,
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// The loop state of one running shard.
+struct Runner<S: CoordinatorShard> {
+    shard: S,
+    ctx: Ctx<S>,
+    log: Arc<dyn CoordinatorLog>,
+    /// Writes whose append has not resolved, oldest first.
+    pending: VecDeque<Pending<S>>,
+    /// Their append futures, resolved in submission order (one partition is durable in order).
+    appends: FuturesOrdered<IdFuture>,
+    /// Outside futures started with `Ctx::spawn`.
+    tasks: FuturesUnordered<Task<S>>,
+    /// Source of write ids.
+    next_write: u64,
+}
+
+/// An append future tagged with its write id.
+type IdFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (u64, Result<(), CoordinatorError>)> + Send>,
+>;
+
+impl<S: CoordinatorShard> Runner<S> {
+    async fn run(&mut self, rx: &mut mpsc::Receiver<Msg<S>>) {
+        // Whatever `on_loaded` asked for (rewrites, outside work such as resending markers).
+        self.carry_out_writes();
+        loop {
+            self.fire_due_timers();
+            let next_timer = self.ctx.timers.peek().map(|t| t.0 .0);
+            let sleep = async {
+                match next_timer {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                Some((id, result)) = self.appends.next(), if !self.appends.is_empty() => {
+                    self.resolved(id, result);
+                }
+                Some(followup) = self.tasks.next(), if !self.tasks.is_empty() => {
+                    followup(&mut self.shard, &mut self.ctx);
+                    self.carry_out_writes();
+                }
+                msg = rx.recv() => match msg {
+                    None | Some(Msg::Shutdown) => return,
+                    Some(Msg::Op(op)) => {
+                        op(&mut self.shard, &mut self.ctx);
+                        self.carry_out_writes();
+                    }
+                    Some(Msg::Read(read)) => {
+                        let committed = match self.pending.front() {
+                            Some(p) => &p.before,
+                            None => self.shard.state(),
+                        };
+                        read(&self.shard, committed);
+                    }
+                },
+                _ = sleep => {}
+            }
+        }
+    }
+
+    fn fire_due_timers(&mut self) {
+        let now = tokio::time::Instant::now();
+        while self.ctx.timers.peek().is_some_and(|t| t.0 .0 <= now) {
+            let Some(std::cmp::Reverse((_, _, timer))) = self.ctx.timers.pop() else {
+                break;
+            };
+            self.shard.on_timer(timer, &mut self.ctx);
+            self.carry_out_writes();
+        }
+    }
+
+    /// The effects of the operation that just returned: snapshot, replay, append, remember.
+    fn carry_out_writes(&mut self) {
+        self.tasks.extend(self.ctx.tasks.drain(..));
+        let writes = std::mem::take(&mut self.ctx.writes);
+        for Write {
+            records,
+            replay,
+            then,
+            replies,
+        } in writes
+        {
+            let before = self.shard.state().clone();
+            if replay {
+                let now_ms = self.ctx.now_ms();
+                for record in &records {
+                    self.shard.replay(record, now_ms);
+                }
+            }
+            self.next_write += 1;
+            let id = self.next_write;
+            // Nothing to append still resolves in order, after the writes before it.
+            let fut: AppendFuture = if records.is_empty() {
+                Box::pin(std::future::ready(Ok(())))
+            } else {
+                self.log.append(self.ctx.partition(), records)
+            };
+            self.appends
+                .push_back(Box::pin(async move { (id, fut.await) }));
+            self.pending.push_back(Pending {
+                id,
+                before,
+                then,
+                replies,
+            });
+        }
+    }
+
+    /// An append resolved. Success: the write is committed. Failure: revert to the state before it and
+    /// fail it and every later pending write (their state was built on it).
+    fn resolved(&mut self, id: u64, result: Result<(), CoordinatorError>) {
+        if self.pending.front().is_none_or(|p| p.id != id) {
+            return; // already failed with an earlier write
+        }
+        let failed: Vec<Pending<S>> = match result {
+            Ok(()) => {
+                let Some(done) = self.pending.pop_front() else {
+                    return;
+                };
+                self.finish(done, Ok(()));
+                return;
+            }
+            Err(_) => self.pending.drain(..).collect(),
+        };
+        let error = match result {
+            Err(e) => e,
+            Ok(()) => return,
+        };
+        tracing::warn!(partition = self.ctx.partition(), error = %error,
+            writes = failed.len(), "coordinator append failed; reverting to the last committed state");
+        if let Some(first) = failed.first() {
+            *self.shard.state_mut() = first.before.clone();
+        }
+        for p in failed {
+            self.finish(p, Err(error.clone()));
+        }
+    }
+
+    fn finish(&mut self, p: Pending<S>, result: Result<(), CoordinatorError>) {
+        if let Some(then) = p.then {
+            then(&mut self.shard, result.clone(), &mut self.ctx);
+            self.carry_out_writes();
+        }
+        for reply in p.replies {
+            reply(result.clone());
+        }
+    }
+}

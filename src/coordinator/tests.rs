@@ -1,0 +1,303 @@
+//! Runtime tests with a toy coordinator (a replicated key → value map) on paused tokio time: replies
+//! wait for durability, reads see committed state, failed appends revert, timers, and restart after a
+//! panic.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::*;
+
+/// Appends go to memory; in gated mode each append waits for the test to release it.
+#[derive(Default)]
+struct TestLog {
+    /// Records per partition in append order.
+    records: Mutex<std::collections::HashMap<i32, Vec<Record>>>,
+    /// When set, appends wait for a release.
+    gated: std::sync::atomic::AtomicBool,
+    /// Releases of gated appends, oldest first.
+    gates: Mutex<VecDeque<oneshot::Sender<Result<(), CoordinatorError>>>>,
+}
+
+impl TestLog {
+    fn release(&self, result: Result<(), CoordinatorError>) {
+        let gate = self
+            .gates
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a gated append");
+        let _ = gate.send(result);
+    }
+}
+
+impl CoordinatorLog for TestLog {
+    fn append(&self, partition: i32, records: Vec<Record>) -> AppendFuture {
+        self.records
+            .lock()
+            .unwrap()
+            .entry(partition)
+            .or_default()
+            .extend(records);
+        if !self.gated.load(std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(async { Ok(()) });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.gates.lock().unwrap().push_back(tx);
+        Box::pin(async move { rx.await.unwrap_or(Err(CoordinatorError::NotAvailable)) })
+    }
+
+    fn read_all(&self, partition: i32) -> Result<Vec<Record>, CoordinatorError> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .get(&partition)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Toy coordinator: string keys to string values, replayed from `key` / `value` records.
+struct KvShard {
+    state: imbl::HashMap<String, String>,
+    /// Names of timers that fired, in order (live, not replayed).
+    fired: Vec<String>,
+}
+
+impl CoordinatorShard for KvShard {
+    type State = imbl::HashMap<String, String>;
+    type Timer = String;
+
+    fn state(&self) -> &Self::State {
+        &self.state
+    }
+    fn state_mut(&mut self) -> &mut Self::State {
+        &mut self.state
+    }
+    fn replay(&mut self, (key, value): &Record, _now_ms: i64) {
+        let key = String::from_utf8_lossy(key).into_owned();
+        match value {
+            Some(v) => {
+                self.state
+                    .insert(key, String::from_utf8_lossy(v).into_owned());
+            }
+            None => {
+                self.state.remove(&key);
+            }
+        }
+    }
+    fn on_loaded(&mut self, _ctx: &mut Ctx<Self>) {}
+    fn on_timer(&mut self, timer: String, _ctx: &mut Ctx<Self>) {
+        self.fired.push(timer);
+    }
+}
+
+fn put(key: &str, value: &str) -> Record {
+    (
+        Bytes::copy_from_slice(key.as_bytes()),
+        Some(Bytes::copy_from_slice(value.as_bytes())),
+    )
+}
+
+fn start(log: Arc<TestLog>) -> Runtime<KvShard> {
+    Runtime::start(
+        RuntimeConfig {
+            partitions: 2,
+            queue_capacity: 16,
+        },
+        Arc::new(|_| KvShard {
+            state: imbl::HashMap::new(),
+            fired: Vec::new(),
+        }),
+        log,
+    )
+    .unwrap()
+}
+
+async fn get(rt: &Runtime<KvShard>, key: &'static str) -> Option<String> {
+    rt.read(0, move |_, committed| committed.get(key).cloned())
+        .await
+        .unwrap()
+}
+
+async fn live(rt: &Runtime<KvShard>, key: &'static str) -> Option<String> {
+    rt.read(0, move |s, _| s.state.get(key).cloned())
+        .await
+        .unwrap()
+}
+
+/// Yields until spawned work (the shard task) has run.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn write_replies_after_durable_and_reads_see_committed_state() {
+    let log = Arc::new(TestLog::default());
+    log.gated.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rt = start(log.clone());
+    let rt2 = rt.clone();
+    let write = tokio::spawn(async move {
+        rt2.write(0, |_, ctx| {
+            ctx.append(vec![put("a", "1")], true, None);
+            "done"
+        })
+        .await
+    });
+    settle().await;
+    assert!(!write.is_finished(), "reply waits for the append");
+    // The operation's records were replayed (live state) but are not committed yet.
+    assert_eq!(live(&rt, "a").await.as_deref(), Some("1"));
+    assert_eq!(get(&rt, "a").await, None);
+    log.release(Ok(()));
+    assert_eq!(write.await.unwrap(), Ok("done"));
+    assert_eq!(get(&rt, "a").await.as_deref(), Some("1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_append_reverts_it_and_every_later_pending_write() {
+    let log = Arc::new(TestLog::default());
+    let rt = start(log.clone());
+    rt.write(0, |_, ctx| ctx.append(vec![put("a", "1")], true, None))
+        .await
+        .unwrap();
+    log.gated.store(true, std::sync::atomic::Ordering::SeqCst);
+    let spawn_write = |k: &'static str, v: &'static str| {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            rt.write(0, move |_, ctx| ctx.append(vec![put(k, v)], true, None))
+                .await
+        })
+    };
+    let w1 = spawn_write("a", "2");
+    settle().await;
+    let w2 = spawn_write("b", "3");
+    settle().await;
+    assert_eq!(live(&rt, "b").await.as_deref(), Some("3"));
+    log.release(Err(CoordinatorError::Storage("disk".into())));
+    assert_eq!(
+        w1.await.unwrap(),
+        Err(CoordinatorError::Storage("disk".into()))
+    );
+    assert_eq!(
+        w2.await.unwrap(),
+        Err(CoordinatorError::Storage("disk".into()))
+    );
+    // Back to the last committed state, and the shard keeps serving.
+    assert_eq!(live(&rt, "a").await.as_deref(), Some("1"));
+    assert_eq!(live(&rt, "b").await, None);
+    log.release(Ok(())); // w2's append resolving late changes nothing
+    log.gated.store(false, std::sync::atomic::Ordering::SeqCst);
+    rt.write(0, |_, ctx| ctx.append(vec![put("c", "4")], true, None))
+        .await
+        .unwrap();
+    assert_eq!(get(&rt, "c").await.as_deref(), Some("4"));
+    assert_eq!(get(&rt, "b").await, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn then_runs_on_the_shard_once_durable() {
+    let log = Arc::new(TestLog::default());
+    let rt = start(log.clone());
+    let got = rt
+        .call(
+            0,
+            |_, ctx, reply: oneshot::Sender<Result<(), CoordinatorError>>| {
+                ctx.append(
+                    vec![put("x", "1")],
+                    false,
+                    Some(Box::new(move |s: &mut KvShard, result, _ctx| {
+                        s.fired.push("then".into());
+                        let _ = reply.send(result);
+                    })),
+                );
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, Ok(()));
+    // Not replayed at run time (replay = false), but in the log for the next load.
+    assert_eq!(live(&rt, "x").await, None);
+    assert_eq!(log.read_all(0).unwrap(), vec![put("x", "1")]);
+    let fired = rt.read(0, |s, _| s.fired.clone()).await.unwrap();
+    assert_eq!(fired, vec!["then".to_string()]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn timers_fire_on_tokio_time_in_order() {
+    let rt = start(Arc::new(TestLog::default()));
+    rt.call(0, |_, ctx, reply: oneshot::Sender<()>| {
+        ctx.schedule_in(2_000, "late".into());
+        ctx.schedule_in(1_000, "early".into());
+        let _ = reply.send(());
+    })
+    .await
+    .unwrap();
+    let fired = || rt.read(0, |s, _| s.fired.clone());
+    tokio::time::advance(Duration::from_millis(999)).await;
+    settle().await;
+    assert!(fired().await.unwrap().is_empty());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    settle().await;
+    assert_eq!(fired().await.unwrap(), vec!["early".to_string()]);
+    tokio::time::advance(Duration::from_millis(1_000)).await;
+    settle().await;
+    assert_eq!(
+        fired().await.unwrap(),
+        vec!["early".to_string(), "late".to_string()]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn panicking_shard_is_reloaded_from_the_log_and_serves_again() {
+    let log = Arc::new(TestLog::default());
+    let rt = start(log.clone());
+    rt.write(0, |_, ctx| ctx.append(vec![put("a", "1")], true, None))
+        .await
+        .unwrap();
+    let lost: Result<(), _> = rt
+        .call(0, |_, _, _reply: oneshot::Sender<()>| panic!("injected"))
+        .await;
+    assert_eq!(lost, Err(CoordinatorError::NotAvailable));
+    // The other partition's shard never noticed.
+    assert_eq!(rt.read(1, |_, c| c.len()).await, Ok(0));
+    // After the restart pause the shard is back with its state rebuilt from the log.
+    tokio::time::advance(RESTART_PAUSE).await;
+    assert_eq!(get(&rt, "a").await.as_deref(), Some("1"));
+    rt.write(0, |_, ctx| ctx.append(vec![put("b", "2")], true, None))
+        .await
+        .unwrap();
+    assert_eq!(get(&rt, "b").await.as_deref(), Some("2"));
+}
+
+/// Longer than the first restart back-off.
+const RESTART_PAUSE: Duration = Duration::from_millis(200);
+
+#[tokio::test(start_paused = true)]
+async fn reply_without_records_waits_for_earlier_pending_writes() {
+    let log = Arc::new(TestLog::default());
+    log.gated.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rt = start(log.clone());
+    let (rt1, rt2) = (rt.clone(), rt.clone());
+    let first = tokio::spawn(async move {
+        rt1.write(0, |_, ctx| ctx.append(vec![put("a", "1")], true, None))
+            .await
+    });
+    settle().await;
+    // Sees "a" (live state) and answers from it: that answer must not overtake a's durability.
+    let second = tokio::spawn(async move {
+        rt2.write(0, |s: &mut KvShard, _| s.state.get("a").cloned())
+            .await
+    });
+    settle().await;
+    assert!(!second.is_finished());
+    log.release(Ok(()));
+    assert_eq!(first.await.unwrap(), Ok(()));
+    assert_eq!(second.await.unwrap(), Ok(Some("1".to_string())));
+}
