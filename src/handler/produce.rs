@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::errors::log_error_code;
 use super::{Ctx, Reply};
-use crate::log::batch::BatchHeader;
+use crate::log::batch::{BatchHeader, Compression};
+use crate::log::validate::Origin;
 use crate::log::{Durability, LogError, PartitionLog};
 
 /// Versions served.
@@ -48,6 +51,7 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
                             };
                             append(
                                 &log,
+                                version,
                                 records.unwrap_or_default(),
                                 now_ms,
                                 durability,
@@ -91,27 +95,67 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
     }))
 }
 
-/// Kafka (`ProduceRequest.validateRecords`): v3+ carries exactly one record batch per partition.
-fn exactly_one_batch(records: &bytes::Bytes) -> Result<(), LogError> {
-    let header = BatchHeader::parse(records)?;
+/// Why a partition's records are refused before they reach the log (Kafka's
+/// `ProduceRequest.validateRecords`).
+enum Refused {
+    /// Anything the log store would also say.
+    Log(LogError),
+    /// zstd before Produce v7 (UNSUPPORTED_COMPRESSION_TYPE).
+    Zstd,
+}
+
+/// Kafka (`ProduceRequest.validateRecords`): v3+ carries exactly one record batch per partition, and zstd
+/// needs v7+.
+fn validate_records(version: i16, records: &bytes::Bytes) -> Result<(), Refused> {
+    let header = BatchHeader::parse(records).map_err(Refused::Log)?;
     if header.total_len() < records.len() {
-        return Err(LogError::InvalidRecord(
+        return Err(Refused::Log(LogError::InvalidRecord(
             "Produce requests with version 3 and above must contain exactly one record batch"
                 .into(),
-        ));
+        )));
+    }
+    if version < 7 && header.compression() == Some(Compression::Zstd) {
+        return Err(Refused::Zstd);
     }
     Ok(())
 }
 
+/// The failed partition's response: error code, message and, for record-level failures, which records.
+fn refusal(resp: PartitionProduceResponse, e: &LogError) -> PartitionProduceResponse {
+    let resp = resp
+        .with_error_code(log_error_code(e))
+        .with_error_message(Some(StrBytes::from_string(e.to_string())));
+    match e {
+        LogError::RecordErrors { errors, .. } => resp.with_record_errors(
+            errors
+                .iter()
+                .map(|r| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(r.batch_index)
+                        .with_batch_index_error_message(Some(StrBytes::from_string(
+                            r.message.clone(),
+                        )))
+                })
+                .collect(),
+        ),
+        _ => resp,
+    }
+}
+
 fn append(
     log: &Arc<PartitionLog>,
+    version: i16,
     records: bytes::Bytes,
     now_ms: i64,
     durability: Durability,
     resp: PartitionProduceResponse,
     waits: &mut Vec<(Arc<PartitionLog>, i64)>,
 ) -> PartitionProduceResponse {
-    match exactly_one_batch(&records).and_then(|()| log.append(records, now_ms)) {
+    let appended = validate_records(version, &records).and_then(|()| {
+        log.append_from(Origin::Client, records, now_ms)
+            .map_err(Refused::Log)
+    });
+    match appended {
         Ok(info) => {
             if durability == Durability::Synced {
                 waits.push((log.clone(), info.last_offset));
@@ -120,12 +164,10 @@ fn append(
                 .with_log_append_time_ms(info.log_append_time_ms)
                 .with_log_start_offset(info.log_start_offset)
         }
-        Err(e) => {
-            let code = log_error_code(&e);
-            resp.with_error_code(code)
-                .with_log_start_offset(log.offsets().log_start)
-                .with_error_message(Some(StrBytes::from_string(e.to_string())))
-        }
+        Err(Refused::Zstd) => resp
+            .with_error_code(ResponseError::UnsupportedCompressionType.code())
+            .with_log_start_offset(log.offsets().log_start),
+        Err(Refused::Log(e)) => refusal(resp, &e).with_log_start_offset(log.offsets().log_start),
     }
 }
 

@@ -1228,3 +1228,36 @@ fn producer_snapshots_below_the_log_go_with_their_segments() {
         Err(LogError::OutOfOrderSequence { .. })
     ));
 }
+
+#[test]
+fn a_wrong_max_timestamp_from_a_client_is_corrected_and_invalid_batches_are_not_stored() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("c");
+    // build_batch gives every record the same timestamp: claim a later maxTimestamp in the header.
+    let mut b = batch(3, 5_000).to_vec();
+    b[35..43].copy_from_slice(&9_999_999i64.to_be_bytes());
+    let crc = batch::compute_crc(&b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    log.append_from(validate::Origin::Client, Bytes::from(b), now())
+        .expect("append");
+    let r = log.read(0, 1 << 20).expect("read");
+    let (h, stored) = split_batches(&r.records).next().expect("batch");
+    batch::check_batch(&stored).expect("crc recomputed");
+    assert_eq!(h.max_timestamp, 5_000);
+    assert_eq!(log.headers_from(0).expect("headers"), vec![h]);
+    // A count that disagrees with the records is refused and leaves the log as it was.
+    let good = batch(1, 5_000);
+    let mut bad = good.to_vec();
+    bad[57..61].copy_from_slice(&5i32.to_be_bytes());
+    bad[23..27].copy_from_slice(&4i32.to_be_bytes());
+    let crc = batch::compute_crc(&bad);
+    bad[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert!(matches!(
+        log.append_from(validate::Origin::Client, Bytes::from(bad), now()),
+        Err(LogError::RecordErrors { .. })
+    ));
+    assert_eq!(log.offsets().log_end, 3);
+}
