@@ -70,6 +70,9 @@ pub enum Reply {
     Later(Pin<Box<dyn Future<Output = ResponseKind> + Send>>),
     /// The client expects no response.
     None,
+    /// Close the connection after the replies before this one (Kafka's answer to an acks=0 produce that
+    /// failed: the client gets no response, so closing is how it learns).
+    Close(String),
 }
 
 /// Runs the handler for one request. Requests of a connection are dispatched in arrival order.

@@ -72,7 +72,20 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply {
         );
     }
     if acks == 0 {
-        return Reply::None;
+        // Kafka (`KafkaApis.handleProduceRequest`): an acks=0 produce with any partition error closes
+        // the connection, the only way such a client hears of it.
+        let failed = topics
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .find(|p| p.error_code != 0);
+        return match failed {
+            Some(p) => Reply::Close(format!(
+                "acks=0 produce failed with error {}: {}",
+                p.error_code,
+                p.error_message.as_deref().unwrap_or("")
+            )),
+            None => Reply::None,
+        };
     }
     let response = ProduceResponse::default().with_responses(topics);
     if waits.is_empty() {
@@ -104,16 +117,48 @@ enum Refused {
     Zstd,
 }
 
-/// Kafka (`ProduceRequest.validateRecords`): v3+ carries exactly one record batch per partition, and zstd
-/// needs v7+.
+/// Kafka (`ProduceRequest.validateRecords`, reading batches as `ByteBufferLogInputStream` does): v3+
+/// carries exactly one complete magic-2 batch per partition (a truncated one counts as none), and zstd
+/// needs v7+. A length field below the smallest legacy record is corrupt.
 fn validate_records(version: i16, records: &bytes::Bytes) -> Result<(), Refused> {
-    let header = BatchHeader::parse(records).map_err(Refused::Log)?;
-    if header.total_len() < records.len() {
-        return Err(Refused::Log(LogError::InvalidRecord(
-            "Produce requests with version 3 and above must contain exactly one record batch"
-                .into(),
+    const LOG_OVERHEAD: usize = 12;
+    const HEADER_SIZE_UP_TO_MAGIC: usize = 17;
+    const RECORD_OVERHEAD_V0: i64 = 14;
+    let invalid = |m: String| Refused::Log(LogError::InvalidRecord(m));
+    let no_batch = || {
+        invalid(format!(
+            "Produce requests with version {version} must have at least one record batch per partition"
+        ))
+    };
+    if records.len() < LOG_OVERHEAD {
+        return Err(no_batch());
+    }
+    let length = i64::from(i32::from_be_bytes([
+        records[8],
+        records[9],
+        records[10],
+        records[11],
+    ]));
+    if length < RECORD_OVERHEAD_V0 {
+        return Err(Refused::Log(LogError::CorruptMessage(format!(
+            "record size {length} is less than the minimum record overhead ({RECORD_OVERHEAD_V0})"
+        ))));
+    }
+    let total = length as usize + LOG_OVERHEAD;
+    if records.len() < HEADER_SIZE_UP_TO_MAGIC || total > records.len() {
+        return Err(no_batch());
+    }
+    if records[16] != 2 {
+        return Err(invalid(format!(
+            "Produce requests with version {version} are only allowed to contain record batches with magic version 2"
         )));
     }
+    if total < records.len() {
+        return Err(invalid(format!(
+            "Produce requests with version {version} are only allowed to contain exactly one record batch per partition"
+        )));
+    }
+    let header = BatchHeader::parse(records).map_err(Refused::Log)?;
     if version < 7 && header.compression() == Some(Compression::Zstd) {
         return Err(Refused::Zstd);
     }

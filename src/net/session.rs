@@ -158,6 +158,7 @@ pub async fn run(
                 );
                 match handler::dispatch(&ctx, request, &peer).await {
                     Reply::None => continue,
+                    Reply::Close(reason) => break reason,
                     Reply::Now(body) => {
                         match protocol::encode_response(api_key, version, correlation_id, &body) {
                             Ok(bytes) => Outgoing::Ready(bytes, None),
@@ -241,7 +242,7 @@ async fn write_loop(
                 let body = match reply {
                     Reply::Now(body) => body,
                     Reply::Later(fut) => fut.await,
-                    Reply::None => continue,
+                    Reply::None | Reply::Close(_) => continue,
                 };
                 match protocol::encode_response(api_key, version, correlation_id, &body) {
                     Ok(b) => (b, None),
