@@ -987,6 +987,7 @@ async fn run_case(broker: &TestBroker, case: &Case) -> i64 {
             (encode_request(*version, 1, &req).to_vec(), *version)
         }
     };
+    save_seed(case, &bytes);
     let _ = c.try_send_raw(&bytes).await;
     match case.expect {
         Expect::Closed => {
@@ -1052,6 +1053,33 @@ async fn run_case(broker: &TestBroker, case: &Case) -> i64 {
                 _ => unreachable!(),
             }
         }
+    }
+}
+
+/// With `WEIR_FUZZ_SEEDS=<dir>`, keeps every case's bytes as fuzzing seeds: the whole frame for
+/// `request_decode`, the records for `batch_validate` (`fuzz/README.md`).
+fn save_seed(case: &Case, frame: &[u8]) {
+    let Some(dir) = std::env::var_os("WEIR_FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let name: String = case
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let write = |target: &str, bytes: &[u8]| {
+        let d = dir.join(target);
+        std::fs::create_dir_all(&d).expect("seed dir");
+        std::fs::write(d.join(&name), bytes).expect("seed");
+    };
+    write("request_decode", frame);
+    if let Send::Produce {
+        records: Some(r), ..
+    } = &case.send
+    {
+        write("batch_validate", r);
+        write("segment_recovery", r);
     }
 }
 
