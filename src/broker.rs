@@ -15,6 +15,7 @@ use crate::group_store::{ClusterProducerIds, ClusterTopics, LogOffsets};
 use crate::handler::fetch_session::FetchSessionCache;
 use crate::handler::{Ctx, NodeInfo};
 use crate::log::{LogError, LogStore};
+use crate::net::limits::Limits;
 use crate::net::session;
 use crate::txn::{TxnCoordinator, TxnError, TRANSACTION_STATE_TOPIC};
 
@@ -161,6 +162,7 @@ impl Broker {
 
 async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let limits = Limits::new(&ctx.config);
     let mut sessions = JoinSet::new();
     loop {
         let permit = tokio::select! {
@@ -172,11 +174,19 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener, mut shutdown: watch::
             _ = shutdown.wait_for(|s| *s) => break,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, addr)) => {
+                // Kafka closes a connection over `max.connections.per.ip` at once, with a log line.
+                let Some(admitted) = limits.admit(addr.ip()) else {
+                    tracing::warn!(peer = %addr, "closing: max.connections.per.ip reached");
+                    drop(stream);
+                    continue;
+                };
                 let ctx = ctx.clone();
                 let rx = shutdown.clone();
+                let limits = limits.clone();
                 sessions.spawn(async move {
-                    session::run(ctx, stream, rx).await;
+                    session::run(ctx, stream, rx, limits).await;
+                    drop(admitted);
                     drop(permit);
                 });
             }

@@ -45,6 +45,23 @@ pub struct Config {
     /// Most client connections served at once; further accepts wait (`max.connections`).
     #[serde(rename = "max.connections")]
     pub max_connections: usize,
+    /// Most connections from one IP address; further ones are closed at once (`max.connections.per.ip`).
+    #[serde(rename = "max.connections.per.ip")]
+    pub max_connections_per_ip: i32,
+    /// Connections with no request or response for this long are closed; < 0 never
+    /// (`connections.max.idle.ms`).
+    #[serde(rename = "connections.max.idle.ms")]
+    pub connections_max_idle_ms: i64,
+    /// Bytes of requests read but not yet handled, broker-wide; connections stop being read above it;
+    /// -1 is unbounded, Kafka's default (`queued.max.request.bytes`).
+    #[serde(rename = "queued.max.request.bytes")]
+    pub queued_max_request_bytes: i64,
+    /// Weir-specific, per connection: bytes of responses waiting to be written to the client. While a
+    /// client does not read its responses, the broker stops reading its requests, so a client that
+    /// pipelines fetches and never reads holds at most this plus one response in broker memory
+    /// (`queued.max.response.bytes`).
+    #[serde(rename = "queued.max.response.bytes")]
+    pub queued_max_response_bytes: u32,
     /// Size of an active segment before it rolls (`log.segment.bytes`).
     #[serde(rename = "log.segment.bytes")]
     pub log_segment_bytes: u64,
@@ -167,6 +184,10 @@ impl Default for Config {
             message_max_bytes: log.max_message_bytes,
             socket_request_max_bytes: 100 * 1024 * 1024,
             max_connections: 10_000,
+            max_connections_per_ip: i32::MAX,
+            connections_max_idle_ms: 600_000,
+            queued_max_request_bytes: -1,
+            queued_max_response_bytes: 1024 * 1024,
             log_segment_bytes: log.segment_bytes,
             log_roll_ms: log.segment_ms,
             log_retention_ms: log.retention_ms,
@@ -287,6 +308,24 @@ impl Config {
         if self.socket_request_max_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "socket.request.max.bytes must be >= 1024".into(),
+            ));
+        }
+        if self.max_connections_per_ip < 1 {
+            return Err(ConfigError::Invalid(
+                "max.connections.per.ip must be >= 1".into(),
+            ));
+        }
+        // Kafka's rule: a request the pool can never hold would wait forever.
+        if self.queued_max_request_bytes > 0
+            && self.queued_max_request_bytes < i64::from(self.socket_request_max_bytes)
+        {
+            return Err(ConfigError::Invalid(
+                "queued.max.request.bytes must be -1 or at least socket.request.max.bytes".into(),
+            ));
+        }
+        if self.queued_max_response_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "queued.max.response.bytes must be >= 1024".into(),
             ));
         }
         if self.log_max_open_files < 1 {
@@ -549,6 +588,10 @@ impl serde::Serialize for SerializableConfig<'_> {
         m.serialize_entry("message.max.bytes", &c.message_max_bytes)?;
         m.serialize_entry("socket.request.max.bytes", &c.socket_request_max_bytes)?;
         m.serialize_entry("max.connections", &c.max_connections)?;
+        m.serialize_entry("max.connections.per.ip", &c.max_connections_per_ip)?;
+        m.serialize_entry("connections.max.idle.ms", &c.connections_max_idle_ms)?;
+        m.serialize_entry("queued.max.request.bytes", &c.queued_max_request_bytes)?;
+        m.serialize_entry("queued.max.response.bytes", &c.queued_max_response_bytes)?;
         m.serialize_entry("log.segment.bytes", &c.log_segment_bytes)?;
         m.serialize_entry("log.roll.ms", &c.log_roll_ms)?;
         m.serialize_entry("log.retention.ms", &c.log_retention_ms)?;

@@ -91,6 +91,8 @@ pub fn log_config(
                     .filter(|r| (0.0..=1.0).contains(r))
                     .ok_or_else(bad)?
             }
+            "message.timestamp.before.max.ms" => c.timestamp_before_max_ms = non_negative(int()?)?,
+            "message.timestamp.after.max.ms" => c.timestamp_after_max_ms = non_negative(int()?)?,
             "message.timestamp.type" => {
                 c.log_append_time = match value.as_str() {
                     "CreateTime" => false,
@@ -102,6 +104,19 @@ pub fn log_config(
             _ => return Err(format!("Unknown topic config name: {key}")),
         }
     }
+    // Kafka's `LogConfig`: the deprecated `message.timestamp.difference.max.ms` stands in for whichever
+    // of before/after is left at its default.
+    if let Some(v) = configs.get("message.timestamp.difference.max.ms") {
+        let bad =
+            || format!("Invalid value {v} for configuration message.timestamp.difference.max.ms");
+        let d = non_negative(v.trim().parse::<i64>().map_err(|_| bad())?)?;
+        if c.timestamp_before_max_ms == i64::MAX {
+            c.timestamp_before_max_ms = d;
+        }
+        if c.timestamp_after_max_ms == i64::MAX {
+            c.timestamp_after_max_ms = d;
+        }
+    }
     // Kafka's `LogConfig.validateValues`.
     if c.min_compaction_lag_ms > c.max_compaction_lag_ms {
         return Err(format!(
@@ -110,6 +125,15 @@ pub fn log_config(
         ));
     }
     Ok(c)
+}
+
+/// Kafka's `atLeast(0)` validator for the timestamp bounds.
+fn non_negative(v: i64) -> Result<i64, String> {
+    if v >= 0 {
+        Ok(v)
+    } else {
+        Err(format!("Invalid value {v}: must be at least 0"))
+    }
 }
 
 /// Where a described config value comes from (Kafka's `ConfigSource` ids).
@@ -237,8 +261,16 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
             Box::new(|c| c.max_message_bytes.to_string()),
         ),
         ("message.downconversion.enable", Boolean, fixed("true")),
-        ("message.timestamp.after.max.ms", Long, fixed(&long_max)),
-        ("message.timestamp.before.max.ms", Long, fixed(&long_max)),
+        (
+            "message.timestamp.after.max.ms",
+            Long,
+            Box::new(|c| c.timestamp_after_max_ms.to_string()),
+        ),
+        (
+            "message.timestamp.before.max.ms",
+            Long,
+            Box::new(|c| c.timestamp_before_max_ms.to_string()),
+        ),
         (
             "message.timestamp.difference.max.ms",
             Long,

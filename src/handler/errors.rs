@@ -12,6 +12,10 @@ pub fn log_error_code(e: &LogError) -> i16 {
     let err = match e {
         LogError::CorruptMessage(_) => ResponseError::CorruptMessage,
         LogError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        LogError::RecordErrors {
+            timestamp: true, ..
+        } => ResponseError::InvalidTimestamp,
+        LogError::RecordErrors { .. } => ResponseError::InvalidRecord,
         LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,

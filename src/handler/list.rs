@@ -251,7 +251,7 @@ mod tests {
         match super::super::dispatch(ctx, request, "127.0.0.1:1").await {
             Reply::Now(body) => Some(body),
             Reply::Later(body) => Some(body.await),
-            Reply::None => None,
+            Reply::None | Reply::Close(_) => None,
         }
     }
 

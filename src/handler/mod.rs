@@ -85,6 +85,9 @@ pub enum Reply<R = ResponseKind> {
     Later(Pin<Box<dyn Future<Output = ResponseKind> + Send>>),
     /// The client expects no response.
     None,
+    /// Close the connection after the replies before this one (Kafka's answer to an acks=0 produce that
+    /// failed: the client gets no response, so closing is how it learns).
+    Close(String),
 }
 
 impl<R: Into<ResponseKind>> Reply<R> {
@@ -99,6 +102,7 @@ impl<R: Into<ResponseKind>> Reply<R> {
             Reply::Now(body) => Reply::Now(body.into()),
             Reply::Later(body) => Reply::Later(body),
             Reply::None => Reply::None,
+            Reply::Close(reason) => Reply::Close(reason),
         }
     }
 }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use kafka_protocol::messages::produce_response::{
-    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
 use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -12,7 +13,8 @@ use kafka_protocol::ResponseError;
 use super::errors::log_error_code;
 use super::leadership;
 use super::{Call, Ctx, Handler, Reply};
-use crate::log::batch::BatchHeader;
+use crate::log::batch::{BatchHeader, Compression};
+use crate::log::validate::Origin;
 use crate::log::{Durability, LogError, PartitionLog};
 
 /// The Produce handler: the versions it serves and its entry point (named once in `list.rs`).
@@ -79,6 +81,7 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
                             };
                             append(
                                 &log,
+                                version,
                                 records.unwrap_or_default(),
                                 now_ms,
                                 durability,
@@ -99,7 +102,20 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
         );
     }
     if acks == 0 {
-        return Reply::None;
+        // Kafka (`KafkaApis.handleProduceRequest`): an acks=0 produce with any partition error closes
+        // the connection, the only way such a client hears of it.
+        let failed = topics
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .find(|p| p.error_code != 0);
+        return match failed {
+            Some(p) => Reply::Close(format!(
+                "acks=0 produce failed with error {}: {}",
+                p.error_code,
+                p.error_message.as_deref().unwrap_or("")
+            )),
+            None => Reply::None,
+        };
     }
     let endpoints = leadership::endpoints(ctx, &leaders)
         .into_iter()
@@ -133,27 +149,99 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
     })
 }
 
-/// Kafka (`ProduceRequest.validateRecords`): v3+ carries exactly one record batch per partition.
-fn exactly_one_batch(records: &bytes::Bytes) -> Result<(), LogError> {
-    let header = BatchHeader::parse(records)?;
-    if header.total_len() < records.len() {
-        return Err(LogError::InvalidRecord(
-            "Produce requests with version 3 and above must contain exactly one record batch"
-                .into(),
-        ));
+/// Why a partition's records are refused before they reach the log (Kafka's
+/// `ProduceRequest.validateRecords`).
+enum Refused {
+    /// Anything the log store would also say.
+    Log(LogError),
+    /// zstd before Produce v7 (UNSUPPORTED_COMPRESSION_TYPE).
+    Zstd,
+}
+
+/// Kafka (`ProduceRequest.validateRecords`, reading batches as `ByteBufferLogInputStream` does): v3+
+/// carries exactly one complete magic-2 batch per partition (a truncated one counts as none), and zstd
+/// needs v7+. A length field below the smallest legacy record is corrupt.
+fn validate_records(version: i16, records: &bytes::Bytes) -> Result<(), Refused> {
+    const LOG_OVERHEAD: usize = 12;
+    const HEADER_SIZE_UP_TO_MAGIC: usize = 17;
+    const RECORD_OVERHEAD_V0: i64 = 14;
+    let invalid = |m: String| Refused::Log(LogError::InvalidRecord(m));
+    let no_batch = || {
+        invalid(format!(
+            "Produce requests with version {version} must have at least one record batch per partition"
+        ))
+    };
+    if records.len() < LOG_OVERHEAD {
+        return Err(no_batch());
+    }
+    let length = i64::from(i32::from_be_bytes([
+        records[8],
+        records[9],
+        records[10],
+        records[11],
+    ]));
+    if length < RECORD_OVERHEAD_V0 {
+        return Err(Refused::Log(LogError::CorruptMessage(format!(
+            "record size {length} is less than the minimum record overhead ({RECORD_OVERHEAD_V0})"
+        ))));
+    }
+    let total = length as usize + LOG_OVERHEAD;
+    if records.len() < HEADER_SIZE_UP_TO_MAGIC || total > records.len() {
+        return Err(no_batch());
+    }
+    if records[16] != 2 {
+        return Err(invalid(format!(
+            "Produce requests with version {version} are only allowed to contain record batches with magic version 2"
+        )));
+    }
+    if total < records.len() {
+        return Err(invalid(format!(
+            "Produce requests with version {version} are only allowed to contain exactly one record batch per partition"
+        )));
+    }
+    let header = BatchHeader::parse(records).map_err(Refused::Log)?;
+    if version < 7 && header.compression() == Some(Compression::Zstd) {
+        return Err(Refused::Zstd);
     }
     Ok(())
 }
 
+/// The failed partition's response: error code, message and, for record-level failures, which records.
+fn refusal(resp: PartitionProduceResponse, e: &LogError) -> PartitionProduceResponse {
+    let resp = resp
+        .with_error_code(log_error_code(e))
+        .with_error_message(Some(StrBytes::from_string(e.to_string())));
+    match e {
+        LogError::RecordErrors { errors, .. } => resp.with_record_errors(
+            errors
+                .iter()
+                .map(|r| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(r.batch_index)
+                        .with_batch_index_error_message(Some(StrBytes::from_string(
+                            r.message.clone(),
+                        )))
+                })
+                .collect(),
+        ),
+        _ => resp,
+    }
+}
+
 fn append(
     log: &Arc<PartitionLog>,
+    version: i16,
     records: bytes::Bytes,
     now_ms: i64,
     durability: Durability,
     resp: PartitionProduceResponse,
     waits: &mut Vec<(Arc<PartitionLog>, i64)>,
 ) -> PartitionProduceResponse {
-    match exactly_one_batch(&records).and_then(|()| log.append(records, now_ms)) {
+    let appended = validate_records(version, &records).and_then(|()| {
+        log.append_from(Origin::Client, records, now_ms)
+            .map_err(Refused::Log)
+    });
+    match appended {
         Ok(info) => {
             if durability == Durability::Synced {
                 waits.push((log.clone(), info.last_offset));
@@ -162,12 +250,10 @@ fn append(
                 .with_log_append_time_ms(info.log_append_time_ms)
                 .with_log_start_offset(info.log_start_offset)
         }
-        Err(e) => {
-            let code = log_error_code(&e);
-            resp.with_error_code(code)
-                .with_log_start_offset(log.offsets().log_start)
-                .with_error_message(Some(StrBytes::from_string(e.to_string())))
-        }
+        Err(Refused::Zstd) => resp
+            .with_error_code(ResponseError::UnsupportedCompressionType.code())
+            .with_log_start_offset(log.offsets().log_start),
+        Err(Refused::Log(e)) => refusal(resp, &e).with_log_start_offset(log.offsets().log_start),
     }
 }
 

@@ -324,6 +324,19 @@ pub fn stamp_log_append_time(batch: &mut [u8], now_ms: i64) {
     batch[OFF_CRC..OFF_CRC + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// CreateTime: clears the timestamp-type bit and sets `maxTimestamp = max_ms`, then recomputes the CRC
+/// (Kafka's `setMaxTimestamp` when a producer's header disagrees with its records).
+pub fn stamp_create_time_max(batch: &mut [u8], max_ms: i64) {
+    if batch.len() < HEADER_LEN {
+        return;
+    }
+    let attributes = i16::from_be_bytes(arr(batch, OFF_ATTRIBUTES)) & !ATTR_LOG_APPEND_TIME;
+    batch[OFF_ATTRIBUTES..OFF_ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[OFF_MAX_TIMESTAMP..OFF_MAX_TIMESTAMP + 8].copy_from_slice(&max_ms.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[OFF_CRC..OFF_CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Varints (zigzag, as in the v2 record format)
 // ---------------------------------------------------------------------------------------------------------
@@ -515,51 +528,142 @@ fn read_bounded(mut r: impl Read, hint: usize) -> Result<Vec<u8>, LogError> {
     Ok(out)
 }
 
-fn snappy_raw(data: &[u8]) -> Result<Vec<u8>, LogError> {
-    let len = snap::raw::decompress_len(data)
-        .map_err(|e| LogError::CorruptMessage(format!("snappy: {e}")))?;
-    if len > DECOMPRESSED_BYTES_MAX {
-        return Err(too_big());
+/// A streaming decompressor over a compressed records section; the one place that knows the codecs.
+pub enum Decoder<'a> {
+    /// gzip (RFC 1952) as Kafka's `GZIPOutputStream` writes it.
+    Gzip(Box<flate2::read::GzDecoder<&'a [u8]>>),
+    /// LZ4 frame format.
+    Lz4(Box<lz4_flex::frame::FrameDecoder<&'a [u8]>>),
+    /// zstd frames.
+    Zstd(Box<zstd::stream::read::Decoder<'static, &'a [u8]>>),
+    /// snappy, xerial-framed (Java) or one raw block (librdkafka).
+    Snappy(SnappyReader<'a>),
+}
+
+impl Read for Decoder<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Decoder::Gzip(d) => d.read(buf),
+            Decoder::Lz4(d) => d.read(buf),
+            Decoder::Zstd(d) => d.read(buf),
+            Decoder::Snappy(d) => d.read(buf),
+        }
     }
-    snap::raw::Decoder::new()
-        .decompress_vec(data)
-        .map_err(|e| LogError::CorruptMessage(format!("snappy: {e}")))
+}
+
+/// A decoder for `data` compressed with `codec` (not `Compression::None`). Snappy blocks are refused
+/// before allocation when they declare more than `block_bytes_max`.
+pub fn decoder(
+    codec: Compression,
+    data: &[u8],
+    block_bytes_max: usize,
+) -> Result<Decoder<'_>, LogError> {
+    Ok(match codec {
+        Compression::None => {
+            return Err(LogError::InvalidRecord(
+                "an uncompressed section has no decoder".into(),
+            ))
+        }
+        Compression::Gzip => Decoder::Gzip(Box::new(flate2::read::GzDecoder::new(data))),
+        Compression::Lz4 => Decoder::Lz4(Box::new(lz4_flex::frame::FrameDecoder::new(data))),
+        Compression::Zstd => Decoder::Zstd(Box::new(
+            zstd::stream::read::Decoder::with_buffer(data)
+                .map_err(|e| LogError::CorruptMessage(format!("zstd: {e}")))?,
+        )),
+        Compression::Snappy => Decoder::Snappy(SnappyReader::new(data, block_bytes_max)),
+    })
+}
+
+/// Reads snappy block by block: xerial framing (`[len u32 BE][raw block]*` after a 16-byte header) or a
+/// single raw block. Only one decompressed block is held at a time.
+pub struct SnappyReader<'a> {
+    /// Compressed input.
+    data: &'a [u8],
+    /// Next unread input byte.
+    pos: usize,
+    /// True for xerial framing, false for one raw block.
+    xerial: bool,
+    /// The current decompressed block (reused for every block).
+    block: Vec<u8>,
+    /// Bytes of `block` already returned.
+    block_pos: usize,
+    /// Largest decompressed block accepted (checked from the block's own length before allocating).
+    block_bytes_max: usize,
+}
+
+impl<'a> SnappyReader<'a> {
+    fn new(data: &'a [u8], block_bytes_max: usize) -> SnappyReader<'a> {
+        let xerial = data.len() >= 16 && data.starts_with(XERIAL_MAGIC);
+        SnappyReader {
+            data,
+            pos: if xerial { 16 } else { 0 },
+            xerial,
+            block: Vec::new(),
+            block_pos: 0,
+            block_bytes_max,
+        }
+    }
+
+    /// Decompresses the next block into `self.block`; false at the end of the input.
+    fn next_block(&mut self) -> std::io::Result<bool> {
+        let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
+        if self.pos >= self.data.len() {
+            return Ok(false);
+        }
+        let chunk = if self.xerial {
+            let len = self
+                .data
+                .get(self.pos..self.pos + 4)
+                .map(|b| u32::from_be_bytes(arr(b, 0)) as usize)
+                .ok_or_else(|| bad("truncated xerial snappy chunk length".into()))?;
+            let start = self.pos + 4;
+            let chunk = self
+                .data
+                .get(start..start.saturating_add(len))
+                .ok_or_else(|| bad("truncated xerial snappy chunk".into()))?;
+            self.pos = start + len;
+            chunk
+        } else {
+            self.pos = self.data.len();
+            self.data
+        };
+        let len = snap::raw::decompress_len(chunk).map_err(|e| bad(format!("snappy: {e}")))?;
+        if len > self.block_bytes_max {
+            return Err(bad(format!(
+                "snappy block of {len} bytes exceeds {}",
+                self.block_bytes_max
+            )));
+        }
+        self.block.resize(len, 0);
+        snap::raw::Decoder::new()
+            .decompress(chunk, &mut self.block)
+            .map_err(|e| bad(format!("snappy: {e}")))?;
+        self.block_pos = 0;
+        Ok(true)
+    }
+}
+
+impl Read for SnappyReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.block_pos >= self.block.len() {
+            if !self.next_block()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.block.len() - self.block_pos);
+        buf[..n].copy_from_slice(&self.block[self.block_pos..self.block_pos + n]);
+        self.block_pos += n;
+        Ok(n)
+    }
 }
 
 /// Decompresses a records section; snappy accepts both xerial framing and raw blocks.
 pub fn decompress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, LogError> {
-    match codec {
-        Compression::None => Ok(data.to_vec()),
-        Compression::Gzip => read_bounded(flate2::read::GzDecoder::new(data), data.len() * 4),
-        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), data.len() * 4),
-        Compression::Zstd => {
-            let decoder = zstd::stream::read::Decoder::new(data)
-                .map_err(|e| LogError::CorruptMessage(format!("zstd: {e}")))?;
-            read_bounded(decoder, data.len() * 4)
-        }
-        Compression::Snappy => {
-            if data.len() >= 16 && data.starts_with(XERIAL_MAGIC) {
-                // magic (8) + version (4) + compatible version (4), then [len u32 BE][raw block]*.
-                let mut out = Vec::new();
-                let mut pos = 16usize;
-                while pos < data.len() {
-                    let len = u32::from_be_bytes(arr(data, pos)) as usize;
-                    pos += 4;
-                    let chunk = data.get(pos..pos.saturating_add(len)).ok_or_else(|| {
-                        LogError::CorruptMessage("truncated xerial snappy chunk".into())
-                    })?;
-                    out.extend_from_slice(&snappy_raw(chunk)?);
-                    if out.len() > DECOMPRESSED_BYTES_MAX {
-                        return Err(too_big());
-                    }
-                    pos += len;
-                }
-                Ok(out)
-            } else {
-                snappy_raw(data)
-            }
-        }
+    if codec == Compression::None {
+        return Ok(data.to_vec());
     }
+    let d = decoder(codec, data, DECOMPRESSED_BYTES_MAX)?;
+    read_bounded(d, data.len() * 4)
 }
 
 /// Compresses a records section with `codec` (snappy uses xerial framing, like the Java client).

@@ -42,6 +42,7 @@ pub mod retention;
 pub mod segment;
 pub mod store;
 pub mod time_index;
+pub mod validate;
 
 use std::path::PathBuf;
 
@@ -77,6 +78,10 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `message.timestamp.type` is `LogAppendTime` (else `CreateTime`).
     pub log_append_time: bool,
+    /// `message.timestamp.before.max.ms`: oldest CreateTime accepted, relative to the broker's clock.
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: newest CreateTime accepted, relative to the broker's clock.
+    pub timestamp_after_max_ms: i64,
     /// `flush.messages`: fsync after this many messages; `i64::MAX` = leave it to the OS.
     pub flush_messages: i64,
     /// `flush.ms`: fsync at least this often; `i64::MAX` = leave it to the OS.
@@ -118,6 +123,8 @@ impl Default for LogConfig {
             cleanup_compact: false,
             max_message_bytes: 1_048_588,
             log_append_time: false,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: i64::MAX,
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             delete_retention_ms: 24 * 3600 * 1000,
@@ -182,6 +189,14 @@ pub enum LogError {
     CorruptMessage(String),
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// Records of a batch broke Kafka's rules (its `RecordValidationException`): INVALID_TIMESTAMP when
+    /// a timestamp was among the reasons, else INVALID_RECORD; `errors` name the records.
+    #[error("{message}")]
+    RecordErrors {
+        timestamp: bool,
+        message: String,
+        errors: Vec<validate::RecordError>,
+    },
     #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge { size: usize, max: usize },
     #[error("offset {offset} out of range [{log_start}, {log_end}]")]

@@ -12,8 +12,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
 
 use super::batch::{
-    stamp_base_offset, stamp_leader_epoch, stamp_log_append_time, validate_batches, BatchHeader,
-    BatchRecords, ATTR_LOG_APPEND_TIME, HEADER_LEN,
+    stamp_base_offset, stamp_create_time_max, stamp_leader_epoch, stamp_log_append_time,
+    validate_batches, BatchHeader, BatchRecords, HEADER_LEN,
 };
 use super::checkpoint::sync_dir;
 use super::file_cache::FileCache;
@@ -21,6 +21,7 @@ use super::flush::Flusher;
 use super::page_cache::PageCacheTrim;
 use super::producer_state::{write_snapshot, ProducerStateManager, Verdict};
 use super::segment::{find_batch, read_batches, Segment, SegmentId};
+use super::validate::{validate_batch, Origin, PartitionName, Rules};
 use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
 
 /// Leader epoch stamped into appended batches (single node: always 0).
@@ -188,20 +189,48 @@ impl PartitionLog {
         &self.file_cache
     }
 
+    /// Validates and appends one or more v2 batches from the broker's own writers (coordinators),
+    /// stamping offsets in place; see [`append_from`](Self::append_from).
+    pub fn append(&self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.append_from(Origin::Internal, records, now_ms)
+    }
+
     /// Validates and appends one or more v2 batches, stamping offsets in place.
     ///
-    /// Parses only batch headers (CRC, sizes, producer sequence), copies the input at most once, writes to
-    /// the page cache and publishes the new high watermark. For acks=all, await
-    /// [`wait_durable`](Self::wait_durable)`(info.last_offset)` afterwards.
-    pub fn append(&self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
-        let (max_message_bytes, log_append_time) = {
-            let inner = self.lock();
-            (
-                inner.config.max_message_bytes as usize,
-                inner.config.log_append_time,
-            )
+    /// Checks batch headers (CRC, sizes) and walks every record as Kafka's `LogValidator` does
+    /// (`validate.rs`; client batches also get the client-only rules), checks producer sequences, copies
+    /// the input at most once, writes to the page cache and publishes the new high watermark. For
+    /// acks=all, await [`wait_durable`](Self::wait_durable)`(info.last_offset)` afterwards.
+    pub fn append_from(
+        &self,
+        origin: Origin,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let config = self.lock().config.clone();
+        let log_append_time = config.log_append_time;
+        let mut headers = validate_batches(&records, config.max_message_bytes as usize)?;
+        // Kafka's `LogValidator`, outside the partition lock: it is the CPU-heavy part for compressed
+        // batches. A CreateTime batch whose `maxTimestamp` is not its records' largest timestamp is
+        // corrected, as Kafka's `setMaxTimestamp` does (the time index and retention read it).
+        let rules = Rules {
+            compacted: config.cleanup_compact,
+            log_append_time,
+            timestamp_before_max_ms: config.timestamp_before_max_ms,
+            timestamp_after_max_ms: config.timestamp_after_max_ms,
+            now_ms,
         };
-        let mut headers = validate_batches(&records, max_message_bytes)?;
+        let name = PartitionName(&self.topic, self.partition);
+        let mut fixes: Vec<Option<i64>> = Vec::with_capacity(headers.len());
+        let mut at = 0usize;
+        for h in &headers {
+            let len = h.total_len();
+            let v = validate_batch(h, &records[at..at + len], origin, &rules, name)?;
+            let wrong = h.max_timestamp != v.max_timestamp || h.is_log_append_time();
+            fixes.push((!log_append_time && wrong).then_some(v.max_timestamp));
+            at += len;
+        }
+        let restamp = log_append_time || fixes.iter().any(Option::is_some);
 
         let mut inner = self.lock();
         if inner.closed {
@@ -224,11 +253,11 @@ impl PartitionLog {
         // header and write it ahead of the untouched body (pwritev), so the records are never copied.
         // LogAppendTime rewrites maxTimestamp and the CRC, which covers the body: that path copies.
         let mut stamped: Vec<[u8; HEADER_LEN]> = Vec::with_capacity(headers.len());
-        let mut copied = log_append_time.then(|| BytesMut::from(&records[..]));
+        let mut copied = restamp.then(|| BytesMut::from(&records[..]));
         let mut pos = 0usize;
         let mut next = base_offset;
         let mut messages = 0i64;
-        for h in headers.iter_mut() {
+        for (h, fix) in headers.iter_mut().zip(&fixes) {
             let len = h.total_len();
             h.base_offset = next;
             h.partition_leader_epoch = LEADER_EPOCH;
@@ -237,11 +266,14 @@ impl PartitionLog {
                     let batch = &mut buf[pos..pos + len];
                     stamp_base_offset(batch, next);
                     stamp_leader_epoch(batch, LEADER_EPOCH);
-                    stamp_log_append_time(batch, now_ms);
-                    h.max_timestamp = now_ms;
-                    h.attributes |= ATTR_LOG_APPEND_TIME;
-                    // The CRC was recomputed too: keep `h` equal to the header written.
-                    h.crc = BatchHeader::parse(batch)?.crc;
+                    if log_append_time {
+                        stamp_log_append_time(batch, now_ms);
+                    } else if let Some(max) = *fix {
+                        stamp_create_time_max(batch, max);
+                    }
+                    // Attributes, maxTimestamp and the CRC may have changed: keep `h` equal to the
+                    // header written.
+                    *h = BatchHeader::parse(batch)?;
                 }
                 None => {
                     let mut header = [0u8; HEADER_LEN];

@@ -579,7 +579,8 @@ fn delete_partition_removes_folder() {
         .expect("create");
     log.append(batch(1, 0), 0).expect("append");
     store.delete("gone", 0).expect("delete");
-    // Read after the delete: its rename and folder fsync may take longer than the 1 ms margin below.
+    // Read after the delete stamped its own time, so `deleted_at + 60_001` is past its due time even
+    // on a slow machine.
     let deleted_at = now();
     assert!(!dir.path().join("gone-0").exists());
     assert!(store.get("gone", 0).is_none());
@@ -1299,4 +1300,37 @@ fn max_compaction_lag_cleans_below_the_dirty_ratio() {
         .filter(|(_, k, _)| k == b"k\0")
         .collect();
     assert_eq!(values.len(), 1);
+}
+
+#[test]
+fn a_wrong_max_timestamp_from_a_client_is_corrected_and_invalid_batches_are_not_stored() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("c");
+    // build_batch gives every record the same timestamp: claim a later maxTimestamp in the header.
+    let mut b = batch(3, 5_000).to_vec();
+    b[35..43].copy_from_slice(&9_999_999i64.to_be_bytes());
+    let crc = batch::compute_crc(&b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    log.append_from(validate::Origin::Client, Bytes::from(b), now())
+        .expect("append");
+    let r = log.read(0, 1 << 20).expect("read");
+    let (h, stored) = split_batches(&r.records).next().expect("batch");
+    batch::check_batch(&stored).expect("crc recomputed");
+    assert_eq!(h.max_timestamp, 5_000);
+    assert_eq!(log.headers_from(0).expect("headers"), vec![h]);
+    // A count that disagrees with the records is refused and leaves the log as it was.
+    let good = batch(1, 5_000);
+    let mut bad = good.to_vec();
+    bad[57..61].copy_from_slice(&5i32.to_be_bytes());
+    bad[23..27].copy_from_slice(&4i32.to_be_bytes());
+    let crc = batch::compute_crc(&bad);
+    bad[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert!(matches!(
+        log.append_from(validate::Origin::Client, Bytes::from(bad), now()),
+        Err(LogError::RecordErrors { .. })
+    ));
+    assert_eq!(log.offsets().log_end, 3);
 }

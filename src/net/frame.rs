@@ -22,6 +22,15 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_bytes: u32,
 ) -> Result<Bytes, FrameError> {
+    let len = read_frame_len(reader, max_bytes).await?;
+    read_frame_body(reader, len).await
+}
+
+/// Reads a frame's length prefix and checks it against `max_bytes`; nothing is allocated.
+pub async fn read_frame_len<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_bytes: u32,
+) -> Result<usize, FrameError> {
     let mut len_buf = [0u8; 4];
     match reader.read_exact(&mut len_buf).await {
         Ok(_) => {}
@@ -35,8 +44,15 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max: max_bytes,
         });
     }
+    Ok(len as usize)
+}
+
+/// Reads a frame body of `len` bytes (already checked by [`read_frame_len`]).
+pub async fn read_frame_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    len: usize,
+) -> Result<Bytes, FrameError> {
     // Filled straight from the socket (no zeroing); `take` keeps reads inside this frame.
-    let len = len as usize;
     let mut buf = BytesMut::with_capacity(len);
     let mut body = reader.take(len as u64);
     while buf.len() < len {

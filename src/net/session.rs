@@ -2,28 +2,43 @@
 //!
 //! Requests are handled one at a time, as Kafka does, except that a produce waiting for fsync does not
 //! hold up the next request: its reply is queued as a future and the writer sends replies strictly in order.
+//!
+//! What a connection may hold is bounded: replies are encoded as soon as they are ready and wait for the
+//! writer only within `queued.max.response.bytes` (a reply larger than that waits alone), so a client
+//! that pipelines requests and never reads its responses stops being read instead of filling the broker's
+//! memory; requests read but not handled count against `queued.max.request.bytes` broker-wide; a
+//! connection with no request read and no response written for `connections.max.idle.ms` is closed.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::ResponseError;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
-use super::frame::{read_frame, FrameError};
+use super::frame::{read_frame_body, read_frame_len, FrameError};
+use super::limits::Limits;
 use crate::handler::{self, api_versions, Ctx, Reply};
 use crate::protocol::{self, DecodeError};
 
-/// Replies queued for the writer per connection; bounds memory and applies backpressure to pipelining clients.
+/// Replies queued for the writer per connection (a count bound beside the byte bound).
 const PENDING_REPLIES_MAX: usize = 64;
+
+/// How long a closing connection's writer may take to hand over replies already accepted (in-flight
+/// produces) before it is dropped; a client that never reads must not hold a shutdown.
+const DRAIN_MAX: Duration = Duration::from_secs(10);
 
 /// A reply on its way to the writer.
 #[allow(clippy::large_enum_variant)] // moved once per request, see `Reply`
 enum Outgoing {
-    /// Encoded and ready.
-    Ready(Bytes),
+    /// Encoded and ready; the permit holds its bytes of the connection's response budget until written.
+    Ready(Bytes, Option<OwnedSemaphorePermit>),
     /// Waiting on an event; encoded when it resolves.
     Waiting {
         api_key: ApiKey,
@@ -33,8 +48,68 @@ enum Outgoing {
     },
 }
 
-/// Serves one client connection until it closes, errs, or the broker shuts down.
-pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
+/// Last read or write of a connection, in milliseconds since the session started.
+struct Activity {
+    /// When the session started.
+    start: Instant,
+    /// Milliseconds from `start` to the last activity.
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// What a session waits on besides its own work: broker shutdown and the idle timeout.
+struct Guard {
+    /// Broker shutdown signal.
+    shutdown: watch::Receiver<bool>,
+    /// Last activity, shared with the writer.
+    activity: Arc<Activity>,
+    /// `connections.max.idle.ms`; `None` never times out.
+    idle: Option<Duration>,
+}
+
+impl Guard {
+    /// Runs `work` until it completes, the broker shuts down, or the connection has been idle too long
+    /// (`Err` with the reason). `work` keeps its progress across idle checks, so a frame half read
+    /// when the timer fires is not lost.
+    async fn run<T>(&mut self, work: impl Future<Output = T>) -> Result<T, String> {
+        tokio::pin!(work);
+        loop {
+            let deadline = match self.idle {
+                Some(idle) => self.activity.last() + idle,
+                None => Instant::now() + Duration::from_secs(86_400),
+            };
+            tokio::select! {
+                out = &mut work => return Ok(out),
+                _ = self.shutdown.wait_for(|s| *s) => return Err("broker shutting down".into()),
+                _ = tokio::time::sleep_until(deadline) => {
+                    if let Some(idle) = self.idle {
+                        if self.activity.last() + idle <= Instant::now() {
+                            return Err(format!("idle for {} ms (connections.max.idle.ms)", idle.as_millis()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Serves one client connection until it closes, errs, idles out, or the broker shuts down.
+pub async fn run(
+    ctx: Arc<Ctx>,
+    stream: TcpStream,
+    shutdown: watch::Receiver<bool>,
+    limits: Arc<Limits>,
+) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -45,18 +120,34 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
     // Buffered so small pipelined requests cost one read syscall, not two each.
     let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
     let (tx, rx) = mpsc::channel::<Outgoing>(PENDING_REPLIES_MAX);
-    let writer_task = tokio::spawn(write_loop(writer, rx));
+    let activity = Arc::new(Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+    });
+    let mut writer_task = tokio::spawn(write_loop(writer, rx, activity.clone()));
+    let mut guard = Guard {
+        shutdown,
+        activity: activity.clone(),
+        idle: u64::try_from(ctx.config.connections_max_idle_ms)
+            .ok()
+            .map(Duration::from_millis),
+    };
+    let budget_bytes = ctx.config.queued_max_response_bytes;
+    let budget = Arc::new(Semaphore::new(budget_bytes as usize));
     let max = ctx.config.socket_request_max_bytes;
     let reason: String = loop {
-        let frame = tokio::select! {
-            f = read_frame(&mut reader, max) => f,
-            _ = shutdown.wait_for(|s| *s) => break "broker shutting down".into(),
+        let next = async {
+            let len = read_frame_len(&mut reader, max).await?;
+            let permit = limits.request_bytes(len).await;
+            Ok::<_, FrameError>((read_frame_body(&mut reader, len).await?, permit))
         };
-        let frame = match frame {
-            Ok(f) => f,
-            Err(FrameError::Closed) => break "closed by client".into(),
-            Err(e) => break format!("bad frame: {e}"),
+        let (frame, request_bytes) = match guard.run(next).await {
+            Err(reason) => break reason,
+            Ok(Ok(f)) => f,
+            Ok(Err(FrameError::Closed)) => break "closed by client".into(),
+            Ok(Err(e)) => break format!("bad frame: {e}"),
         };
+        activity.touch();
         let head = frame.slice(..frame.len().min(96));
         let outgoing = match protocol::decode_request(frame, handler::list::is_supported) {
             Ok(request) => {
@@ -67,6 +158,16 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
                 );
                 match handler::dispatch(&ctx, request, &peer).await {
                     Reply::None => continue,
+                    Reply::Close(reason) => break reason,
+                    Reply::Now(body) => {
+                        match protocol::encode_response(api_key, version, correlation_id, &body) {
+                            Ok(bytes) => Outgoing::Ready(bytes, None),
+                            Err(e) => {
+                                tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
+                                break format!("encode: {e}");
+                            }
+                        }
+                    }
                     reply => Outgoing::Waiting {
                         api_key,
                         version,
@@ -85,7 +186,7 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
                     .with_error_code(ResponseError::UnsupportedVersion.code())
                     .with_api_keys(api_versions::supported_api_versions());
                 match protocol::encode_with_v0_header(correlation_id, &body, 0) {
-                    Ok(bytes) => Outgoing::Ready(bytes),
+                    Ok(bytes) => Outgoing::Ready(bytes, None),
                     Err(e) => break format!("encode: {e}"),
                 }
             }
@@ -94,21 +195,44 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
                 break format!("{e}");
             }
         };
+        // The request's bytes go back to the pool here; the reply's take their place in the
+        // connection's budget. While the client does not read, this waits and no request is read.
+        drop(request_bytes);
+        let outgoing = match outgoing {
+            Outgoing::Ready(bytes, _) => {
+                let n = u32::try_from(bytes.len().clamp(1, budget_bytes as usize)).unwrap_or(1);
+                match guard.run(budget.clone().acquire_many_owned(n)).await {
+                    Err(reason) => break reason,
+                    Ok(permit) => Outgoing::Ready(bytes, permit.ok()),
+                }
+            }
+            waiting => waiting,
+        };
         if tx.send(outgoing).await.is_err() {
             break "write failed".into();
         }
     };
     drop(tx);
-    // Let the writer drain replies already accepted (in-flight produces finish and are answered).
-    let _ = writer_task.await;
+    // Let the writer drain replies already accepted (in-flight produces finish and are answered), but
+    // not wait on a client that does not read.
+    if tokio::time::timeout(DRAIN_MAX, &mut writer_task)
+        .await
+        .is_err()
+    {
+        writer_task.abort();
+    }
     tracing::info!(%peer, %reason, "connection closed");
 }
 
-async fn write_loop(writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
+async fn write_loop(
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Outgoing>,
+    activity: Arc<Activity>,
+) {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(item) = rx.recv().await {
-        let bytes = match item {
-            Outgoing::Ready(b) => b,
+        let (bytes, permit) = match item {
+            Outgoing::Ready(b, permit) => (b, permit),
             Outgoing::Waiting {
                 api_key,
                 version,
@@ -118,10 +242,10 @@ async fn write_loop(writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Recei
                 let body = match reply {
                     Reply::Now(body) => body,
                     Reply::Later(fut) => fut.await,
-                    Reply::None => continue,
+                    Reply::None | Reply::Close(_) => continue,
                 };
                 match protocol::encode_response(api_key, version, correlation_id, &body) {
-                    Ok(b) => b,
+                    Ok(b) => (b, None),
                     Err(e) => {
                         tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                         return;
@@ -135,6 +259,8 @@ async fn write_loop(writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Recei
         if rx.is_empty() && out.flush().await.is_err() {
             return;
         }
+        activity.touch();
+        drop(permit);
     }
     let _ = out.flush().await;
     let _ = out.shutdown().await;

@@ -54,11 +54,101 @@ pub enum DecodeError {
 /// Smallest frame that holds api key (2), version (2) and correlation id (4).
 const HEADER_FIXED_BYTES: usize = 8;
 
+/// Most invalid UTF-8 strings one request may have repaired (see [`decode_request`]).
+const UTF8_REPAIRS_MAX: usize = 16;
+
 /// Decodes one frame (without its length prefix) into a request. `served` says which API versions have a
 /// handler (the handler list); anything else is refused before the body is decoded.
+///
+/// A string field holding invalid UTF-8 does not close the connection: Kafka's Java readers decode
+/// strings leniently (`new String(bytes, UTF_8)`), so its handlers then answer, e.g.
+/// INVALID_TOPIC_EXCEPTION for such a topic name. The crate's decoder refuses them instead; so the bad
+/// bytes of that string are replaced with `?` (same length, so the frame's layout is unchanged) and the
+/// frame decoded again.
 pub fn decode_request(
-    mut frame: Bytes,
+    frame: Bytes,
     served: impl Fn(ApiKey, i16) -> bool,
+) -> Result<Request, DecodeError> {
+    let served: &dyn Fn(ApiKey, i16) -> bool = &served;
+    let mut frame = frame;
+    for _ in 0..UTF8_REPAIRS_MAX {
+        match decode_once(frame.clone(), served) {
+            Err(Utf8Failure { end }) => match repair_string_ending_at(&frame, end) {
+                Some(repaired) => frame = repaired,
+                None => break,
+            },
+            Ok(result) => return result,
+        }
+    }
+    decode_from(&mut frame, served)
+}
+
+/// A string field ending at byte `end` of the frame is not UTF-8.
+struct Utf8Failure {
+    end: usize,
+}
+
+/// Replaces the invalid UTF-8 bytes of the string that ends at `end` with `?`; the string's start is
+/// found from its length prefix (int16, or compact varint of length + 1). `None` if no prefix fits.
+fn repair_string_ending_at(frame: &Bytes, end: usize) -> Option<Bytes> {
+    let fits = |len: usize| -> bool {
+        let start = end - len;
+        let int16 = start >= 2
+            && i16::from_be_bytes([frame[start - 2], frame[start - 1]]) as i64 == len as i64;
+        let compact = {
+            let mut v = (len + 1) as u64;
+            let mut enc = [0u8; 10];
+            let mut n = 0;
+            while v >= 0x80 {
+                enc[n] = (v as u8) | 0x80;
+                v >>= 7;
+                n += 1;
+            }
+            enc[n] = v as u8;
+            n += 1;
+            start >= n && frame[start - n..start] == enc[..n]
+        };
+        (int16 || compact) && std::str::from_utf8(&frame[start..end]).is_err()
+    };
+    let len = (1..=end.min(i16::MAX as usize)).find(|l| fits(*l))?;
+    let mut out = BytesMut::from(&frame[..]);
+    let mut at = end - len;
+    while at < end {
+        match std::str::from_utf8(&out[at..end]) {
+            Ok(_) => break,
+            Err(e) => {
+                let bad_start = at + e.valid_up_to();
+                let bad_len = e.error_len().unwrap_or(end - bad_start);
+                for b in &mut out[bad_start..bad_start + bad_len] {
+                    *b = b'?';
+                }
+                at = bad_start + bad_len;
+            }
+        }
+    }
+    Some(out.freeze())
+}
+
+/// One decoding attempt; `Err` only for a string that is not UTF-8 (the caller may repair it).
+fn decode_once(
+    mut frame: Bytes,
+    served: &dyn Fn(ApiKey, i16) -> bool,
+) -> Result<Result<Request, DecodeError>, Utf8Failure> {
+    let total = frame.len();
+    let result = decode_from(&mut frame, served);
+    match &result {
+        Err(DecodeError::Malformed { reason, .. }) if reason.contains("utf-8") => {
+            Err(Utf8Failure {
+                end: total - frame.remaining(),
+            })
+        }
+        _ => Ok(result),
+    }
+}
+
+fn decode_from(
+    frame: &mut Bytes,
+    served: &dyn Fn(ApiKey, i16) -> bool,
 ) -> Result<Request, DecodeError> {
     if frame.len() < HEADER_FIXED_BYTES {
         return Err(DecodeError::TooShort(frame.len()));
@@ -84,9 +174,9 @@ pub fn decode_request(
     };
     let header_version = api_key.request_header_version(version);
     let header =
-        RequestHeader::decode(&mut frame, header_version).map_err(|e| malformed(e.to_string()))?;
+        RequestHeader::decode(frame, header_version).map_err(|e| malformed(format!("{e:#}")))?;
     let body =
-        RequestKind::decode(api_key, &mut frame, version).map_err(|e| malformed(e.to_string()))?;
+        RequestKind::decode(api_key, frame, version).map_err(|e| malformed(format!("{e:#}")))?;
     if frame.has_remaining() {
         // Kafka ignores bytes after a parsed body, and real clients depend on it: librdkafka 2.x sends 3
         // extra bytes after its Metadata v13 body. Rejecting them would cut those clients off.
@@ -146,3 +236,37 @@ pub fn encode_with_v0_header<M: Encodable>(
 #[derive(Debug, thiserror::Error)]
 #[error("encode: {0}")]
 pub struct EncodeError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Metadata v4 for one topic named `name`.
+    fn metadata_v4(name: &[u8]) -> Bytes {
+        let mut m = BytesMut::new();
+        m.put_i16(3);
+        m.put_i16(4);
+        m.put_i32(7);
+        m.put_i16(-1);
+        m.put_i32(1);
+        m.put_i16(name.len() as i16);
+        m.put_slice(name);
+        m.put_u8(0);
+        m.freeze()
+    }
+
+    #[test]
+    fn invalid_utf8_strings_are_decoded_leniently() {
+        let r = decode_request(metadata_v4(&[b'a', 0xff, 0xfe, b'b']), |_, _| true);
+        match r {
+            Ok(Request {
+                body: RequestKind::Metadata(m),
+                ..
+            }) => {
+                let topics = m.topics.expect("topics");
+                assert_eq!(topics[0].name.as_deref().map(|n| n.as_str()), Some("a??b"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! What a connection may cost the broker: a client that pipelines fetches and never reads its responses
+//! stays bounded in broker memory while another consumer reads normally; idle connections are closed
+//! after `connections.max.idle.ms`; `max.connections.per.ip` closes connections beyond it.
+
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{ApiVersionsRequest, FetchRequest, FetchResponse};
+use weir_protocol_tests::*;
+
+const LIMIT: Duration = Duration::from_secs(240);
+
+/// Resident set size of this process (broker and test client), in bytes.
+fn rss(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("rss field")
+}
+
+fn fetch_all(topic: &str, offset: i64, max_bytes: i32) -> FetchRequest {
+    FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(max_bytes)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(max_bytes)])])
+}
+
+/// ~1 MiB batches of 1 KiB values: `batches` of them, so a topic of about `batches` MiB.
+async fn fill(c: &mut Client, topic: &str, batches: usize) -> i64 {
+    let value = vec![0x5au8; 1000];
+    let mut records = 0i64;
+    for b in 0..batches {
+        let recs: Vec<_> = (0..1000)
+            .map(|i| record(i, 1_700_000_000_000 + b as i64, None, Some(&value)))
+            .collect();
+        let resp = c.produce(topic, 0, encode_batch(&recs)).await;
+        assert_eq!(resp.error_code, 0, "{:?}", resp.error_message.as_deref());
+        records += 1000;
+    }
+    records
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_fetches_stays_bounded_and_others_are_unaffected() {
+    bounded(LIMIT, async {
+        let broker = TestBroker::start_with(|c| c.message_max_bytes = 2 << 20).await;
+        let mut admin = broker.client().await;
+        admin.create_topic("big", 1).await;
+        let total = fill(&mut admin, "big", 64).await;
+
+        // Reference: a consumer's full read of the topic alone.
+        let alone = read_all(&broker, total).await;
+
+        // Peak RSS from here on (clear_refs 5 resets VmHWM).
+        std::fs::write("/proc/self/clear_refs", "5").expect("reset peak rss");
+        let before = rss("VmRSS:");
+        // 500 pipelined fetches of up to 50 MiB each, never read.
+        let mut hostile = broker.client().await;
+        let mut frames = Vec::new();
+        for i in 0..500 {
+            frames.extend_from_slice(&encode_request(12, i, &fetch_all("big", 0, 50 << 20)));
+        }
+        hostile.send_raw(&frames).await;
+        let beside = read_all(&broker, total).await;
+        let peak = rss("VmHWM:");
+        let growth = peak.saturating_sub(before);
+        eprintln!(
+            "rss before {} MiB, peak with a never-reading fetcher {} MiB (+{} MiB); \
+             full read of {} MiB alone {:?}, beside it {:?}",
+            before >> 20,
+            peak >> 20,
+            growth >> 20,
+            64,
+            alone,
+            beside
+        );
+        // Unbounded, 500 responses of 64 MiB each would be ~32 GiB; bounded, the hostile connection
+        // holds one response in hand plus `queued.max.response.bytes`.
+        assert!(
+            growth < 400 << 20,
+            "broker memory grew by {} MiB",
+            growth >> 20
+        );
+        // The hostile connection is still open: it only stopped being read.
+        drop(hostile);
+        broker.shutdown().await;
+    })
+    .await;
+}
+
+/// Reads the topic from offset 0 to `total` in 1 MiB fetches on a fresh connection; returns the time.
+async fn read_all(broker: &TestBroker, total: i64) -> Duration {
+    let mut c = broker.client().await;
+    let start = Instant::now();
+    let mut offset = 0i64;
+    let mut seen = 0i64;
+    while offset < total {
+        let resp: FetchResponse = c.call(12, &fetch_all("big", offset, 1 << 20)).await;
+        assert_eq!(resp.error_code, 0);
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        let records = p.records.clone().expect("records");
+        for set in decode_batches(&records) {
+            for r in set.records {
+                if r.offset >= offset {
+                    assert_eq!(r.offset, offset + (seen - offset), "offsets in order");
+                    seen = r.offset + 1;
+                }
+            }
+        }
+        assert!(seen > offset, "progress");
+        offset = seen;
+    }
+    start.elapsed()
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_active_ones_kept() {
+    bounded(Duration::from_secs(30), async {
+        let broker = TestBroker::start_with(|c| c.connections_max_idle_ms = 1000).await;
+        let mut idle = broker.client().await;
+        let mut active = broker.client().await;
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(str_bytes("t"))
+            .with_client_software_version(str_bytes("1"));
+        // Requests every 100 ms keep `active` open past the idle period (pacing, not waiting on the
+        // broker; 900 ms of slack for a slow machine).
+        for _ in 0..15 {
+            let resp = active.call(3, &req).await;
+            assert_eq!(resp.error_code, 0);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        idle.expect_closed().await;
+        assert_eq!(active.call(3, &req).await.error_code, 0);
+        broker.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connections_beyond_max_connections_per_ip_are_closed() {
+    bounded(Duration::from_secs(30), async {
+        let broker = TestBroker::start_with(|c| c.max_connections_per_ip = 2).await;
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(str_bytes("t"))
+            .with_client_software_version(str_bytes("1"));
+        let mut a = broker.client().await;
+        let mut b = broker.client().await;
+        assert_eq!(a.call(3, &req).await.error_code, 0);
+        assert_eq!(b.call(3, &req).await.error_code, 0);
+        let mut c = broker.client().await;
+        c.expect_closed().await;
+        drop(a);
+        // The broker frees the slot once it sees the close; retry until it has.
+        loop {
+            let mut d = broker.client().await;
+            let _ = d.try_send_raw(&encode_request(3, 1, &req)).await;
+            if d.recv_frame().await.is_some() {
+                break;
+            }
+        }
+        assert_eq!(b.call(3, &req).await.error_code, 0);
+        broker.shutdown().await;
+    })
+    .await;
+}
