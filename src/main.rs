@@ -63,6 +63,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
+        .with_ansi(colour_wanted(&std::io::stdout()))
         .init();
     let config = match build_config(&args) {
         Ok(c) => c,
@@ -82,6 +83,13 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(config))
+}
+
+/// Colour only for a person at a terminal: never into a file or a pipe, never with `NO_COLOR` set
+/// (<https://no-color.org>: any non-empty value).
+fn colour_wanted(stream: &impl std::io::IsTerminal) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    stream.is_terminal() && !no_color
 }
 
 fn build_config(args: &ServeArgs) -> Result<Config, String> {
