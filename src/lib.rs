@@ -3,10 +3,13 @@
 //! Data flows one way: `net` (sockets, frames, sessions) → `protocol` (decode/encode, the version table) →
 //! `handler` (one file per API family) → `cluster` (topic metadata), `log` (partition logs), `group`
 //! (consumer groups) → response
-//! encode → socket. `broker` wires them together; `config` holds the settings.
+//! encode → socket. `broker` wires them together; `config` holds the settings. `client` is a small Kafka
+//! client (the second user of kafka-protocol, outside the broker's data flow) behind the `cli` tools.
 
 mod alloc_guard;
 pub mod broker;
+pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod group;

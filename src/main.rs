@@ -11,7 +11,8 @@ use weir::{Broker, Config};
 #[command(
     name = "weir",
     version,
-    about = "A Kafka wire-protocol-compatible message broker"
+    about = "A Kafka wire-protocol-compatible message broker, and tools for any Kafka cluster",
+    after_help = weir::cli::EXIT_CODES_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,6 +23,13 @@ struct Cli {
 enum Command {
     /// Run a broker (the default when no subcommand is given).
     Serve(ServeArgs),
+    #[command(flatten)]
+    Tool(weir::cli::Tool),
+    /// Print a shell completion script: `weir completions bash > /etc/bash_completion.d/weir`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Default)]
@@ -54,6 +62,12 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
         None => ServeArgs::default(),
+        Some(Command::Tool(t)) => return weir::cli::run(t),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "weir", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
     };
     let filter = args
         .log_level
