@@ -23,8 +23,8 @@ pub struct ConsumeArgs {
     topic: String,
     /// Where to start: beginning, end, an OFFSET, or @TIMESTAMP_MS (first record at or after it).
     /// With --group, only partitions without a committed offset start here.
-    #[arg(long, default_value = "beginning", allow_hyphen_values = true)]
-    from: String,
+    #[arg(long, default_value = "beginning", value_parser = parse_from)]
+    from: From,
     /// Consumer group: start from its committed offsets and commit what was consumed (standalone
     /// commits, as a Java consumer with assign() makes; the group must have no active members).
     #[arg(long, short = 'g')]
@@ -42,6 +42,35 @@ pub struct ConsumeArgs {
     /// %h headers (k=v,…), %K/%S key/value length, %% percent; \n \t \r escapes.
     #[arg(long, short = 'f', default_value = "%v\\n")]
     format: String,
+}
+
+/// Where `--from` starts.
+#[derive(Debug, Clone, Copy)]
+enum From {
+    /// A ListOffsets timestamp: earliest, latest, or a time in ms.
+    Timestamp(i64),
+    /// An exact offset.
+    Offset(i64),
+}
+
+fn parse_from(s: &str) -> Result<From, String> {
+    let bad = || format!("expected beginning, end, an offset or @TIMESTAMP_MS, got {s:?}");
+    match s {
+        "beginning" | "earliest" => Ok(From::Timestamp(EARLIEST)),
+        "end" | "latest" => Ok(From::Timestamp(LATEST)),
+        f if f.starts_with('@') => f[1..]
+            .parse::<i64>()
+            .ok()
+            .filter(|t| *t >= 0)
+            .map(From::Timestamp)
+            .ok_or_else(bad),
+        f => f
+            .parse::<i64>()
+            .ok()
+            .filter(|o| *o >= 0)
+            .map(From::Offset)
+            .ok_or_else(bad),
+    }
 }
 
 /// Where a partition's consumption stands.
@@ -154,17 +183,10 @@ async fn start_positions(
         .copied()
         .filter(|p| !start.contains_key(p))
         .collect();
-    let from = a.from.as_str();
     if !missing.is_empty() {
-        let ts = match from {
-            "beginning" | "earliest" => Some(EARLIEST),
-            "end" | "latest" => Some(LATEST),
-            f if f.starts_with('@') => Some(f[1..].parse::<i64>().map_err(|_| bad_from(from))?),
-            f => {
-                let o = f.parse::<i64>().map_err(|_| bad_from(from))?;
-                if o < 0 {
-                    return Err(bad_from(from));
-                }
+        let ts = match a.from {
+            From::Timestamp(ts) => Some(ts),
+            From::Offset(o) => {
                 missing.iter().for_each(|p| {
                     start.insert(*p, o);
                 });
@@ -213,12 +235,6 @@ async fn start_positions(
             (*p, pos)
         })
         .collect())
-}
-
-fn bad_from(from: &str) -> ClientError {
-    ClientError::Config(format!(
-        "--from expects beginning, end, an offset or @TIMESTAMP_MS, got {from:?}"
-    ))
 }
 
 /// One fetch per leader for the partitions not yet done; records go to `out` in partition order.

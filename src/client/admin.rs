@@ -191,7 +191,8 @@ impl Client {
         let req = CreatePartitionsRequest::default()
             .with_topics(vec![CreatePartitionsTopic::default()
                 .with_name(topic(name))
-                .with_count(total)])
+                .with_count(total)
+                .with_assignments(None)])
             .with_timeout_ms(ADMIN_TIMEOUT_MS);
         let resp = self.send_to_controller(&req).await?;
         for r in &resp.results {
