@@ -14,6 +14,7 @@ use crate::group_store::{ClusterTopics, LogOffsets};
 use crate::handler::fetch_session::FetchSessionCache;
 use crate::handler::{Ctx, NodeInfo};
 use crate::log::{LogError, LogStore};
+use crate::metrics::admin::{self, AdminState};
 use crate::net::session;
 
 /// Why the broker could not start.
@@ -49,6 +50,11 @@ pub struct Broker {
 impl Broker {
     /// Opens storage, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Broker, StartError> {
+        // The admin endpoints come up first so /healthz answers (and /readyz says 503) during recovery.
+        let _ = crate::metrics::global(); // uptime counts from here
+        let admin = Arc::new(AdminState::default());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        start_admin(&config, admin.clone(), shutdown_rx.clone()).await;
         let store = LogStore::open(config.store_options())?;
         // Retention, compaction and time-based flushing.
         store.spawn_background();
@@ -91,7 +97,7 @@ impl Broker {
             groups: groups.clone(),
             config,
         });
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        admin.set_ready(ctx.clone());
         let accept_task = tokio::spawn(accept_loop(ctx, listener, shutdown_rx));
         tracing::info!(%local_addr, "weir broker listening");
         Ok(Broker {
@@ -117,6 +123,24 @@ impl Broker {
         self.store.shutdown()?;
         tracing::info!("weir broker stopped cleanly");
         Ok(())
+    }
+}
+
+/// Binds and serves the admin listener if configured; a taken port only warns (several brokers on one
+/// machine share the default), so Kafka is served regardless.
+async fn start_admin(config: &Config, state: Arc<AdminState>, shutdown: watch::Receiver<bool>) {
+    let Ok(Some(addr)) = config.admin_addr() else {
+        return;
+    };
+    match admin::bind(addr).await {
+        Ok(listener) => {
+            let bound = listener.local_addr().map_or(addr, |a| a);
+            tracing::info!(%bound, "admin listener (/metrics, /healthz, /readyz)");
+            tokio::spawn(admin::serve(listener, state, shutdown));
+        }
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "admin listener not started; serving Kafka without /metrics (set admin.listeners to another port, or empty)");
+        }
     }
 }
 

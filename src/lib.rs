@@ -16,6 +16,7 @@ pub mod group;
 pub mod group_store;
 pub mod handler;
 pub mod log;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
 

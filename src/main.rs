@@ -43,6 +43,9 @@ struct ServeArgs {
     /// host:port advertised to clients [default: the listen address].
     #[arg(long)]
     advertised_listener: Option<String>,
+    /// Admin HTTP address for /metrics, /healthz, /readyz; empty disables [default: 127.0.0.1:9644].
+    #[arg(long)]
+    admin_listen: Option<String>,
     /// Folder for logs and broker state [default: ./weir-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -126,6 +129,10 @@ fn build_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(a) = &args.advertised_listener {
         config.advertised_listener = Some(a.clone());
+    }
+    if let Some(a) = &args.admin_listen {
+        config.admin_listen = a.clone();
+        config.admin_addr().map_err(|e| e.to_string())?;
     }
     if let Some(d) = &args.data_dir {
         config.data_dir = d.clone();

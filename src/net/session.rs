@@ -3,7 +3,9 @@
 //! Requests are handled one at a time, as Kafka does, except that a produce waiting for fsync does not
 //! hold up the next request: its reply is queued as a future and the writer sends replies strictly in order.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
@@ -30,6 +32,8 @@ enum Outgoing {
         version: i16,
         correlation_id: i32,
         reply: Reply,
+        /// When the request's frame was read, and how long its handler ran (for metrics).
+        timing: (Instant, Duration),
     },
 }
 
@@ -41,6 +45,8 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
         .unwrap_or_default();
     let _ = stream.set_nodelay(true);
     tracing::info!(%peer, "connection opened");
+    let metrics = crate::metrics::global();
+    metrics.connections_created.fetch_add(1, Ordering::Relaxed);
     let (reader, writer) = stream.into_split();
     // Buffered so small pipelined requests cost one read syscall, not two each.
     let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
@@ -58,6 +64,7 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
             Err(e) => break format!("bad frame: {e}"),
         };
         let head = frame.slice(..frame.len().min(96));
+        let (received, frame_bytes) = (Instant::now(), frame.len());
         let outgoing = match protocol::decode_request(frame) {
             Ok(request) => {
                 let (api_key, version, correlation_id) = (
@@ -65,6 +72,7 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
                     request.version(),
                     request.header.correlation_id,
                 );
+                metrics.request(api_key as i16, version, frame_bytes);
                 match handler::dispatch(&ctx, request, &peer).await {
                     Reply::None => continue,
                     reply => Outgoing::Waiting {
@@ -72,6 +80,7 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
                         version,
                         correlation_id,
                         reply,
+                        timing: (received, received.elapsed()),
                     },
                 }
             }
@@ -101,27 +110,30 @@ pub async fn run(ctx: Arc<Ctx>, stream: TcpStream, mut shutdown: watch::Receiver
     drop(tx);
     // Let the writer drain replies already accepted (in-flight produces finish and are answered).
     let _ = writer_task.await;
+    metrics.connections_closed.fetch_add(1, Ordering::Relaxed);
     tracing::info!(%peer, %reason, "connection closed");
 }
 
 async fn write_loop(writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(item) = rx.recv().await {
-        let bytes = match item {
-            Outgoing::Ready(b) => b,
+        let (bytes, timing) = match item {
+            Outgoing::Ready(b) => (b, None),
             Outgoing::Waiting {
                 api_key,
                 version,
                 correlation_id,
                 reply,
+                timing,
             } => {
                 let body = match reply {
                     Reply::Now(body) => body,
                     Reply::Later(fut) => fut.await,
                     Reply::None => continue,
                 };
+                let resolved = timing.0.elapsed();
                 match protocol::encode_response(api_key, version, correlation_id, &body) {
-                    Ok(b) => b,
+                    Ok(b) => (b, Some((api_key, timing, resolved))),
                     Err(e) => {
                         tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                         return;
@@ -131,6 +143,16 @@ async fn write_loop(writer: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Recei
         };
         if out.write_all(&bytes).await.is_err() {
             return;
+        }
+        if let Some((api_key, (received, handler), resolved)) = timing {
+            let wait = resolved.saturating_sub(handler);
+            crate::metrics::global().response(
+                api_key as i16,
+                bytes.len(),
+                handler,
+                wait,
+                received.elapsed(),
+            );
         }
         if rx.is_empty() && out.flush().await.is_err() {
             return;

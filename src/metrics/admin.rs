@@ -1,0 +1,135 @@
+//! The admin HTTP listener (`admin.listeners`, default 127.0.0.1:9644): `/metrics` (Prometheus text),
+//! `/healthz` (the process is up) and `/readyz` (recovery done, serving Kafka). A minimal HTTP/1.1 GET
+//! server: one request per connection, bounded request head, no body.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::handler::Ctx;
+
+/// Largest request head read; longer requests get 431.
+const REQUEST_HEAD_BYTES_MAX: usize = 8 * 1024;
+/// A client must send its request head within this time.
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the admin endpoints see: nothing until the broker is serving, then its context.
+#[derive(Default)]
+pub struct AdminState {
+    /// Set once recovery is done and the Kafka listener accepts.
+    broker: OnceLock<Arc<Ctx>>,
+}
+
+impl AdminState {
+    /// Marks the broker ready.
+    pub fn set_ready(&self, ctx: Arc<Ctx>) {
+        let _ = self.broker.set(ctx);
+    }
+}
+
+/// Binds the admin listener. A taken port is the caller's to log: the broker serves Kafka without it.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves admin requests until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AdminState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                tokio::spawn(handle(stream, state.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn handle(mut stream: TcpStream, state: Arc<AdminState>) {
+    let head = match tokio::time::timeout(REQUEST_HEAD_TIMEOUT, read_head(&mut stream)).await {
+        Ok(Ok(Some(h))) => h,
+        Ok(Ok(None)) => {
+            let _ = respond(&mut stream, 431, "text/plain", "request head too large\n").await;
+            return;
+        }
+        _ => return,
+    };
+    let mut parts = head.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let ready = state.broker.get().cloned();
+    let _ = match (method, path) {
+        ("GET", "/metrics") => {
+            let body = super::scrape::render(ready).await;
+            respond(
+                &mut stream,
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                &body,
+            )
+            .await
+        }
+        ("GET", "/healthz") => respond(&mut stream, 200, "text/plain", "ok\n").await,
+        ("GET", "/readyz") => match ready {
+            Some(_) => respond(&mut stream, 200, "text/plain", "ready\n").await,
+            None => respond(&mut stream, 503, "text/plain", "recovering\n").await,
+        },
+        ("GET", _) => respond(&mut stream, 404, "text/plain", "not found\n").await,
+        _ => respond(&mut stream, 405, "text/plain", "only GET\n").await,
+    };
+}
+
+/// Reads up to the blank line ending the request head; `None` when it exceeds the bound.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<String>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n") {
+            return Ok(Some(String::from_utf8_lossy(&buf).into_owned()));
+        }
+        if buf.len() > REQUEST_HEAD_BYTES_MAX {
+            return Ok(None);
+        }
+    }
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Service Unavailable",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
