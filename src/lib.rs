@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod group;
 pub mod group_store;
 pub mod handler;

@@ -76,26 +76,27 @@ struct ResetTo {
 
 /// One row of `group describe`.
 #[derive(Debug, Serialize)]
-struct LagRow {
-    topic: String,
-    partition: i32,
+pub(crate) struct LagRow {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
     /// Committed offset (`None`: nothing committed).
-    current_offset: Option<i64>,
+    pub(crate) current_offset: Option<i64>,
     /// High watermark.
-    log_end_offset: i64,
+    pub(crate) log_end_offset: i64,
     /// log end − committed (`None` without a commit).
-    lag: Option<i64>,
-    member_id: Option<String>,
-    host: Option<String>,
-    client_id: Option<String>,
+    pub(crate) lag: Option<i64>,
+    pub(crate) member_id: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) client_id: Option<String>,
 }
 
+/// A group with its partitions' lag (`group describe`, and the console's group page).
 #[derive(Serialize)]
-struct Described {
+pub(crate) struct Described {
     #[serde(flatten)]
-    group: GroupDescription,
-    partitions: Vec<LagRow>,
-    total_lag: i64,
+    pub(crate) group: GroupDescription,
+    pub(crate) partitions: Vec<LagRow>,
+    pub(crate) total_lag: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -148,7 +149,8 @@ pub(super) async fn run(a: GroupArgs) -> Result<(), ClientError> {
     Ok(())
 }
 
-async fn describe(client: &mut Client, group: &str) -> Result<Described, ClientError> {
+/// Describes a group and computes each partition's lag (high watermark − committed offset).
+pub(crate) async fn describe(client: &mut Client, group: &str) -> Result<Described, ClientError> {
     let g = client.describe_group(group).await?;
     let committed = client.committed(group).await?;
     // Every partition that is committed or assigned, with its owner.

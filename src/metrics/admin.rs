@@ -70,7 +70,7 @@ async fn handle(mut stream: TcpStream, state: Arc<AdminState>) {
     };
     let mut parts = head.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let ready = state.broker.get().cloned();
     let _ = match (method, path) {
         ("GET", "/metrics") => {
@@ -88,9 +88,48 @@ async fn handle(mut stream: TcpStream, state: Arc<AdminState>) {
             Some(_) => respond(&mut stream, 200, "text/plain", "ready\n").await,
             None => respond(&mut stream, 503, "text/plain", "recovering\n").await,
         },
-        ("GET", _) => respond(&mut stream, 404, "text/plain", "not found\n").await,
+        ("GET", _) => match console_page(path, query, ready).await {
+            Some((status, html)) => {
+                respond(&mut stream, status, "text/html; charset=utf-8", &html).await
+            }
+            None => respond(&mut stream, 404, "text/plain", "not found\n").await,
+        },
         _ => respond(&mut stream, 405, "text/plain", "only GET\n").await,
     };
+}
+
+/// A console page, once the broker serves Kafka (the console talks to it through its own listener).
+async fn console_page(path: &str, query: &str, ready: Option<Arc<Ctx>>) -> Option<(u16, String)> {
+    let Some(ctx) = ready else {
+        return Some((503, "recovering\n".into()));
+    };
+    let dir = ctx.config.data_dir.clone();
+    let walk = dir.clone();
+    let disk_bytes = tokio::task::spawn_blocking(move || dir_bytes(&walk, 3))
+        .await
+        .unwrap_or(0);
+    let info = crate::console::ConsoleInfo {
+        bootstrap: format!("{}:{}", ctx.node.host, ctx.node.port),
+        uptime_s: super::global().started.elapsed().as_secs(),
+        disk_bytes,
+        data_dir: dir.display().to_string(),
+    };
+    crate::console::render(path, query, &info).await
+}
+
+/// Bytes of the files under `dir`, `depth` folders deep (partition folders sit one level down).
+fn dir_bytes(dir: &std::path::Path, depth: u32) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() && depth > 0 => dir_bytes(&e.path(), depth - 1),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// Reads up to the blank line ending the request head; `None` when it exceeds the bound.
