@@ -1,7 +1,6 @@
 //! `weir cluster info` and `weir config get|set` (broker and topic configs).
 
 use clap::{Args, Subcommand};
-use kafka_protocol::messages::ApiKey;
 use serde::Serialize;
 
 use super::output::{print_json, Table};
@@ -51,8 +50,7 @@ pub(super) async fn run(a: ClusterArgs) -> Result<(), ClientError> {
                 .into_iter()
                 .map(|(key, min_version, max_version)| Api {
                     key,
-                    name: ApiKey::try_from(key)
-                        .map_or_else(|_| format!("Unknown{key}"), |k| format!("{k:?}")),
+                    name: crate::client::api_name(key),
                     min_version,
                     max_version,
                 })

@@ -267,6 +267,12 @@ impl Client {
     }
 }
 
+/// Kafka's name of an API key (`Produce`), or `Unknown<key>`.
+pub fn api_name(key: i16) -> String {
+    kafka_protocol::messages::ApiKey::try_from(key)
+        .map_or_else(|_| format!("Unknown{key}"), |k| format!("{k:?}"))
+}
+
 /// The wire `BrokerId` of a node id.
 pub fn broker_id(id: i32) -> BrokerId {
     BrokerId(id)
