@@ -68,7 +68,10 @@ fn main() -> ExitCode {
         Some(Command::Tool(t)) => return weir::cli::run(t),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "weir", &mut std::io::stdout());
+            // Into a buffer first: clap_complete panics on a closed stdout (`weir completions bash | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "weir", &mut script);
+            weir::cli::output::print_stdout(&String::from_utf8_lossy(&script));
             return ExitCode::SUCCESS;
         }
     };

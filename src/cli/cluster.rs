@@ -65,8 +65,8 @@ pub(super) async fn run(a: ClusterArgs) -> Result<(), ClientError> {
                 print_json(&info);
                 return Ok(());
             }
-            println!("Cluster id: {}", info.cluster_id.as_deref().unwrap_or("-"));
-            println!("Controller: {}", info.controller);
+            crate::outln!("Cluster id: {}", info.cluster_id.as_deref().unwrap_or("-"));
+            crate::outln!("Controller: {}", info.controller);
             let mut t = Table::new(&["BROKER", "HOST", "PORT", "RACK"]);
             for b in &info.brokers {
                 t.row(vec![
@@ -77,7 +77,7 @@ pub(super) async fn run(a: ClusterArgs) -> Result<(), ClientError> {
                 ]);
             }
             t.print();
-            println!();
+            crate::outln!();
             let mut t = Table::new(&["API", "KEY", "VERSIONS"]);
             for api in &info.apis {
                 t.row(vec![
@@ -182,7 +182,7 @@ pub(super) async fn run_config(a: ConfigArgs) -> Result<(), ClientError> {
             client
                 .alter_configs(&target.resource(), &pairs, &delete)
                 .await?;
-            println!("altered {} config(s)", pairs.len() + delete.len());
+            crate::outln!("altered {} config(s)", pairs.len() + delete.len());
         }
     }
     Ok(())

@@ -142,7 +142,7 @@ pub(super) async fn run(a: GroupArgs) -> Result<(), ClientError> {
             if json {
                 print_json(&serde_json::json!({ "group": group, "result": "deleted" }));
             } else {
-                println!("deleted group {group}");
+                crate::outln!("deleted group {group}");
             }
         }
     }
@@ -210,7 +210,7 @@ fn row(topic: &str, partition: i32, current: Option<i64>) -> LagRow {
 
 fn print_described(d: &Described) {
     let g = &d.group;
-    println!(
+    crate::outln!(
         "Group: {}  state: {}  protocol: {} {}  members: {}  coordinator: {}  total lag: {}",
         g.group,
         g.state,

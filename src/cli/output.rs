@@ -83,6 +83,13 @@ impl Table {
     }
 }
 
+/// `println!` that ignores a closed stdout (`weir … | head`) instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::cli::output::print_stdout("\n") };
+    ($($arg:tt)*) => { $crate::cli::output::print_stdout(&format!("{}\n", format_args!($($arg)*))) };
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {

@@ -163,7 +163,7 @@ fn done(json: bool, what: &str, name: &str) {
     if json {
         print_json(&serde_json::json!({ "topic": name, "result": what }));
     } else {
-        println!("{what} topic {name}");
+        crate::outln!("{what} topic {name}");
     }
 }
 
@@ -209,7 +209,7 @@ async fn describe(
         print_json(&d);
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "Topic: {}  id: {}  partitions: {}",
         d.name,
         d.id,
@@ -220,7 +220,7 @@ async fn describe(
         .iter()
         .map(|c| format!("{}={}", c.name, c.value.as_deref().unwrap_or("")))
         .collect();
-    println!(
+    crate::outln!(
         "Configs: {}",
         if cfg.is_empty() {
             "(defaults)".into()

@@ -27,6 +27,8 @@ pub struct ConsoleInfo {
     pub disk_bytes: u64,
     /// The data folder.
     pub data_dir: String,
+    /// Records/s appended per topic, oldest first (sampled every few seconds).
+    pub rates: std::collections::BTreeMap<String, Vec<f64>>,
 }
 
 /// Renders the page for `path`; `None` when it is not a console page. Returns (status, HTML).
@@ -87,7 +89,14 @@ async fn overview(info: &ConsoleInfo) -> Result<String, ClientError> {
 async fn topics(info: &ConsoleInfo) -> Result<String, ClientError> {
     let mut c = connect(info).await?;
     let mut p = Page::new("Topics");
-    let mut t = Table::new(&["Topic", "Partitions", "Replicas", "Records", "Internal"]);
+    let mut t = Table::new(&[
+        "Topic",
+        "Partitions",
+        "Replicas",
+        "Records",
+        "Internal",
+        "Produce rate",
+    ]);
     for topic in c.topics(None).await? {
         let parts: Vec<i32> = topic.partitions.iter().map(|x| x.partition).collect();
         let range = c.offset_range(&topic.name, &parts).await?;
@@ -110,6 +119,7 @@ async fn topics(info: &ConsoleInfo) -> Result<String, ClientError> {
             } else {
                 String::new()
             },
+            sparkline(info.rates.get(&topic.name).map_or(&[][..], Vec::as_slice)),
         ]);
     }
     p.push(&t.render("topics"));
@@ -325,6 +335,29 @@ async fn group(info: &ConsoleInfo, name: &str) -> Result<String, ClientError> {
     Ok(p.finish())
 }
 
+/// An inline SVG sparkline of records/s samples with the latest value beside it.
+fn sparkline(samples: &[f64]) -> String {
+    let (w, h) = (120.0, 18.0);
+    let max = samples.iter().copied().fold(1.0, f64::max);
+    let n = samples.len().max(2) as f64 - 1.0;
+    let points: Vec<String> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * w / n,
+                h - v / max * (h - 2.0) - 1.0
+            )
+        })
+        .collect();
+    let last = samples.last().copied().unwrap_or(0.0);
+    format!(
+        "<svg width={w} height={h}><polyline fill=none stroke=#2c7be5 stroke-width=1.5 points=\"{}\"></polyline></svg> {last:.0}/s",
+        points.join(" ")
+    )
+}
+
 /// A key, value or header as text (lossy UTF-8), JSON (pretty when it parses) or hex.
 fn show(b: &Option<bytes::Bytes>, format: &str) -> String {
     let Some(b) = b else {
@@ -389,6 +422,17 @@ mod tests {
             assert_eq!(decode(&enc(n)), n);
         }
         assert_eq!(decode("bad%zz"), "bad%zz");
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_largest_sample() {
+        let svg = sparkline(&[0.0, 5.0, 10.0]);
+        assert!(
+            svg.contains("points=\"0.0,17.0 60.0,9.0 120.0,1.0\""),
+            "{svg}"
+        );
+        assert!(svg.ends_with(" 10/s"));
+        assert!(sparkline(&[]).ends_with(" 0/s"));
     }
 
     #[test]

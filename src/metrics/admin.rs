@@ -2,8 +2,9 @@
 //! `/healthz` (the process is up) and `/readyz` (recovery done, serving Kafka). A minimal HTTP/1.1 GET
 //! server: one request per connection, bounded request head, no body.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,11 +18,18 @@ const REQUEST_HEAD_BYTES_MAX: usize = 8 * 1024;
 /// A client must send its request head within this time.
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Produce-rate samples kept per topic for the console's sparklines …
+const RATE_SAMPLES_MAX: usize = 60;
+/// … taken this often.
+const RATE_SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// What the admin endpoints see: nothing until the broker is serving, then its context.
 #[derive(Default)]
 pub struct AdminState {
     /// Set once recovery is done and the Kafka listener accepts.
     broker: OnceLock<Arc<Ctx>>,
+    /// Records/s appended per topic, oldest first (sampled by `sample_rates`, not on the request path).
+    rates: Mutex<BTreeMap<String, VecDeque<f64>>>,
 }
 
 impl AdminState {
@@ -36,12 +44,45 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// Samples each topic's records-in counter every few seconds for the console's produce-rate sparklines.
+async fn sample_rates(state: Arc<AdminState>, mut shutdown: watch::Receiver<bool>) {
+    let mut last: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tick = tokio::time::interval(RATE_SAMPLE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let Some(ctx) = state.broker.get() else {
+            continue;
+        };
+        let mut now: BTreeMap<String, u64> = BTreeMap::new();
+        for p in ctx.cluster.store().partitions() {
+            *now.entry(p.topic().to_string()).or_default() += p.io_stats().records_in;
+        }
+        let mut rates = state.rates.lock().unwrap_or_else(|e| e.into_inner());
+        rates.retain(|t, _| now.contains_key(t));
+        for (topic, total) in &now {
+            let before = last.get(topic).copied().unwrap_or(*total);
+            let series = rates.entry(topic.clone()).or_default();
+            series.push_back(
+                total.saturating_sub(before) as f64 / RATE_SAMPLE_INTERVAL.as_secs_f64(),
+            );
+            if series.len() > RATE_SAMPLES_MAX {
+                series.pop_front();
+            }
+        }
+        last = now;
+    }
+}
+
 /// Serves admin requests until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AdminState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    tokio::spawn(sample_rates(state.clone(), shutdown.clone()));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -88,7 +129,7 @@ async fn handle(mut stream: TcpStream, state: Arc<AdminState>) {
             Some(_) => respond(&mut stream, 200, "text/plain", "ready\n").await,
             None => respond(&mut stream, 503, "text/plain", "recovering\n").await,
         },
-        ("GET", _) => match console_page(path, query, ready).await {
+        ("GET", _) => match console_page(path, query, ready, &state).await {
             Some((status, html)) => {
                 respond(&mut stream, status, "text/html; charset=utf-8", &html).await
             }
@@ -99,7 +140,12 @@ async fn handle(mut stream: TcpStream, state: Arc<AdminState>) {
 }
 
 /// A console page, once the broker serves Kafka (the console talks to it through its own listener).
-async fn console_page(path: &str, query: &str, ready: Option<Arc<Ctx>>) -> Option<(u16, String)> {
+async fn console_page(
+    path: &str,
+    query: &str,
+    ready: Option<Arc<Ctx>>,
+    state: &AdminState,
+) -> Option<(u16, String)> {
     let Some(ctx) = ready else {
         return Some((503, "recovering\n".into()));
     };
@@ -113,6 +159,15 @@ async fn console_page(path: &str, query: &str, ready: Option<Arc<Ctx>>) -> Optio
         uptime_s: super::global().started.elapsed().as_secs(),
         disk_bytes,
         data_dir: dir.display().to_string(),
+        rates: state
+            .rates
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .map(|(t, v)| (t.clone(), v.iter().copied().collect()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     crate::console::render(path, query, &info).await
 }
