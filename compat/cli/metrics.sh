@@ -26,6 +26,11 @@ except urllib.error.HTTPError as e: print(e.code)"; }
 check_eq 200 "$(http_status /healthz)" "/healthz"
 check_eq 200 "$(http_status /readyz)" "/readyz"
 check_eq 404 "$(http_status /nope)" "unknown path"
+check_eq 431 "$(python3 -c "
+import socket
+s = socket.create_connection(('127.0.0.1', $ADMIN_PORT))
+s.sendall(b'GET /metrics HTTP/1.1\\r\\nX: ' + b'a' * 10000)
+print(s.recv(64).split()[1].decode())")" "oversized request head"
 
 T=$(topic metrics)
 G="$T-g"
@@ -52,8 +57,15 @@ check_eq 0 "$(metric "$TMP/after" "weir_group_members{group=\"$G\"}")" "members"
 # acks=all waits for fdatasync: each produce was covered by at least one flush.
 [ "$(d 'weir_log_flush_duration_seconds_count')" -ge 1 ] || fail "no flush observed"
 [ "$(d 'weir_request_duration_seconds_count{api="Produce",stage="total"}')" -eq 3 ] || fail "produce latency count"
-# Every CLI connection of the run was opened and closed.
+# Every CLI connection of the run was opened and closed (the broker may see the last close just after
+# the CLI exits: scrape until the counts meet, for at most 5 s).
+for _ in $(seq 50); do
+  [ "$(d weir_connections_created_total)" = "$(d weir_connections_closed_total)" ] && break
+  sleep 0.1
+  scrape "$TMP/after"
+done
 check_eq "$(d weir_connections_created_total)" "$(d weir_connections_closed_total)" "connections created vs closed"
+[ "$(d weir_connections_created_total)" -ge 4 ] || fail "connections created: $(d weir_connections_created_total)"
 [ "$(metric "$TMP/after" "weir_topic_bytes_out_total{topic=\"$T\"}")" -ge "$SIZE" ] || fail "bytes out below one full read"
 
 log "an out-of-range fetch is counted under its error code"

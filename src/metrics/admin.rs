@@ -15,6 +15,8 @@ use crate::handler::Ctx;
 
 /// Largest request head read; longer requests get 431.
 const REQUEST_HEAD_BYTES_MAX: usize = 8 * 1024;
+/// Admin connections served at once; more wait in the accept queue (a scraper or a browser needs few).
+const ADMIN_CONNECTIONS_MAX: usize = 64;
 /// A client must send its request head within this time.
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -83,14 +85,23 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     tokio::spawn(sample_rates(state.clone(), shutdown.clone()));
+    let limit = Arc::new(tokio::sync::Semaphore::new(ADMIN_CONNECTIONS_MAX));
     loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.wait_for(|s| *s) => return,
         };
         match accepted {
             Ok((stream, _)) => {
-                tokio::spawn(handle(stream, state.clone()));
+                let state = state.clone();
+                tokio::spawn(async move {
+                    handle(stream, state).await;
+                    drop(permit);
+                });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "admin accept failed");
