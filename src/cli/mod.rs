@@ -69,8 +69,8 @@ pub enum Tool {
 /// Exit codes scripts can rely on (also in `weir --help`).
 pub const EXIT_CODES_HELP: &str =
     "Exit codes: 0 success; 1 the cluster answered with a Kafka error \
-(its name is printed); 2 bad usage or input; 3 cannot reach the cluster; 4 protocol mismatch; \
-130 interrupted.";
+(its name is printed); 2 bad usage or input; 3 cannot reach the cluster; 4 protocol mismatch. \
+Ctrl-C ends `weir consume` normally (after committing with --group).";
 
 /// Runs a tool on a fresh current-thread runtime; prints a one-line error and maps it to an exit code.
 pub fn run(tool: Tool) -> ExitCode {

@@ -7,6 +7,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+#[cfg(test)]
+use tokio::net::TcpListener;
 use tokio::net::TcpStream;
 
 use super::{s, ClientError};
@@ -62,25 +64,28 @@ impl Conn {
         Ok(conn)
     }
 
-    /// ApiVersions at our highest version; a broker that does not know it answers v0 with its range,
-    /// and we retry at the highest it supports (Kafka's client does the same).
+    /// ApiVersions at our highest version. A broker that does not know it answers UNSUPPORTED_VERSION
+    /// with a v0 body listing its range (KIP-511); we then ask again at v0, as Kafka's client does.
     async fn negotiate(&mut self) -> Result<(), ClientError> {
         let req = ApiVersionsRequest::default()
             .with_client_software_name(s("weir-cli"))
             .with_client_software_version(s(env!("CARGO_PKG_VERSION")));
-        let mut version = 3;
-        for _ in 0..2 {
-            let resp = self.send_version(&req, version).await?;
+        for version in [3, 0] {
+            let resp = match self.send_version(&req, version).await {
+                Ok(r) => r,
+                // The v0 error body does not parse as v3; the frame was read whole, so retry in place.
+                Err(ClientError::Protocol(_)) if version > 0 => continue,
+                Err(e) => return Err(e),
+            };
+            if resp.error_code == 35 && version > 0 {
+                continue;
+            }
+            ClientError::check(resp.error_code, None)?;
             for k in &resp.api_keys {
                 self.versions
                     .insert(k.api_key, (k.min_version, k.max_version));
             }
-            if resp.error_code == 35 {
-                let theirs = self.versions.get(&18).map_or(0, |v| v.1);
-                version = theirs.min(3);
-                continue;
-            }
-            return ClientError::check(resp.error_code, None);
+            return Ok(());
         }
         Err(ClientError::Protocol(format!(
             "{}: ApiVersions negotiation failed",
@@ -222,5 +227,57 @@ impl Conn {
 
     fn protocol(&self, what: String) -> ClientError {
         ClientError::Protocol(format!("{}: {what}", self.addr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::messages::ApiVersionsResponse;
+
+    /// Answers one ApiVersions request with `body` encoded at `version` (v0 response header).
+    async fn answer(stream: &mut TcpStream, body: &ApiVersionsResponse, version: i16) -> i16 {
+        let len = stream.read_i32().await.unwrap() as usize;
+        let mut frame = vec![0u8; len];
+        stream.read_exact(&mut frame).await.unwrap();
+        let asked = i16::from_be_bytes([frame[2], frame[3]]);
+        let correlation = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        let mut out = BytesMut::new();
+        out.put_i32(0);
+        out.put_i32(correlation);
+        body.encode(&mut out, version).unwrap();
+        let n = (out.len() - 4) as i32;
+        out[0..4].copy_from_slice(&n.to_be_bytes());
+        stream.write_all(&out).await.unwrap();
+        asked
+    }
+
+    /// A broker without ApiVersions v3 (Kafka before 2.4) answers UNSUPPORTED_VERSION with a v0 body;
+    /// the client asks again at v0 and keeps the ranges from that answer.
+    #[tokio::test]
+    async fn falls_back_to_api_versions_v0() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let range =
+                |k: i16, hi: i16| ApiVersion::default().with_api_key(k).with_max_version(hi);
+            let refuse = ApiVersionsResponse::default()
+                .with_error_code(35)
+                .with_api_keys(vec![range(18, 2)]);
+            let first = answer(&mut s, &refuse, 0).await;
+            let ok = ApiVersionsResponse::default().with_api_keys(vec![range(18, 2), range(3, 8)]);
+            let second = answer(&mut s, &ok, 0).await;
+            (first, second)
+        });
+        let conn = Conn::connect(&addr, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(server.await.unwrap(), (3, 0));
+        assert_eq!(conn.api_versions(), vec![(3, 0, 8), (18, 0, 2)]);
+        assert_eq!(
+            conn.version_for::<kafka_protocol::messages::MetadataRequest>()
+                .unwrap(),
+            8
+        );
     }
 }
