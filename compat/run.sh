@@ -10,7 +10,7 @@
 #
 # Scenario conventions (one folder per client; files starting with "_" are helpers):
 #   java/scenarios/<CamelName>.java   kafkajs/<name>.js   confluent/<name>.py
-#   kafka-python/<name>.py            kcat/<name>.sh
+#   kafka-python/<name>.py            kcat/<name>.sh      cli/<name>.sh (the weir CLI itself)
 # The scenario id is client/kebab-name (RoundTrip, round_trip -> round-trip). A comment
 # "timeout: N" within a file's first 20 lines sets its time limit in seconds (default 120).
 # Exit status 0 = pass. Scenarios read their environment:
@@ -30,7 +30,7 @@ COMPAT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$COMPAT/.." && pwd)"
 DEPS="$COMPAT/.deps"
 WORK="$COMPAT/.work"
-CLIENTS=(java confluent kafka-python kafkajs kcat)
+CLIENTS=(java confluent kafka-python kafkajs kcat cli)
 
 export COMPAT_STATE="$WORK/state"
 export WEIR_BIN="$ROOT/target/release/weir"
@@ -49,7 +49,7 @@ list_scenarios() {
     java) for f in "$COMPAT"/java/scenarios/*.java; do [ -e "$f" ] || continue; base=$(basename "$f" .java); printf '%s/%s\t%s\n' "$client" "$(kebab "$base")" "$f"; done ;;
     confluent | kafka-python) for f in "$COMPAT/$client"/*.py; do [ -e "$f" ] || continue; base=$(basename "$f" .py); [[ $base == _* ]] && continue; printf '%s/%s\t%s\n' "$client" "$(kebab "$base")" "$f"; done ;;
     kafkajs) for f in "$COMPAT"/kafkajs/*.js; do [ -e "$f" ] || continue; base=$(basename "$f" .js); [[ $base == _* ]] && continue; printf '%s/%s\t%s\n' "$client" "$(kebab "$base")" "$f"; done ;;
-    kcat) for f in "$COMPAT"/kcat/*.sh; do [ -e "$f" ] || continue; base=$(basename "$f" .sh); [[ $base == _* ]] && continue; printf '%s/%s\t%s\n' "$client" "$(kebab "$base")" "$f"; done ;;
+    kcat | cli) for f in "$COMPAT/$client"/*.sh; do [ -e "$f" ] || continue; base=$(basename "$f" .sh); [[ $base == _* ]] && continue; printf '%s/%s\t%s\n' "$client" "$(kebab "$base")" "$f"; done ;;
   esac
 }
 
@@ -135,7 +135,7 @@ run_one() { # run_one ID FILE: runs the scenario, output to its log; returns its
     java) cmd=(java -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$JAVA_CP" "$(basename "$file" .java)") ;;
     confluent | kafka-python) cmd=("$DEPS/venv/bin/python" -u "$file") ;;
     kafkajs) cmd=(env "NODE_PATH=$DEPS/node/node_modules" node "$file") ;;
-    kcat) cmd=(bash "$file") ;;
+    kcat | cli) cmd=(bash "$file") ;;
   esac
   (cd "$COMPAT/$client" && timeout -k 10 "$t" "${cmd[@]}") </dev/null >"$WORK/logs/${id//\//-}.log" 2>&1
 }

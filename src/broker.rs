@@ -15,6 +15,7 @@ use crate::group_store::{ClusterProducerIds, ClusterTopics, LogOffsets};
 use crate::handler::fetch_session::FetchSessionCache;
 use crate::handler::{Ctx, NodeInfo};
 use crate::log::{LogError, LogStore};
+use crate::metrics::admin::{self, AdminState};
 use crate::net::limits::Limits;
 use crate::net::session;
 use crate::txn::{TxnCoordinator, TxnError, TRANSACTION_STATE_TOPIC};
@@ -63,6 +64,11 @@ const SINGLE_NODE_READY: std::time::Duration = std::time::Duration::from_secs(10
 impl Broker {
     /// Opens storage, joins the metadata quorum, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Broker, StartError> {
+        // The admin endpoints come up first so /healthz answers (and /readyz says 503) during recovery.
+        let _ = crate::metrics::global(); // uptime counts from here
+        let admin = Arc::new(AdminState::default());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        start_admin(&config, admin.clone(), shutdown_rx.clone()).await;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -121,7 +127,7 @@ impl Broker {
             txns: txns.clone(),
             config,
         });
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        admin.set_ready(ctx.clone());
         let accept_task = tokio::spawn(accept_loop(ctx, listener, shutdown_rx));
         tracing::info!(%local_addr, controller = ?cluster.controller_addr(), "weir broker listening");
         Ok(Broker {
@@ -157,6 +163,24 @@ impl Broker {
         self.store.shutdown()?;
         tracing::info!("weir broker stopped cleanly");
         Ok(())
+    }
+}
+
+/// Binds and serves the admin listener if configured; a taken port only warns (several brokers on one
+/// machine share the default), so Kafka is served regardless.
+async fn start_admin(config: &Config, state: Arc<AdminState>, shutdown: watch::Receiver<bool>) {
+    let Ok(Some(addr)) = config.admin_addr() else {
+        return;
+    };
+    match admin::bind(addr).await {
+        Ok(listener) => {
+            let bound = listener.local_addr().map_or(addr, |a| a);
+            tracing::info!(%bound, "admin listener (/metrics, /healthz, /readyz)");
+            tokio::spawn(admin::serve(listener, state, shutdown));
+        }
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "admin listener not started; serving Kafka without /metrics (set admin.listeners to another port, or empty)");
+        }
     }
 }
 

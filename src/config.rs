@@ -21,6 +21,10 @@ pub struct Config {
     /// `host:port` clients are told to connect to (`advertised.listeners`); defaults to `listen`.
     #[serde(rename = "advertised.listeners")]
     pub advertised_listener: Option<String>,
+    /// Admin HTTP listener for `/metrics`, `/healthz`, `/readyz` (`admin.listeners`, `host:port`); empty
+    /// disables it. A port already taken is logged and skipped: the broker serves Kafka regardless.
+    #[serde(rename = "admin.listeners")]
+    pub admin_listen: String,
     /// Folder holding partition logs and broker state (`log.dirs`).
     #[serde(rename = "log.dirs")]
     pub data_dir: PathBuf,
@@ -176,6 +180,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_listener: None,
+            admin_listen: "127.0.0.1:9644".into(),
             data_dir: PathBuf::from("weir-data"),
             node_id: 1,
             num_partitions: 1,
@@ -287,6 +292,7 @@ impl Config {
 
     /// Checks the settings against each other (also after command-line flags were applied).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.admin_addr()?;
         if self.num_partitions < 1 {
             return Err(ConfigError::Invalid("num.partitions must be >= 1".into()));
         }
@@ -422,6 +428,21 @@ impl Config {
             ));
         }
         Ok(voters)
+    }
+
+    /// The admin listener's address; `None` when disabled (empty `admin.listeners`).
+    pub fn admin_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let v = self.admin_listen.trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let v = v.strip_prefix("http://").unwrap_or(v);
+        v.parse().map(Some).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "admin.listeners must be host:port or empty, got {:?}",
+                self.admin_listen
+            ))
+        })
     }
 
     /// The `host:port` clients should connect to.
@@ -580,6 +601,7 @@ impl serde::Serialize for SerializableConfig<'_> {
         if let Some(a) = &c.advertised_listener {
             m.serialize_entry("advertised.listeners", a)?;
         }
+        m.serialize_entry("admin.listeners", &c.admin_listen)?;
         m.serialize_entry("log.dirs", &c.data_dir)?;
         m.serialize_entry("node.id", &c.node_id)?;
         m.serialize_entry("num.partitions", &c.num_partitions)?;
@@ -745,5 +767,20 @@ mod tests {
         assert!(Config::default()
             .with_overrides(&[("log.max.open.files".into(), "0".into())])
             .is_err());
+    }
+
+    #[test]
+    fn admin_listener_parses_or_is_disabled() {
+        let c = Config::default();
+        assert_eq!(
+            c.admin_addr().unwrap(),
+            Some("127.0.0.1:9644".parse().unwrap())
+        );
+        let off = Config::default()
+            .with_overrides(&[("admin.listeners".into(), "\"\"".into())])
+            .unwrap();
+        assert_eq!(off.admin_addr().unwrap(), None);
+        let bad = Config::default().with_overrides(&[("admin.listeners".into(), "nowhere".into())]);
+        assert!(bad.is_err());
     }
 }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
 
-/// Ports of node `i` (1-based): Kafka at `base + 100·(i-1)`, its controller listener one above.
+/// Ports of node `i` (1-based): Kafka at `base + 100·(i-1)`, its controller listener one above (its admin
+/// listener two above).
 pub fn ports(base: u16, node: u16) -> (u16, u16) {
     let kafka = base + 100 * (node - 1);
     (kafka, kafka + 1)
@@ -58,6 +59,8 @@ pub async fn run(nodes: u16, base_port: u16, data_dir: &Path, extra: &[String]) 
             .args(["--listen", &format!("127.0.0.1:{kafka}")])
             .args(["--controller-listen", &format!("127.0.0.1:{controller}")])
             .args(["--controller-quorum-voters", &voters])
+            // Each node its own admin port (metrics, console): Kafka port + 2.
+            .args(["--set", &format!("admin.listeners=127.0.0.1:{}", kafka + 2)])
             .arg("--data-dir")
             .arg(&dir)
             .args(extra)
@@ -69,7 +72,8 @@ pub async fn run(nodes: u16, base_port: u16, data_dir: &Path, extra: &[String]) 
         match cmd.spawn() {
             Ok(child) => {
                 println!(
-                    "node {i}: kafka 127.0.0.1:{kafka}  controller 127.0.0.1:{controller}  data {}  log {}",
+                    "node {i}: kafka 127.0.0.1:{kafka}  controller 127.0.0.1:{controller}  admin http://127.0.0.1:{}  data {}  log {}",
+                    kafka + 2,
                     dir.display(),
                     log.display()
                 );

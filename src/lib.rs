@@ -6,17 +6,23 @@
 //! (transactions) → response encode → socket. `group` and `txn` run on `coordinator`, the shared
 //! coordinator runtime. `broker` wires them together; `config` holds the settings; `dev_cluster` runs a
 //! local multi-node cluster.
+//! `client` is a small Kafka client (the second user of kafka-protocol, outside the broker's data flow)
+//! behind the `cli` tools, `metrics` the Prometheus endpoint and `console` the web console.
 
 mod alloc_guard;
 pub mod broker;
+pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod coordinator;
 pub mod dev_cluster;
 pub mod group;
 pub mod group_store;
 pub mod handler;
 pub mod log;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod txn;

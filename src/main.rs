@@ -11,7 +11,8 @@ use weir::{Broker, Config};
 #[command(
     name = "weir",
     version,
-    about = "A Kafka wire-protocol-compatible message broker"
+    about = "A Kafka wire-protocol-compatible message broker, and tools for any Kafka cluster",
+    after_help = weir::cli::EXIT_CODES_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,6 +25,13 @@ enum Command {
     Serve(ServeArgs),
     /// Run a local cluster of N nodes on loopback ports (stops them all on Ctrl-C).
     DevCluster(DevClusterArgs),
+    #[command(flatten)]
+    Tool(weir::cli::Tool),
+    /// Print a shell completion script: `weir completions bash > /etc/bash_completion.d/weir`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args)]
@@ -53,6 +61,9 @@ struct ServeArgs {
     /// host:port advertised to clients [default: the listen address].
     #[arg(long)]
     advertised_listener: Option<String>,
+    /// Admin HTTP address for /metrics, /healthz, /readyz; empty disables [default: 127.0.0.1:9644].
+    #[arg(long)]
+    admin_listen: Option<String>,
     /// Folder for logs and broker state [default: ./weir-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -82,6 +93,15 @@ fn main() -> ExitCode {
         Some(Command::Serve(a)) => a,
         Some(Command::DevCluster(d)) => return dev_cluster(d),
         None => ServeArgs::default(),
+        Some(Command::Tool(t)) => return weir::cli::run(t),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into a buffer first: clap_complete panics on a closed stdout (`weir completions bash | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "weir", &mut script);
+            weir::cli::output::print_stdout(&String::from_utf8_lossy(&script));
+            return ExitCode::SUCCESS;
+        }
     };
     let filter = args
         .log_level
@@ -92,6 +112,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
+        .with_ansi(colour_wanted(&std::io::stdout()))
         .init();
     let config = match build_config(&args) {
         Ok(c) => c,
@@ -111,6 +132,13 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(config))
+}
+
+/// Colour only for a person at a terminal: never into a file or a pipe, never with `NO_COLOR` set
+/// (<https://no-color.org>: any non-empty value).
+fn colour_wanted(stream: &impl std::io::IsTerminal) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    stream.is_terminal() && !no_color
 }
 
 fn build_config(args: &ServeArgs) -> Result<Config, String> {
@@ -133,6 +161,10 @@ fn build_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(a) = &args.advertised_listener {
         config.advertised_listener = Some(a.clone());
+    }
+    if let Some(a) = &args.admin_listen {
+        config.admin_listen = a.clone();
+        config.admin_addr().map_err(|e| e.to_string())?;
     }
     if let Some(d) = &args.data_dir {
         config.data_dir = d.clone();

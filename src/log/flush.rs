@@ -135,10 +135,16 @@ impl Flusher {
                 }
                 q.flushes.take()
             };
+            let metrics = crate::metrics::global();
+            let mut synced = 0;
             for p in batch.iter().filter_map(Weak::upgrade) {
+                let started = std::time::Instant::now();
                 // Errors are recorded on the partition and returned to its waiters.
                 let _ = p.flush_now();
+                metrics.flush_latency.observe(started.elapsed());
+                synced += 1;
             }
+            metrics.flush_batch_partitions.observe(synced);
         }
     }
 }

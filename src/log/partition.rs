@@ -6,6 +6,7 @@
 //! snapshot of the segment file and bounds under the lock and `pread` outside it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::{Bytes, BytesMut};
@@ -111,6 +112,30 @@ pub struct PartitionLog {
     hw_tx: watch::Sender<i64>,
     /// Publishes the durable (fsynced) offset; acks=all waiters watch it.
     durable_tx: watch::Sender<i64>,
+    /// Bytes and records in and out since start, for metrics (relaxed atomics, one add per call).
+    io: IoStats,
+}
+
+/// Traffic counters of one partition (metrics sum them per topic).
+#[derive(Debug, Default)]
+struct IoStats {
+    /// Record-batch bytes appended.
+    bytes_in: AtomicU64,
+    /// Records appended.
+    records_in: AtomicU64,
+    /// Record-batch bytes returned by reads.
+    bytes_out: AtomicU64,
+}
+
+/// A partition's traffic counters at one moment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IoStatsSnapshot {
+    /// Record-batch bytes appended since start.
+    pub bytes_in: u64,
+    /// Records appended since start.
+    pub records_in: u64,
+    /// Record-batch bytes read since start.
+    pub bytes_out: u64,
 }
 
 /// Wall clock in milliseconds since the epoch.
@@ -162,6 +187,7 @@ impl PartitionLog {
             inner: Mutex::new(inner),
             hw_tx: watch::channel(hw).0,
             durable_tx: watch::channel(durable).0,
+            io: IoStats::default(),
         })
     }
 
@@ -202,6 +228,31 @@ impl PartitionLog {
     /// the input at most once, writes to the page cache and publishes the new high watermark. For
     /// acks=all, await [`wait_durable`](Self::wait_durable)`(info.last_offset)` afterwards.
     pub fn append_from(
+        &self,
+        origin: Origin,
+        records: Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        let bytes = records.len() as u64;
+        let info = self.append_batches(origin, records, now_ms)?;
+        if !info.duplicate {
+            let count = (info.last_offset - info.base_offset + 1).max(0) as u64;
+            self.io.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+            self.io.records_in.fetch_add(count, Ordering::Relaxed);
+        }
+        Ok(info)
+    }
+
+    /// Traffic counters since start.
+    pub fn io_stats(&self) -> IoStatsSnapshot {
+        IoStatsSnapshot {
+            bytes_in: self.io.bytes_in.load(Ordering::Relaxed),
+            records_in: self.io.records_in.load(Ordering::Relaxed),
+            bytes_out: self.io.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+
+    fn append_batches(
         &self,
         origin: Origin,
         records: Bytes,
@@ -571,6 +622,14 @@ impl PartitionLog {
     /// past the high watermark. `offset == log end` gives empty records; outside `[log start, log end]` is
     /// `OffsetOutOfRange`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        let r = self.read_whole_batches(offset, max_bytes)?;
+        self.io
+            .bytes_out
+            .fetch_add(r.records.len() as u64, Ordering::Relaxed);
+        Ok(r)
+    }
+
+    fn read_whole_batches(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
         let offsets = self.offsets();
         if offset < offsets.log_start || offset > offsets.log_end {
             return Err(LogError::OffsetOutOfRange {

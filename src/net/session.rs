@@ -36,15 +36,21 @@ const DRAIN_MAX: Duration = Duration::from_secs(10);
 
 /// A reply on its way to the writer.
 #[allow(clippy::large_enum_variant)] // moved once per request, see `Reply`
+/// For metrics: the API, when the request's frame was read with how long its handler ran, and when
+/// its reply resolved (after the handler, for a reply that waited on an event).
+type Timing = (ApiKey, (Instant, Duration), Duration);
+
 enum Outgoing {
     /// Encoded and ready; the permit holds its bytes of the connection's response budget until written.
-    Ready(Bytes, Option<OwnedSemaphorePermit>),
+    Ready(Bytes, Option<OwnedSemaphorePermit>, Option<Timing>),
     /// Waiting on an event; encoded when it resolves.
     Waiting {
         api_key: ApiKey,
         version: i16,
         correlation_id: i32,
         reply: Reply,
+        /// When the request's frame was read, and how long its handler ran (for metrics).
+        timing: (Instant, Duration),
     },
 }
 
@@ -116,6 +122,8 @@ pub async fn run(
         .unwrap_or_default();
     let _ = stream.set_nodelay(true);
     tracing::info!(%peer, "connection opened");
+    let metrics = crate::metrics::global();
+    metrics.connections_created.fetch_add(1, Ordering::Relaxed);
     let (reader, writer) = stream.into_split();
     // Buffered so small pipelined requests cost one read syscall, not two each.
     let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
@@ -149,6 +157,7 @@ pub async fn run(
         };
         activity.touch();
         let head = frame.slice(..frame.len().min(96));
+        let (received, frame_bytes) = (Instant::now(), frame.len());
         let outgoing = match protocol::decode_request(frame, handler::list::is_supported) {
             Ok(request) => {
                 let (api_key, version, correlation_id) = (
@@ -156,12 +165,15 @@ pub async fn run(
                     request.version(),
                     request.header.correlation_id,
                 );
+                metrics.request(api_key as i16, version, frame_bytes);
                 match handler::dispatch(&ctx, request, &peer).await {
                     Reply::None => continue,
                     Reply::Close(reason) => break reason,
                     Reply::Now(body) => {
+                        let handled = received.elapsed();
+                        let timing = Some((api_key, (received, handled), handled));
                         match protocol::encode_response(api_key, version, correlation_id, &body) {
-                            Ok(bytes) => Outgoing::Ready(bytes, None),
+                            Ok(bytes) => Outgoing::Ready(bytes, None, timing),
                             Err(e) => {
                                 tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                                 break format!("encode: {e}");
@@ -173,6 +185,7 @@ pub async fn run(
                         version,
                         correlation_id,
                         reply,
+                        timing: (received, received.elapsed()),
                     },
                 }
             }
@@ -186,7 +199,7 @@ pub async fn run(
                     .with_error_code(ResponseError::UnsupportedVersion.code())
                     .with_api_keys(api_versions::supported_api_versions());
                 match protocol::encode_with_v0_header(correlation_id, &body, 0) {
-                    Ok(bytes) => Outgoing::Ready(bytes, None),
+                    Ok(bytes) => Outgoing::Ready(bytes, None, None),
                     Err(e) => break format!("encode: {e}"),
                 }
             }
@@ -199,11 +212,11 @@ pub async fn run(
         // connection's budget. While the client does not read, this waits and no request is read.
         drop(request_bytes);
         let outgoing = match outgoing {
-            Outgoing::Ready(bytes, _) => {
+            Outgoing::Ready(bytes, _, timing) => {
                 let n = u32::try_from(bytes.len().clamp(1, budget_bytes as usize)).unwrap_or(1);
                 match guard.run(budget.clone().acquire_many_owned(n)).await {
                     Err(reason) => break reason,
-                    Ok(permit) => Outgoing::Ready(bytes, permit.ok()),
+                    Ok(permit) => Outgoing::Ready(bytes, permit.ok(), timing),
                 }
             }
             waiting => waiting,
@@ -221,6 +234,7 @@ pub async fn run(
     {
         writer_task.abort();
     }
+    metrics.connections_closed.fetch_add(1, Ordering::Relaxed);
     tracing::info!(%peer, %reason, "connection closed");
 }
 
@@ -231,21 +245,23 @@ async fn write_loop(
 ) {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(item) = rx.recv().await {
-        let (bytes, permit) = match item {
-            Outgoing::Ready(b, permit) => (b, permit),
+        let (bytes, permit, timing) = match item {
+            Outgoing::Ready(b, permit, timing) => (b, permit, timing),
             Outgoing::Waiting {
                 api_key,
                 version,
                 correlation_id,
                 reply,
+                timing,
             } => {
                 let body = match reply {
                     Reply::Now(body) => body,
                     Reply::Later(fut) => fut.await,
                     Reply::None | Reply::Close(_) => continue,
                 };
+                let resolved = timing.0.elapsed();
                 match protocol::encode_response(api_key, version, correlation_id, &body) {
-                    Ok(b) => (b, None),
+                    Ok(b) => (b, None, Some((api_key, timing, resolved))),
                     Err(e) => {
                         tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                         return;
@@ -255,6 +271,16 @@ async fn write_loop(
         };
         if out.write_all(&bytes).await.is_err() {
             return;
+        }
+        if let Some((api_key, (received, handler), resolved)) = timing {
+            let wait = resolved.saturating_sub(handler);
+            crate::metrics::global().response(
+                api_key as i16,
+                bytes.len(),
+                handler,
+                wait,
+                received.elapsed(),
+            );
         }
         if rx.is_empty() && out.flush().await.is_err() {
             return;

@@ -237,6 +237,30 @@ pub fn encode_with_v0_header<M: Encodable>(
 #[error("encode: {0}")]
 pub struct EncodeError(pub String);
 
+/// Kafka's name of an API key (`Produce`, `Fetch`, …), for metrics labels.
+pub fn api_name(api_key: i16) -> Option<String> {
+    ApiKey::try_from(api_key).ok().map(|k| format!("{k:?}"))
+}
+
+/// Kafka's name of an error code (`UNKNOWN_TOPIC_OR_PARTITION`), for metrics labels.
+pub fn error_name(code: i16) -> String {
+    match kafka_protocol::ResponseError::try_from_code(code) {
+        None => "NONE".into(),
+        Some(kafka_protocol::ResponseError::Unknown(c)) => format!("UNKNOWN_{c}"),
+        Some(e) => {
+            let camel = e.to_string();
+            let mut out = String::with_capacity(camel.len() + 8);
+            for (i, c) in camel.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_uppercase());
+            }
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
