@@ -12,8 +12,11 @@ use super::controller::{ControllerError, ControllerHandle, ControllerRequest, Co
 use super::raft::Raft;
 use super::rpc::{PeerConnection, RpcRequest, RpcResponse};
 
-/// Wait between attempts while the quorum has no reachable leader.
-const RETRY: Duration = Duration::from_millis(50);
+/// First wait between attempts while the quorum has no reachable leader (doubling up to [`RETRY_MAX`]):
+/// short, because a single node elects itself within milliseconds of starting.
+const RETRY_MIN: Duration = Duration::from_millis(2);
+/// Longest wait between attempts.
+const RETRY_MAX: Duration = Duration::from_millis(50);
 /// Longest one forwarded call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,6 +54,7 @@ impl ControllerClient {
     /// Runs `req` on the active controller, retrying until `timeout` passes.
     pub async fn call(&self, req: ControllerRequest, timeout: Duration) -> ControllerResponse {
         let deadline = Instant::now() + timeout;
+        let mut wait = RETRY_MIN;
         loop {
             let result = match self.leader() {
                 Some(id) if id == self.node_id => self.local.call(req.clone()).await,
@@ -61,10 +65,11 @@ impl ControllerClient {
                 result,
                 Err(ControllerError::NotController(_)) | Err(ControllerError::Quorum(_))
             );
-            if !retriable || Instant::now() + RETRY >= deadline {
+            if !retriable || Instant::now() + wait >= deadline {
                 return result;
             }
-            tokio::time::sleep(RETRY).await;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_MAX);
         }
     }
 

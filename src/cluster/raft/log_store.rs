@@ -1,5 +1,6 @@
 //! The durable Raft log of the metadata quorum: one append-only file of checksummed frames plus a small
-//! state file (vote, committed and purged log ids), both fsynced before openraft is told they are written.
+//! state file (vote and purged log ids), both fsynced before openraft is told they are written; the committed
+//! log id goes to a file of its own without fsync (losing it only delays a restarted node's replay).
 //!
 //! The metadata log is small (a snapshot is taken every few thousand entries and the log behind it purged),
 //! so the entries also stay in memory for reads. A torn or corrupt tail found at start-up is truncated:
@@ -23,7 +24,9 @@ type Entry = openraft::Entry<TypeConfig>;
 
 /// Name of the entries file.
 const LOG_FILE: &str = "raft.log";
-/// Name of the vote/committed/purged state file.
+/// Name of the committed-log-id file (not fsynced; read leniently).
+const COMMITTED_FILE: &str = "raft-committed.json";
+/// Name of the vote/purged state file.
 const STATE_FILE: &str = "raft-state.json";
 /// Largest frame accepted when reading the file back; larger means corruption.
 const FRAME_MAX_BYTES: u32 = 64 << 20;
@@ -32,6 +35,7 @@ const FRAME_MAX_BYTES: u32 = 64 << 20;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
     vote: Option<Vote<u64>>,
+    #[serde(skip)]
     committed: Option<LogId<u64>>,
     last_purged: Option<LogId<u64>>,
 }
@@ -57,11 +61,15 @@ impl MetaLogStore {
     /// Opens (or creates) the log in `dir`, truncating a torn tail.
     pub fn open(dir: &Path) -> std::io::Result<MetaLogStore> {
         std::fs::create_dir_all(dir)?;
-        let state: State = match std::fs::read(dir.join(STATE_FILE)) {
+        let mut state: State = match std::fs::read(dir.join(STATE_FILE)) {
             Ok(b) => serde_json::from_slice(&b).map_err(std::io::Error::other)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(e),
         };
+        // Torn or missing after a crash is fine: the node then learns what is committed from the quorum.
+        state.committed = std::fs::read(dir.join(COMMITTED_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         let path = dir.join(LOG_FILE);
         let mut file = OpenOptions::new()
             .create(true)
@@ -232,11 +240,18 @@ impl RaftLogStorage<TypeConfig> for MetaLogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<u64>>) -> Result<(), StorageError> {
         // Kept so a restarted node applies what it knows to be committed before any election, and serves
-        // its last image at once; not fsynced separately (a lost update only delays that replay).
+        // its last image at once. Not fsynced: a lost or torn update only delays that replay until the
+        // quorum tells the node again, and skipping two device round trips per commit matters more.
+        // It never runs ahead of the durable log: entries are fsynced before they count toward a commit.
         lock(&self.state).committed = committed;
-        let bytes = serde_json::to_vec(&*lock(&self.state)).map_err(write_error)?;
-        let path = self.dir.join(STATE_FILE);
-        blocking(move || write_atomically(&path, &bytes)).await
+        let bytes = serde_json::to_vec(&committed).map_err(write_error)?;
+        let dir = self.dir.clone();
+        blocking(move || {
+            let tmp = dir.join(COMMITTED_FILE).with_extension("tmp");
+            std::fs::write(&tmp, &bytes)?;
+            std::fs::rename(&tmp, dir.join(COMMITTED_FILE))
+        })
+        .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError> {
