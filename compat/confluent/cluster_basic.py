@@ -18,7 +18,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cluster import Cluster, offsets_partition  # noqa: E402
+from cluster import Cluster, check, log, offsets_partition  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
@@ -26,13 +26,6 @@ RECORDS = 1200
 PARTITIONS = 12
 
 
-def log(msg):
-    print(time.strftime("[%H:%M:%S] ") + msg, flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def live_controller(c, i):
@@ -41,8 +34,7 @@ def live_controller(c, i):
 
 
 def main():
-    c = Cluster(3)
-    try:
+    with Cluster(3) as c:
         t0 = time.time()
         c.start_all()
         ctrl, waited = c.wait("a controller and 3 live brokers", lambda: live_controller(c, 1), 30)
@@ -117,11 +109,6 @@ def main():
         check(by_part == {q: RECORDS // PARTITIONS for q in range(PARTITIONS)}, f"committed offsets {by_part}")
         log(f"group coordinator on node {desc.coordinator.id}; committed offsets at the log ends")
         log("PASS")
-    except BaseException:
-        print(c.logs(), file=sys.stderr)
-        raise
-    finally:
-        c.close()
 
 
 if __name__ == "__main__":

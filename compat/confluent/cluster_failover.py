@@ -14,25 +14,17 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cluster import Cluster  # noqa: E402
+from cluster import Cluster, check, log  # noqa: E402
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
 
 KILLS = int(os.environ.get("CLUSTER_FAILOVER_KILLS", "3"))
 
 
-def log(msg):
-    print(time.strftime("[%H:%M:%S] ") + msg, flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def controller_seen_by(c, i, exclude=()):
-    leader, _ = c.quorum(i)
-    return leader if leader >= 0 and leader not in exclude else None
+    return c.controller(i, exclude)
 
 
 def topic_config(admin, topic, key):
@@ -41,8 +33,7 @@ def topic_config(admin, topic, key):
 
 
 def main():
-    c = Cluster(3)
-    try:
+    with Cluster(3) as c:
         c.start_all()
         c.wait("a controller", lambda: controller_seen_by(c, 1), 30)
         c.wait("3 live brokers", lambda: len(c.metadata(1)["brokers"]) == 3, 30)
@@ -119,11 +110,6 @@ def main():
         offsets = {tp.partition: tp.offset for tp in got.topic_partitions if tp.topic == base}
         check(offsets == {q: 7 + q for q in range(6)}, f"committed offsets after restart: {offsets}")
         log("PASS")
-    except BaseException:
-        print(c.logs(), file=sys.stderr)
-        raise
-    finally:
-        c.close()
 
 
 if __name__ == "__main__":

@@ -14,27 +14,18 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from cluster import Cluster  # noqa: E402
+from cluster import Cluster, check, log  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 
-def log(msg):
-    print(time.strftime("[%H:%M:%S] ") + msg, flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def controller(c, i, exclude=()):
-    leader, _ = c.quorum(i)
-    return leader if leader >= 0 and leader not in exclude else None
+    return c.controller(i, exclude)
 
 
 def main():
-    c = Cluster(3, proxied=True)
-    try:
+    with Cluster(3, proxied=True) as c:
         c.start_all()
         old, _ = c.wait("a controller", lambda: controller(c, 1), 30)
         c.wait("3 live brokers", lambda: len(c.metadata(old)["brokers"]) == 3, 30)
@@ -80,11 +71,6 @@ def main():
         log(f"every node agrees: controller {quorum[0]} (term {quorum[1]}), {len(views[0]['topics'])} topics, "
             f"brokers {sorted(views[0]['brokers'])}")
         log("PASS")
-    except BaseException:
-        print(c.logs(), file=sys.stderr)
-        raise
-    finally:
-        c.close()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,15 @@ import time
 WEIR_BIN = os.environ.get("WEIR_BIN", "weir")
 
 
+def log(msg):
+    print(time.strftime("[%H:%M:%S] ") + msg, flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -129,6 +138,21 @@ class Cluster:
                 "--controller-listen", f"127.0.0.1:{self.nodes[i].ctrl_port}",
                 "--controller-quorum-voters", ",".join(voters), "--data-dir", self.nodes[i].dir,
             ] + self.extra
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is not None:
+            import sys
+            print(self.logs(), file=sys.stderr)
+        self.close()
+        return False
+
+    def controller(self, i, exclude=()):
+        """The active controller as node i learns it (DescribeQuorum), unless it is in `exclude`."""
+        leader, _ = self.quorum(i)
+        return leader if leader >= 0 and leader not in exclude else None
 
     def bootstrap(self, *ids):
         ids = ids or tuple(self.nodes)
