@@ -55,7 +55,7 @@ pub async fn ensure_internal_topic(
     topic: &str,
     partitions: i32,
 ) -> Result<bool, ClusterError> {
-    if cluster.topic(topic).is_some() {
+    if cluster.image().topics.contains_key(topic) {
         return Ok(false);
     }
     let mut configs = std::collections::BTreeMap::new();
