@@ -17,6 +17,7 @@ pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod errors;
 pub mod fetch;
+pub mod fetch_replica;
 pub mod fetch_session;
 pub mod find_coordinator;
 pub mod group_common;
