@@ -38,6 +38,7 @@ pub mod page_cache;
 pub mod partition;
 pub mod producer_state;
 pub mod recovery;
+pub mod remove;
 pub mod retention;
 pub mod segment;
 pub mod store;
