@@ -49,7 +49,7 @@ a = AdminClient({'bootstrap.servers': '127.0.0.1:$PORT'})
 a.delete_topics(['doomed'])['doomed'].result(30)"
     "${JAVA[@]}" EndToEndLatency "${COMMON[@]}" --phase "e2e-deleting $BIN" --topic busy --partitions 1 \
         --record-size 1024 --rate 10000 --acks all --duration-s "$E2E_S" --warmup-s 10 | grep '^RESULT'
-    left=$(compgen -G "$DATA/*-delete" | wc -l || true)
+    left=$(find "$DATA" -maxdepth 1 -name "*-delete" | wc -l)
     log "$BIN: deleted folders still on disk after the run: $left"
     kill -TERM "$BROKER"; wait "$BROKER" 2>/dev/null || true
     BROKER=""

@@ -5,7 +5,9 @@ usage: compat/.deps/venv/bin/python benches/efficiency/efficiency.py create BIN 
 
 `create`: per run and binary, a fresh broker on a fresh folder (same disk as the build), then CreateTopics of
 one topic with 1,000 partitions through the admin client, timed from the call to the answer (the answer
-comes once the topic is committed and its partitions are created). Binaries alternate within each run.
+comes once the topic is committed and its partitions are created), and the broker's CPU time (utime+stime)
+over the same window. Binaries alternate within each run. EFF_TMP=DIR puts the data folders there
+(default target/; /dev/shm takes the disk out).
 `conns`: per binary and N, a fresh broker; N connections each send one ApiVersions v3 and read the answer,
 then stay idle; VmRSS is sampled after 2 s idle. Per connection = (RSS with N open - RSS before) / N.
 """
@@ -55,6 +57,12 @@ class Broker:
                     return int(line.split()[1])
         return 0
 
+    def cpu_ms(self):
+        """utime + stime of the broker so far, in milliseconds."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
     def close(self):
         self.proc.terminate()
         try:
@@ -67,6 +75,7 @@ class Broker:
 def create(bins, runs):
     from confluent_kafka.admin import AdminClient, NewTopic
     res = {b: [] for b in bins}
+    cpus = {b: [] for b in bins}
     for r in range(runs):
         for b in bins:
             br = Broker(b)
@@ -75,17 +84,21 @@ def create(bins, runs):
                 # Warm: metadata and a first small topic, so the timing is the big topic alone.
                 admin.create_topics([NewTopic("warm", 1, 1)])["warm"].result(30)
                 name = "big-" + uuid.uuid4().hex[:6]
-                t0 = time.perf_counter()
+                cpu0, t0 = br.cpu_ms(), time.perf_counter()
                 admin.create_topics([NewTopic(name, 1000, 1)], operation_timeout=60)[name].result(60)
                 ms = (time.perf_counter() - t0) * 1000
+                cpu = br.cpu_ms() - cpu0
                 n = sum(1 for e in os.listdir(br.dir) if e.startswith(name + "-"))
                 res[b].append(ms)
-                print(f"run {r} {b}: CreateTopics 1,000 partitions {ms:.0f} ms ({n} folders)", flush=True)
+                cpus[b].append(cpu)
+                print(f"run {r} {b}: CreateTopics 1,000 partitions {ms:.0f} ms, broker CPU {cpu:.0f} ms "
+                      f"({n} folders)", flush=True)
             finally:
                 br.close()
     for b in bins:
         print(f"{b}: median {statistics.median(res[b]):.0f} ms over {runs}: "
-              + ", ".join(f"{x:.0f}" for x in res[b]))
+              + ", ".join(f"{x:.0f}" for x in res[b])
+              + f"; broker CPU median {statistics.median(cpus[b]):.0f} ms")
 
 
 def api_versions_request(corr):
