@@ -151,12 +151,15 @@ def inject(c, k, topic):
     t0 = time.time()
     if kind == "leader":
         c.kill(leader)
-        time.sleep(1)
+        # Down until the controller fences it (broker.session.timeout.ms) and elects another leader.
+        c.wait(f"a new leader of partition {q}", lambda: partitions_of(c, topic)[q][1] not in (leader, -1), 30)
+        failover = time.time() - t0
         c.start(leader)
-        what = f"SIGKILL leader {leader} of partition {q}"
+        what = f"SIGKILL leader {leader} of partition {q} (new leader after {failover:.1f}s)"
     elif kind == "controller":
         c.kill(ctrl)
-        time.sleep(1)
+        survivor = next(i for i in c.nodes if i != ctrl)
+        c.wait("a new controller", lambda: c.controller(survivor, exclude=(ctrl,)), 30)
         c.start(ctrl)
         what = f"SIGKILL controller {ctrl}"
     else:

@@ -44,15 +44,21 @@ impl LocalReplicas {
         })
     }
 
-    /// Opens (creating if needed) every partition of `t` from index `from` that has a replica here.
+    /// Opens (creating if needed) every partition of `t` from index `from` that has a replica here, as
+    /// one batch (one fsync of the data folder for all new partition folders).
     fn open_hosted(&self, t: &TopicMeta, from: usize) {
         let config = self.config(t);
-        for (p, state) in t.partitions.iter().enumerate().skip(from) {
-            if !state.replicas.contains(&self.node_id) {
-                continue;
-            }
-            let Ok(p) = i32::try_from(p) else { continue };
-            if let Err(e) = self.store.get_or_create(&t.name, p, config.clone()) {
+        let hosted: Vec<i32> = t
+            .partitions
+            .iter()
+            .enumerate()
+            .skip(from)
+            .filter(|(_, state)| state.replicas.contains(&self.node_id))
+            .filter_map(|(p, _)| i32::try_from(p).ok())
+            .collect();
+        let items = hosted.iter().map(|&p| (t.name.clone(), p, config.clone()));
+        for (p, r) in hosted.iter().zip(self.store.get_or_create_many(items)) {
+            if let Err(e) = r {
                 tracing::error!(topic = %t.name, partition = p, error = %e, "cannot open partition");
             }
         }

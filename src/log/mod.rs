@@ -39,6 +39,7 @@ pub mod page_cache;
 pub mod partition;
 pub mod producer_state;
 pub mod recovery;
+pub mod remove;
 pub mod replication;
 pub mod retention;
 pub mod segment;

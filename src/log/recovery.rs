@@ -44,7 +44,19 @@ fn parse_base(name: &str, suffix: &str) -> Option<i64> {
 
 /// Loads (recovering if needed) one partition folder.
 pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
-    let dir = p.dir;
+    let (bases, snapshots) = list(p.dir)?;
+    build(p, bases, snapshots)
+}
+
+/// The state of a partition whose folder was just created (so is known to be empty): [`load`] without
+/// listing the folder.
+pub(crate) fn create(p: LoadParams<'_>) -> Result<Inner, LogError> {
+    build(p, Vec::new(), Vec::new())
+}
+
+/// Lists a partition folder: segment base offsets (after completing interrupted compaction swaps) and
+/// producer-snapshot offsets, both sorted; removes leftovers of interrupted deletes and compactions.
+fn list(dir: &Path) -> Result<(Vec<i64>, Vec<i64>), LogError> {
     let mut bases = Vec::new();
     // Producer snapshots are listed in the same pass: one folder read per partition at start-up.
     let mut snapshots = Vec::new();
@@ -68,6 +80,12 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     super::cleaner::finish_swaps(dir, &mut bases)?;
     bases.sort_unstable();
     bases.dedup();
+    Ok((bases, snapshots))
+}
+
+/// Opens the segments at `bases` (creating the first one if there is none) and restores producer state.
+fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inner, LogError> {
+    let dir = p.dir;
 
     let entries_max = index_entries_max(&p.config);
     let interval = u64::from(p.config.index_interval_bytes);

@@ -83,7 +83,7 @@ impl PartitionLog {
         };
         if !removed_paths.is_empty() {
             for p in &removed_paths {
-                std::fs::remove_file(p)?;
+                super::remove::remove_file_paced(p)?;
             }
             delete_snapshots_below(self.dir(), outcome.first_base)?;
             sync_dir(self.dir())?;

@@ -426,8 +426,15 @@ impl Segment {
             .create(true)
             .truncate(true)
             .open(&log_path)?;
-        File::create(&index_path)?;
-        File::create(&time_path)?;
+        // The index files are created when first written (at roll, eviction or shutdown; a crash before
+        // that rebuilds them from the log): creating a partition costs one file, not three. Stale ones
+        // from an earlier segment at this base must not survive to describe the new one.
+        for stale in [&index_path, &time_path] {
+            match std::fs::remove_file(stale) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
         let seg = Segment::empty(dir, base_offset, index_entries_max, now_ms, cache);
         seg.files.install(OpenFiles {
             log: Arc::new(log),

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -51,6 +52,8 @@ pub struct LogStore {
     checkpoint_files: Mutex<()>,
     /// Folders of deleted partitions (renamed `*-delete`) and when they may be removed from disk.
     doomed: Mutex<Vec<Doomed>>,
+    /// Set at shutdown: a paced removal in progress stops (the folder is removed after the next start).
+    stopping: AtomicBool,
 }
 
 /// A deleted partition's renamed folder awaiting removal (`log.segment.delete.delay.ms`).
@@ -203,6 +206,7 @@ impl LogStore {
             maintenance: Mutex::new(()),
             checkpoint_files: Mutex::new(()),
             doomed: Mutex::new(doomed),
+            stopping: AtomicBool::new(false),
         }))
     }
 
@@ -233,11 +237,59 @@ impl LogStore {
         partition: i32,
         config: LogConfig,
     ) -> Result<Arc<PartitionLog>, LogError> {
+        let (log, created) = self.open_or_create(topic, partition, config)?;
+        if created {
+            sync_dir(&self.options.dir)?;
+        }
+        Ok(log)
+    }
+
+    /// [`get_or_create`](Self::get_or_create) for many partitions at once (a topic's creation): the data
+    /// folder is fsynced once after all new partition folders exist, not once per partition, and each new
+    /// partition's own folder is fsynced by the flusher before its first acks=all acknowledgement (as
+    /// for a rolled segment). A crash before those fsyncs loses at most empty folders, which the metadata
+    /// (committed before this runs) recreates on the next start. One result per item, in order.
+    pub fn get_or_create_many(
+        &self,
+        items: impl IntoIterator<Item = (String, i32, LogConfig)>,
+    ) -> Vec<Result<Arc<PartitionLog>, LogError>> {
+        let mut created = false;
+        let mut out: Vec<_> = items
+            .into_iter()
+            .map(|(topic, partition, config)| {
+                let (log, new) = self.open_or_create(&topic, partition, config)?;
+                created |= new;
+                Ok(log)
+            })
+            .collect();
+        if created {
+            if let Err(e) = sync_dir(&self.options.dir) {
+                // Not durable yet: report it for every partition created by this call.
+                let msg = e.to_string();
+                for r in &mut out {
+                    if r.is_ok() {
+                        *r = Err(LogError::Io(std::io::Error::other(msg.clone())));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Opens or creates one partition; true when its folder was created here (the data folder then
+    /// needs an fsync, which the caller does once for a batch). The new folder's own fsync is left to
+    /// the flusher (`dir_needs_sync` is set when its first segment is created).
+    fn open_or_create(
+        &self,
+        topic: &str,
+        partition: i32,
+        config: LogConfig,
+    ) -> Result<(Arc<PartitionLog>, bool), LogError> {
         let key = (topic.to_string(), partition);
         let mut map = self.map();
         if let Some(log) = map.get(&key) {
             log.set_config_if_unset(config);
-            return Ok(log.clone());
+            return Ok((log.clone(), false));
         }
         if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." || partition < 0
         {
@@ -246,9 +298,12 @@ impl LogStore {
             )));
         }
         let dir = self.options.dir.join(format!("{topic}-{partition}"));
-        std::fs::create_dir_all(&dir)?;
-        let now = now_ms();
-        let inner = recovery::load(LoadParams {
+        let created = match std::fs::create_dir(&dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e.into()),
+        };
+        let params = LoadParams {
             dir: &dir,
             clean: true,
             recovery_point: None,
@@ -256,12 +311,16 @@ impl LogStore {
             cleaner_offset: None,
             high_watermark: None,
             config: config.clone(),
-            now_ms: now,
+            now_ms: now_ms(),
             producer_id_expiration_ms: self.options.producer_id_expiration_ms,
             files: &self.files,
-        })?;
-        sync_dir(&dir)?;
-        sync_dir(&self.options.dir)?;
+        };
+        // A folder made just now is empty: nothing to list or recover.
+        let inner = if created {
+            recovery::create(params)?
+        } else {
+            recovery::load(params)?
+        };
         let log = PartitionLog::from_inner(
             topic,
             partition,
@@ -273,7 +332,7 @@ impl LogStore {
         );
         log.set_config(config);
         map.insert(key, log.clone());
-        Ok(log)
+        Ok((log, created))
     }
 
     /// An open partition, if it exists.
@@ -326,9 +385,14 @@ impl LogStore {
         };
         let mut removed = 0;
         for path in due {
-            match std::fs::remove_dir_all(&path) {
+            let stopping = || self.stopping.load(Ordering::Acquire);
+            match super::remove::remove_dir_paced(&path, &stopping) {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    // Shutting down: the `*-delete` folder is found again at the next start.
+                    break;
+                }
                 Err(e) => {
                     tracing::error!(dir = %path.display(), error = %e, "removing a deleted partition failed");
                     self.lock_doomed().push(Doomed::after(
@@ -344,6 +408,7 @@ impl LogStore {
 
     /// Flushes everything, writes checkpoints and the clean-shutdown marker. Appends fail afterwards.
     pub fn shutdown(&self) -> Result<(), LogError> {
+        self.stopping.store(true, Ordering::Release);
         if let Some(bg) = self
             .background
             .lock()
@@ -559,6 +624,7 @@ impl LogStore {
         let store = Arc::downgrade(self);
         let interval_ms = self.options.retention_check_interval_ms.max(10);
         let backoff_ms = self.options.cleaner_backoff_ms.max(10);
+        let removing = Arc::new(AtomicBool::new(false));
         let handle = tokio::spawn(async move {
             let now = tokio::time::Instant::now;
             let after = |ms: u64| now() + tokio::time::Duration::from_millis(ms);
@@ -576,9 +642,17 @@ impl LogStore {
                     next_maintenance = after(interval_ms);
                 }
                 let clean = !full && now() >= next_clean;
+                // Removal is paced and may take seconds for a large topic: on its own blocking thread,
+                // so retention and time-based flushes keep their schedule meanwhile.
+                if !removing.swap(true, Ordering::AcqRel) {
+                    let (store, removing) = (store.clone(), removing.clone());
+                    tokio::task::spawn_blocking(move || {
+                        store.remove_deleted_partitions(now_ms());
+                        removing.store(false, Ordering::Release);
+                    });
+                }
                 let res = tokio::task::spawn_blocking(move || {
                     let now = now_ms();
-                    store.remove_deleted_partitions(now);
                     if full {
                         return store.run_maintenance(now).map(|()| false);
                     }

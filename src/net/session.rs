@@ -17,12 +17,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::ResponseError;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::frame::{read_frame_body, read_frame_len, FrameError};
+use super::frame::{FrameError, FrameReader};
 use super::limits::Limits;
 use crate::handler::{self, api_versions, Ctx, Reply};
 use crate::protocol::{self, DecodeError};
@@ -125,9 +125,10 @@ pub async fn run(
     let metrics = crate::metrics::global();
     metrics.connections_created.fetch_add(1, Ordering::Relaxed);
     let (reader, writer) = stream.into_split();
-    // Buffered so small pipelined requests cost one read syscall, not two each.
-    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
-    let (tx, rx) = mpsc::channel::<Outgoing>(PENDING_REPLIES_MAX);
+    // No buffer is held while the connection is idle (see `FrameReader`).
+    let mut reader = FrameReader::new(reader);
+    // Boxed: the channel allocates its slots in blocks up front, which an idle connection would keep.
+    let (tx, rx) = mpsc::channel::<Box<Outgoing>>(PENDING_REPLIES_MAX);
     let activity = Arc::new(Activity {
         start: Instant::now(),
         last_ms: AtomicU64::new(0),
@@ -145,9 +146,9 @@ pub async fn run(
     let max = ctx.config.socket_request_max_bytes;
     let reason: String = loop {
         let next = async {
-            let len = read_frame_len(&mut reader, max).await?;
+            let len = reader.read_len(max).await?;
             let permit = limits.request_bytes(len).await;
-            Ok::<_, FrameError>((read_frame_body(&mut reader, len).await?, permit))
+            Ok::<_, FrameError>((reader.read_body(len).await?, permit))
         };
         let (frame, request_bytes) = match guard.run(next).await {
             Err(reason) => break reason,
@@ -166,7 +167,8 @@ pub async fn run(
                     request.header.correlation_id,
                 );
                 metrics.request(api_key as i16, version, frame_bytes);
-                match handler::dispatch(&ctx, request, &peer).await {
+                // Boxed: the handler's state lives only while it runs, not in every idle session.
+                match Box::pin(handler::dispatch(&ctx, request, &peer)).await {
                     Reply::None => continue,
                     Reply::Close(reason) => break reason,
                     Reply::Now(body) => {
@@ -221,7 +223,7 @@ pub async fn run(
             }
             waiting => waiting,
         };
-        if tx.send(outgoing).await.is_err() {
+        if tx.send(Box::new(outgoing)).await.is_err() {
             break "write failed".into();
         }
     };
@@ -238,56 +240,133 @@ pub async fn run(
     tracing::info!(%peer, %reason, "connection closed");
 }
 
+/// Replies gathered into one vectored write at most (count and bytes), when several are ready at once.
+const WRITE_BATCH_MAX: usize = 64;
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
+/// A reply encoded and ready to write, with what is released or recorded once it is written.
+type Written = (Bytes, Option<OwnedSemaphorePermit>, Option<Timing>);
+
 async fn write_loop(
-    writer: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut out: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Box<Outgoing>>,
     activity: Arc<Activity>,
 ) {
-    let mut out = BufWriter::with_capacity(64 * 1024, writer);
-    while let Some(item) = rx.recv().await {
-        let (bytes, permit, timing) = match item {
-            Outgoing::Ready(b, permit, timing) => (b, permit, timing),
-            Outgoing::Waiting {
-                api_key,
-                version,
-                correlation_id,
-                reply,
-                timing,
-            } => {
-                let body = match reply {
-                    Reply::Now(body) => body,
-                    Reply::Later(fut) => fut.await,
-                    Reply::None | Reply::Close(_) => continue,
-                };
-                let resolved = timing.0.elapsed();
-                match protocol::encode_response(api_key, version, correlation_id, &body) {
-                    Ok(b) => (b, None, Some((api_key, timing, resolved))),
-                    Err(e) => {
-                        tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
-                        return;
-                    }
-                }
-            }
-        };
-        if out.write_all(&bytes).await.is_err() {
+    // Replies are written from their own buffers (no copy into a per-connection buffer that an idle
+    // connection would keep): whatever is ready at once goes out in one vectored write.
+    let mut batch: Vec<Written> = Vec::new();
+    let mut next = rx.recv().await;
+    while let Some(item) = next.take() {
+        let Some(ready) = resolve(item).await else {
             return;
+        };
+        batch.push(ready);
+        let mut bytes = batch[0].0.len();
+        while batch.len() < WRITE_BATCH_MAX && bytes < WRITE_BATCH_BYTES {
+            match rx.try_recv() {
+                // A reply still waiting on an event goes after this batch is written.
+                Ok(item)
+                    if matches!(
+                        *item,
+                        Outgoing::Waiting {
+                            reply: Reply::Later(_),
+                            ..
+                        }
+                    ) =>
+                {
+                    next = Some(item);
+                    break;
+                }
+                Ok(item) => match resolve(item).await {
+                    Some(ready) => {
+                        bytes += ready.0.len();
+                        batch.push(ready);
+                    }
+                    None => return,
+                },
+                Err(_) => break,
+            }
         }
-        if let Some((api_key, (received, handler), resolved)) = timing {
-            let wait = resolved.saturating_sub(handler);
-            crate::metrics::global().response(
-                api_key as i16,
-                bytes.len(),
-                handler,
-                wait,
-                received.elapsed(),
-            );
-        }
-        if rx.is_empty() && out.flush().await.is_err() {
+        if write_all(&mut out, &batch).await.is_err() {
             return;
         }
         activity.touch();
-        drop(permit);
+        for (bytes, permit, timing) in batch.drain(..) {
+            if let Some((api_key, (received, handler), resolved)) = timing {
+                let wait = resolved.saturating_sub(handler);
+                crate::metrics::global().response(
+                    api_key as i16,
+                    bytes.len(),
+                    handler,
+                    wait,
+                    received.elapsed(),
+                );
+            }
+            drop(permit);
+        }
+        // The batch's capacity is not kept while idle either.
+        batch = Vec::new();
+        if next.is_none() {
+            next = rx.recv().await;
+        }
     }
-    let _ = out.flush().await;
     let _ = out.shutdown().await;
+}
+
+/// Encodes a reply once it is ready (awaiting its event if it waits on one); `None` closes the connection.
+async fn resolve(item: Box<Outgoing>) -> Option<Written> {
+    match *item {
+        Outgoing::Ready(b, permit, timing) => Some((b, permit, timing)),
+        Outgoing::Waiting {
+            api_key,
+            version,
+            correlation_id,
+            reply,
+            timing,
+        } => {
+            let body = match reply {
+                Reply::Now(body) => body,
+                Reply::Later(fut) => fut.await,
+                // Nothing to send: an empty buffer writes nothing.
+                Reply::None | Reply::Close(_) => return Some((Bytes::new(), None, None)),
+            };
+            let resolved = timing.0.elapsed();
+            match protocol::encode_response(api_key, version, correlation_id, &body) {
+                Ok(b) => Some((b, None, Some((api_key, timing, resolved)))),
+                Err(e) => {
+                    tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Writes every buffer of `batch`, in order, with as few vectored writes as the socket takes.
+async fn write_all(
+    out: &mut tokio::net::tcp::OwnedWriteHalf,
+    batch: &[Written],
+) -> std::io::Result<()> {
+    let (mut i, mut offset) = (0, 0);
+    while i < batch.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&batch[i].0[offset..])
+            .chain(batch[i + 1..].iter().map(|b| &b.0[..]))
+            .filter(|b| !b.is_empty())
+            .map(std::io::IoSlice::new)
+            .collect();
+        if slices.is_empty() {
+            break;
+        }
+        let mut n = out.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while i < batch.len() && n >= batch[i].0.len() - offset {
+            n -= batch[i].0.len() - offset;
+            i += 1;
+            offset = 0;
+        }
+        offset += n;
+    }
+    Ok(())
 }
