@@ -40,6 +40,10 @@ pub enum ControllerRequest {
         configs: BTreeMap<String, String>,
         internal: bool,
         validate_only: bool,
+        /// Replicas of each partition given by the client (CreateTopics `assignments`), in partition
+        /// order; `partitions` and `replication_factor` are ignored then.
+        #[serde(default)]
+        assignments: Option<Vec<Vec<i32>>>,
     },
     DeleteTopic {
         name: String,
@@ -48,6 +52,9 @@ pub enum ControllerRequest {
         name: String,
         total: i32,
         validate_only: bool,
+        /// Replicas of each added partition given by the client, if any.
+        #[serde(default)]
+        assignments: Option<Vec<Vec<i32>>>,
     },
     AlterTopicConfigs {
         name: String,
@@ -106,6 +113,8 @@ pub enum ControllerError {
     InvalidReplicationFactor(String),
     #[error("{0}")]
     InvalidConfig(String),
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
     #[error("This server does not host this topic-partition.")]
     UnknownTopic,
     #[error("stale broker epoch")]
