@@ -31,6 +31,11 @@ async fn three_nodes() -> Vec<TestBroker> {
     three_nodes_with(|_| {}).await
 }
 
+/// The `controller.quorum.voters` of `nodes` (each node's own setting).
+fn nodes_voters(nodes: &[TestBroker]) -> String {
+    nodes[0].config().quorum_voters.clone().expect("voters")
+}
+
 async fn three_nodes_with(
     adjust: impl Fn(&mut weir::Config) + Clone + Send + 'static,
 ) -> Vec<TestBroker> {
@@ -61,6 +66,11 @@ async fn three_nodes_with(
 
 /// Polls node `i`'s Metadata until `topic` has a leader for every partition on every node's view.
 async fn leaders(nodes: &[TestBroker], topic: &str) -> Vec<(i32, i32)> {
+    leaders_on(nodes, topic, 3).await
+}
+
+/// [`leaders`] for a cluster of `brokers` brokers.
+async fn leaders_on(nodes: &[TestBroker], topic: &str, brokers: usize) -> Vec<(i32, i32)> {
     loop {
         let mut views = Vec::new();
         for n in nodes {
@@ -75,7 +85,7 @@ async fn leaders(nodes: &[TestBroker], topic: &str) -> Vec<(i32, i32)> {
         }
         let first = &views[0];
         if first.0 == 0
-            && first.1 == 3
+            && first.1 == brokers
             && first.2.iter().all(|(l, _)| *l > 0)
             && views.iter().all(|v| v == first)
         {
@@ -291,6 +301,76 @@ async fn a_group_coordinator_follows_the_leadership_of_its_offsets_partition() {
         assert_eq!(commit(&mut at_x, group, 43).await, 0);
         assert_eq!(committed(&mut at_x, group).await, Ok(43));
         nodes.push(restarted);
+        let stops: Vec<_> = nodes
+            .into_iter()
+            .map(|n| tokio::spawn(n.shutdown()))
+            .collect();
+        for s in stops {
+            s.await.expect("shutdown task");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_only_node_follows_the_quorum_and_leads_partitions() {
+    bounded(Duration::from_secs(90), async {
+        let mut nodes = three_nodes().await;
+        let voters = nodes_voters(&nodes);
+        // Node 4: `process.roles=broker`, bootstrapped from `controller.quorum.voters` (not among them).
+        let observer_ctrl = free_addr();
+        nodes.push(
+            TestBroker::start_with(move |c| {
+                c.node_id = 4;
+                c.process_roles = "broker".into();
+                c.controller_listen = Some(observer_ctrl);
+                c.quorum_voters = Some(voters);
+                c.controller_election_timeout_ms = 300;
+            })
+            .await,
+        );
+        // It learns the metadata (every broker, itself included) without voting.
+        while nodes[3].client().await.metadata(&[]).await.brokers.len() < 4 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // An admin request sent to it is forwarded to the active controller; its partitions spread over
+        // all four brokers, and node 4's view is every voter's.
+        let mut c = nodes[3].client().await;
+        let req = kafka_protocol::messages::CreateTopicsRequest::default()
+            .with_timeout_ms(30_000)
+            .with_topics(vec![creatable_topic("observer-t", 12, 1, &[])]);
+        assert_eq!(c.call(7, &req).await.topics[0].error_code, 0);
+        let leaders = leaders_on(&nodes, "observer-t", 4).await;
+        let mut spread: Vec<i32> = leaders.iter().map(|(l, _)| *l).collect();
+        spread.sort();
+        spread.dedup();
+        assert_eq!(spread, vec![1, 2, 3, 4], "leaders {leaders:?}");
+        let (p, _) = leaders
+            .iter()
+            .enumerate()
+            .find(|(_, (l, _))| *l == 4)
+            .expect("node 4 leads a partition");
+        let ok = c
+            .produce("observer-t", p as i32, value_batch("x", 3, 0))
+            .await;
+        assert_eq!(ok.error_code, 0, "node 4 serves the partition it leads");
+        // It never joined the voters.
+        let q = c
+            .call(
+                0,
+                &kafka_protocol::messages::DescribeQuorumRequest::default().with_topics(vec![
+                    kafka_protocol::messages::describe_quorum_request::TopicData::default()
+                        .with_topic_name(topic_name("__cluster_metadata"))
+                        .with_partitions(vec![Default::default()]),
+                ]),
+            )
+            .await;
+        let voters: Vec<i32> = q.topics[0].partitions[0]
+            .current_voters
+            .iter()
+            .map(|v| v.replica_id.0)
+            .collect();
+        assert!(!voters.contains(&4), "voters {voters:?}");
         let stops: Vec<_> = nodes
             .into_iter()
             .map(|n| tokio::spawn(n.shutdown()))

@@ -199,6 +199,13 @@ impl Cluster {
             quorum.controller.clone(),
             quorum.peers.clone(),
         ));
+        if !options.quorum.voter {
+            tokio::spawn(join_as_observer(
+                client.clone(),
+                options.quorum.node_id,
+                quorum.controller_addr,
+            ));
+        }
         let registration = BrokerRegistration {
             id: options.node_id,
             incarnation: Uuid::new_v4(),
@@ -229,7 +236,7 @@ impl Cluster {
             store,
             log_defaults,
             producer_ids: std::sync::Mutex::new((0, 0)),
-            single_voter: options.quorum.voters.len() == 1,
+            single_voter: options.quorum.voter && options.quorum.voters.len() == 1,
             voters: options.quorum.voters.clone().into_iter().collect(),
         }))
     }
@@ -553,6 +560,36 @@ impl Cluster {
             }
             other => Err(unexpected(other)),
         }
+    }
+}
+
+/// A broker-only node asks the active controller (found through the voters) to send it the metadata
+/// log, until it does. Registration waits for nothing: it is forwarded the same way, and the controller
+/// unfences the broker only once it has applied the log up to its registration.
+async fn join_as_observer(
+    client: Arc<ControllerClient>,
+    id: u64,
+    listen: Option<std::net::SocketAddr>,
+) {
+    let Some(addr) = listen else {
+        tracing::error!(
+            "a broker-only node needs controller.listeners; it cannot follow the quorum"
+        );
+        return;
+    };
+    let req = ControllerRequest::AddObserver {
+        id,
+        addr: addr.to_string(),
+    };
+    loop {
+        match client.call(req.clone(), Duration::from_secs(10)).await {
+            Ok(_) => {
+                tracing::info!("following the metadata quorum as a broker-only node");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot join the metadata quorum yet; retrying"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

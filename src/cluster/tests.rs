@@ -14,6 +14,7 @@ fn options() -> ClusterOptions {
         quorum: QuorumConfig {
             node_id: 1,
             voters: [(1, String::new())].into_iter().collect(),
+            voter: true,
             listen: None,
             election_timeout: Duration::from_millis(1000),
             session_timeout: Duration::from_secs(9),
