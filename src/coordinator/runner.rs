@@ -160,38 +160,20 @@ pub(super) async fn supervise<S: CoordinatorShard>(
                 if !mark(&control, epoch, ShardStatus::Active) {
                     Phase::towards(watch.borrow_and_update().target)
                 } else {
-                    let mut runner = Runner {
-                        shard: loaded.shard,
-                        ctx: loaded.ctx,
-                        log: log.clone(),
-                        pending: VecDeque::new(),
-                        appends: FuturesOrdered::new(),
-                        tasks: FuturesUnordered::new(),
-                        next_write: 0,
+                    let shard = Shard {
+                        partition,
+                        log: &log,
+                        rx: &mut rx,
+                        watch: &mut watch,
+                        control: &control,
                     };
-                    let run = runner.run(&mut rx, &mut watch, epoch);
-                    match AssertUnwindSafe(run).catch_unwind().await {
-                        Ok(RunEnd::Shutdown) => return,
-                        Ok(RunEnd::Retarget) => {
-                            let target = watch.borrow_and_update().target;
-                            // The status says why before parked callers see their replies dropped.
-                            if let Some(next) = target {
-                                mark(&control, next, ShardStatus::Loading);
-                            }
-                            tracing::info!(partition, ?target, "coordinator shard unloaded");
-                            drop(runner);
+                    match serve(shard, loaded, epoch).await {
+                        ServeEnd::Shutdown => return,
+                        ServeEnd::Retarget(target) => {
                             backoff = RESTART_BACKOFF_MIN;
                             Phase::towards(target)
                         }
-                        Err(panic) => {
-                            let what = panic
-                                .downcast_ref::<&str>()
-                                .map(|s| s.to_string())
-                                .or_else(|| panic.downcast_ref::<String>().cloned())
-                                .unwrap_or_default();
-                            tracing::error!(partition, panic = %what,
-                                "coordinator shard failed; reloading it from the log");
-                            drop(runner);
+                        ServeEnd::Panicked => {
                             let pause = backoff;
                             backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
                             Phase::Load { epoch, pause }
@@ -200,6 +182,66 @@ pub(super) async fn supervise<S: CoordinatorShard>(
                 }
             }
         };
+    }
+}
+
+/// What a serving shard task works with.
+struct Shard<'a, S: CoordinatorShard> {
+    partition: i32,
+    log: &'a Arc<dyn CoordinatorLog>,
+    rx: &'a mut mpsc::Receiver<Msg<S>>,
+    watch: &'a mut watch::Receiver<Control>,
+    control: &'a watch::Sender<Control>,
+}
+
+/// How serving a loaded shard ended.
+enum ServeEnd {
+    Shutdown,
+    /// Asked to unload (`None`) or to reload under a newer epoch.
+    Retarget(Option<i32>),
+    /// Its loop panicked (it is reloaded after a pause).
+    Panicked,
+}
+
+/// Serves a loaded shard under `epoch` until it stops, is retargeted or panics.
+async fn serve<S: CoordinatorShard>(s: Shard<'_, S>, loaded: Loaded<S>, epoch: i32) -> ServeEnd {
+    let mut runner = Runner {
+        shard: loaded.shard,
+        ctx: loaded.ctx,
+        log: s.log.clone(),
+        pending: VecDeque::new(),
+        appends: FuturesOrdered::new(),
+        tasks: FuturesUnordered::new(),
+        next_write: 0,
+    };
+    let run = runner.run(s.rx, s.watch, epoch);
+    match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(RunEnd::Shutdown) => ServeEnd::Shutdown,
+        Ok(RunEnd::Retarget) => {
+            let target = s.watch.borrow_and_update().target;
+            // The status says why before parked callers see their replies dropped.
+            if let Some(next) = target {
+                mark(s.control, next, ShardStatus::Loading);
+            }
+            tracing::info!(
+                partition = s.partition,
+                ?target,
+                "coordinator shard unloaded"
+            );
+            drop(runner);
+            ServeEnd::Retarget(target)
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(partition = s.partition, panic = %what,
+                "coordinator shard failed; reloading it from the log");
+            drop(runner);
+            ServeEnd::Panicked
+        }
     }
 }
 
