@@ -5,12 +5,14 @@ timeout: 300
 
 - 3 nodes; a topic of 6 partitions, RF 1, holding 600 numbered records;
 - one librdkafka consumer of a group whose coordinator (the leader of the group's __consumer_offsets
-  partition) is node X reads them, committing synchronously after every batch;
+  partition) is node X, also the active controller, reads them, committing synchronously after every batch;
 - X is SIGKILLed mid-stream and restarted (RF 1: its partitions, the group's one included, return only with
   it), later SIGTERMed (controlled shutdown: X gives up the group before it exits) and restarted;
 - the consumer, running all along, reads every record; a record is read twice only if the commit of the
   batch that first delivered it failed (no reprocessing beyond uncommitted records); the coordinator is X
-  again after each restart, and the committed offsets end at the log ends.
+  again after each restart (asked by a fresh AdminClient each time: a long-lived librdkafka AdminClient that
+  got NOT_COORDINATOR from the resigning X kept timing out afterwards), and the committed offsets end at the
+  log ends.
 """
 import os
 import sys
@@ -45,7 +47,11 @@ def main():
         c.wait("__consumer_offsets led everywhere", lambda: all(
             v[1] > 0 for v in c.metadata(1)["topics"]["__consumer_offsets"]["partitions"].values()), 30)
         offsets_leaders = {q: v[1] for q, v in c.metadata(1)["topics"]["__consumer_offsets"]["partitions"].items()}
-        group = f"coord-moves-{uuid.uuid4().hex[:6]}"
+        # The hardest case: the coordinator is also the active controller, so the quorum fails over too.
+        ctrl = c.controller(1)
+        base = uuid.uuid4().hex[:6]
+        group = next(g for g in (f"coord-moves-{base}-{k}" for k in range(1000))
+                     if offsets_leaders[offsets_partition(g)] == ctrl)
         x = offsets_leaders[offsets_partition(group)]
         log(f"group {group}: coordinator should be node {x}")
 
@@ -87,8 +93,17 @@ def main():
             with lock:
                 return len(set(seen))
 
+        seen_coordinators = []
+
         def coordinator():
-            desc = admin.describe_consumer_groups([group])[group].result(10)
+            # A fresh client each time: what a new client learns, not what one client cached.
+            probe = AdminClient({"bootstrap.servers": c.bootstrap()})
+            try:
+                desc = probe.describe_consumer_groups([group])[group].result(10)
+            except KafkaException as e:
+                seen_coordinators.append(repr(e))
+                raise
+            seen_coordinators.append(desc.coordinator.id)
             return desc.coordinator.id
 
         for k, (how, at) in enumerate((("SIGKILL", 150), ("SIGTERM", 350))):
@@ -98,7 +113,19 @@ def main():
             c.kill(x) if how == "SIGKILL" else c.stop(x)
             log(f"{how} of coordinator node {x} after {count()} records")
             c.start(x)
-            _, took = c.wait(f"node {x} coordinating {group} again", lambda: coordinator() == x, 60)
+            try:
+                _, took = c.wait(f"node {x} coordinating {group} again", lambda: coordinator() == x, 60)
+            except AssertionError:
+                log(f"coordinators seen: {seen_coordinators[-5:]}")
+                for i in c.nodes:
+                    try:
+                        parts = c.metadata(i)["topics"]["__consumer_offsets"]["partitions"]
+                        log(f"node {i}: brokers {sorted(c.metadata(i)['brokers'])}, "
+                            f"group partition {parts[offsets_partition(group)]}")
+                    except Exception as e:  # noqa: BLE001 - diagnostics only
+                        log(f"node {i}: {e!r}")
+                print(c.logs(300), file=sys.stderr)
+                raise
             log(f"node {x} coordinates {group} again {time.time() - t0:.2f}s after the {how}")
 
         c.wait(f"all {RECORDS} records consumed", lambda: count() == RECORDS or failure, 120)
