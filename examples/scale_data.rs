@@ -5,11 +5,10 @@
 //! Goes through the same cluster and log-store code as CreateTopics and Produce, so the folder is exactly
 //! what a broker would have written.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use weir::cluster::Cluster;
+use weir::cluster::{Cluster, NewTopic};
 use weir::log::batch::{build_batch, KeyValue};
 use weir::log::{LogConfig, LogStore, StoreOptions};
 
@@ -33,8 +32,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     cluster
         .wait_active(std::time::Duration::from_secs(10))
         .await;
+    let new = NewTopic {
+        name: topic.clone(),
+        partitions,
+        replication_factor: 1,
+        ..Default::default()
+    };
     cluster
-        .create_topic(&topic, partitions, 1, BTreeMap::new(), false, false)
+        .create_topic(new, Cluster::internal_deadline())
         .await?;
     let value = [b'x'; 100];
     let recs: Vec<KeyValue<'_>> = (0..records).map(|_| (None, Some(&value[..]))).collect();

@@ -10,15 +10,15 @@ use tokio::task::JoinSet;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::Config;
-use crate::group::{GroupCoordinator, GroupError};
-use crate::group_store::{ClusterProducerIds, ClusterTopics, LogOffsets};
+use crate::group::GroupCoordinator;
+use crate::group_store::{ClusterProducerIds, ClusterTopics, CoordinatorElections, LogOffsets};
 use crate::handler::fetch_session::FetchSessionCache;
 use crate::handler::{Ctx, NodeInfo};
 use crate::log::{LogError, LogStore};
 use crate::metrics::admin::{self, AdminState};
 use crate::net::limits::Limits;
 use crate::net::session;
-use crate::txn::{TxnCoordinator, TxnError, TRANSACTION_STATE_TOPIC};
+use crate::txn::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,12 +32,8 @@ pub enum StartError {
     Log(#[from] LogError),
     #[error("metadata: {0}")]
     Cluster(#[from] ClusterError),
-    #[error("group coordinator: {0}")]
-    Groups(#[from] GroupError),
     #[error("configuration: {0}")]
     Config(String),
-    #[error("transaction coordinator: {0}")]
-    Txns(#[from] TxnError),
 }
 
 /// A running broker.
@@ -57,6 +53,9 @@ pub struct Broker {
     /// The transaction coordinator, stopped before the store.
     txns: TxnCoordinator,
 }
+
+/// How long start-up waits for the coordinator partitions this broker leads to load.
+const COORDINATOR_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a single node waits at start-up to be unfenced by its own controller (milliseconds normally).
 const SINGLE_NODE_READY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -99,14 +98,14 @@ impl Broker {
         let prefetch = cluster.clone();
         tokio::spawn(async move { prefetch.prefetch_producer_ids().await });
         let offsets = LogOffsets::new(cluster.clone());
-        // Replays every local `__consumer_offsets` partition before the first client is served.
-        let groups = GroupCoordinator::start(
+        // Both coordinators load a partition when this broker becomes its leader, and unload it when it
+        // stops leading it (a single node leads every partition).
+        let groups = GroupCoordinator::start_unloaded(
             config.group_config(),
             Arc::new(offsets),
             Arc::new(ClusterTopics(cluster.clone())),
-        )?;
-        // Replays every local `__transaction_state` partition likewise.
-        let txns = TxnCoordinator::start(
+        );
+        let txns = TxnCoordinator::start_unloaded(
             config.txn_config(),
             Arc::new(LogOffsets::for_topic(
                 cluster.clone(),
@@ -114,7 +113,22 @@ impl Broker {
             )),
             Arc::new(ClusterProducerIds(cluster.clone())),
             Arc::new(crate::group_store::UnbuiltMarkers),
-        )?;
+        );
+        cluster
+            .add_image_listener(Arc::new(CoordinatorElections {
+                node_id: config.node_id,
+                groups: groups.clone(),
+                txns: txns.clone(),
+            }))
+            .await;
+        // What this broker leads now is loaded before the first client is served.
+        let loaded = async { tokio::join!(groups.wait_loaded(), txns.wait_loaded()) };
+        if tokio::time::timeout(COORDINATOR_LOAD_WAIT, loaded)
+            .await
+            .is_err()
+        {
+            tracing::warn!("coordinator partitions still loading; serving anyway (clients retry)");
+        }
         let ctx = Arc::new(Ctx {
             node: NodeInfo {
                 node_id: config.node_id,

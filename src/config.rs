@@ -375,9 +375,10 @@ impl Config {
         }
         self.voters()?;
         let roles: Vec<&str> = self.process_roles.split(',').map(str::trim).collect();
-        if !(roles.contains(&"broker") && roles.contains(&"controller")) {
+        if !roles.contains(&"broker") {
             return Err(ConfigError::Invalid(format!(
-                "process.roles {:?}: only \"broker,controller\" is supported so far (every node votes)",
+                "process.roles {:?}: every node must be a broker (\"broker\" or \"broker,controller\"); \
+                 controller-only nodes are not supported",
                 self.process_roles
             )));
         }
@@ -400,6 +401,14 @@ impl Config {
         Ok(())
     }
 
+    /// `process.roles=broker`: this node follows the metadata quorum without voting.
+    pub fn is_broker_only(&self) -> bool {
+        !self
+            .process_roles
+            .split(',')
+            .any(|r| r.trim() == "controller")
+    }
+
     /// How this node joins the cluster; `host`/`port` are what clients are told.
     pub fn cluster_options(
         &self,
@@ -412,6 +421,7 @@ impl Config {
             quorum: crate::cluster::quorum::QuorumConfig {
                 node_id: u64::try_from(self.node_id).unwrap_or(0),
                 voters: self.voters()?,
+                voter: !self.is_broker_only(),
                 listen: self.controller_listen,
                 election_timeout: Duration::from_millis(self.controller_election_timeout_ms),
                 session_timeout: Duration::from_millis(self.broker_session_timeout_ms),
@@ -457,6 +467,22 @@ impl Config {
             let (_, port) = addr.rsplit_once(':').ok_or_else(bad)?;
             port.parse::<u16>().map_err(|_| bad())?;
             voters.insert(id, addr.trim().to_string());
+        }
+        if self.is_broker_only() {
+            // A broker-only node follows the quorum as a Raft learner: the active controller pushes the
+            // metadata log to its controller listener.
+            if voters.contains_key(&own_id) {
+                return Err(ConfigError::Invalid(format!(
+                    "node.id {own_id} is among controller.quorum.voters but process.roles is \"broker\""
+                )));
+            }
+            if self.controller_listen.is_none() {
+                return Err(ConfigError::Invalid(
+                    "a broker-only node needs controller.listeners (the quorum sends it the metadata log)"
+                        .into(),
+                ));
+            }
+            return Ok(voters);
         }
         if !voters.contains_key(&own_id) {
             return Err(ConfigError::Invalid(format!(
@@ -759,6 +785,32 @@ impl serde::Serialize for SerializableConfig<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn broker_only_nodes_follow_the_voters_they_are_not_among() {
+        let node = |id: i32, roles: &str, listen: bool| Config {
+            node_id: id,
+            process_roles: roles.into(),
+            quorum_voters: Some("1@127.0.0.1:9093,2@127.0.0.1:9193".into()),
+            controller_listen: listen.then(|| "127.0.0.1:9393".parse().unwrap()),
+            ..Config::default()
+        };
+        let observer = node(4, "broker", true);
+        assert!(observer.validate().is_ok() && observer.is_broker_only());
+        assert!(
+            !observer
+                .cluster_options("h".into(), 1)
+                .unwrap()
+                .quorum
+                .voter
+        );
+        // Among the voters, without a listener for the log, or not a broker at all: refused.
+        assert!(node(1, "broker", true).validate().is_err());
+        assert!(node(4, "broker", false).validate().is_err());
+        assert!(node(1, "controller", true).validate().is_err());
+        assert!(node(4, "broker,controller", true).validate().is_err());
+        assert!(!node(1, "broker,controller", true).is_broker_only());
+    }
 
     #[test]
     fn bare_and_quoted_kafka_names_both_parse() {

@@ -4,11 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::cluster::{Cluster, ClusterError};
+use uuid::Uuid;
+
+use crate::cluster::publisher::ImageListener;
+use crate::cluster::{Cluster, ClusterError, MetadataImage};
 use crate::coordinator::CoordinatorError;
 use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords};
 use crate::log::{LogError, PartitionLog};
+use crate::txn::TRANSACTION_STATE_TOPIC;
 
 pub use crate::group::records::OFFSETS_TOPIC;
 /// Bytes read per step while replaying a partition at start-up.
@@ -66,8 +70,16 @@ pub async fn ensure_internal_topic(
     let mut configs = std::collections::BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
     configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
+    let new = crate::cluster::NewTopic {
+        name: topic.to_string(),
+        partitions,
+        replication_factor: rf,
+        configs,
+        internal: true,
+        ..Default::default()
+    };
     match cluster
-        .create_topic(topic, partitions, rf, configs, true, false)
+        .create_topic(new, Cluster::internal_deadline())
         .await
     {
         Ok(_) => {
@@ -112,7 +124,11 @@ impl OffsetsLog for LogOffsets {
         let mut out = Vec::new();
         let mut offset = log.offsets().log_start;
         loop {
-            let read = log.read(offset, REPLAY_READ_BYTES).map_err(storage)?;
+            // To the log end, not the high watermark (Kafka's coordinator loader): a new leader's high
+            // watermark trails until its followers fetch, but its whole log is what it will commit.
+            let read = log
+                .read_to_log_end(offset, REPLAY_READ_BYTES)
+                .map_err(storage)?;
             if read.records.is_empty() {
                 break;
             }
@@ -173,8 +189,202 @@ impl TopicLookup for ClusterTopics {
             .topic(topic)
             .is_some_and(|t| (0..t.partition_count()).contains(&partition))
     }
+}
 
-    fn coordinates(&self, partition: i32) -> bool {
-        self.0.partition(OFFSETS_TOPIC, partition).is_some()
+/// Loads and unloads coordinator partitions as this broker gains and loses leadership of
+/// `__consumer_offsets` / `__transaction_state` partitions (Kafka's `BrokerMetadataPublisher` calling
+/// `onElection` / `onResignation`). Told of every image in order, before handlers see it, so a broker
+/// that FindCoordinator names is already loading.
+pub struct CoordinatorElections {
+    /// This broker.
+    pub node_id: i32,
+    /// The group coordinator (`__consumer_offsets`).
+    pub groups: crate::group::GroupCoordinator,
+    /// The transaction coordinator (`__transaction_state`).
+    pub txns: crate::txn::TxnCoordinator,
+}
+
+/// Per partition of `topic`: `Some(leader epoch)` where `node_id` leads it; the topic's id.
+fn led(image: &MetadataImage, topic: &str, node_id: i32) -> (Option<Uuid>, Vec<Option<i32>>) {
+    match image.topics.get(topic) {
+        None => (None, Vec::new()),
+        Some(t) => (
+            Some(t.id),
+            t.partitions
+                .iter()
+                .map(|p| (p.leader == node_id).then_some(p.leader_epoch))
+                .collect(),
+        ),
+    }
+}
+
+/// A change of leadership of one coordinator partition on this broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leadership {
+    /// Elected at this leader epoch.
+    Elected(i32),
+    /// Resigned; the new leader epoch (`None`: the partition is gone).
+    Resigned(Option<i32>),
+}
+
+/// The leadership changes of `topic`'s partitions on `node_id` from `old` to `new`.
+fn leadership_changes(
+    old: &MetadataImage,
+    new: &MetadataImage,
+    topic: &str,
+    node_id: i32,
+) -> Vec<(i32, Leadership)> {
+    let (old_id, mut before) = led(old, topic, node_id);
+    let (new_id, after) = led(new, topic, node_id);
+    let mut out = Vec::new();
+    if old_id.is_some() && old_id != new_id {
+        // Deleted or re-created (its epochs start over): whatever was led before is resigned first.
+        out.extend(
+            (0..)
+                .zip(&before)
+                .filter(|(_, e)| e.is_some())
+                .map(|(p, _)| (p, Leadership::Resigned(None))),
+        );
+        before.clear();
+    }
+    out.extend(elections(&before, &after, new, topic));
+    out
+}
+
+/// Changes between the partitions led `before` and `after` (`Some(leader epoch)` where led).
+fn elections(
+    before: &[Option<i32>],
+    after: &[Option<i32>],
+    new: &MetadataImage,
+    topic: &str,
+) -> Vec<(i32, Leadership)> {
+    let mut out = Vec::new();
+    for p in 0..before.len().max(after.len()) {
+        let (was, is) = (
+            before.get(p).copied().flatten(),
+            after.get(p).copied().flatten(),
+        );
+        let Ok(index) = i32::try_from(p) else { break };
+        match (was, is) {
+            (_, Some(epoch)) if was != Some(epoch) => out.push((index, Leadership::Elected(epoch))),
+            (Some(_), None) => {
+                let epoch = new
+                    .topics
+                    .get(topic)
+                    .and_then(|t| t.partition(index))
+                    .map(|s| s.leader_epoch);
+                out.push((index, Leadership::Resigned(epoch)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+impl ImageListener for CoordinatorElections {
+    fn on_image(&self, old: &MetadataImage, new: &MetadataImage) {
+        for (p, change) in leadership_changes(old, new, OFFSETS_TOPIC, self.node_id) {
+            tracing::debug!(
+                partition = p,
+                ?change,
+                "{OFFSETS_TOPIC} leadership changed here"
+            );
+            match change {
+                Leadership::Elected(epoch) => self.groups.on_election(p, epoch),
+                Leadership::Resigned(epoch) => self.groups.on_resignation(p, epoch),
+            }
+        }
+        for (p, change) in leadership_changes(old, new, TRANSACTION_STATE_TOPIC, self.node_id) {
+            tracing::debug!(
+                partition = p,
+                ?change,
+                "{TRANSACTION_STATE_TOPIC} leadership changed here"
+            );
+            match change {
+                Leadership::Elected(epoch) => self.txns.on_election(p, epoch),
+                Leadership::Resigned(epoch) => self.txns.on_resignation(p, epoch),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::records::{MetadataRecord, PartitionChange};
+
+    fn create(image: &mut MetadataImage, id: Uuid, leaders: &[i32]) {
+        image.apply(
+            image.offset + 1,
+            &MetadataRecord::CreateTopic {
+                name: OFFSETS_TOPIC.into(),
+                id,
+                configs: Default::default(),
+                internal: true,
+                assignments: leaders.iter().map(|l| vec![*l]).collect(),
+            },
+        );
+    }
+
+    fn lead(image: &mut MetadataImage, id: Uuid, partition: i32, leader: i32) {
+        image.apply(
+            image.offset + 1,
+            &MetadataRecord::PartitionChange(PartitionChange {
+                topic_id: id,
+                partition,
+                leader: Some(leader),
+                isr: None,
+            }),
+        );
+    }
+
+    #[test]
+    fn elections_and_resignations_follow_the_image() {
+        let id = Uuid::new_v4();
+        let empty = MetadataImage::default();
+        let mut a = empty.clone();
+        create(&mut a, id, &[1, 2, 1]);
+        let changes = |old: &MetadataImage, new: &MetadataImage| {
+            leadership_changes(old, new, OFFSETS_TOPIC, 1)
+        };
+        let e0 = a.topics[OFFSETS_TOPIC].partitions[0].leader_epoch;
+        assert_eq!(
+            changes(&empty, &a),
+            vec![(0, Leadership::Elected(e0)), (2, Leadership::Elected(e0))]
+        );
+        // Partition 0 moves to broker 2 (resigned, with the new epoch), partition 1 comes here.
+        let mut b = a.clone();
+        lead(&mut b, id, 0, 2);
+        lead(&mut b, id, 1, 1);
+        let e1 = b.topics[OFFSETS_TOPIC].partitions[0].leader_epoch;
+        assert!(e1 > e0);
+        assert_eq!(
+            changes(&a, &b),
+            vec![
+                (0, Leadership::Resigned(Some(e1))),
+                (1, Leadership::Elected(e1))
+            ]
+        );
+        assert_eq!(changes(&b, &b), vec![], "no change, nothing to do");
+        // Leadership lost and regained between two images seen: a newer epoch is a new election.
+        let mut c = b.clone();
+        lead(&mut c, id, 1, -1);
+        lead(&mut c, id, 1, 1);
+        let e2 = c.topics[OFFSETS_TOPIC].partitions[1].leader_epoch;
+        assert_eq!(changes(&b, &c), vec![(1, Leadership::Elected(e2))]);
+        // Re-created under a new id: everything led before is resigned, the new partitions elected.
+        let mut d = c.clone();
+        d.apply(d.offset + 1, &MetadataRecord::DeleteTopic { id });
+        let id2 = Uuid::new_v4();
+        create(&mut d, id2, &[1]);
+        let e3 = d.topics[OFFSETS_TOPIC].partitions[0].leader_epoch;
+        assert_eq!(
+            changes(&c, &d),
+            vec![
+                (1, Leadership::Resigned(None)),
+                (2, Leadership::Resigned(None)),
+                (0, Leadership::Elected(e3)),
+            ]
+        );
     }
 }

@@ -79,6 +79,10 @@ struct ServeArgs {
     /// This broker's rack, for rack-aware replica placement (`broker.rack`).
     #[arg(long)]
     rack: Option<String>,
+    /// `broker,controller` (votes in the metadata quorum) or `broker` (follows it without voting)
+    /// (`process.roles`) [default: broker,controller].
+    #[arg(long)]
+    roles: Option<String>,
     /// Log filter, e.g. `info` or `weir=debug` (RUST_LOG also works) [default: info].
     #[arg(long)]
     log_level: Option<String>,
@@ -180,6 +184,9 @@ fn build_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(r) = &args.rack {
         config.broker_rack = Some(r.clone());
+    }
+    if let Some(r) = &args.roles {
+        config.process_roles = r.clone();
     }
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)

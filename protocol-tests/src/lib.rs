@@ -108,6 +108,11 @@ impl TestBroker {
         drop(self.broker.take());
     }
 
+    /// The configuration it was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

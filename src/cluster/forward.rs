@@ -55,11 +55,23 @@ impl ControllerClient {
     pub async fn call(&self, req: ControllerRequest, timeout: Duration) -> ControllerResponse {
         let deadline = Instant::now() + timeout;
         let mut wait = RETRY_MIN;
+        // Where to go while this node's Raft knows no leader: a broker-only node not yet following the
+        // log asks the voters in turn, then the leader they name.
+        let mut hint: Option<u64> = None;
+        let mut next_voter = 0usize;
         loop {
-            let result = match self.leader() {
+            let target = self
+                .leader()
+                .or(hint)
+                .or_else(|| self.some_voter(&mut next_voter));
+            let result = match target {
                 Some(id) if id == self.node_id => self.local.call(req.clone()).await,
                 Some(id) => self.remote(id, &req).await,
                 None => Err(ControllerError::NotController(None)),
+            };
+            hint = match &result {
+                Err(ControllerError::NotController(leader)) => *leader,
+                _ => None,
             };
             let retriable = matches!(
                 result,
@@ -71,6 +83,19 @@ impl ControllerClient {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(RETRY_MAX);
         }
+    }
+
+    /// For a node that is not a voter: the voters in turn (`None` for a voter, which learns the leader
+    /// from its own Raft).
+    fn some_voter(&self, next: &mut usize) -> Option<u64> {
+        if self.peers.contains_key(&self.node_id) || self.peers.is_empty() {
+            return None;
+        }
+        let mut ids: Vec<u64> = self.peers.keys().copied().collect();
+        ids.sort_unstable();
+        let id = ids.get(*next % ids.len()).copied();
+        *next += 1;
+        id
     }
 
     async fn remote(&self, id: u64, req: &ControllerRequest) -> ControllerResponse {

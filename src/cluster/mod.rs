@@ -40,7 +40,8 @@ use records::BrokerRegistration;
 
 /// Most partitions one topic may have; bounds the files and memory a single request can create.
 pub const PARTITIONS_PER_TOPIC_MAX: i32 = 10_000;
-/// Longest an admin change waits for the controller and for this node's image.
+/// Longest a change the broker makes on its own (internal topics, producer ids) waits for the controller
+/// and for this node's image; client requests bring their own `timeout_ms`.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a stopping broker waits for the controller to move its leadership away (the last nodes of a
 /// cluster stopping one by one have no quorum left to ask).
@@ -62,10 +63,15 @@ pub enum ClusterError {
     InvalidReplicationFactor(String),
     #[error("{0}")]
     InvalidConfig(String),
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
     #[error("This server does not host this topic-partition.")]
     UnknownTopic,
     #[error("unknown topic id")]
     UnknownTopicId,
+    /// The request's deadline (its `timeout_ms`) passed before the change was committed and applied.
+    #[error("The request timed out.")]
+    TimedOut,
     /// No active controller answered in time.
     #[error("the metadata quorum has no active controller: {0}")]
     NoController(String),
@@ -89,6 +95,9 @@ impl From<ControllerError> for ClusterError {
                 ClusterError::InvalidReplicationFactor(m)
             }
             ControllerError::InvalidConfig(m) => ClusterError::InvalidConfig(m),
+            ControllerError::InvalidReplicaAssignment(m) => {
+                ClusterError::InvalidReplicaAssignment(m)
+            }
             ControllerError::UnknownTopic => ClusterError::UnknownTopic,
             ControllerError::NotController(_) => ClusterError::NoController(e.to_string()),
             // Partition-state refusals answer brokers (AlterPartition), never clients.
@@ -100,6 +109,25 @@ impl From<ControllerError> for ClusterError {
             | ControllerError::NotLeaderOrFollower => ClusterError::Quorum(e.to_string()),
         }
     }
+}
+
+/// A topic to create: by CreateTopics, auto-creation or for a coordinator.
+#[derive(Debug, Clone, Default)]
+pub struct NewTopic {
+    /// Topic name.
+    pub name: String,
+    /// Partition count (ignored with `assignments`).
+    pub partitions: i32,
+    /// Replication factor (ignored with `assignments`).
+    pub replication_factor: i16,
+    /// The client's replica lists, one per partition in order, instead of the controller's placement.
+    pub assignments: Option<Vec<Vec<i32>>>,
+    /// Topic config overrides.
+    pub configs: BTreeMap<String, String>,
+    /// `__consumer_offsets` and the like.
+    pub internal: bool,
+    /// Only validate.
+    pub validate_only: bool,
 }
 
 /// Why a partition request cannot be served here.
@@ -186,6 +214,13 @@ impl Cluster {
             quorum.controller.clone(),
             quorum.peers.clone(),
         ));
+        if !options.quorum.voter {
+            tokio::spawn(join_as_observer(
+                client.clone(),
+                options.quorum.node_id,
+                quorum.controller_addr,
+            ));
+        }
         let registration = BrokerRegistration {
             id: options.node_id,
             incarnation: Uuid::new_v4(),
@@ -218,7 +253,7 @@ impl Cluster {
             log_defaults,
             producer_ids: std::sync::Mutex::new((0, 0)),
             replication,
-            single_voter: options.quorum.voters.len() == 1,
+            single_voter: options.quorum.voter && options.quorum.voters.len() == 1,
             voters: options.quorum.voters.clone().into_iter().collect(),
         }))
     }
@@ -254,6 +289,12 @@ impl Cluster {
     /// The bound controller listener address, if this node has one.
     pub fn controller_addr(&self) -> Option<std::net::SocketAddr> {
         self.controller_addr
+    }
+
+    /// Tells `listener` of every image change from now on, starting with the current image (see
+    /// [`publisher::ImageListener`]).
+    pub async fn add_image_listener(&self, listener: Arc<dyn publisher::ImageListener>) {
+        self.publisher.add_listener(listener).await;
     }
 
     /// The current metadata image.
@@ -352,44 +393,68 @@ impl Cluster {
         &self.log_defaults
     }
 
-    /// Sends `req` to the active controller and waits until this node's image has applied the result.
-    async fn change(&self, req: ControllerRequest) -> Result<ControllerReply, ClusterError> {
-        let (reply, offset) = self.client.call(req, ADMIN_TIMEOUT).await?;
-        self.wait_applied(offset).await?;
+    /// The deadline of a change the broker makes on its own.
+    pub fn internal_deadline() -> tokio::time::Instant {
+        tokio::time::Instant::now() + ADMIN_TIMEOUT
+    }
+
+    /// Sends `req` to the active controller and waits until this node's image has applied the result, as
+    /// long as `deadline` allows (Kafka's controller deadline from the request's `timeout_ms`: a deadline
+    /// already passed changes nothing).
+    async fn change(
+        &self,
+        req: ControllerRequest,
+        deadline: tokio::time::Instant,
+    ) -> Result<ControllerReply, ClusterError> {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(ClusterError::TimedOut);
+        }
+        let (reply, offset) = tokio::time::timeout_at(deadline, self.client.call(req, left))
+            .await
+            .map_err(|_| ClusterError::TimedOut)??;
+        self.wait_applied_until(offset, deadline).await?;
         Ok(reply)
     }
 
     /// Waits until this node's image includes metadata offset `offset`.
     pub async fn wait_applied(&self, offset: u64) -> Result<(), ClusterError> {
+        self.wait_applied_until(offset, Self::internal_deadline())
+            .await
+    }
+
+    async fn wait_applied_until(
+        &self,
+        offset: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), ClusterError> {
         let mut images = self.publisher.subscribe();
         let applied = async move { images.wait_for(|i| i.offset >= offset).await.is_ok() };
-        match tokio::time::timeout(ADMIN_TIMEOUT, applied).await {
+        match tokio::time::timeout_at(deadline, applied).await {
             Ok(true) => Ok(()),
-            _ => Err(ClusterError::Quorum(format!(
-                "metadata offset {offset} not applied here in time"
-            ))),
+            Ok(false) => Err(ClusterError::Quorum("metadata publisher stopped".into())),
+            Err(_) => Err(ClusterError::TimedOut),
         }
     }
 
-    /// Creates a topic (or only validates the request); returns what was (or would be) created.
+    /// Creates a topic (or only validates the request) by `deadline`; returns what was (or would be)
+    /// created.
     pub async fn create_topic(
         &self,
-        name: &str,
-        partitions: i32,
-        replication_factor: i16,
-        configs: BTreeMap<String, String>,
-        internal: bool,
-        validate_only: bool,
+        topic: NewTopic,
+        deadline: tokio::time::Instant,
     ) -> Result<TopicMeta, ClusterError> {
+        let validate_only = topic.validate_only;
         let req = ControllerRequest::CreateTopic {
-            name: name.to_string(),
-            partitions,
-            replication_factor,
-            configs,
-            internal,
+            name: topic.name,
+            partitions: topic.partitions,
+            replication_factor: topic.replication_factor,
+            configs: topic.configs,
+            internal: topic.internal,
             validate_only,
+            assignments: topic.assignments,
         };
-        match self.change(req).await? {
+        match self.change(req, deadline).await? {
             ControllerReply::Topic(t) if validate_only => Ok(t),
             ControllerReply::Topic(t) => Ok(self.topic(&t.name).unwrap_or(t)),
             other => Err(unexpected(other)),
@@ -397,29 +462,37 @@ impl Cluster {
     }
 
     /// Deletes a topic; every broker hosting it removes its partitions when it applies the deletion.
-    pub async fn delete_topic(&self, name: &str) -> Result<TopicMeta, ClusterError> {
+    pub async fn delete_topic(
+        &self,
+        name: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<TopicMeta, ClusterError> {
         let req = ControllerRequest::DeleteTopic {
             name: name.to_string(),
         };
-        match self.change(req).await? {
+        match self.change(req, deadline).await? {
             ControllerReply::Topic(t) => Ok(t),
             other => Err(unexpected(other)),
         }
     }
 
-    /// Grows a topic to `total` partitions.
+    /// Grows a topic to `total` partitions, placed by the controller or on the given replicas (one list
+    /// per added partition).
     pub async fn create_partitions(
         &self,
         name: &str,
         total: i32,
+        assignments: Option<Vec<Vec<i32>>>,
         validate_only: bool,
+        deadline: tokio::time::Instant,
     ) -> Result<(), ClusterError> {
         let req = ControllerRequest::CreatePartitions {
             name: name.to_string(),
             total,
             validate_only,
+            assignments,
         };
-        self.change(req).await.map(|_| ())
+        self.change(req, deadline).await.map(|_| ())
     }
 
     /// Replaces a topic's config overrides (validated by the controller).
@@ -428,13 +501,14 @@ impl Cluster {
         name: &str,
         configs: BTreeMap<String, String>,
         validate_only: bool,
+        deadline: tokio::time::Instant,
     ) -> Result<(), ClusterError> {
         let req = ControllerRequest::AlterTopicConfigs {
             name: name.to_string(),
             configs,
             validate_only,
         };
-        self.change(req).await.map(|_| ())
+        self.change(req, deadline).await.map(|_| ())
     }
 
     /// Hands out a new producer id from this broker's block; a new block comes from the controller.
@@ -498,7 +572,7 @@ impl Cluster {
             id: self.node_id,
             epoch,
         };
-        match self.change(req).await? {
+        match self.change(req, Self::internal_deadline()).await? {
             ControllerReply::ProducerIds { start, len } => {
                 let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
                 if ids.0 >= ids.1 {
@@ -508,6 +582,36 @@ impl Cluster {
             }
             other => Err(unexpected(other)),
         }
+    }
+}
+
+/// A broker-only node asks the active controller (found through the voters) to send it the metadata
+/// log, until it does. Registration waits for nothing: it is forwarded the same way, and the controller
+/// unfences the broker only once it has applied the log up to its registration.
+async fn join_as_observer(
+    client: Arc<ControllerClient>,
+    id: u64,
+    listen: Option<std::net::SocketAddr>,
+) {
+    let Some(addr) = listen else {
+        tracing::error!(
+            "a broker-only node needs controller.listeners; it cannot follow the quorum"
+        );
+        return;
+    };
+    let req = ControllerRequest::AddObserver {
+        id,
+        addr: addr.to_string(),
+    };
+    loop {
+        match client.call(req.clone(), Duration::from_secs(10)).await {
+            Ok(_) => {
+                tracing::info!("following the metadata quorum as a broker-only node");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot join the metadata quorum yet; retrying"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -10,11 +10,21 @@ use super::image::MetadataImage;
 use super::local::LocalReplicas;
 use super::records::MetadataRecord;
 
+/// Told of every new image after this node's replicas applied it and before readers see it, in order
+/// (coordinators load and unload the partitions whose leadership moved). Must be quick: it runs while
+/// images wait to be published.
+pub trait ImageListener: Send + Sync + 'static {
+    /// `old` became `new`.
+    fn on_image(&self, old: &MetadataImage, new: &MetadataImage);
+}
+
 /// Publishes images; shared by the state machine (writer) and the broker (readers).
 pub struct Publisher {
     tx: watch::Sender<Arc<MetadataImage>>,
     /// Set once the broker has opened its log store; until then (start-up replay) only the image moves.
     local: Mutex<Option<Arc<LocalReplicas>>>,
+    /// Told of each image before readers see it.
+    listeners: Mutex<Vec<Arc<dyn ImageListener>>>,
     /// Serialises publications with going live, so no image slips between the first full reconcile and
     /// the per-record effects after it. Held across the (blocking-thread) effects by design: images are
     /// published one at a time, in order.
@@ -28,6 +38,7 @@ impl Publisher {
         Arc::new(Publisher {
             tx,
             local: Mutex::new(None),
+            listeners: Mutex::new(Vec::new()),
             order: tokio::sync::Mutex::new(()),
         })
     }
@@ -46,6 +57,30 @@ impl Publisher {
         self.local.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Tells the listeners of `old` → `new`, then makes `new` current.
+    fn send(&self, old: &MetadataImage, new: Arc<MetadataImage>) {
+        let listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for l in &listeners {
+            l.on_image(old, &new);
+        }
+        self.tx.send_replace(new);
+    }
+
+    /// Adds a listener, first told of the change from an empty image to the current one (so it misses
+    /// nothing: no image is published in between).
+    pub async fn add_listener(&self, listener: Arc<dyn ImageListener>) {
+        let _order = self.order.lock().await;
+        listener.on_image(&MetadataImage::default(), &self.current());
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(listener);
+    }
+
     /// An image rebuilt at start-up, before the node serves: no side effects yet.
     pub fn publish_replayed(&self, image: Arc<MetadataImage>) {
         self.tx.send_replace(image);
@@ -54,27 +89,28 @@ impl Publisher {
     /// An image after `records` were applied.
     pub async fn publish(&self, image: Arc<MetadataImage>, records: Vec<MetadataRecord>) {
         let _order = self.order.lock().await;
+        let old = self.current();
         if let Some(local) = self.local() {
-            let old = self.current();
-            let new = image.clone();
-            let run = move || local.apply(&old, &new, &records);
+            let (before, new) = (old.clone(), image.clone());
+            let run = move || local.apply(&before, &new, &records);
             if let Err(e) = tokio::task::spawn_blocking(run).await {
                 tracing::error!(error = %e, "applying metadata locally failed");
             }
         }
-        self.tx.send_replace(image);
+        self.send(&old, image);
     }
 
     /// An image installed from a leader's snapshot.
     pub async fn publish_snapshot(&self, image: Arc<MetadataImage>) {
         let _order = self.order.lock().await;
+        let old = self.current();
         if let Some(local) = self.local() {
             let new = image.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || local.reconcile(&new)).await {
                 tracing::error!(error = %e, "applying a metadata snapshot locally failed");
             }
         }
-        self.tx.send_replace(image);
+        self.send(&old, image);
     }
 
     /// Starts applying images to the local log store, beginning with the replicas of the current image.

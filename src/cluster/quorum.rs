@@ -30,6 +30,9 @@ pub struct QuorumConfig {
     pub node_id: u64,
     /// `controller.quorum.voters`: id → host:port of each voter's controller listener.
     pub voters: BTreeMap<u64, String>,
+    /// Whether this node votes (`process.roles` includes `controller`); a broker-only node is added as a
+    /// Raft learner by the active controller and only follows the log.
+    pub voter: bool,
     /// `controller.listeners`: where this node serves peers; `None` for a single node without one.
     pub listen: Option<SocketAddr>,
     /// `controller.quorum.election.timeout.ms`.
@@ -102,7 +105,7 @@ impl Quorum {
             controller_addr,
             server,
         };
-        if first_start {
+        if first_start && config.voter {
             // Initialising makes a voter stand for election at once; if every voter of a new cluster did that
             // together they would split the vote. The lowest id goes first; the others only step in if it has
             // not reached them after a while (it may be down), which openraft allows: all propose the same
@@ -128,7 +131,7 @@ impl Quorum {
                 });
             }
         }
-        if config.voters.len() == 1 {
+        if config.voter && config.voters.len() == 1 {
             // Alone, there is nobody to wait for: elect now instead of after an election timeout, so a
             // restarted single node serves writes within milliseconds.
             let _ = quorum.raft.trigger().elect().await;

@@ -1,6 +1,5 @@
 //! Single-node cluster tests: the metadata survives restarts, changes go through the quorum.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +14,7 @@ fn options() -> ClusterOptions {
         quorum: QuorumConfig {
             node_id: 1,
             voters: [(1, String::new())].into_iter().collect(),
+            voter: true,
             listen: None,
             election_timeout: Duration::from_millis(1000),
             session_timeout: Duration::from_secs(9),
@@ -47,21 +47,21 @@ async fn topics_and_ids_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let c = open(dir.path()).await;
     let t = c
-        .create_topic("a.b", 3, 1, BTreeMap::new(), false, false)
+        .create_topic(topic("a.b", 3, 1), Cluster::internal_deadline())
         .await
         .unwrap();
     assert!(matches!(
-        c.create_topic("a_b", 1, 1, BTreeMap::new(), false, false)
+        c.create_topic(topic("a_b", 1, 1), Cluster::internal_deadline())
             .await,
         Err(ClusterError::InvalidTopic(_))
     ));
     assert!(matches!(
-        c.create_topic("a.b", 1, 1, BTreeMap::new(), false, false)
+        c.create_topic(topic("a.b", 1, 1), Cluster::internal_deadline())
             .await,
         Err(ClusterError::TopicAlreadyExists(_))
     ));
     assert!(matches!(
-        c.create_topic("x", 1, 3, BTreeMap::new(), false, false)
+        c.create_topic(topic("x", 1, 3), Cluster::internal_deadline())
             .await,
         Err(ClusterError::InvalidReplicationFactor(_))
     ));
@@ -91,7 +91,7 @@ async fn recreated_topic_does_not_inherit_checkpointed_log_start() {
     let batch = || crate::log::batch::build_batch(&[(None, Some(&b"v"[..]))], 0, -1, -1, -1, 0);
     {
         let c = open(dir.path()).await;
-        c.create_topic("t", 1, 1, BTreeMap::new(), false, false)
+        c.create_topic(topic("t", 1, 1), Cluster::internal_deadline())
             .await
             .unwrap();
         let log = c.partition("t", 0).unwrap();
@@ -100,8 +100,10 @@ async fn recreated_topic_does_not_inherit_checkpointed_log_start() {
         }
         log.delete_records(10).unwrap();
         c.store().write_checkpoints().unwrap();
-        c.delete_topic("t").await.unwrap();
-        c.create_topic("t", 1, 1, BTreeMap::new(), false, false)
+        c.delete_topic("t", Cluster::internal_deadline())
+            .await
+            .unwrap();
+        c.create_topic(topic("t", 1, 1), Cluster::internal_deadline())
             .await
             .unwrap();
         let log = c.partition("t", 0).unwrap();
@@ -156,11 +158,13 @@ async fn snapshots_compact_the_metadata_log_and_restore_the_image() {
     opts.quorum.snapshot_every = 10;
     let c = open_with(dir.path(), opts.clone()).await;
     for i in 0..40 {
-        c.create_topic(&format!("t{i}"), 1, 1, BTreeMap::new(), false, false)
+        c.create_topic(topic(&format!("t{i}"), 1, 1), Cluster::internal_deadline())
             .await
             .unwrap();
     }
-    c.delete_topic("t0").await.unwrap();
+    c.delete_topic("t0", Cluster::internal_deadline())
+        .await
+        .unwrap();
     let before = c.image();
     c.shutdown().await;
     drop(c);
@@ -178,5 +182,80 @@ async fn snapshots_compact_the_metadata_log_and_restore_the_image() {
         assert_eq!(after.topics.get(name).map(|a| a.id), Some(t.id), "{name}");
     }
     assert_eq!(after.topic_name(before.topics["t7"].id), Some("t7"));
+    c.shutdown().await;
+}
+
+/// A topic of `partitions` partitions with `rf` replicas.
+fn topic(name: &str, partitions: i32, rf: i16) -> NewTopic {
+    NewTopic {
+        name: name.to_string(),
+        partitions,
+        replication_factor: rf,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_assignments_are_honoured_and_validated_as_kafka_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path()).await;
+    let manual = |name: &str, a: Vec<Vec<i32>>| NewTopic {
+        name: name.to_string(),
+        partitions: -1,
+        replication_factor: -1,
+        assignments: Some(a),
+        ..Default::default()
+    };
+    let dl = Cluster::internal_deadline;
+    let t = c.create_topic(manual("m", vec![vec![1], vec![1]]), dl());
+    let t = t.await.unwrap();
+    assert_eq!(t.partition_count(), 2);
+    assert_eq!(c.topic("m").unwrap().partitions[1].replicas, vec![1]);
+    fn refused<T: std::fmt::Debug>(r: Result<T, ClusterError>) -> String {
+        match r {
+            Err(ClusterError::InvalidReplicaAssignment(m)) => m,
+            other => panic!("expected INVALID_REPLICA_ASSIGNMENT, got {other:?}"),
+        }
+    }
+    let unknown = c.create_topic(manual("u", vec![vec![7]]), dl()).await;
+    assert_eq!(
+        refused(unknown),
+        "The manual partition assignment includes broker 7, but no such broker is registered."
+    );
+    let twice = c.create_topic(manual("d", vec![vec![1, 1]]), dl()).await;
+    assert_eq!(
+        refused(twice),
+        "The manual partition assignment includes the broker 1 more than once."
+    );
+    let empty = c
+        .create_topic(manual("e", vec![vec![1], vec![]]), dl())
+        .await;
+    assert_eq!(
+        refused(empty),
+        "The manual partition assignment includes an empty replica list."
+    );
+    assert!(c.topic("u").is_none() && c.topic("d").is_none() && c.topic("e").is_none());
+    // CreatePartitions: one list per added partition, with the topic's replication factor.
+    let few = c
+        .create_partitions("m", 4, Some(vec![vec![1]]), false, dl())
+        .await;
+    assert_eq!(
+        refused(few),
+        "Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified."
+    );
+    let wider = c
+        .create_partitions("m", 3, Some(vec![vec![1, 7]]), false, dl())
+        .await;
+    assert!(refused(wider).contains("no such broker"));
+    c.create_partitions("m", 3, Some(vec![vec![1]]), false, dl())
+        .await
+        .unwrap();
+    assert_eq!(c.topic("m").unwrap().partitions[2].replicas, vec![1]);
+    // A deadline already passed (timeout_ms 0) changes nothing and times out, as Kafka's controller does.
+    let late = c
+        .create_topic(topic("late", 1, 1), tokio::time::Instant::now())
+        .await;
+    assert!(matches!(late, Err(ClusterError::TimedOut)), "{late:?}");
+    assert!(c.topic("late").is_none());
     c.shutdown().await;
 }

@@ -14,6 +14,10 @@
 //! - Timers are injected: [`Ctx::schedule`] on tokio time, so tests drive them with paused time.
 //! - Supervision: a shard whose task panics is rebuilt from the log and serves again; callers of the
 //!   lost operations see [`CoordinatorError::NotAvailable`] (retriable), never a silently dead shard.
+//! - Leadership: a broker serves only the partitions it leads. [`Runtime::schedule_load`] (Kafka's
+//!   `scheduleLoadOperation`) loads a partition's shard when this broker is elected its leader, answering
+//!   [`CoordinatorError::LoadInProgress`] meanwhile; [`Runtime::schedule_unload`] drops it when leadership
+//!   moves away, after which callers get [`CoordinatorError::NotCoordinator`].
 
 mod ctx;
 mod runner;
@@ -25,7 +29,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use ctx::{ms, Ctx, Followup, Then};
 use runner::Msg;
@@ -46,6 +50,54 @@ pub enum CoordinatorError {
     /// The shard is gone or restarting (the operation was lost); the client should retry.
     #[error("coordinator not available")]
     NotAvailable,
+    /// This broker does not lead the partition (any more): the client looks the coordinator up again.
+    #[error("not coordinator")]
+    NotCoordinator,
+    /// The partition is being loaded after this broker became its leader; the client retries.
+    #[error("coordinator load in progress")]
+    LoadInProgress,
+}
+
+/// Where a shard stands, which is what a caller is told when it cannot serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardStatus {
+    /// Not led here: [`CoordinatorError::NotCoordinator`].
+    Unloaded,
+    /// Being loaded (or reloaded after a failure): [`CoordinatorError::LoadInProgress`].
+    Loading,
+    /// Serving.
+    Active,
+}
+
+/// One shard's control block: what it was asked to be (`target`: loaded at that leader epoch, or not
+/// loaded) and where it stands. The scheduler writes the target, the shard task the status; both through
+/// one `watch`, so each change is one atomic step and the task wakes on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Control {
+    pub(crate) target: Option<i32>,
+    pub(crate) status: ShardStatus,
+}
+
+/// The leader epoch a shard loaded by [`Runtime::start`] (it owns every partition) runs under.
+const OWNED_EPOCH: i32 = -1;
+
+/// The handles of one shard.
+struct Shard<S: CoordinatorShard> {
+    /// Its operation queue.
+    ops: mpsc::Sender<Msg<S>>,
+    /// Its control block.
+    control: Arc<watch::Sender<Control>>,
+}
+
+impl<S: CoordinatorShard> Shard<S> {
+    /// What a caller is told when this shard cannot serve (or lost the operation).
+    fn unavailable(&self) -> CoordinatorError {
+        match self.control.borrow().status {
+            ShardStatus::Unloaded => CoordinatorError::NotCoordinator,
+            ShardStatus::Loading => CoordinatorError::LoadInProgress,
+            ShardStatus::Active => CoordinatorError::NotAvailable,
+        }
+    }
 }
 
 /// Where a coordinator persists its records: a compacted internal topic in the log store, or an in-memory
@@ -93,8 +145,8 @@ pub struct RuntimeConfig {
 
 /// Handle to the shards of one coordinator; cheap to clone, shared by all connections.
 pub struct Runtime<S: CoordinatorShard> {
-    /// One operation queue per partition.
-    shards: Arc<[mpsc::Sender<Msg<S>>]>,
+    /// One per partition.
+    shards: Arc<[Shard<S>]>,
 }
 
 impl<S: CoordinatorShard> Clone for Runtime<S> {
@@ -107,32 +159,126 @@ impl<S: CoordinatorShard> Clone for Runtime<S> {
 
 impl<S: CoordinatorShard> Runtime<S> {
     /// Loads every partition (synchronously, so start-up errors surface to the caller) and starts one
-    /// supervised task per partition. Must be called within a tokio runtime.
+    /// supervised task per partition: a coordinator that owns every partition (tests, tools). Must be
+    /// called within a tokio runtime.
     pub fn start(
         config: RuntimeConfig,
         factory: ShardFactory<S>,
         log: Arc<dyn CoordinatorLog>,
     ) -> Result<Self, CoordinatorError> {
         assert!(config.partitions > 0 && config.queue_capacity > 0);
-        let mut senders = Vec::with_capacity(config.partitions as usize);
         let mut loaded = Vec::with_capacity(config.partitions as usize);
         for partition in 0..config.partitions {
-            loaded.push(runner::load(partition, &factory, &log)?);
+            loaded.push(Some(runner::load(partition, &factory, &log)?));
         }
-        for (partition, shard) in (0..config.partitions).zip(loaded) {
+        Ok(Self::spawn(config, factory, log, loaded))
+    }
+
+    /// Starts one supervised task per partition with nothing loaded: a broker loads each partition when
+    /// it is elected its leader ([`Runtime::schedule_load`]). Must be called within a tokio runtime.
+    pub fn start_unloaded(
+        config: RuntimeConfig,
+        factory: ShardFactory<S>,
+        log: Arc<dyn CoordinatorLog>,
+    ) -> Self {
+        assert!(config.partitions > 0 && config.queue_capacity > 0);
+        let none = (0..config.partitions).map(|_| None).collect();
+        Self::spawn(config, factory, log, none)
+    }
+
+    fn spawn(
+        config: RuntimeConfig,
+        factory: ShardFactory<S>,
+        log: Arc<dyn CoordinatorLog>,
+        loaded: Vec<Option<runner::Loaded<S>>>,
+    ) -> Self {
+        let mut shards = Vec::with_capacity(loaded.len());
+        for (partition, first) in (0..config.partitions).zip(loaded) {
             let (tx, rx) = mpsc::channel(config.queue_capacity);
-            senders.push(tx);
+            let control = Arc::new(watch::Sender::new(match first {
+                Some(_) => Control {
+                    target: Some(OWNED_EPOCH),
+                    status: ShardStatus::Active,
+                },
+                None => Control {
+                    target: None,
+                    status: ShardStatus::Unloaded,
+                },
+            }));
             tokio::spawn(runner::supervise(
                 partition,
                 factory.clone(),
                 log.clone(),
                 rx,
-                shard,
+                control.clone(),
+                first,
             ));
+            shards.push(Shard { ops: tx, control });
         }
-        Ok(Runtime {
-            shards: senders.into(),
-        })
+        Runtime {
+            shards: shards.into(),
+        }
+    }
+
+    fn shard(&self, partition: i32) -> Option<&Shard<S>> {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|p| self.shards.get(p))
+    }
+
+    /// This broker became the leader of `partition` at `epoch` (Kafka's `scheduleLoadOperation`): its
+    /// shard is loaded from the log, answering [`CoordinatorError::LoadInProgress`] meanwhile. A loaded
+    /// shard is reloaded when the epoch is newer (leadership went away and came back in between); an
+    /// older or equal epoch is ignored.
+    pub fn schedule_load(&self, partition: i32, epoch: i32) {
+        let Some(shard) = self.shard(partition) else {
+            return;
+        };
+        shard.control.send_if_modified(|c| {
+            if c.target.is_some_and(|current| current >= epoch) {
+                return false;
+            }
+            // Loading from now on, so a caller never reaches the state of the older epoch.
+            c.target = Some(epoch);
+            c.status = ShardStatus::Loading;
+            true
+        });
+    }
+
+    /// This broker no longer leads `partition` (Kafka's `scheduleUnloadOperation`; `epoch` is the new
+    /// leader epoch, `None` when the partition is gone): its shard is dropped, parked requests fail with
+    /// [`CoordinatorError::NotCoordinator`], and so does every later call. Ignored when the shard runs
+    /// under a newer epoch than `epoch`.
+    pub fn schedule_unload(&self, partition: i32, epoch: Option<i32>) {
+        let Some(shard) = self.shard(partition) else {
+            return;
+        };
+        shard.control.send_if_modified(|c| {
+            let stale = matches!((c.target, epoch), (Some(current), Some(e)) if current >= e);
+            if c.target.is_none() || stale {
+                return false;
+            }
+            c.target = None;
+            c.status = ShardStatus::Unloaded;
+            true
+        });
+    }
+
+    /// Where the shard of `partition` stands.
+    pub fn status(&self, partition: i32) -> ShardStatus {
+        self.shard(partition)
+            .map_or(ShardStatus::Unloaded, |s| s.control.borrow().status)
+    }
+
+    /// Resolves once every shard asked to load has loaded (a failing load keeps this waiting: callers
+    /// bound it).
+    pub async fn wait_loaded(&self) {
+        for shard in self.shards.iter() {
+            let mut control = shard.control.subscribe();
+            let _ = control
+                .wait_for(|c| c.target.is_none() || c.status == ShardStatus::Active)
+                .await;
+        }
     }
 
     /// Partitions (= shards) of this coordinator.
@@ -140,15 +286,22 @@ impl<S: CoordinatorShard> Runtime<S> {
         self.shards.len() as i32
     }
 
+    /// Queues `msg` on the shard of `partition` if it serves.
     async fn send(&self, partition: i32, msg: Msg<S>) -> Result<(), CoordinatorError> {
-        let shard = usize::try_from(partition)
-            .ok()
-            .and_then(|p| self.shards.get(p))
+        let shard = self
+            .shard(partition)
             .ok_or(CoordinatorError::NotAvailable)?;
-        shard
-            .send(msg)
-            .await
-            .map_err(|_| CoordinatorError::NotAvailable)
+        if shard.control.borrow().status != ShardStatus::Active {
+            return Err(shard.unavailable());
+        }
+        shard.ops.send(msg).await.map_err(|_| shard.unavailable())
+    }
+
+    /// What the caller of an operation the shard dropped is told: by then the shard's status says why
+    /// (unloaded, reloading, or a failure).
+    fn lost(&self, partition: i32) -> CoordinatorError {
+        self.shard(partition)
+            .map_or(CoordinatorError::NotAvailable, Shard::unavailable)
     }
 
     /// Runs `op` on the shard of `partition`. The op answers through the given sender whenever it
@@ -162,7 +315,7 @@ impl<S: CoordinatorShard> Runtime<S> {
         let (tx, rx) = oneshot::channel();
         self.send(partition, Msg::Op(Box::new(move |s, ctx| op(s, ctx, tx))))
             .await?;
-        rx.await.map_err(|_| CoordinatorError::NotAvailable)
+        rx.await.map_err(|_| self.lost(partition))
     }
 
     /// Runs `op` and answers with its result once every record it asked to append is durable, or with
@@ -183,7 +336,7 @@ impl<S: CoordinatorShard> Runtime<S> {
             })),
         )
         .await?;
-        rx.await.map_err(|_| CoordinatorError::NotAvailable)?
+        rx.await.map_err(|_| self.lost(partition))?
     }
 
     /// Reads the shard of `partition`: `f` gets the shard and the last committed replayed state (writes
@@ -201,13 +354,13 @@ impl<S: CoordinatorShard> Runtime<S> {
             })),
         )
         .await?;
-        rx.await.map_err(|_| CoordinatorError::NotAvailable)
+        rx.await.map_err(|_| self.lost(partition))
     }
 
     /// Stops every shard task (parked requests are dropped, so their callers see NotAvailable).
     pub async fn shutdown(&self) {
         for shard in self.shards.iter() {
-            let _ = shard.send(Msg::Shutdown).await;
+            let _ = shard.ops.send(Msg::Shutdown).await;
         }
     }
 }

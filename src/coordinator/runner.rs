@@ -1,5 +1,5 @@
 //! The loop of one shard (operations, timers, appends resolving in order, revert on failure) and the
-//! supervisor that reloads a shard from the log when its loop panicked.
+//! supervisor that loads and unloads it as leadership moves and reloads it when its loop panicked.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::ctx::{Reply, Task, Write};
 use super::{
-    AppendFuture, CoordinatorError, CoordinatorLog, CoordinatorShard, Ctx, ShardFactory, Then,
+    AppendFuture, Control, CoordinatorError, CoordinatorLog, CoordinatorShard, Ctx, ShardFactory,
+    ShardStatus, Then,
 };
 
 /// An operation on the shard.
@@ -76,59 +77,249 @@ pub(super) fn load<S: CoordinatorShard>(
     Ok(Loaded { shard, ctx })
 }
 
-/// Runs the shard of `partition` until shutdown; a panicking loop is reloaded from the log (after a
-/// growing pause, during which queued operations are dropped so their callers retry elsewhere).
+/// What a shard task is doing.
+enum Phase<S: CoordinatorShard> {
+    /// Not led here: operations are dropped (callers see NotCoordinator).
+    Unloaded,
+    /// Loading for leader epoch `epoch` after `pause` (a failure back-off; zero on election).
+    Load { epoch: i32, pause: Duration },
+    /// Serving under leader epoch `epoch`.
+    Active { loaded: Loaded<S>, epoch: i32 },
+}
+
+impl<S: CoordinatorShard> Phase<S> {
+    /// The phase a new target asks for.
+    fn towards(target: Option<i32>) -> Self {
+        match target {
+            None => Phase::Unloaded,
+            Some(epoch) => Phase::Load {
+                epoch,
+                pause: Duration::ZERO,
+            },
+        }
+    }
+}
+
+/// Sets the shard's status if it is still asked to run under `epoch`; returns whether it is.
+fn mark(control: &watch::Sender<Control>, epoch: i32, status: ShardStatus) -> bool {
+    let mut current = false;
+    control.send_if_modified(|c| {
+        current = c.target == Some(epoch);
+        if !current || c.status == status {
+            return false;
+        }
+        c.status = status;
+        true
+    });
+    current
+}
+
+/// Runs the shard of `partition` until shutdown, following its control block: loads it when asked
+/// (answering "load in progress" meanwhile), drops it when told this broker no longer leads it, and
+/// reloads it from the log when its loop panicked (after a growing pause, during which queued operations
+/// are dropped so their callers retry).
 pub(super) async fn supervise<S: CoordinatorShard>(
     partition: i32,
     factory: ShardFactory<S>,
     log: Arc<dyn CoordinatorLog>,
     mut rx: mpsc::Receiver<Msg<S>>,
-    first: Loaded<S>,
+    control: Arc<watch::Sender<Control>>,
+    first: Option<Loaded<S>>,
 ) {
-    let mut next = Some(first);
+    let mut watch = control.subscribe();
     let mut backoff = RESTART_BACKOFF_MIN;
+    let mut phase = match (first, control.borrow().target) {
+        (Some(loaded), Some(epoch)) => Phase::Active { loaded, epoch },
+        _ => Phase::Unloaded,
+    };
     loop {
-        let loaded = match next.take() {
-            Some(l) => l,
-            None => match reload(partition, &factory, &log).await {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::error!(partition, error = %e, "coordinator shard failed to load; retrying");
-                    if drain_for(&mut rx, backoff).await {
-                        return;
-                    }
-                    backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
-                    continue;
-                }
+        phase = match phase {
+            Phase::Unloaded => match idle(&mut rx, &mut watch).await {
+                Some(epoch) => Phase::towards(Some(epoch)),
+                None => return,
             },
-        };
-        let mut runner = Runner {
-            shard: loaded.shard,
-            ctx: loaded.ctx,
-            log: log.clone(),
-            pending: VecDeque::new(),
-            appends: FuturesOrdered::new(),
-            tasks: FuturesUnordered::new(),
-            next_write: 0,
-        };
-        match AssertUnwindSafe(runner.run(&mut rx)).catch_unwind().await {
-            Ok(()) => return,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(partition, panic = %what,
-                    "coordinator shard failed; reloading it from the log");
-                drop(runner);
-                if drain_for(&mut rx, backoff).await {
-                    return;
+            Phase::Load { epoch, pause } => {
+                if !mark(&control, epoch, ShardStatus::Loading) {
+                    Phase::towards(watch.borrow_and_update().target)
+                } else {
+                    let outcome =
+                        loading(partition, &factory, &log, &mut rx, &mut watch, epoch, pause);
+                    match outcome.await {
+                        LoadEnd::Shutdown => return,
+                        LoadEnd::Retarget(target) => Phase::towards(target),
+                        LoadEnd::Loaded(loaded) => Phase::Active { loaded, epoch },
+                        LoadEnd::Failed => {
+                            let pause = backoff;
+                            backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+                            Phase::Load { epoch, pause }
+                        }
+                    }
                 }
-                backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
             }
+            Phase::Active { loaded, epoch } => {
+                if !mark(&control, epoch, ShardStatus::Active) {
+                    Phase::towards(watch.borrow_and_update().target)
+                } else {
+                    let shard = Shard {
+                        partition,
+                        log: &log,
+                        rx: &mut rx,
+                        watch: &mut watch,
+                        control: &control,
+                    };
+                    match serve(shard, loaded, epoch).await {
+                        ServeEnd::Shutdown => return,
+                        ServeEnd::Retarget(target) => {
+                            backoff = RESTART_BACKOFF_MIN;
+                            Phase::towards(target)
+                        }
+                        ServeEnd::Panicked => {
+                            let pause = backoff;
+                            backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+                            Phase::Load { epoch, pause }
+                        }
+                    }
+                }
+            }
+        };
+    }
+}
+
+/// What a serving shard task works with.
+struct Shard<'a, S: CoordinatorShard> {
+    partition: i32,
+    log: &'a Arc<dyn CoordinatorLog>,
+    rx: &'a mut mpsc::Receiver<Msg<S>>,
+    watch: &'a mut watch::Receiver<Control>,
+    control: &'a watch::Sender<Control>,
+}
+
+/// How serving a loaded shard ended.
+enum ServeEnd {
+    Shutdown,
+    /// Asked to unload (`None`) or to reload under a newer epoch.
+    Retarget(Option<i32>),
+    /// Its loop panicked (it is reloaded after a pause).
+    Panicked,
+}
+
+/// Serves a loaded shard under `epoch` until it stops, is retargeted or panics.
+async fn serve<S: CoordinatorShard>(s: Shard<'_, S>, loaded: Loaded<S>, epoch: i32) -> ServeEnd {
+    let mut runner = Runner {
+        shard: loaded.shard,
+        ctx: loaded.ctx,
+        log: s.log.clone(),
+        pending: VecDeque::new(),
+        appends: FuturesOrdered::new(),
+        tasks: FuturesUnordered::new(),
+        next_write: 0,
+    };
+    let run = runner.run(s.rx, s.watch, epoch);
+    match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(RunEnd::Shutdown) => ServeEnd::Shutdown,
+        Ok(RunEnd::Retarget) => {
+            let target = s.watch.borrow_and_update().target;
+            // The status says why before parked callers see their replies dropped.
+            if let Some(next) = target {
+                mark(s.control, next, ShardStatus::Loading);
+            }
+            tracing::info!(
+                partition = s.partition,
+                ?target,
+                "coordinator shard unloaded"
+            );
+            drop(runner);
+            ServeEnd::Retarget(target)
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(partition = s.partition, panic = %what,
+                "coordinator shard failed; reloading it from the log");
+            drop(runner);
+            ServeEnd::Panicked
         }
     }
+}
+
+/// Waits, dropping operations, until the shard is asked to load (its epoch) or to stop (`None`).
+async fn idle<S: CoordinatorShard>(
+    rx: &mut mpsc::Receiver<Msg<S>>,
+    watch: &mut watch::Receiver<Control>,
+) -> Option<i32> {
+    loop {
+        if let Some(epoch) = watch.borrow_and_update().target {
+            return Some(epoch);
+        }
+        tokio::select! {
+            biased;
+            _ = watch.changed() => {}
+            msg = rx.recv() => match msg {
+                None | Some(Msg::Shutdown) => return None,
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// How a load ended.
+enum LoadEnd<S: CoordinatorShard> {
+    Loaded(Loaded<S>),
+    Failed,
+    /// The target changed meanwhile (to this).
+    Retarget(Option<i32>),
+    Shutdown,
+}
+
+/// Loads the shard for `epoch` after `pause`, dropping operations meanwhile and giving up as soon as
+/// the target changes.
+async fn loading<S: CoordinatorShard>(
+    partition: i32,
+    factory: &ShardFactory<S>,
+    log: &Arc<dyn CoordinatorLog>,
+    rx: &mut mpsc::Receiver<Msg<S>>,
+    watch: &mut watch::Receiver<Control>,
+    epoch: i32,
+    pause: Duration,
+) -> LoadEnd<S> {
+    let until = tokio::time::Instant::now() + pause;
+    let load = async {
+        tokio::time::sleep_until(until).await;
+        reload(partition, factory, log).await
+    };
+    tokio::pin!(load);
+    loop {
+        tokio::select! {
+            biased;
+            _ = watch.changed() => {
+                let target = watch.borrow_and_update().target;
+                if target != Some(epoch) {
+                    return LoadEnd::Retarget(target);
+                }
+            }
+            msg = rx.recv() => match msg {
+                None | Some(Msg::Shutdown) => return LoadEnd::Shutdown,
+                Some(_) => {}
+            },
+            loaded = &mut load => return match loaded {
+                Ok(loaded) => LoadEnd::Loaded(loaded),
+                Err(e) => {
+                    tracing::error!(partition, error = %e, "coordinator shard failed to load; retrying");
+                    LoadEnd::Failed
+                }
+            },
+        }
+    }
+}
+
+/// How a running shard's loop ended.
+enum RunEnd {
+    Shutdown,
+    /// It was asked to unload, or to reload under a newer epoch.
+    Retarget,
 }
 
 /// Reads the partition on a blocking thread (disk I/O stays off the tokio workers) and replays it.
@@ -145,21 +336,6 @@ async fn reload<S: CoordinatorShard>(
     match loaded {
         Ok(Ok(result)) => result,
         _ => Err(CoordinatorError::Storage("shard load panicked".into())),
-    }
-}
-
-/// Drops incoming operations (their callers see NotAvailable) for `pause`; true on shutdown.
-async fn drain_for<S: CoordinatorShard>(rx: &mut mpsc::Receiver<Msg<S>>, pause: Duration) -> bool {
-    let until = tokio::time::Instant::now() + pause;
-    loop {
-        tokio::select! {
-            biased;
-            _ = tokio::time::sleep_until(until) => return false,
-            msg = rx.recv() => match msg {
-                None | Some(Msg::Shutdown) => return true,
-                Some(_) => {}
-            },
-        }
     }
 }
 
@@ -184,7 +360,12 @@ type IdFuture = std::pin::Pin<
 >;
 
 impl<S: CoordinatorShard> Runner<S> {
-    async fn run(&mut self, rx: &mut mpsc::Receiver<Msg<S>>) {
+    async fn run(
+        &mut self,
+        rx: &mut mpsc::Receiver<Msg<S>>,
+        watch: &mut watch::Receiver<Control>,
+        epoch: i32,
+    ) -> RunEnd {
         // Whatever `on_loaded` asked for (rewrites, outside work such as resending markers).
         self.carry_out_writes();
         loop {
@@ -205,8 +386,13 @@ impl<S: CoordinatorShard> Runner<S> {
                     followup(&mut self.shard, &mut self.ctx);
                     self.carry_out_writes();
                 }
+                _ = watch.changed() => {
+                    if watch.borrow_and_update().target != Some(epoch) {
+                        return RunEnd::Retarget;
+                    }
+                }
                 msg = rx.recv() => match msg {
-                    None | Some(Msg::Shutdown) => return,
+                    None | Some(Msg::Shutdown) => return RunEnd::Shutdown,
                     Some(Msg::Op(op)) => {
                         op(&mut self.shard, &mut self.ctx);
                         self.carry_out_writes();

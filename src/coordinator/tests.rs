@@ -66,6 +66,16 @@ struct KvShard {
     state: imbl::HashMap<String, String>,
     /// Names of timers that fired, in order (live, not replayed).
     fired: Vec<String>,
+    /// Replies an operation left for later (a parked request).
+    parked: Vec<oneshot::Sender<()>>,
+}
+
+fn kv(_partition: i32) -> KvShard {
+    KvShard {
+        state: imbl::HashMap::new(),
+        fired: Vec::new(),
+        parked: Vec::new(),
+    }
 }
 
 impl CoordinatorShard for KvShard {
@@ -109,10 +119,7 @@ fn start(log: Arc<TestLog>) -> Runtime<KvShard> {
             partitions: 2,
             queue_capacity: 16,
         },
-        Arc::new(|_| KvShard {
-            state: imbl::HashMap::new(),
-            fired: Vec::new(),
-        }),
+        Arc::new(kv),
         log,
     )
     .unwrap()
@@ -264,11 +271,13 @@ async fn panicking_shard_is_reloaded_from_the_log_and_serves_again() {
     let lost: Result<(), _> = rt
         .call(0, |_, _, _reply: oneshot::Sender<()>| panic!("injected"))
         .await;
-    assert_eq!(lost, Err(CoordinatorError::NotAvailable));
+    // The shard is reloading by the time the caller looks: retriable either way.
+    assert_eq!(lost, Err(CoordinatorError::LoadInProgress));
     // The other partition's shard never noticed.
     assert_eq!(rt.read(1, |_, c| c.len()).await, Ok(0));
     // After the restart pause the shard is back with its state rebuilt from the log.
     tokio::time::advance(RESTART_PAUSE).await;
+    rt.wait_loaded().await;
     assert_eq!(get(&rt, "a").await.as_deref(), Some("1"));
     rt.write(0, |_, ctx| ctx.append(vec![put("b", "2")], true, None))
         .await
@@ -300,4 +309,91 @@ async fn reply_without_records_waits_for_earlier_pending_writes() {
     log.release(Ok(()));
     assert_eq!(first.await.unwrap(), Ok(()));
     assert_eq!(second.await.unwrap(), Ok(Some("1".to_string())));
+}
+
+fn start_unloaded(log: Arc<TestLog>) -> Runtime<KvShard> {
+    Runtime::start_unloaded(
+        RuntimeConfig {
+            partitions: 2,
+            queue_capacity: 16,
+        },
+        Arc::new(kv),
+        log,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partition_serves_only_between_its_election_and_its_resignation() {
+    let log = Arc::new(TestLog::default());
+    log.records.lock().unwrap().insert(0, vec![put("a", "1")]);
+    let rt = start_unloaded(log.clone());
+    // Not led here yet: the client must look the coordinator up again.
+    assert_eq!(get_err(&rt, 0).await, CoordinatorError::NotCoordinator);
+    rt.schedule_load(0, 3);
+    // Answered at once while the load runs (Kafka's COORDINATOR_LOAD_IN_PROGRESS).
+    assert_eq!(rt.status(0), ShardStatus::Loading);
+    assert_eq!(get_err(&rt, 0).await, CoordinatorError::LoadInProgress);
+    rt.wait_loaded().await;
+    assert_eq!(get(&rt, "a").await.as_deref(), Some("1"));
+    assert_eq!(
+        rt.status(1),
+        ShardStatus::Unloaded,
+        "only the elected partition"
+    );
+    // A parked operation (answered later) is failed with NotCoordinator when leadership moves away.
+    let rt2 = rt.clone();
+    let parked = tokio::spawn(async move {
+        rt2.call(0, |s: &mut KvShard, _, reply| s.parked.push(reply))
+            .await
+    });
+    settle().await;
+    assert!(!parked.is_finished());
+    // An older epoch's resignation is ignored (a newer election already happened).
+    rt.schedule_unload(0, Some(3));
+    assert_eq!(rt.status(0), ShardStatus::Active);
+    rt.schedule_unload(0, Some(4));
+    assert_eq!(rt.status(0), ShardStatus::Unloaded);
+    assert_eq!(parked.await.unwrap(), Err(CoordinatorError::NotCoordinator));
+    assert_eq!(get_err(&rt, 0).await, CoordinatorError::NotCoordinator);
+    let write = rt
+        .write(0, |_, ctx| ctx.append(vec![put("b", "2")], true, None))
+        .await;
+    assert_eq!(write, Err(CoordinatorError::NotCoordinator));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_newer_election_reloads_what_another_leader_wrote_meanwhile() {
+    let log = Arc::new(TestLog::default());
+    let rt = start_unloaded(log.clone());
+    rt.schedule_load(0, 1);
+    rt.wait_loaded().await;
+    rt.write(0, |_, ctx| ctx.append(vec![put("a", "1")], true, None))
+        .await
+        .unwrap();
+    // Leadership went elsewhere and came back (the resignation was not seen): records written by the
+    // other leader meanwhile are in the log, and a load with the newer epoch replays them.
+    log.records
+        .lock()
+        .unwrap()
+        .get_mut(&0)
+        .unwrap()
+        .push(put("b", "2"));
+    rt.schedule_load(0, 1); // same epoch: nothing to do
+    assert_eq!(get(&rt, "b").await, None);
+    rt.schedule_load(0, 5);
+    rt.wait_loaded().await;
+    assert_eq!(get(&rt, "a").await.as_deref(), Some("1"));
+    assert_eq!(get(&rt, "b").await.as_deref(), Some("2"));
+    // Resigned, then elected again with a lower epoch (a re-created topic): loaded again.
+    rt.schedule_unload(0, None);
+    rt.schedule_load(0, 0);
+    rt.wait_loaded().await;
+    assert_eq!(get(&rt, "b").await.as_deref(), Some("2"));
+}
+
+/// The error a read of `partition` gets.
+async fn get_err(rt: &Runtime<KvShard>, partition: i32) -> CoordinatorError {
+    rt.read(partition, |_, _| ())
+        .await
+        .expect_err("the shard should not serve")
 }

@@ -18,6 +18,9 @@ pub enum GroupError {
     /// Another broker coordinates this group (it leads the group's `__consumer_offsets` partition).
     #[error("not coordinator")]
     NotCoordinator,
+    /// This broker was just elected the group's coordinator and is loading its partition.
+    #[error("coordinator load in progress")]
+    CoordinatorLoadInProgress,
     /// The member id is not (or no longer) a member of the group.
     #[error("unknown member id")]
     UnknownMemberId,
@@ -69,6 +72,10 @@ impl From<crate::coordinator::CoordinatorError> for GroupError {
     fn from(e: crate::coordinator::CoordinatorError) -> Self {
         match e {
             crate::coordinator::CoordinatorError::Storage(s) => GroupError::Storage(s),
+            crate::coordinator::CoordinatorError::NotCoordinator => GroupError::NotCoordinator,
+            crate::coordinator::CoordinatorError::LoadInProgress => {
+                GroupError::CoordinatorLoadInProgress
+            }
             _ => GroupError::CoordinatorNotAvailable,
         }
     }

@@ -39,11 +39,6 @@ use shard::GroupShard;
 pub trait TopicLookup: Send + Sync + 'static {
     /// Whether `topic` has a partition `partition`.
     fn partition_exists(&self, topic: &str, partition: i32) -> bool;
-    /// Whether this broker coordinates the groups of `__consumer_offsets` partition `partition` (it leads
-    /// that partition). A single coordinator coordinates everything.
-    fn coordinates(&self, _partition: i32) -> bool {
-        true
-    }
 }
 
 /// Coordinator settings, with Kafka's broker-config names and defaults.
@@ -350,33 +345,64 @@ pub struct GroupListing {
 pub struct GroupCoordinator {
     /// One shard per `__consumer_offsets` partition.
     runtime: Runtime<GroupShard>,
-    /// Which partitions (hence groups) this broker coordinates.
-    topics: Arc<dyn TopicLookup>,
 }
 
 impl GroupCoordinator {
-    /// Replays `__consumer_offsets` (every partition, synchronously) and starts the shard tasks.
-    /// Must be called within a tokio runtime.
+    /// Replays `__consumer_offsets` (every partition, synchronously) and starts the shard tasks: a
+    /// coordinator of every group (tests). Must be called within a tokio runtime.
     pub fn start(
         config: GroupConfig,
         log: Arc<dyn OffsetsLog>,
         topics: Arc<dyn TopicLookup>,
     ) -> Result<Self, GroupError> {
+        let (runtime_config, factory) = Self::parts(config, topics);
+        let runtime = Runtime::start(runtime_config, factory, log)?;
+        Ok(GroupCoordinator { runtime })
+    }
+
+    /// Starts the shard tasks with nothing loaded: the broker loads a partition's groups when it becomes
+    /// that `__consumer_offsets` partition's leader ([`GroupCoordinator::on_election`]).
+    pub fn start_unloaded(
+        config: GroupConfig,
+        log: Arc<dyn OffsetsLog>,
+        topics: Arc<dyn TopicLookup>,
+    ) -> Self {
+        let (runtime_config, factory) = Self::parts(config, topics);
+        GroupCoordinator {
+            runtime: Runtime::start_unloaded(runtime_config, factory, log),
+        }
+    }
+
+    fn parts(
+        config: GroupConfig,
+        topics: Arc<dyn TopicLookup>,
+    ) -> (RuntimeConfig, crate::coordinator::ShardFactory<GroupShard>) {
         assert!(config.offsets_topic_partitions > 0);
         let runtime_config = RuntimeConfig {
             partitions: config.offsets_topic_partitions,
             queue_capacity: config.shard_queue_capacity,
         };
         let config = Arc::new(config);
-        let runtime = Runtime::start(
-            runtime_config,
-            {
-                let topics = topics.clone();
-                Arc::new(move |_| GroupShard::new(config.clone(), topics.clone()))
-            },
-            log,
-        )?;
-        Ok(GroupCoordinator { runtime, topics })
+        let factory: crate::coordinator::ShardFactory<GroupShard> =
+            Arc::new(move |_| GroupShard::new(config.clone(), topics.clone()));
+        (runtime_config, factory)
+    }
+
+    /// This broker became the leader of `__consumer_offsets` partition `partition` at `leader_epoch`
+    /// (Kafka's `onElection`): its groups are loaded (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+    pub fn on_election(&self, partition: i32, leader_epoch: i32) {
+        self.runtime.schedule_load(partition, leader_epoch);
+    }
+
+    /// This broker no longer leads `partition` (Kafka's `onResignation`; the new leader epoch, `None`
+    /// when the partition is gone): its groups are unloaded and their requests get NOT_COORDINATOR.
+    pub fn on_resignation(&self, partition: i32, leader_epoch: Option<i32>) {
+        self.runtime.schedule_unload(partition, leader_epoch);
+    }
+
+    /// Resolves once every partition this broker was elected for is loaded.
+    pub async fn wait_loaded(&self) {
+        self.runtime.wait_loaded().await;
     }
 
     /// The `__consumer_offsets` partition that holds `group_id`.
@@ -391,9 +417,6 @@ impl GroupCoordinator {
             + Send
             + 'static,
     ) -> Result<T, GroupError> {
-        if !self.topics.coordinates(self.partition_for(group_id)) {
-            return Err(GroupError::NotCoordinator);
-        }
         Ok(self.runtime.call(self.partition_for(group_id), op).await?)
     }
 
@@ -511,14 +534,20 @@ impl GroupCoordinator {
             .await?)
     }
 
-    /// ListGroups across all shards, filtered by state when `states` is non-empty.
+    /// ListGroups across the shards this broker coordinates, filtered by state when `states` is
+    /// non-empty. As Kafka's `listGroups`, partitions led elsewhere are skipped and one still loading
+    /// fails the whole listing (COORDINATOR_LOAD_IN_PROGRESS, retriable).
     pub async fn list_groups(
         &self,
         states: &[GroupState],
     ) -> Result<Vec<GroupListing>, GroupError> {
         let mut all = Vec::new();
         for partition in 0..self.runtime.partitions() {
-            all.extend(self.runtime.read(partition, |s, _| s.list()).await?);
+            match self.runtime.read(partition, |s, _| s.list()).await {
+                Ok(groups) => all.extend(groups),
+                Err(crate::coordinator::CoordinatorError::NotCoordinator) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         if !states.is_empty() {
             all.retain(|g| states.contains(&g.state));

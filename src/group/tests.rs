@@ -1152,10 +1152,11 @@ async fn failed_shard_is_restarted_and_serves_its_groups_again() {
             .error,
         None
     );
-    // The operation that crashed the task is answered as "not available" (retriable), not left hanging.
+    // The operation that crashed the task is answered (the shard is reloading: retriable), not left
+    // hanging.
     assert_eq!(
         c.crash_shard_of("g").await,
-        Err(GroupError::CoordinatorNotAvailable)
+        Err(GroupError::CoordinatorLoadInProgress)
     );
     // Groups of other shards are unaffected meanwhile.
     let other = (0..)
@@ -1170,6 +1171,7 @@ async fn failed_shard_is_restarted_and_serves_its_groups_again() {
     );
     // After the restart pause the shard is reloaded from __consumer_offsets and serves "g" again.
     advance(Duration::from_millis(200)).await;
+    c.wait_loaded().await;
     let f = c.fetch_offsets("g", Some(vec![("t".into(), 0)])).await;
     assert_eq!(f.unwrap()[0].offset, 42);
     let d = c.describe_group("g").await.unwrap();
@@ -1178,4 +1180,48 @@ async fn failed_shard_is_restarted_and_serves_its_groups_again() {
     let s = c.sync_group(sync_req("g", &follower, 1, vec![])).await;
     assert_eq!(s.error, None);
     assert_eq!(s.assignment, Bytes::from_static(b"B"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn groups_follow_the_leadership_of_their_partition() {
+    let log = Arc::new(InMemoryOffsetsLog::new());
+    let c = GroupCoordinator::start_unloaded(config(), log.clone(), Arc::new(Topics));
+    let p = c.partition_for("g");
+    // Not elected yet: NOT_COORDINATOR, so the client looks the coordinator up again.
+    let j = c.join_group(join_req("g", "")).await;
+    assert_eq!(j.error, Some(GroupError::NotCoordinator));
+    c.on_election(p, 0);
+    c.wait_loaded().await;
+    let (leader, _follower) = stable_pair(&c, "g").await;
+    let commit = c.commit_offsets(commit_req("g", &leader, 1, &[("t", 0, 42)]));
+    assert_eq!(commit.await[0].error, None);
+    // A new member's JoinGroup parks (a rebalance waits for the others) until leadership moves away:
+    // then it is answered NOT_COORDINATOR, as are later requests and ListGroups skips the partition.
+    let c1 = c.clone();
+    let parked = tokio::spawn(async move { c1.join_group(join_req("g", "")).await });
+    settle().await;
+    c.on_resignation(p, Some(1));
+    assert_eq!(
+        parked.await.unwrap().error,
+        Some(GroupError::NotCoordinator)
+    );
+    assert_eq!(
+        c.heartbeat(hb("g", &leader, 1)).await,
+        Err(GroupError::NotCoordinator)
+    );
+    assert_eq!(
+        c.fetch_offsets("g", None).await,
+        Err(GroupError::NotCoordinator)
+    );
+    assert_eq!(c.list_groups(&[]).await, Ok(Vec::new()));
+    // Elected again: the group and its offsets are loaded from the log.
+    c.on_election(p, 2);
+    assert_eq!(
+        c.fetch_offsets("g", None).await,
+        Err(GroupError::CoordinatorLoadInProgress)
+    );
+    c.wait_loaded().await;
+    let fetched = c.fetch_offsets("g", Some(vec![("t".into(), 0)])).await;
+    assert_eq!(fetched.unwrap()[0].offset, 42);
+    assert_eq!(state(&c, "g").await, GroupState::Stable);
 }

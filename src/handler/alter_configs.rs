@@ -205,9 +205,11 @@ async fn apply(
     configs: BTreeMap<String, String>,
     validate_only: bool,
 ) -> Outcome {
+    // AlterConfigs carries no timeout: the broker's own bound, as a forwarding Kafka broker has.
+    let deadline = crate::cluster::Cluster::internal_deadline();
     match ctx
         .cluster
-        .alter_topic_configs(topic, configs, validate_only)
+        .alter_topic_configs(topic, configs, validate_only, deadline)
         .await
     {
         Ok(()) => (0, None),

@@ -35,9 +35,10 @@ pub async fn handle(
 ) -> CreatePartitionsResponse {
     let duplicates = super::repeated_names(req.topics.iter().map(|t| t.name.as_str()));
     let mut results = Vec::with_capacity(req.topics.len());
+    let deadline = super::deadline(req.timeout_ms);
     for t in req.topics {
         let duplicated = duplicates.contains(t.name.as_str());
-        results.push(grow(ctx, t, duplicated, req.validate_only).await);
+        results.push(grow(ctx, t, duplicated, req.validate_only, deadline).await);
     }
     CreatePartitionsResponse::default().with_results(results)
 }
@@ -47,6 +48,7 @@ async fn grow(
     t: CreatePartitionsTopic,
     duplicated: bool,
     validate_only: bool,
+    deadline: tokio::time::Instant,
 ) -> CreatePartitionsTopicResult {
     {
         {
@@ -63,29 +65,14 @@ async fn grow(
                     "Duplicate topic in request.".into(),
                 );
             }
-            if let (Some(assignments), Some(current)) = (&t.assignments, ctx.cluster.topic(&t.name))
-            {
-                let added = (t.count - current.partition_count()).max(0) as usize;
-                if assignments.len() != added {
-                    return fail(
-                        ResponseError::InvalidReplicaAssignment.code(),
-                        format!("Increasing the number of partitions by {added} but {} assignments provided.", assignments.len()),
-                    );
-                }
-                if assignments.iter().any(|a| {
-                    a.broker_ids
-                        .iter()
-                        .any(|b| !ctx.cluster.image().brokers.contains_key(&b.0))
-                }) {
-                    return fail(
-                        ResponseError::InvalidReplicaAssignment.code(),
-                        "Unknown broker in assignment.".into(),
-                    );
-                }
-            }
+            let assignments = t.assignments.as_ref().map(|a| {
+                a.iter()
+                    .map(|p| p.broker_ids.iter().map(|b| b.0).collect())
+                    .collect()
+            });
             match ctx
                 .cluster
-                .create_partitions(&t.name, t.count, validate_only)
+                .create_partitions(&t.name, t.count, assignments, validate_only, deadline)
                 .await
             {
                 Ok(()) => result,

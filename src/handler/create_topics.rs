@@ -36,9 +36,12 @@ impl Handler for CreateTopics {
 pub async fn handle(ctx: &Ctx, version: i16, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let duplicates = super::repeated_names(req.topics.iter().map(|t| t.name.as_str()));
     let mut results = Vec::with_capacity(req.topics.len());
+    // One deadline for the whole request, as Kafka's controller sets from `timeout_ms`.
+    let deadline = super::deadline(req.timeout_ms);
     for t in req.topics {
         let duplicated = duplicates.contains(t.name.as_str());
-        results.push(create_one(ctx, version, t, duplicated, req.validate_only).await);
+        let one = create_one(ctx, version, t, duplicated, req.validate_only, deadline);
+        results.push(one.await);
     }
     CreateTopicsResponse::default().with_topics(results)
 }
@@ -49,6 +52,7 @@ async fn create_one(
     t: CreatableTopic,
     duplicated: bool,
     validate_only: bool,
+    deadline: tokio::time::Instant,
 ) -> CreatableTopicResult {
     let name = t.name.clone();
     let fail = |code: i16, msg: String| {
@@ -68,7 +72,7 @@ async fn create_one(
             ),
         );
     }
-    let (partitions, replication_factor) = if t.assignments.is_empty() {
+    let (partitions, replication_factor, assignments) = if t.assignments.is_empty() {
         let p = if t.num_partitions == -1 {
             ctx.config.num_partitions
         } else {
@@ -79,31 +83,27 @@ async fn create_one(
         } else {
             t.replication_factor
         };
-        (p, rf)
+        (p, rf, None)
     } else {
-        if t.num_partitions != -1 || t.replication_factor != -1 {
+        // KRaft's checks, in its order (ReplicationControlManager.createTopic).
+        if t.replication_factor != -1 {
             return fail(
                 ResponseError::InvalidRequest.code(),
-                "Both numPartitions or replicationFactor and replicasAssignments were set.".into(),
+                "A manual partition assignment was specified, but replication factor was not set to -1."
+                    .into(),
             );
         }
-        let image = ctx.cluster.image();
-        if t.assignments.iter().any(|a| {
-            a.broker_ids
-                .iter()
-                .any(|b| !image.brokers.contains_key(&b.0))
-        }) {
+        if t.num_partitions != -1 {
             return fail(
-                ResponseError::InvalidReplicaAssignment.code(),
-                "Replica assignment names a broker that is not registered.".into(),
+                ResponseError::InvalidRequest.code(),
+                "A manual partition assignment was specified, but numPartitions was not set to -1."
+                    .into(),
             );
         }
-        let rf = t
-            .assignments
-            .first()
-            .map(|a| a.broker_ids.len())
-            .unwrap_or(0);
-        (t.assignments.len() as i32, rf as i16)
+        match manual_assignments(&t) {
+            Ok(a) => (-1, -1, Some(a)),
+            Err(msg) => return fail(ResponseError::InvalidReplicaAssignment.code(), msg),
+        }
     };
     let mut configs = BTreeMap::new();
     for c in &t.configs {
@@ -122,18 +122,16 @@ async fn create_one(
             }
         }
     }
-    match ctx
-        .cluster
-        .create_topic(
-            &name,
-            partitions,
-            replication_factor,
-            configs,
-            false,
-            validate_only,
-        )
-        .await
-    {
+    let new = crate::cluster::NewTopic {
+        name: name.to_string(),
+        partitions,
+        replication_factor,
+        assignments,
+        configs,
+        internal: false,
+        validate_only,
+    };
+    match ctx.cluster.create_topic(new, deadline).await {
         Ok(meta) => {
             if !validate_only {
                 tracing::info!(topic = %meta.name, partitions, "created topic");
@@ -168,4 +166,27 @@ async fn create_one(
             fail(cluster_error_code(&e), msg)
         }
     }
+}
+
+/// The client's replica lists in partition order: partitions 0..n each exactly once (Kafka's checks;
+/// the brokers themselves are checked by the controller).
+fn manual_assignments(t: &CreatableTopic) -> Result<Vec<Vec<i32>>, String> {
+    let mut by_partition: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for a in &t.assignments {
+        let replicas = a.broker_ids.iter().map(|b| b.0).collect();
+        if by_partition.insert(a.partition_index, replicas).is_some() {
+            return Err(format!(
+                "Found multiple manual partition assignments for partition {}",
+                a.partition_index
+            ));
+        }
+    }
+    if by_partition
+        .keys()
+        .copied()
+        .ne(0..by_partition.len() as i32)
+    {
+        return Err("partitions should be a consecutive 0-based integer sequence".into());
+    }
+    Ok(by_partition.into_values().collect())
 }

@@ -41,13 +41,19 @@ pub async fn handle(ctx: &Ctx, version: i16, req: DeleteTopicsRequest) -> Delete
             .collect()
     };
     let mut responses = Vec::with_capacity(wanted.len());
+    let deadline = super::deadline(req.timeout_ms);
     for (name, id) in wanted {
-        responses.push(delete_one(ctx, name, id).await);
+        responses.push(delete_one(ctx, name, id, deadline).await);
     }
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-async fn delete_one(ctx: &Ctx, name: Option<TopicName>, id: Uuid) -> DeletableTopicResult {
+async fn delete_one(
+    ctx: &Ctx,
+    name: Option<TopicName>,
+    id: Uuid,
+    deadline: tokio::time::Instant,
+) -> DeletableTopicResult {
     {
         {
             let result = DeletableTopicResult::default()
@@ -72,7 +78,7 @@ async fn delete_one(ctx: &Ctx, name: Option<TopicName>, id: Uuid) -> DeletableTo
                 Ok(n) => n,
                 Err(e) => return result.with_error_code(e.code()),
             };
-            match ctx.cluster.delete_topic(&name).await {
+            match ctx.cluster.delete_topic(&name, deadline).await {
                 Ok(meta) => {
                     tracing::info!(topic = %name, "deleted topic");
                     result

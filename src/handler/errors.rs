@@ -45,6 +45,8 @@ pub fn cluster_error_code(e: &ClusterError) -> i16 {
         ClusterError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         ClusterError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
         ClusterError::InvalidConfig(_) => ResponseError::InvalidConfig,
+        ClusterError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+        ClusterError::TimedOut => ResponseError::RequestTimedOut,
         ClusterError::UnknownTopic => ResponseError::UnknownTopicOrPartition,
         ClusterError::UnknownTopicId => ResponseError::UnknownTopicId,
         ClusterError::Log(l) => return log_error_code(l),
@@ -69,6 +71,7 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
         GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
         GroupError::NotCoordinator => ResponseError::NotCoordinator,
+        GroupError::CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress,
         GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
         GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
         GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
@@ -113,6 +116,8 @@ pub fn txn_error_code(error: &TxnError) -> i16 {
         TxnError::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping,
         TxnError::InvalidTxnState => ResponseError::InvalidTxnState,
         TxnError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+        TxnError::NotCoordinator => ResponseError::NotCoordinator,
+        TxnError::CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress,
         TxnError::Storage(msg) => {
             tracing::warn!(error = %msg, "transaction coordinator storage failure");
             ResponseError::CoordinatorNotAvailable

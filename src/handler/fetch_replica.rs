@@ -197,7 +197,7 @@ fn read_one(
             ));
         }
     }
-    match log.read_for_follower(w.fetch_offset, limit.max(1)) {
+    match log.read_to_log_end(w.fetch_offset, limit.max(1)) {
         Ok(r) => {
             let records = if r.records.len() > limit && !first {
                 Bytes::new()

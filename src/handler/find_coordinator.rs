@@ -30,6 +30,10 @@ impl Handler for FindCoordinator {
     }
 }
 
+/// How long a single node's FindCoordinator that created the internal topic waits for its partitions to
+/// load (empty partitions: milliseconds).
+const NEW_TOPIC_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `key_type` of a consumer group.
 const KEY_TYPE_GROUP: i8 = 0;
 /// `key_type` of a transactional id.
@@ -126,7 +130,19 @@ pub async fn handle(
             // `transaction.state.log.replication.factor` shares Kafka's default (3) with offsets.
             let rf = ctx.config.offsets_topic_replication_factor;
             match ensure_internal_topic(&ctx.cluster, topic, partitions, rf).await {
-                Ok(created) => created && !ctx.cluster.is_single_node(),
+                Ok(true) if ctx.cluster.is_single_node() => {
+                    // This node leads every new partition and started loading them when it applied the
+                    // topic: answer once they serve, so the client's next request is not refused.
+                    let loaded = async {
+                        match key_type {
+                            KEY_TYPE_GROUP => ctx.groups.wait_loaded().await,
+                            _ => ctx.txns.wait_loaded().await,
+                        }
+                    };
+                    let _ = tokio::time::timeout(NEW_TOPIC_LOAD_WAIT, loaded).await;
+                    false
+                }
+                Ok(created) => created,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot create {topic}");
                     true

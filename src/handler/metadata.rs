@@ -124,16 +124,15 @@ async fn by_name(
         return error(ResponseError::UnknownTopicOrPartition.code());
     }
     let rf = ctx.config.default_replication_factor;
+    let new = crate::cluster::NewTopic {
+        name: name.to_string(),
+        partitions: ctx.config.num_partitions,
+        replication_factor: rf,
+        ..Default::default()
+    };
     match ctx
         .cluster
-        .create_topic(
-            &name,
-            ctx.config.num_partitions,
-            rf,
-            Default::default(),
-            false,
-            false,
-        )
+        .create_topic(new, crate::cluster::Cluster::internal_deadline())
         .await
     {
         Ok(t) => {

@@ -161,6 +161,13 @@ pub async fn dispatch(ctx: &Arc<Ctx>, request: Request, peer: &str) -> Reply {
     }
 }
 
+/// The deadline of an admin request from its `timeout_ms` (Kafka's controller deadline: 0 or less has
+/// already passed, so nothing is changed and the answer is REQUEST_TIMED_OUT).
+pub fn deadline(timeout_ms: i32) -> tokio::time::Instant {
+    let ms = u64::try_from(timeout_ms).unwrap_or(0);
+    tokio::time::Instant::now() + std::time::Duration::from_millis(ms)
+}
+
 /// Names that occur more than once in a request (Kafka fails every occurrence with INVALID_REQUEST).
 pub fn repeated_names<'a>(
     names: impl Iterator<Item = &'a str>,

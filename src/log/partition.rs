@@ -696,8 +696,8 @@ impl PartitionLog {
     }
 
     /// Like [`read`](Self::read), but up to the log end rather than the high watermark: what a follower
-    /// copies.
-    pub fn read_for_follower(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+    /// copies, and what a new leader's coordinator loads.
+    pub fn read_to_log_end(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
         let r = self.read_whole_batches(offset, max_bytes, true)?;
         self.io
             .bytes_out

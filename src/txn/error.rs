@@ -29,6 +29,12 @@ pub enum TxnError {
     /// The coordinator shard is gone or restarting; the client looks it up again.
     #[error("coordinator not available")]
     CoordinatorNotAvailable,
+    /// Another broker leads the transactional id's `__transaction_state` partition.
+    #[error("not coordinator")]
+    NotCoordinator,
+    /// This broker was just elected and is loading the partition; the client retries.
+    #[error("coordinator load in progress")]
+    CoordinatorLoadInProgress,
     /// No producer id could be allocated.
     #[error("producer id allocation: {0}")]
     ProducerIds(String),
@@ -44,6 +50,10 @@ impl From<crate::coordinator::CoordinatorError> for TxnError {
     fn from(e: crate::coordinator::CoordinatorError) -> Self {
         match e {
             crate::coordinator::CoordinatorError::Storage(s) => TxnError::Storage(s),
+            crate::coordinator::CoordinatorError::NotCoordinator => TxnError::NotCoordinator,
+            crate::coordinator::CoordinatorError::LoadInProgress => {
+                TxnError::CoordinatorLoadInProgress
+            }
             _ => TxnError::CoordinatorNotAvailable,
         }
     }

@@ -20,7 +20,7 @@ pub use error::TxnError;
 pub use shard::TxnMetadata;
 pub use state::TxnState;
 
-use crate::coordinator::{CoordinatorLog, Runtime, RuntimeConfig};
+use crate::coordinator::{CoordinatorLog, Runtime, RuntimeConfig, ShardFactory};
 use shard::TxnShard;
 
 /// Kafka's internal topic for transaction state.
@@ -122,30 +122,69 @@ pub struct TxnCoordinator {
 }
 
 impl TxnCoordinator {
-    /// Replays `__transaction_state` (every partition, synchronously) and starts the shard tasks.
-    /// Must be called within a tokio runtime.
+    /// Replays `__transaction_state` (every partition, synchronously) and starts the shard tasks: a
+    /// coordinator of every transactional id (tests). Must be called within a tokio runtime.
     pub fn start(
         config: TxnConfig,
         log: Arc<dyn CoordinatorLog>,
         ids: Arc<dyn ProducerIdSource>,
         markers: Arc<dyn MarkerWriter>,
     ) -> Result<Self, TxnError> {
+        let offsets_partitions = config.offsets_topic_partitions;
+        let (runtime_config, factory) = Self::parts(config, ids, markers);
+        Ok(TxnCoordinator {
+            runtime: Runtime::start(runtime_config, factory, log)?,
+            offsets_partitions,
+        })
+    }
+
+    /// Starts the shard tasks with nothing loaded: the broker loads a partition when it becomes that
+    /// `__transaction_state` partition's leader ([`TxnCoordinator::on_election`]).
+    pub fn start_unloaded(
+        config: TxnConfig,
+        log: Arc<dyn CoordinatorLog>,
+        ids: Arc<dyn ProducerIdSource>,
+        markers: Arc<dyn MarkerWriter>,
+    ) -> Self {
+        let offsets_partitions = config.offsets_topic_partitions;
+        let (runtime_config, factory) = Self::parts(config, ids, markers);
+        TxnCoordinator {
+            runtime: Runtime::start_unloaded(runtime_config, factory, log),
+            offsets_partitions,
+        }
+    }
+
+    fn parts(
+        config: TxnConfig,
+        ids: Arc<dyn ProducerIdSource>,
+        markers: Arc<dyn MarkerWriter>,
+    ) -> (RuntimeConfig, ShardFactory<TxnShard>) {
         assert!(config.partitions > 0);
         let runtime_config = RuntimeConfig {
             partitions: config.partitions,
             queue_capacity: config.queue_capacity,
         };
-        let offsets_partitions = config.offsets_topic_partitions;
         let config = Arc::new(config);
-        let runtime = Runtime::start(
-            runtime_config,
-            Arc::new(move |_| TxnShard::new(config.clone(), ids.clone(), markers.clone())),
-            log,
-        )?;
-        Ok(TxnCoordinator {
-            runtime,
-            offsets_partitions,
-        })
+        let factory: ShardFactory<TxnShard> =
+            Arc::new(move |_| TxnShard::new(config.clone(), ids.clone(), markers.clone()));
+        (runtime_config, factory)
+    }
+
+    /// This broker became the leader of `__transaction_state` partition `partition` at `leader_epoch`:
+    /// its transactional ids are loaded (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+    pub fn on_election(&self, partition: i32, leader_epoch: i32) {
+        self.runtime.schedule_load(partition, leader_epoch);
+    }
+
+    /// This broker no longer leads `partition` (the new leader epoch, `None` when it is gone): its
+    /// transactional ids are unloaded and their requests get NOT_COORDINATOR.
+    pub fn on_resignation(&self, partition: i32, leader_epoch: Option<i32>) {
+        self.runtime.schedule_unload(partition, leader_epoch);
+    }
+
+    /// Resolves once every partition this broker was elected for is loaded.
+    pub async fn wait_loaded(&self) {
+        self.runtime.wait_loaded().await;
     }
 
     /// The `__transaction_state` partition that holds `transactional_id` (Kafka's
@@ -231,9 +270,9 @@ impl TxnCoordinator {
             .await?
     }
 
-    /// ListTransactions: every transactional id (committed state) matching the filters, as Kafka's
-    /// `listTransactionStates` does (empty filters match everything; a negative duration disables that
-    /// filter; Dead ids are never listed). Returns `(transactional id, producer id, state)`.
+    /// ListTransactions: every transactional id (committed state) of the partitions this broker leads
+    /// matching the filters, as Kafka's `listTransactionStates` does (empty filters match everything; a
+    /// negative duration disables that filter; Dead ids are never listed). Returns `(transactional id, producer id, state)`.
     pub async fn list_transactions(
         &self,
         states: Vec<TxnState>,
@@ -247,7 +286,7 @@ impl TxnCoordinator {
         let mut out = Vec::new();
         for partition in 0..self.runtime.partitions() {
             let filter = filter.clone();
-            let part = self
+            let listed = self
                 .runtime
                 .read(partition, move |_, committed| {
                     let (states, producer_ids) = &*filter;
@@ -263,8 +302,13 @@ impl TxnCoordinator {
                         .map(|(id, m)| (id.clone(), m.producer_id, m.state))
                         .collect::<Vec<_>>()
                 })
-                .await?;
-            out.extend(part);
+                .await;
+            // Partitions led elsewhere are skipped, one still loading fails the listing (as Kafka).
+            match listed {
+                Ok(part) => out.extend(part),
+                Err(crate::coordinator::CoordinatorError::NotCoordinator) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)

@@ -26,16 +26,16 @@ pub(super) fn handle(
             configs,
             internal,
             validate_only,
+            assignments,
         } => {
-            let meta = new_topic(
-                config,
-                image,
-                name,
-                partitions,
-                replication_factor,
-                configs,
-                internal,
-            )?;
+            let shape = match assignments {
+                Some(manual) => Shape::Manual(manual),
+                None => Shape::Count {
+                    partitions,
+                    replication_factor,
+                },
+            };
+            let meta = new_topic(config, image, name, shape, configs, internal)?;
             let records = if validate_only {
                 Vec::new()
             } else {
@@ -61,7 +61,8 @@ pub(super) fn handle(
             name,
             total,
             validate_only,
-        } => create_partitions(image, &name, total, validate_only),
+            assignments,
+        } => create_partitions(image, &name, total, assignments, validate_only),
         ControllerRequest::AlterTopicConfigs {
             name,
             configs,
@@ -113,20 +114,100 @@ fn place(
         .map_err(ControllerError::InvalidReplicationFactor)
 }
 
+/// How a new topic's partitions are laid out: a count placed by the controller, or the client's own
+/// replica lists.
+enum Shape {
+    Count {
+        partitions: i32,
+        replication_factor: i16,
+    },
+    Manual(Vec<Vec<i32>>),
+}
+
+/// Checks one client-given replica list as Kafka's `validateManualPartitionAssignment` does: not empty,
+/// registered brokers, no duplicates, and `rf` replicas when the topic already has a replication factor.
+fn check_manual(
+    image: &MetadataImage,
+    replicas: &[i32],
+    rf: Option<usize>,
+) -> Result<(), ControllerError> {
+    let invalid = |m: String| Err(ControllerError::InvalidReplicaAssignment(m));
+    if replicas.is_empty() {
+        return invalid("The manual partition assignment includes an empty replica list.".into());
+    }
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    for (i, id) in sorted.iter().enumerate() {
+        if !image.brokers.contains_key(id) {
+            return invalid(format!(
+                "The manual partition assignment includes broker {id}, but no such broker is registered."
+            ));
+        }
+        if i > 0 && sorted[i - 1] == *id {
+            return invalid(format!(
+                "The manual partition assignment includes the broker {id} more than once."
+            ));
+        }
+    }
+    match rf {
+        Some(rf) if rf != sorted.len() => invalid(format!(
+            "The manual partition assignment includes a partition with {} replica(s), but this is not \
+             consistent with previous partitions, which have {rf} replica(s).",
+            sorted.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks client-given replica lists for partitions `first..`: each valid, one replication factor, and
+/// a live replica in each (Kafka refuses a partition born without a leader).
+fn check_manual_all(
+    image: &MetadataImage,
+    assignments: &[Vec<i32>],
+    first: usize,
+    mut rf: Option<usize>,
+) -> Result<(), ControllerError> {
+    for (i, replicas) in assignments.iter().enumerate() {
+        check_manual(image, replicas, rf)?;
+        rf = Some(replicas.len());
+        if !replicas.iter().any(|r| image.live_broker(*r).is_some()) {
+            return Err(ControllerError::InvalidReplicaAssignment(format!(
+                "All brokers specified in the manual partition assignment for partition {} are fenced \
+                 or in controlled shutdown.",
+                first + i
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn new_topic(
     config: &ControllerConfig,
     image: &MetadataImage,
     name: String,
-    partitions: i32,
-    rf: i16,
+    shape: Shape,
     configs: std::collections::BTreeMap<String, String>,
     internal: bool,
 ) -> Result<TopicMeta, ControllerError> {
     topic_name::validate(&name).map_err(ControllerError::InvalidTopic)?;
+    let (partitions, rf) = match &shape {
+        Shape::Count {
+            partitions,
+            replication_factor,
+        } => (*partitions, *replication_factor),
+        Shape::Manual(a) => (
+            i32::try_from(a.len()).unwrap_or(i32::MAX),
+            a.first()
+                .map_or(0, |r| i16::try_from(r.len()).unwrap_or(i16::MAX)),
+        ),
+    };
     if !(1..=PARTITIONS_PER_TOPIC_MAX).contains(&partitions) {
         return Err(ControllerError::InvalidPartitions(format!(
             "Number of partitions must be between 1 and {PARTITIONS_PER_TOPIC_MAX}, was {partitions}."
         )));
+    }
+    if let Shape::Manual(a) = &shape {
+        check_manual_all(image, a, 0, None)?;
     }
     if rf < 1 {
         return Err(ControllerError::InvalidReplicationFactor(
@@ -148,8 +229,10 @@ fn new_topic(
             "Topic '{name}' collides with existing topic: {other}"
         )));
     }
-    let count = usize::try_from(partitions).unwrap_or(0);
-    let assignments = place(image, count, 0, rf)?;
+    let assignments = match shape {
+        Shape::Manual(a) => a,
+        Shape::Count { .. } => place(image, usize::try_from(partitions).unwrap_or(0), 0, rf)?,
+    };
     Ok(TopicMeta {
         name,
         id: Uuid::new_v4(),
@@ -163,6 +246,7 @@ fn create_partitions(
     image: &MetadataImage,
     name: &str,
     total: i32,
+    manual: Option<Vec<Vec<i32>>>,
     validate_only: bool,
 ) -> Result<Decision, ControllerError> {
     let t = image
@@ -182,7 +266,21 @@ fn create_partitions(
     }
     let first = usize::try_from(current).unwrap_or(0);
     let count = usize::try_from(total - current).unwrap_or(0);
-    let assignments = place(image, count, first, t.replication_factor())?;
+    let assignments = match manual {
+        Some(manual) => {
+            if manual.len() != count {
+                return Err(ControllerError::InvalidReplicaAssignment(format!(
+                    "Attempted to add {count} additional partition(s), but only {} assignment(s) \
+                     were specified.",
+                    manual.len()
+                )));
+            }
+            let rf = usize::try_from(t.replication_factor()).unwrap_or(0);
+            check_manual_all(image, &manual, first, Some(rf))?;
+            manual
+        }
+        None => place(image, count, first, t.replication_factor())?,
+    };
     let records = if validate_only {
         Vec::new()
     } else {

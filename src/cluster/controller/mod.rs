@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -41,6 +42,10 @@ pub enum ControllerRequest {
         configs: BTreeMap<String, String>,
         internal: bool,
         validate_only: bool,
+        /// Replicas of each partition given by the client (CreateTopics `assignments`), in partition
+        /// order; `partitions` and `replication_factor` are ignored then.
+        #[serde(default)]
+        assignments: Option<Vec<Vec<i32>>>,
     },
     DeleteTopic {
         name: String,
@@ -49,6 +54,9 @@ pub enum ControllerRequest {
         name: String,
         total: i32,
         validate_only: bool,
+        /// Replicas of each added partition given by the client, if any.
+        #[serde(default)]
+        assignments: Option<Vec<Vec<i32>>>,
     },
     AlterTopicConfigs {
         name: String,
@@ -71,6 +79,12 @@ pub enum ControllerRequest {
         leader_epoch: i32,
         partition_epoch: i32,
         isr: Vec<i32>,
+    },
+    /// A broker-only node asks to follow the metadata log: the active controller adds it as a Raft
+    /// learner, sending the log to `addr` (its controller listener).
+    AddObserver {
+        id: u64,
+        addr: String,
     },
 }
 
@@ -117,6 +131,8 @@ pub enum ControllerError {
     InvalidReplicationFactor(String),
     #[error("{0}")]
     InvalidConfig(String),
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
     #[error("This server does not host this topic-partition.")]
     UnknownTopic,
     #[error("stale broker epoch")]
@@ -300,6 +316,10 @@ impl Controller {
             ControllerRequest::DescribeQuorum => {
                 (ControllerReply::Quorum(self.quorum_state()), Vec::new())
             }
+            ControllerRequest::AddObserver { id, addr } => {
+                let offset = self.add_observer(id, addr).await?;
+                return Ok((ControllerReply::Done, offset));
+            }
             admin => admin::handle(&self.config, &image, admin)?,
         };
         if records.is_empty() {
@@ -314,6 +334,34 @@ impl Controller {
             other => other,
         };
         Ok((reply, offset))
+    }
+
+    /// Adds broker-only node `id` as a Raft learner (once; a voter id is refused). Returns the offset of
+    /// the membership change, or the current one when nothing changed.
+    async fn add_observer(&self, id: u64, addr: String) -> Result<u64, ControllerError> {
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        if membership.membership().voter_ids().any(|v| v == id) {
+            return Err(ControllerError::Quorum(format!(
+                "node {id} is a voter of the metadata quorum, not a broker-only node"
+            )));
+        }
+        if membership
+            .membership()
+            .get_node(&id)
+            .is_some_and(|n| n.addr == addr)
+        {
+            return Ok(self.image().offset);
+        }
+        tracing::info!(node = id, %addr, "adding a broker-only node to the metadata quorum as a learner");
+        let added = self.raft.add_learner(id, BasicNode { addr }, false);
+        match tokio::time::timeout(QUORUM_TIMEOUT, added).await {
+            Ok(Ok(resp)) => Ok(resp.log_id.index),
+            Ok(Err(e)) => Err(match e.forward_to_leader() {
+                Some(f) => ControllerError::NotController(f.leader_id),
+                None => ControllerError::Quorum(e.to_string()),
+            }),
+            Err(_) => Err(ControllerError::NotController(None)),
+        }
     }
 
     fn quorum_state(&self) -> QuorumState {
