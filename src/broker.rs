@@ -113,7 +113,7 @@ impl Broker {
                 TRANSACTION_STATE_TOPIC,
             )),
             Arc::new(ClusterProducerIds(cluster.clone())),
-            Arc::new(crate::group_store::UnbuiltMarkers),
+            Arc::new(crate::group_store::ClusterMarkers(cluster.clone())),
         )?;
         let ctx = Arc::new(Ctx {
             node: NodeInfo {

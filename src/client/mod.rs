@@ -10,6 +10,7 @@ mod conn;
 pub mod error;
 pub mod groups;
 pub mod io;
+pub mod markers;
 pub mod murmur2;
 pub mod records;
 

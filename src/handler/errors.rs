@@ -21,6 +21,7 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         LogError::UnknownProducerId(_) => ResponseError::UnknownProducerId,
+        LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
         LogError::Io(_) => {
             tracing::error!(error = %e, "log store i/o failure");
