@@ -113,7 +113,10 @@ impl Broker {
                 TRANSACTION_STATE_TOPIC,
             )),
             Arc::new(ClusterProducerIds(cluster.clone())),
-            Arc::new(crate::group_store::ClusterMarkers(cluster.clone())),
+            Arc::new(crate::group_store::ClusterMarkers {
+                cluster: cluster.clone(),
+                groups: groups.clone(),
+            }),
         )?;
         let ctx = Arc::new(Ctx {
             node: NodeInfo {

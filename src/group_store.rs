@@ -148,17 +148,27 @@ impl crate::txn::ProducerIdSource for ClusterProducerIds {
 /// Writes transaction markers (Kafka's `TransactionMarkerChannelManager`, one round per transaction):
 /// in-process into the partitions this broker leads, with WriteTxnMarkers to the leader of the others;
 /// each append is durable before the round succeeds (Kafka writes markers with acks=all). A partition
-/// that no longer exists is skipped, as Kafka drops markers for deleted partitions.
-pub struct ClusterMarkers(pub Arc<Cluster>);
+/// that no longer exists is skipped, as Kafka drops markers for deleted partitions. A marker in a
+/// `__consumer_offsets` partition also ends the transaction's pending offsets there (TxnOffsetCommit).
+pub struct ClusterMarkers {
+    /// Metadata and partition logs.
+    pub cluster: Arc<Cluster>,
+    /// The group coordinator holding pending transactional offsets.
+    pub groups: crate::group::GroupCoordinator,
+}
 
 impl crate::txn::MarkerWriter for ClusterMarkers {
     fn write_markers(&self, markers: crate::txn::Markers) -> crate::txn::MarkersFuture {
-        let cluster = self.0.clone();
-        Box::pin(async move { write_markers(&cluster, markers).await })
+        let (cluster, groups) = (self.cluster.clone(), self.groups.clone());
+        Box::pin(async move { write_markers(&cluster, &groups, markers).await })
     }
 }
 
-async fn write_markers(cluster: &Cluster, m: crate::txn::Markers) -> Result<(), String> {
+async fn write_markers(
+    cluster: &Cluster,
+    groups: &crate::group::GroupCoordinator,
+    m: crate::txn::Markers,
+) -> Result<(), String> {
     use crate::cluster::NotServed;
     use crate::log::producer_state::ControlType;
     let control = if m.commit {
@@ -177,6 +187,12 @@ async fn write_markers(cluster: &Cluster, m: crate::txn::Markers) -> Result<(), 
                 log.wait_durable(info.last_offset)
                     .await
                     .map_err(|e| format!("{topic}-{partition}: {e}"))?;
+                if topic == OFFSETS_TOPIC {
+                    groups
+                        .complete_txn(*partition, m.producer_id, m.commit)
+                        .await
+                        .map_err(|e| format!("{topic}-{partition}: {e}"))?;
+                }
             }
             Err(NotServed::Unknown) => {
                 tracing::warn!(%topic, partition, producer_id = m.producer_id,

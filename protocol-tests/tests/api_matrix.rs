@@ -67,6 +67,7 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::EndTxn, (0, 5)),
     (ApiKey::WriteTxnMarkers, (1, 1)),
     (ApiKey::DescribeProducers, (0, 0)),
+    (ApiKey::TxnOffsetCommit, (0, 5)),
 ];
 
 /// Config and record-deletion APIs.

@@ -81,6 +81,7 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
         GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
         GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        GroupError::UnstableOffsetCommit => ResponseError::UnstableOffsetCommit,
         GroupError::Storage(msg) => {
             tracing::warn!(error = %msg, "group coordinator storage failure");
             ResponseError::CoordinatorNotAvailable

@@ -91,6 +91,7 @@ handlers! {
     end_txn::EndTxn,
     write_txn_markers::WriteTxnMarkers,
     describe_producers::DescribeProducers,
+    txn_offset_commit::TxnOffsetCommit,
 }
 
 /// The served range of an API, if served at all.
@@ -167,7 +168,10 @@ mod tests {
                 crate::txn::TRANSACTION_STATE_TOPIC,
             )),
             Arc::new(crate::group_store::ClusterProducerIds(cluster.clone())),
-            Arc::new(crate::group_store::ClusterMarkers(cluster.clone())),
+            Arc::new(crate::group_store::ClusterMarkers {
+                cluster: cluster.clone(),
+                groups: groups.clone(),
+            }),
         )
         .expect("txns");
         Arc::new(Ctx {

@@ -43,6 +43,7 @@ pub mod partition_placement;
 pub mod produce;
 pub mod produce_txn;
 pub mod sync_group;
+pub mod txn_offset_commit;
 pub mod write_txn_markers;
 
 #[cfg(test)]

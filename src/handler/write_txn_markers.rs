@@ -9,7 +9,7 @@ use kafka_protocol::messages::write_txn_markers_response::{
 };
 use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
-use super::errors::log_error_code;
+use super::errors::{group_error_code, log_error_code};
 use super::{leadership, Call, Ctx, Handler, Reply};
 use crate::log::producer_state::ControlType;
 
@@ -40,6 +40,7 @@ pub async fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> WriteTxnMarkersRe
         } else {
             ControlType::Abort
         };
+        let (producer_id, commit) = (marker.producer_id.0, marker.transaction_result);
         let mut topics = Vec::with_capacity(marker.topics.len());
         for t in marker.topics {
             let mut partitions = Vec::with_capacity(t.partition_indexes.len());
@@ -56,7 +57,10 @@ pub async fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> WriteTxnMarkersRe
                         );
                         match written {
                             Ok(info) => match log.wait_durable(info.last_offset).await {
-                                Ok(()) => 0,
+                                Ok(()) => {
+                                    complete_offsets(ctx, t.name.as_str(), p, producer_id, commit)
+                                        .await
+                                }
                                 Err(e) => log_error_code(&e),
                             },
                             Err(e) => log_error_code(&e),
@@ -82,4 +86,22 @@ pub async fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> WriteTxnMarkersRe
         );
     }
     resp
+}
+
+/// A marker in `__consumer_offsets` ends the transaction's pending offsets there (TxnOffsetCommit).
+async fn complete_offsets(
+    ctx: &Ctx,
+    topic: &str,
+    partition: i32,
+    producer_id: i64,
+    commit: bool,
+) -> i16 {
+    if topic != crate::group_store::OFFSETS_TOPIC {
+        return 0;
+    }
+    let done = ctx
+        .groups
+        .complete_txn(partition, producer_id, commit)
+        .await;
+    done.map_or_else(|e| group_error_code(&e), |()| 0)
 }

@@ -9,12 +9,16 @@ use kafka_protocol::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
 };
 use kafka_protocol::messages::describe_producers_request::TopicRequest as ProducersTopic;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest, EndTxnRequest,
-    GroupId, TransactionalId, WriteTxnMarkersRequest,
+    GroupId, OffsetFetchRequest, TransactionalId, TxnOffsetCommitRequest, WriteTxnMarkersRequest,
 };
 use kafka_protocol::records::{Record, TimestampType};
 
@@ -35,7 +39,10 @@ fn txn_batch(pid: i64, epoch: i16, seq: i32, values: &[&str]) -> Bytes {
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             sequence: seq + i as i32,
-            timestamp: 1_700_000_000_000,
+            // Now: an old timestamp would roll the segment at the marker and let retention delete it.
+            timestamp: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
             key: None,
             value: Some(Bytes::copy_from_slice(v.as_bytes())),
             headers: Default::default(),
@@ -129,7 +136,10 @@ async fn committed_values(c: &mut Client, partition: i32, from: i64) -> (Vec<Str
     loop {
         let resp = c.call(11, &fetch_req(partition, offset, 1, 0)).await;
         let p = &resp.responses[0].partitions[0];
-        assert_eq!(p.error_code, 0);
+        assert_eq!(
+            p.error_code, 0,
+            "read_committed fetch of {partition} at {offset}: {p:?}"
+        );
         let mut pending: Vec<(i64, i64)> = p
             .aborted_transactions
             .clone()
@@ -173,6 +183,19 @@ async fn committed_values(c: &mut Client, partition: i32, from: i64) -> (Vec<Str
             "a record at or past the LSO was returned"
         );
     }
+}
+
+/// OffsetFetch v7 of group "g", partition 0: (error code, offset).
+async fn offset_fetch(c: &mut Client, require_stable: bool) -> (i16, i64) {
+    let req = OffsetFetchRequest::default()
+        .with_group_id(GroupId(str_bytes("g")))
+        .with_require_stable(require_stable)
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name(topic_name(TOPIC))
+            .with_partition_indexes(vec![0])]));
+    let resp = c.call(7, &req).await;
+    let p = &resp.topics[0].partitions[0];
+    (p.error_code, p.committed_offset)
 }
 
 async fn latest(c: &mut Client, partition: i32, isolation: i8) -> i64 {
@@ -326,6 +349,72 @@ async fn matrix_transaction_data_plane() {
             );
         }
         assert_eq!(c.call(3, &end(id, pid, epoch, false)).await.error_code, 0);
+
+        // TxnOffsetCommit: offsets pending (UNSTABLE_OFFSET_COMMIT under require_stable, invisible
+        // otherwise) until the commit marker; an aborted transaction's offsets never land.
+        c.find_coordinator("g").await;
+        for v in advertised(ApiKey::TxnOffsetCommit) {
+            let offset = 100 + i64::from(v);
+            for commit in [false, true] {
+                let add = AddOffsetsToTxnRequest::default()
+                    .with_transactional_id(TransactionalId(str_bytes(id)))
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch)
+                    .with_group_id(GroupId(str_bytes("g")));
+                let mut code = ResponseError::ConcurrentTransactions.code();
+                for _ in 0..200 {
+                    code = c.call(3, &add).await.error_code;
+                    if code != ResponseError::ConcurrentTransactions.code() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                assert_eq!(code, 0, "AddOffsetsToTxn before TxnOffsetCommit v{v}");
+                let req = TxnOffsetCommitRequest::default()
+                    .with_transactional_id(TransactionalId(str_bytes(id)))
+                    .with_group_id(GroupId(str_bytes("g")))
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch)
+                    .with_generation_id(-1)
+                    .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+                        .with_name(topic_name(TOPIC))
+                        .with_partitions(vec![
+                            TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(if commit { offset } else { 999 })
+                                .with_committed_leader_epoch(-1),
+                            TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(9)
+                                .with_committed_offset(1),
+                        ])]);
+                let resp = c.call(v, &req).await;
+                let codes: Vec<i16> = resp.topics[0]
+                    .partitions
+                    .iter()
+                    .map(|p| p.error_code)
+                    .collect();
+                let unknown = ResponseError::UnknownTopicOrPartition.code();
+                assert_eq!(codes, vec![0, unknown], "TxnOffsetCommit v{v}");
+                let (code, _) = offset_fetch(&mut c, true).await;
+                assert_eq!(
+                    code,
+                    ResponseError::UnstableOffsetCommit.code(),
+                    "require_stable v{v}"
+                );
+                assert_eq!(c.call(3, &end(id, pid, epoch, commit)).await.error_code, 0);
+                let mut got = offset_fetch(&mut c, true).await;
+                for _ in 0..200 {
+                    if got.0 != ResponseError::UnstableOffsetCommit.code() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    got = offset_fetch(&mut c, true).await;
+                }
+                let want = if commit { offset } else { offset - 1 };
+                let want = if !commit && v == 0 { -1 } else { want };
+                assert_eq!(got, (0, want), "v{v} commit {commit}");
+            }
+        }
 
         // WriteTxnMarkers from a coordinator elsewhere: a producer's transaction in partition 1 (written
         // without a transactional id, so not verified here) is aborted, then another one committed.
