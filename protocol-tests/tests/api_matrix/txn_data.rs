@@ -505,3 +505,89 @@ async fn matrix_transaction_data_plane() {
     })
     .await;
 }
+
+/// A broker stopped uncleanly (its runtime dropped: no flush, no clean-shutdown marker) with a transaction
+/// open: after the restart the open transaction still holds the LSO (producer state rebuilt from the log),
+/// the coordinator still knows it, and a new instance of the producer aborts it.
+#[test]
+fn open_transaction_survives_an_unclean_stop() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let id = "crash-a";
+    let first = runtime();
+    let (pid, epoch) = first.block_on(bounded(Duration::from_secs(30), async {
+        let broker = TestBroker::start_in(dir.path(), |_| {}).await;
+        let mut c = broker.client().await;
+        c.create_topic(TOPIC, 1).await;
+        let (pid, epoch) = super::txns::init_txn_id(&mut c, id).await;
+        assert_eq!(
+            add_retrying(&mut c, 3, &add_v3(id, pid, epoch, &[0])).await,
+            0
+        );
+        let batch = txn_batch(pid, epoch, 0, &["committed"]);
+        assert_eq!(
+            produce_code(&mut c, &txn_produce(Some(id), 0, batch)).await,
+            (0, 0)
+        );
+        assert_eq!(c.call(3, &end(id, pid, epoch, true)).await.error_code, 0);
+        await_marker(&mut c, 0, 1).await;
+        assert_eq!(
+            add_retrying(&mut c, 3, &add_v3(id, pid, epoch, &[0])).await,
+            0
+        );
+        let batch = txn_batch(pid, epoch, 1, &["open0", "open1"]);
+        assert_eq!(
+            produce_code(&mut c, &txn_produce(Some(id), 0, batch)).await,
+            (0, 2)
+        );
+        broker.abandon();
+        (pid, epoch)
+    }));
+    first.shutdown_timeout(Duration::from_secs(5));
+    runtime().block_on(bounded(Duration::from_secs(30), async {
+        let broker = TestBroker::start_in(dir.path(), |_| {}).await;
+        let mut c = broker.client().await;
+        assert_eq!(
+            latest(&mut c, 0, 1).await,
+            2,
+            "the open transaction holds the LSO"
+        );
+        assert_eq!(latest(&mut c, 0, 0).await, 4);
+        assert_eq!(
+            committed_values(&mut c, 0, 0).await,
+            (vec!["committed".to_string()], 2)
+        );
+        // A new instance: InitProducerId aborts the open transaction with a fencing epoch bump
+        // (CONCURRENT_TRANSACTIONS until the abort is complete, which the client retries).
+        let req = InitProducerIdRequest::default()
+            .with_transactional_id(Some(str_bytes(id).into()))
+            .with_transaction_timeout_ms(45_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        let mut resp = c.call(5, &req).await;
+        for _ in 0..200 {
+            if resp.error_code != ResponseError::ConcurrentTransactions.code() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            resp = c.call(5, &req).await;
+        }
+        assert_eq!(resp.error_code, 0);
+        assert_eq!(resp.producer_id.0, pid);
+        assert!(resp.producer_epoch > epoch, "fenced by an epoch bump");
+        let (values, lso) = committed_values(&mut c, 0, 0).await;
+        assert_eq!(
+            values,
+            vec!["committed".to_string()],
+            "the open transaction was aborted"
+        );
+        assert_eq!(lso, 5);
+        broker.shutdown().await;
+    }));
+}
