@@ -151,6 +151,28 @@ pub struct Config {
     /// How often a broker heartbeats to the controller (`broker.heartbeat.interval.ms`).
     #[serde(rename = "broker.heartbeat.interval.ms")]
     pub broker_heartbeat_interval_ms: u64,
+    /// Fetcher tasks per source broker (`num.replica.fetchers`).
+    #[serde(rename = "num.replica.fetchers")]
+    pub num_replica_fetchers: usize,
+    /// Bytes a follower fetches per partition per request (`replica.fetch.max.bytes`).
+    #[serde(rename = "replica.fetch.max.bytes")]
+    pub replica_fetch_max_bytes: i32,
+    /// Bytes per follower fetch response (`replica.fetch.response.max.bytes`).
+    #[serde(rename = "replica.fetch.response.max.bytes")]
+    pub replica_fetch_response_max_bytes: i32,
+    /// How long a follower's fetch waits at the leader for data (`replica.fetch.wait.max.ms`).
+    #[serde(rename = "replica.fetch.wait.max.ms")]
+    pub replica_fetch_wait_max_ms: i32,
+    /// A follower not caught up for this long leaves the ISR (`replica.lag.time.max.ms`).
+    #[serde(rename = "replica.lag.time.max.ms")]
+    pub replica_lag_time_max_ms: i64,
+    /// Fewest in-sync replicas for an acks=all produce (`min.insync.replicas`; topics may override).
+    #[serde(rename = "min.insync.replicas")]
+    pub min_insync_replicas: i32,
+    /// Replication factor of `__consumer_offsets`, capped by the live brokers when it is created
+    /// (`offsets.topic.replication.factor`).
+    #[serde(rename = "offsets.topic.replication.factor")]
+    pub offsets_topic_replication_factor: i16,
     /// A broker silent this long is fenced by the controller (`broker.session.timeout.ms`).
     #[serde(rename = "broker.session.timeout.ms")]
     pub broker_session_timeout_ms: u64,
@@ -220,6 +242,13 @@ impl Default for Config {
             process_roles: "broker,controller".to_string(),
             broker_rack: None,
             broker_heartbeat_interval_ms: 2000,
+            num_replica_fetchers: 1,
+            replica_fetch_max_bytes: 1_048_576,
+            replica_fetch_response_max_bytes: 10_485_760,
+            replica_fetch_wait_max_ms: 500,
+            replica_lag_time_max_ms: 30_000,
+            min_insync_replicas: 1,
+            offsets_topic_replication_factor: 3,
             broker_session_timeout_ms: 9000,
             controller_election_timeout_ms: 1000,
             transaction_state_log_num_partitions: 50,
@@ -352,6 +381,11 @@ impl Config {
                 self.process_roles
             )));
         }
+        if self.min_insync_replicas < 1 || self.offsets_topic_replication_factor < 1 {
+            return Err(ConfigError::Invalid(
+                "min.insync.replicas and offsets.topic.replication.factor must be >= 1".into(),
+            ));
+        }
         if self.broker_session_timeout_ms <= self.broker_heartbeat_interval_ms {
             return Err(ConfigError::Invalid(
                 "broker.session.timeout.ms must exceed broker.heartbeat.interval.ms".into(),
@@ -388,6 +422,14 @@ impl Config {
             port,
             rack: self.broker_rack.clone(),
             heartbeat_interval: Duration::from_millis(self.broker_heartbeat_interval_ms),
+            replication: crate::cluster::replication::ReplicationConfig {
+                fetchers: self.num_replica_fetchers.max(1),
+                fetch_max_bytes: self.replica_fetch_max_bytes,
+                fetch_response_max_bytes: self.replica_fetch_response_max_bytes,
+                fetch_wait_max_ms: self.replica_fetch_wait_max_ms,
+                lag_time_max_ms: self.replica_lag_time_max_ms,
+                fsync: self.acks_all_fsync,
+            },
         })
     }
 
@@ -473,6 +515,7 @@ impl Config {
             max_message_bytes: self.message_max_bytes,
             flush_messages: self.log_flush_interval_messages.unwrap_or(i64::MAX),
             flush_ms: self.log_flush_interval_ms.unwrap_or(i64::MAX),
+            min_insync_replicas: self.min_insync_replicas,
             ..LogConfig::default()
         }
     }
@@ -679,6 +722,19 @@ impl serde::Serialize for SerializableConfig<'_> {
             &c.broker_heartbeat_interval_ms,
         )?;
         m.serialize_entry("broker.session.timeout.ms", &c.broker_session_timeout_ms)?;
+        m.serialize_entry("num.replica.fetchers", &c.num_replica_fetchers)?;
+        m.serialize_entry("replica.fetch.max.bytes", &c.replica_fetch_max_bytes)?;
+        m.serialize_entry(
+            "replica.fetch.response.max.bytes",
+            &c.replica_fetch_response_max_bytes,
+        )?;
+        m.serialize_entry("replica.fetch.wait.max.ms", &c.replica_fetch_wait_max_ms)?;
+        m.serialize_entry("replica.lag.time.max.ms", &c.replica_lag_time_max_ms)?;
+        m.serialize_entry("min.insync.replicas", &c.min_insync_replicas)?;
+        m.serialize_entry(
+            "offsets.topic.replication.factor",
+            &c.offsets_topic_replication_factor,
+        )?;
         m.serialize_entry(
             "controller.quorum.election.timeout.ms",
             &c.controller_election_timeout_ms,

@@ -54,15 +54,20 @@ pub async fn ensure_internal_topic(
     cluster: &Cluster,
     topic: &str,
     partitions: i32,
+    replication_factor: i16,
 ) -> Result<bool, ClusterError> {
-    if cluster.image().topics.contains_key(topic) {
+    let image = cluster.image();
+    if image.topics.contains_key(topic) {
         return Ok(false);
     }
+    // Capped by the brokers there are, so a single node (or a small dev cluster) works out of the box.
+    let live = i16::try_from(image.live_brokers().count()).unwrap_or(i16::MAX);
+    let rf = replication_factor.min(live).max(1);
     let mut configs = std::collections::BTreeMap::new();
     configs.insert("cleanup.policy".to_string(), "compact".to_string());
     configs.insert("segment.bytes".to_string(), (100 * 1024 * 1024).to_string());
     match cluster
-        .create_topic(topic, partitions, 1, configs, true, false)
+        .create_topic(topic, partitions, rf, configs, true, false)
         .await
     {
         Ok(_) => {

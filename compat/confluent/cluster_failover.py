@@ -15,7 +15,8 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cluster import Cluster, check, log  # noqa: E402
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException,  # noqa: E402
+                             Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # noqa: E402
 
 KILLS = int(os.environ.get("CLUSTER_FAILOVER_KILLS", "3"))
@@ -25,6 +26,23 @@ KILLS = int(os.environ.get("CLUSTER_FAILOVER_KILLS", "3"))
 
 def controller_seen_by(c, i, exclude=()):
     return c.controller(i, exclude)
+
+
+def create_topic_retrying(admin, name):
+    """CreateTopics through a survivor. librdkafka may fail a request in flight with _DESTROY_BROKER when
+    it drops the killed broker's handle (seen on a heavily loaded machine); like any admin tool, retry,
+    counting TOPIC_ALREADY_EXISTS after a retry as done."""
+    for attempt in range(3):
+        try:
+            admin.create_topics([NewTopic(name, 3, 1)])[name].result(30)
+            return
+        except KafkaException as e:
+            err = e.args[0]
+            if attempt > 0 and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return
+            if err.code() != KafkaError._DESTROY_BROKER or attempt == 2:
+                raise
+            log(f"create {name}: {err.str()}; retrying")
 
 
 def topic_config(admin, topic, key):
@@ -87,7 +105,7 @@ def main():
             log(f"kill {k + 1}: controller {old} SIGKILLed; node {survivor} reports controller {new} after {took:.2f}s")
             sadmin = AdminClient({"bootstrap.servers": c.bootstrap(*[i for i in c.nodes if i != old])})
             name = f"{base}-after-kill-{k}"
-            sadmin.create_topics([NewTopic(name, 3, 1)])[name].result(30)
+            create_topic_retrying(sadmin, name)
             created.append(name)
             c.start(old)
             c.wait(f"node {old} back in Metadata", lambda: len(c.metadata(survivor)["brokers"]) == 3, 30)

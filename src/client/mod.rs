@@ -1,12 +1,13 @@
 //! A small async Kafka client for the `weir` command line: bootstrap, ApiVersions negotiation, metadata
 //! and leader/coordinator routing, on kafka-protocol's codecs.
 //!
-//! This is the second user of kafka-protocol besides `protocol/` (the broker's data flow never reaches
-//! here): all client-side encoding and decoding lives in this module and `conn`, so the CLI and the
-//! admin console only see plain values and the typed messages they build.
+//! This is the second user of kafka-protocol besides `protocol/`: all client-side encoding and decoding
+//! lives in this module and `conn`, so the CLI and the admin console only see plain values and the typed
+//! messages they build. Replica fetchers (`cluster::replication::fetcher`) are clients of their leaders
+//! and use [`conn::Conn`] too.
 
 pub mod admin;
-mod conn;
+pub mod conn;
 pub mod error;
 pub mod groups;
 pub mod io;

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::image::{MetadataImage, TopicMeta};
 use super::records::MetadataRecord;
+use super::replication::Replication;
 use super::topic_config;
 use crate::log::{LogConfig, LogStore};
 
@@ -13,17 +14,25 @@ pub struct LocalReplicas {
     node_id: i32,
     store: Arc<LogStore>,
     defaults: LogConfig,
+    /// Leader and follower roles of the hosted partitions.
+    replication: Arc<Replication>,
     /// Serialises changes (a reconcile and a record's effects never interleave).
     busy: Mutex<()>,
 }
 
 impl LocalReplicas {
     /// Replicas of `node_id` in `store`; topic configs fall back to `defaults`.
-    pub fn new(node_id: i32, store: Arc<LogStore>, defaults: LogConfig) -> LocalReplicas {
+    pub fn new(
+        node_id: i32,
+        store: Arc<LogStore>,
+        defaults: LogConfig,
+        replication: Arc<Replication>,
+    ) -> LocalReplicas {
         LocalReplicas {
             node_id,
             store,
             defaults,
+            replication,
             busy: Mutex::new(()),
         }
     }
@@ -73,6 +82,7 @@ impl LocalReplicas {
                 tracing::warn!(%topic, partition = p, "partition on disk is not assigned here by the metadata; left untouched");
             }
         }
+        self.replication.apply(image);
     }
 
     /// Applies the effects of `records`, which turned `old` into `new`.
@@ -111,6 +121,22 @@ impl LocalReplicas {
                 }
                 _ => {}
             }
+        }
+        // Leadership, ISR, replica sets and broker endpoints decide who leads and who fetches from whom.
+        let roles_changed = records.iter().any(|r| {
+            matches!(
+                r,
+                MetadataRecord::PartitionChange(_)
+                    | MetadataRecord::CreateTopic { .. }
+                    | MetadataRecord::CreatePartitions { .. }
+                    | MetadataRecord::DeleteTopic { .. }
+                    | MetadataRecord::RegisterBroker(_)
+                    | MetadataRecord::FenceBroker { .. }
+                    | MetadataRecord::UnfenceBroker { .. }
+            )
+        });
+        if roles_changed {
+            self.replication.apply(new);
         }
     }
 

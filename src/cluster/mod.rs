@@ -15,6 +15,7 @@ pub mod publisher;
 pub mod quorum;
 pub mod raft;
 pub mod records;
+pub mod replication;
 pub mod rpc;
 pub mod server;
 pub mod topic_config;
@@ -90,9 +91,13 @@ impl From<ControllerError> for ClusterError {
             ControllerError::InvalidConfig(m) => ClusterError::InvalidConfig(m),
             ControllerError::UnknownTopic => ClusterError::UnknownTopic,
             ControllerError::NotController(_) => ClusterError::NoController(e.to_string()),
-            ControllerError::StaleBrokerEpoch | ControllerError::Quorum(_) => {
-                ClusterError::Quorum(e.to_string())
-            }
+            // Partition-state refusals answer brokers (AlterPartition), never clients.
+            ControllerError::StaleBrokerEpoch
+            | ControllerError::Quorum(_)
+            | ControllerError::FencedLeaderEpoch
+            | ControllerError::InvalidUpdateVersion
+            | ControllerError::IneligibleReplica(_)
+            | ControllerError::NotLeaderOrFollower => ClusterError::Quorum(e.to_string()),
         }
     }
 }
@@ -120,6 +125,8 @@ pub struct ClusterOptions {
     pub rack: Option<String>,
     /// `broker.heartbeat.interval.ms`.
     pub heartbeat_interval: Duration,
+    /// Replica fetchers and ISR settings.
+    pub replication: replication::ReplicationConfig,
 }
 
 /// This node's cluster membership and metadata.
@@ -136,6 +143,8 @@ pub struct Cluster {
     log_defaults: LogConfig,
     /// Next producer id to hand out and the end of this broker's block.
     producer_ids: std::sync::Mutex<(i64, i64)>,
+    /// Leader and follower roles of this broker's partitions.
+    replication: Arc<replication::Replication>,
     single_voter: bool,
     /// `controller.quorum.voters`, id → controller listener address.
     voters: Vec<(u64, String)>,
@@ -158,11 +167,17 @@ impl Cluster {
                 return Err(wrong_cluster(&dir, stored, &replayed.cluster_id));
             }
         }
+        let replication = replication::Replication::new(
+            options.node_id,
+            store.clone(),
+            options.replication.clone(),
+        );
         publisher
             .go_live(local::LocalReplicas::new(
                 options.node_id,
                 store.clone(),
                 log_defaults.clone(),
+                replication.clone(),
             ))
             .await;
         let client = Arc::new(ControllerClient::new(
@@ -184,6 +199,7 @@ impl Cluster {
             registration,
             options.heartbeat_interval,
         );
+        replication.link(client.clone(), lifecycle.standing(), publisher.clone());
         tokio::spawn(keep_meta_properties(
             publisher.clone(),
             dir,
@@ -201,6 +217,7 @@ impl Cluster {
             store,
             log_defaults,
             producer_ids: std::sync::Mutex::new((0, 0)),
+            replication,
             single_voter: options.quorum.voters.len() == 1,
             voters: options.quorum.voters.clone().into_iter().collect(),
         }))
@@ -318,6 +335,11 @@ impl Cluster {
     /// A partition's local log whether or not this broker leads it (coordinator state replay).
     pub fn local_partition(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
         self.store.get(topic, partition)
+    }
+
+    /// The replication manager (follower fetches reach it through the Fetch handler).
+    pub fn replication(&self) -> &Arc<replication::Replication> {
+        &self.replication
     }
 
     /// The log store holding every partition.

@@ -25,6 +25,7 @@ fn options() -> ClusterOptions {
         port: 9092,
         rack: None,
         heartbeat_interval: Duration::from_secs(2),
+        replication: Default::default(),
     }
 }
 

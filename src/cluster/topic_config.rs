@@ -51,6 +51,13 @@ pub fn log_config(
             }
             "retention.ms" => c.retention_ms = int()?,
             "retention.bytes" => c.retention_bytes = int()?,
+            "min.insync.replicas" => {
+                c.min_insync_replicas = int()
+                    .ok()
+                    .and_then(|v| i32::try_from(v).ok())
+                    .filter(|v| *v >= 1)
+                    .ok_or_else(bad)?
+            }
             "segment.bytes" => {
                 c.segment_bytes = u64::try_from(int()?)
                     .ok()
@@ -287,7 +294,11 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
             Long,
             Box::new(|c| c.min_compaction_lag_ms.to_string()),
         ),
-        ("min.insync.replicas", Int, fixed("1")),
+        (
+            "min.insync.replicas",
+            Int,
+            Box::new(|c| c.min_insync_replicas.to_string()),
+        ),
         ("preallocate", Boolean, fixed("false")),
         (
             "retention.bytes",

@@ -23,6 +23,8 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::UnknownProducerId(_) => ResponseError::UnknownProducerId,
         LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
+        LogError::NotLeader => ResponseError::NotLeaderOrFollower,
+        LogError::NotContiguous { .. } => ResponseError::CorruptMessage,
         LogError::Io(_) => {
             tracing::error!(error = %e, "log store i/o failure");
             ResponseError::KafkaStorageError

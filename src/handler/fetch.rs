@@ -37,6 +37,14 @@ const READ_COMMITTED: i8 = 1;
 
 /// Answers a Fetch, waiting for data when the request asks to.
 pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchResponse {
+    let replica = if version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    if replica >= 0 {
+        return super::fetch_replica::handle(ctx, version, req, replica).await;
+    }
     let uses_ids = version >= 13;
     let name_of = |name: &TopicName, id: Uuid| {
         if uses_ids {
@@ -56,6 +64,7 @@ pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchRes
                 partition: p.partition,
                 fetch_offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes,
+                current_leader_epoch: p.current_leader_epoch,
                 last_sent: None,
             })
         })
@@ -239,6 +248,17 @@ fn read_all(
                 continue;
             }
         };
+        if let Some(code) = epoch_error(t.current_leader_epoch, log.role_epoch().0) {
+            any_error = true;
+            let o = log.offsets();
+            out.push(
+                base.with_error_code(code)
+                    .with_high_watermark(o.high_watermark)
+                    .with_last_stable_offset(o.last_stable)
+                    .with_log_start_offset(o.log_start),
+            );
+            continue;
+        }
         // KIP-74: the first non-empty partition returns at least one whole batch even over the limits.
         let min_one = total == 0;
         let limit = (t.max_bytes.max(0) as usize).min(response_max_bytes.saturating_sub(total));
@@ -278,6 +298,19 @@ fn read_all(
         }
     }
     (out, total, any_error)
+}
+
+/// KIP-320: a request naming an older leader epoch than the partition's gets FENCED_LEADER_EPOCH (its
+/// sender must refresh metadata), a newer one UNKNOWN_LEADER_EPOCH (this broker has not caught up yet);
+/// -1 means the client does not say.
+pub fn epoch_error(requested: i32, current: i32) -> Option<i16> {
+    if requested < 0 || requested == current {
+        None
+    } else if requested < current {
+        Some(ResponseError::FencedLeaderEpoch.code())
+    } else {
+        Some(ResponseError::UnknownLeaderEpoch.code())
+    }
 }
 
 /// A read at the fetch's isolation level: read_committed stops at the LSO and names the aborted

@@ -28,6 +28,8 @@ pub struct FetchTarget {
     pub fetch_offset: i64,
     /// Per-partition byte limit.
     pub max_bytes: i32,
+    /// Leader epoch the client believes current (KIP-320), or -1.
+    pub current_leader_epoch: i32,
     /// What the client was last told: (high watermark, last stable offset, log start); None until then.
     pub last_sent: Option<(i64, i64, i64)>,
 }
@@ -134,6 +136,7 @@ impl FetchSessionCache {
                 Some(existing) => {
                     existing.fetch_offset = t.fetch_offset;
                     existing.max_bytes = t.max_bytes;
+                    existing.current_leader_epoch = t.current_leader_epoch;
                 }
                 None => {
                     session.partitions.insert(key, t);
@@ -223,6 +226,7 @@ mod tests {
             partition: p,
             fetch_offset: offset,
             max_bytes: 1024,
+            current_leader_epoch: -1,
             last_sent: None,
         }
     }

@@ -123,7 +123,9 @@ pub async fn handle(
     let creating = match internal {
         None => false,
         Some((topic, partitions)) => {
-            match ensure_internal_topic(&ctx.cluster, topic, partitions).await {
+            // `transaction.state.log.replication.factor` shares Kafka's default (3) with offsets.
+            let rf = ctx.config.offsets_topic_replication_factor;
+            match ensure_internal_topic(&ctx.cluster, topic, partitions, rf).await {
                 Ok(created) => created && !ctx.cluster.is_single_node(),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot create {topic}");

@@ -21,6 +21,7 @@ pub mod describe_transactions;
 pub mod end_txn;
 pub mod errors;
 pub mod fetch;
+pub mod fetch_replica;
 pub mod fetch_session;
 pub mod find_coordinator;
 pub mod group_common;

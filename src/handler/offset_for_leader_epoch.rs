@@ -1,5 +1,5 @@
 //! OffsetForLeaderEpoch: the end offset of a leader epoch, which the Java consumer uses to validate its
-//! position after a metadata change (KIP-320). A single node has one leader epoch per partition.
+//! position after a metadata change (KIP-320), answered from the partition's leader-epoch cache.
 
 use std::sync::Arc;
 
@@ -7,11 +7,9 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
-use kafka_protocol::ResponseError;
 
+use super::fetch::epoch_error;
 use super::{Call, Ctx, Handler, Reply};
-use crate::log::partition::LEADER_EPOCH;
-use crate::log::Offsets;
 
 /// The OffsetForLeaderEpoch handler: the versions it serves and its entry point (named once in `list.rs`).
 /// kafka-protocol 0.18 (like Kafka 4, KIP-896) decodes only v2 and later.
@@ -49,25 +47,16 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpo
                         .with_partition(p.partition)
                         .with_leader_epoch(UNDEFINED_EPOCH)
                         .with_end_offset(UNDEFINED_EPOCH_OFFSET);
-                    let (log, current) = match ctx.cluster.leader_log(&t.topic, p.partition) {
-                        Ok(log) => {
-                            let epoch = ctx
-                                .cluster
-                                .topic(&t.topic)
-                                .and_then(|m| m.partition(p.partition).map(|s| s.leader_epoch));
-                            (log, epoch.unwrap_or(LEADER_EPOCH))
-                        }
+                    let log = match ctx.cluster.leader_log(&t.topic, p.partition) {
+                        Ok(log) => log,
                         Err(e) => return answer.with_error_code(super::leadership::error_code(&e)),
                     };
-                    if let Err(e) = check_current_epoch(p.current_leader_epoch, current) {
-                        return answer.with_error_code(e.code());
+                    if let Some(code) = epoch_error(p.current_leader_epoch, log.role_epoch().0) {
+                        return answer.with_error_code(code);
                     }
-                    match end_offset_for(p.leader_epoch, current, &log.offsets()) {
-                        Some((epoch, offset)) => {
-                            answer.with_leader_epoch(epoch).with_end_offset(offset)
-                        }
-                        None => answer,
-                    }
+                    // Kafka's `LeaderEpochFileCache.endOffsetFor`, from the partition's epoch cache.
+                    let (epoch, end) = log.end_offset_for_epoch(p.leader_epoch);
+                    answer.with_leader_epoch(epoch).with_end_offset(end)
                 })
                 .collect();
             OffsetForLeaderTopicResult::default()
@@ -76,76 +65,4 @@ pub fn handle(ctx: &Ctx, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpo
         })
         .collect();
     OffsetForLeaderEpochResponse::default().with_topics(topics)
-}
-
-/// Kafka's `Partition.checkCurrentLeaderEpoch`: a caller behind the leader's epoch (`leader`, from the
-/// metadata image) is fenced, one ahead of it knows of a leader this broker has not heard of yet; -1 skips
-/// the check.
-fn check_current_epoch(current: i32, leader: i32) -> Result<(), ResponseError> {
-    if current == UNDEFINED_EPOCH {
-        Ok(())
-    } else if current < leader {
-        Err(ResponseError::FencedLeaderEpoch)
-    } else if current > leader {
-        Err(ResponseError::UnknownLeaderEpoch)
-    } else {
-        Ok(())
-    }
-}
-
-/// Kafka's `LeaderEpochFileCache.endOffsetFor`. Until partitions replicate, a partition's log never
-/// diverges: every epoch up to the current one (`leader`) ends at the log end (batches are stamped with
-/// epoch 0 and later epochs wrote nothing else), so no client ever sees a truncation that did not happen.
-/// The per-partition epoch cache (`leader-epoch-checkpoint`) comes with replication. `None` is UNDEFINED
-/// (-1, -1), answered with no error.
-fn end_offset_for(requested: i32, leader: i32, offsets: &Offsets) -> Option<(i32, i64)> {
-    if requested == UNDEFINED_EPOCH || requested > leader || requested < LEADER_EPOCH {
-        // No epoch asked, or one after the latest: Kafka knows no end for it.
-        None
-    } else {
-        Some((requested, offsets.log_end))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn offsets(log_start: i64, log_end: i64) -> Offsets {
-        Offsets {
-            log_start,
-            high_watermark: log_end,
-            last_stable: log_end,
-            log_end,
-        }
-    }
-
-    #[test]
-    fn epochs_up_to_the_current_end_at_the_log_end() {
-        let o = offsets(5, 42);
-        assert_eq!(
-            end_offset_for(LEADER_EPOCH, 0, &o),
-            Some((LEADER_EPOCH, 42))
-        );
-        // After leader changes (epoch 3 now), older epochs still end at the log end: no divergence.
-        assert_eq!(end_offset_for(0, 3, &o), Some((0, 42)));
-        assert_eq!(end_offset_for(2, 3, &o), Some((2, 42)));
-        assert_eq!(end_offset_for(3, 3, &o), Some((3, 42)));
-        assert_eq!(end_offset_for(4, 3, &o), None);
-        assert_eq!(end_offset_for(UNDEFINED_EPOCH, 3, &o), None);
-    }
-
-    #[test]
-    fn current_epoch_is_checked_against_the_leaders() {
-        assert_eq!(check_current_epoch(UNDEFINED_EPOCH, 2), Ok(()));
-        assert_eq!(check_current_epoch(2, 2), Ok(()));
-        assert_eq!(
-            check_current_epoch(3, 2),
-            Err(ResponseError::UnknownLeaderEpoch)
-        );
-        assert_eq!(
-            check_current_epoch(0, 2),
-            Err(ResponseError::FencedLeaderEpoch)
-        );
-    }
 }

@@ -51,8 +51,10 @@ pub fn handle_verified(
     refused: &[((String, i32), i16)],
 ) -> Reply<ProduceResponse> {
     let acks = req.acks;
+    let timeout_ms = req.timeout_ms;
     let now_ms = now_ms();
-    let mut waits: Vec<(Arc<PartitionLog>, i64)> = Vec::new();
+    // acks=all appends to wait for: (topic index, partition index, log, last offset).
+    let mut waits: Vec<Wait> = Vec::new();
     // Leaders named in NOT_LEADER_OR_FOLLOWER answers (KIP-951): their endpoints go in the response.
     let mut leaders = Vec::new();
     let mut topics = Vec::with_capacity(req.topic_data.len());
@@ -102,15 +104,23 @@ pub fn handle_verified(
                             } else {
                                 Durability::Written
                             };
-                            append(
-                                &log,
-                                version,
-                                records.unwrap_or_default(),
-                                now_ms,
-                                durability,
-                                resp,
-                                &mut waits,
-                            )
+                            let at = (topics.len(), partitions.len());
+                            if durability == Durability::Synced && !enough_replicas(&log) {
+                                // Kafka refuses before appending when the ISR is too small.
+                                resp.with_error_code(ResponseError::NotEnoughReplicas.code())
+                                    .with_log_start_offset(log.offsets().log_start)
+                            } else {
+                                append(
+                                    &log,
+                                    version,
+                                    records.unwrap_or_default(),
+                                    now_ms,
+                                    durability,
+                                    resp,
+                                    &mut waits,
+                                    at,
+                                )
+                            }
                         }
                     },
                 }
@@ -155,21 +165,42 @@ pub fn handle_verified(
     if waits.is_empty() {
         return Reply::Now(response);
     }
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(u64::try_from(timeout_ms.max(0)).unwrap_or(0));
     Reply::later(async move {
         let mut response = response;
-        for (log, offset) in waits {
-            if let Err(e) = log.wait_durable(offset).await {
-                let code = log_error_code(&e);
-                tracing::error!(error = %e, "fsync failed; failing the produce");
-                for t in &mut response.responses {
-                    for p in &mut t.partition_responses {
-                        p.error_code = code;
-                    }
+        for (t, p, log, offset) in waits {
+            let code = match tokio::time::timeout_at(deadline, log.wait_durable(offset)).await {
+                // Replicated (and fsynced as configured), but the ISR shrank below the minimum
+                // meanwhile: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+                Ok(Ok(())) if !enough_replicas(&log) => {
+                    ResponseError::NotEnoughReplicasAfterAppend.code()
                 }
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => {
+                    tracing::warn!(topic = log.topic(), partition = log.partition(), error = %e, "acks=all produce failed");
+                    log_error_code(&e)
+                }
+                Err(_) => ResponseError::RequestTimedOut.code(),
+            };
+            if let Some(r) = response
+                .responses
+                .get_mut(t)
+                .and_then(|t| t.partition_responses.get_mut(p))
+            {
+                r.error_code = code;
             }
         }
         response
     })
+}
+
+/// An acks=all append to wait for: topic and partition index in the response, the log, its last offset.
+type Wait = (usize, usize, Arc<PartitionLog>, i64);
+
+/// Whether the partition has `min.insync.replicas` in sync (the leader included).
+fn enough_replicas(log: &PartitionLog) -> bool {
+    log.isr_size() >= usize::try_from(log.min_insync_replicas()).unwrap_or(usize::MAX)
 }
 
 /// Why a partition's records are refused before they reach the log (Kafka's
@@ -251,6 +282,7 @@ fn refusal(resp: PartitionProduceResponse, e: &LogError) -> PartitionProduceResp
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn append(
     log: &Arc<PartitionLog>,
     version: i16,
@@ -258,7 +290,8 @@ fn append(
     now_ms: i64,
     durability: Durability,
     resp: PartitionProduceResponse,
-    waits: &mut Vec<(Arc<PartitionLog>, i64)>,
+    waits: &mut Vec<Wait>,
+    at: (usize, usize),
 ) -> PartitionProduceResponse {
     let appended = validate_records(version, &records).and_then(|()| {
         log.append_from(Origin::Client, records, now_ms)
@@ -267,7 +300,7 @@ fn append(
     match appended {
         Ok(info) => {
             if durability == Durability::Synced {
-                waits.push((log.clone(), info.last_offset));
+                waits.push((at.0, at.1, log.clone(), info.last_offset));
             }
             resp.with_base_offset(info.base_offset)
                 .with_log_append_time_ms(info.log_append_time_ms)

@@ -15,6 +15,10 @@ pub const LOG_START_FILE: &str = "log-start-offset-checkpoint";
 /// `LogCleanerManager` keeps it.
 pub const CLEANER_FILE: &str = "cleaner-offset-checkpoint";
 
+/// File holding each partition's high watermark (Kafka's `replication-offset-checkpoint`): a restarted
+/// replica never exposes records its leader had not committed.
+pub const HIGH_WATERMARK_FILE: &str = "replication-offset-checkpoint";
+
 /// Offsets per (topic, partition).
 pub type Checkpoint = HashMap<(String, i32), i64>;
 
@@ -56,6 +60,11 @@ pub fn write(dir: &Path, name: &str, entries: &[((String, i32), i64)]) -> io::Re
     for ((topic, partition), offset) in entries {
         text.push_str(&format!("{topic} {partition} {offset}\n"));
     }
+    write_text(dir, name, &text)
+}
+
+/// Replaces file `name` in `dir` with `text` atomically: temp file, fsync, rename, fsync the folder.
+pub fn write_text(dir: &Path, name: &str, text: &str) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut f = std::fs::File::create(&tmp)?;

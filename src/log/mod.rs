@@ -32,6 +32,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
 pub mod control;
+pub mod epoch_cache;
 pub mod file_cache;
 pub mod flush;
 pub mod index;
@@ -39,6 +40,7 @@ pub mod page_cache;
 pub mod partition;
 pub mod producer_state;
 pub mod recovery;
+pub mod replication;
 pub mod retention;
 pub mod segment;
 pub mod store;
@@ -98,6 +100,8 @@ pub struct LogConfig {
     /// `max.compaction.lag.ms`: a dirty record older than this is compacted whatever the dirty ratio, and
     /// on a compacted topic the active segment rolls at this age (Kafka's `LogConfig.maxSegmentMs`).
     pub max_compaction_lag_ms: i64,
+    /// `min.insync.replicas`: fewest in-sync replicas (leader included) for an acks=all produce.
+    pub min_insync_replicas: i32,
 }
 
 impl LogConfig {
@@ -134,6 +138,7 @@ impl Default for LogConfig {
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -218,6 +223,12 @@ pub enum LogError {
     UnknownProducerId(i64),
     #[error("partition is being deleted or was deleted")]
     Deleted,
+    /// This broker no longer (or does not yet) lead the partition.
+    #[error("this broker is not the partition's leader")]
+    NotLeader,
+    /// A follower was sent batches that do not continue its log.
+    #[error("batches at offset {got} do not continue the log ending at {log_end}")]
+    NotContiguous { got: i64, log_end: i64 },
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -17,15 +17,20 @@ use super::batch::{
     validate_batches, BatchHeader, BatchRecords, HEADER_LEN,
 };
 use super::checkpoint::sync_dir;
+use super::epoch_cache::EpochCache;
 use super::file_cache::FileCache;
 use super::flush::Flusher;
 use super::page_cache::PageCacheTrim;
 use super::producer_state::{write_snapshot, ProducerStateManager, Verdict};
+use super::replication::Role;
 use super::segment::{find_batch, read_batches, Segment, SegmentId};
 use super::validate::{validate_batch, Origin, PartitionName, Rules};
 use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
 
-/// Leader epoch stamped into appended batches (single node: always 0).
+mod replica;
+pub use replica::FollowerFetch;
+
+/// Leader epoch of a partition whose broker was never told another (a fresh single node).
 pub const LEADER_EPOCH: i32 = 0;
 
 /// Largest segment accepted, whatever `segment.bytes` says: index positions are 32-bit.
@@ -42,6 +47,18 @@ pub(crate) struct Inner {
     pub(crate) log_start_durable: i64,
     /// Offset of the next record appended.
     pub(crate) log_end: i64,
+    /// Records below this are committed and readable by consumers; ≤ `log_end`.
+    pub(crate) high_watermark: i64,
+    /// acks=all appends below this are answered: on every in-sync replica (and fsynced there when
+    /// `acks.all.fsync`); ≤ `high_watermark`.
+    pub(crate) acked: i64,
+    /// High watermark read from `replication-offset-checkpoint` at open: a replicated partition starts
+    /// from it when it first learns its role (a solo one never needs it).
+    pub(crate) recovered_high_watermark: Option<i64>,
+    /// This broker's role for the partition, and the leader's view of its followers.
+    pub(crate) role: Role,
+    /// First offset of each leader epoch (`leader-epoch-checkpoint`).
+    pub(crate) epochs: EpochCache,
     /// Every offset below this is fdatasynced; ≤ `log_end`.
     pub(crate) durable_offset: i64,
     /// Offset from which recovery must rescan after a crash (data and indexes below it are durable).
@@ -110,10 +127,14 @@ pub struct PartitionLog {
     file_cache: Arc<FileCache>,
     /// All mutable state; short critical sections only.
     pub(crate) inner: Mutex<Inner>,
-    /// Publishes the high watermark; every append sends, so long-polling fetches wake.
+    /// Publishes the high watermark; consumers' long-polling fetches wake on it.
     hw_tx: watch::Sender<i64>,
-    /// Publishes the durable (fsynced) offset; acks=all waiters watch it.
+    /// Publishes the log end; followers' long-polling fetches wake on it.
+    end_tx: watch::Sender<i64>,
+    /// Publishes the durable (fsynced) offset; followers wait on it before reporting progress.
     durable_tx: watch::Sender<i64>,
+    /// Publishes the acknowledgement point; acks=all waiters watch it.
+    acked_tx: watch::Sender<i64>,
     /// Bytes and records in and out since start, for metrics (relaxed atomics, one add per call).
     io: IoStats,
 }
@@ -176,8 +197,10 @@ impl PartitionLog {
     ) -> Arc<PartitionLog> {
         let active_size = inner.segments.last().map_or(0, Segment::size_bytes);
         inner.page_cache = PageCacheTrim::new(options.page_cache_window_bytes, active_size);
-        let hw = inner.log_end;
+        let hw = inner.high_watermark;
+        let end = inner.log_end;
         let durable = inner.durable_offset;
+        let acked = inner.acked;
         Arc::new_cyclic(|self_ref| PartitionLog {
             topic: topic.to_string(),
             partition,
@@ -188,7 +211,9 @@ impl PartitionLog {
             file_cache,
             inner: Mutex::new(inner),
             hw_tx: watch::channel(hw).0,
+            end_tx: watch::channel(end).0,
             durable_tx: watch::channel(durable).0,
+            acked_tx: watch::channel(acked).0,
             io: IoStats::default(),
         })
     }
@@ -238,11 +263,18 @@ impl PartitionLog {
         let bytes = records.len() as u64;
         let info = self.append_batches(origin, records, now_ms)?;
         if !info.duplicate {
-            let count = (info.last_offset - info.base_offset + 1).max(0) as u64;
-            self.io.bytes_in.fetch_add(bytes, Ordering::Relaxed);
-            self.io.records_in.fetch_add(count, Ordering::Relaxed);
+            self.count_in(
+                bytes,
+                (info.last_offset - info.base_offset + 1).max(0) as u64,
+            );
         }
         Ok(info)
+    }
+
+    /// Counts appended bytes and records for metrics.
+    fn count_in(&self, bytes: u64, records: u64) {
+        self.io.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+        self.io.records_in.fetch_add(records, Ordering::Relaxed);
     }
 
     /// Traffic counters since start.
@@ -290,6 +322,10 @@ impl PartitionLog {
             return Err(LogError::Deleted);
         }
         let base_offset = inner.log_end;
+        let Role::Leader(leader) = &inner.role else {
+            return Err(LogError::NotLeader);
+        };
+        let epoch = leader.leader_epoch;
         let controls = super::txn::control_types(&headers, &records);
         let (verdict, completed) =
             inner
@@ -318,12 +354,12 @@ impl PartitionLog {
         for (h, fix) in headers.iter_mut().zip(&fixes) {
             let len = h.total_len();
             h.base_offset = next;
-            h.partition_leader_epoch = LEADER_EPOCH;
+            h.partition_leader_epoch = epoch;
             match copied.as_mut() {
                 Some(buf) => {
                     let batch = &mut buf[pos..pos + len];
                     stamp_base_offset(batch, next);
-                    stamp_leader_epoch(batch, LEADER_EPOCH);
+                    stamp_leader_epoch(batch, epoch);
                     if log_append_time {
                         stamp_log_append_time(batch, now_ms);
                     } else if let Some(max) = *fix {
@@ -337,7 +373,7 @@ impl PartitionLog {
                     let mut header = [0u8; HEADER_LEN];
                     header.copy_from_slice(&records[pos..pos + HEADER_LEN]);
                     stamp_base_offset(&mut header, next);
-                    stamp_leader_epoch(&mut header, LEADER_EPOCH);
+                    stamp_leader_epoch(&mut header, epoch);
                     stamped.push(header);
                 }
             }
@@ -391,11 +427,12 @@ impl PartitionLog {
         if !completed.is_empty() {
             self.index_aborted(&mut inner, &completed, next);
         }
+        inner.epochs.assign(epoch, base_offset);
         inner.log_end = next;
         inner.unflushed_messages += messages;
         let flush_due = inner.unflushed_messages >= inner.config.flush_messages;
         let log_start = inner.log_start;
-        self.hw_tx.send_replace(next);
+        self.publish_marks(&mut inner);
         drop(inner);
         if flush_due {
             self.request_flush();
@@ -568,6 +605,7 @@ impl PartitionLog {
         };
         // Before the snapshot: recovery rebuilds only the aborted transactions above it.
         super::txn_index::sync_files(&self.dir, &txn_dirty)?;
+        self.write_epochs_if_dirty()?;
         for w in &work {
             w.file.sync_data()?;
             if let Some(paths) = &w.index_paths {
@@ -604,19 +642,47 @@ impl PartitionLog {
         inner.unflushed_messages = 0;
         inner.last_flush_ms = now_ms();
         let durable = inner.durable_offset;
+        self.publish_marks(&mut inner);
         drop(inner);
         self.durable_tx.send_replace(durable);
         Ok(())
     }
 
-    /// Resolves once everything up to and including `offset` is fsynced (group commit by the flusher).
-    /// Returns at once when the store option `durable_acks_all` is off.
+    /// Resolves once the append ending at `offset` may be acknowledged to an acks=all producer: held by
+    /// every in-sync replica, and fsynced on each when `acks.all.fsync` (the store option
+    /// `durable_acks_all`; group commit by the flusher). Fails if this broker stops leading meanwhile.
     pub async fn wait_durable(&self, offset: i64) -> Result<(), LogError> {
-        if !self.options.durable_acks_all {
+        let mut rx = self.acked_tx.subscribe();
+        if *rx.borrow_and_update() > offset {
             return Ok(());
         }
+        if self.options.durable_acks_all {
+            self.request_flush();
+        }
+        loop {
+            if rx.changed().await.is_err() {
+                return Err(LogError::Deleted);
+            }
+            if *rx.borrow_and_update() > offset {
+                return Ok(());
+            }
+            let inner = self.lock();
+            if let Some(e) = &inner.flush_error {
+                return Err(LogError::Io(std::io::Error::other(e.clone())));
+            }
+            if inner.closed {
+                return Err(LogError::Deleted);
+            }
+            if !matches!(inner.role, Role::Leader(_)) {
+                return Err(LogError::NotLeader);
+            }
+        }
+    }
+
+    /// Resolves once everything below `end` is fsynced here (a follower, before it reports its progress).
+    pub async fn wait_synced(&self, end: i64) -> Result<(), LogError> {
         let mut rx = self.durable_tx.subscribe();
-        if *rx.borrow_and_update() > offset {
+        if *rx.borrow_and_update() >= end {
             return Ok(());
         }
         self.request_flush();
@@ -624,7 +690,7 @@ impl PartitionLog {
             if rx.changed().await.is_err() {
                 return Err(LogError::Deleted);
             }
-            if *rx.borrow_and_update() > offset {
+            if *rx.borrow_and_update() >= end {
                 return Ok(());
             }
             let inner = self.lock();
@@ -641,15 +707,35 @@ impl PartitionLog {
     /// past the high watermark. `offset == log end` gives empty records; outside `[log start, log end]` is
     /// `OffsetOutOfRange`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        let r = self.read_whole_batches(offset, max_bytes)?;
+        let r = self.read_whole_batches(offset, max_bytes, false)?;
         self.io
             .bytes_out
             .fetch_add(r.records.len() as u64, Ordering::Relaxed);
         Ok(r)
     }
 
-    fn read_whole_batches(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+    /// Like [`read`](Self::read), but up to the log end rather than the high watermark: what a follower
+    /// copies.
+    pub fn read_for_follower(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        let r = self.read_whole_batches(offset, max_bytes, true)?;
+        self.io
+            .bytes_out
+            .fetch_add(r.records.len() as u64, Ordering::Relaxed);
+        Ok(r)
+    }
+
+    fn read_whole_batches(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        to_log_end: bool,
+    ) -> Result<ReadResult, LogError> {
         let offsets = self.offsets();
+        let upto = if to_log_end {
+            offsets.log_end
+        } else {
+            offsets.high_watermark
+        };
         if offset < offsets.log_start || offset > offsets.log_end {
             return Err(LogError::OffsetOutOfRange {
                 offset,
@@ -657,7 +743,7 @@ impl PartitionLog {
                 log_end: offsets.log_end,
             });
         }
-        if offset >= offsets.high_watermark {
+        if offset >= upto {
             return Ok(ReadResult {
                 records: Bytes::new(),
                 offsets,
@@ -696,6 +782,11 @@ impl PartitionLog {
                     header.total_len() as u64,
                     max_bytes,
                 )?;
+                let records = if upto < offsets.log_end {
+                    replica::cut_at(records, upto)
+                } else {
+                    records
+                };
                 return Ok(ReadResult { records, offsets });
             }
         }
@@ -704,11 +795,10 @@ impl PartitionLog {
     /// Current offsets.
     pub fn offsets(&self) -> Offsets {
         let inner = self.lock();
-        let high_watermark = inner.log_end;
         Offsets {
             log_start: inner.log_start,
-            high_watermark,
-            last_stable: super::txn::last_stable_offset(&inner, high_watermark),
+            high_watermark: inner.high_watermark,
+            last_stable: super::txn::last_stable_offset(&inner, inner.high_watermark),
             log_end: inner.log_end,
         }
     }

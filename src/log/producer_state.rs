@@ -513,6 +513,23 @@ pub fn delete_snapshots_below(dir: &Path, offset: i64) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Removes the snapshots taken above `offset` (the log was truncated there: they describe records that
+/// are gone, and recovery must never load them).
+pub fn delete_snapshots_above(dir: &Path, offset: i64) -> io::Result<usize> {
+    let mut removed = 0;
+    for o in list_snapshot_files(dir)?
+        .into_iter()
+        .filter(|o| *o > offset)
+    {
+        match std::fs::remove_file(snapshot_path(dir, o)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes a snapshot atomically (temp file, fsync, rename) and keeps only the newest two.
 pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> io::Result<()> {
     use std::io::Write;

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::epoch_cache::EpochCache;
 use super::file_cache::FileCache;
 use super::partition::{index_entries_max, Inner};
 use super::producer_state::{snapshot_path, ProducerStateManager};
-use super::segment::Segment;
+use super::segment::{find_batch, Segment};
 use super::txn_index::{AbortedTxn, TxnIndex};
 use super::{LogConfig, LogError};
 
@@ -24,6 +25,8 @@ pub(crate) struct LoadParams<'a> {
     pub log_start: Option<i64>,
     /// Checkpointed cleaner position (`cleaner-offset-checkpoint`).
     pub cleaner_offset: Option<i64>,
+    /// Checkpointed high watermark (`replication-offset-checkpoint`); the log end when absent.
+    pub high_watermark: Option<i64>,
     /// Settings to use (defaults until the topic config is supplied).
     pub config: LogConfig,
     /// Wall clock.
@@ -152,11 +155,26 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     } else {
         recovery_point.clamp(first_base, log_end)
     };
+    let mut epochs = EpochCache::load(dir);
+    epochs.truncate_from_end(log_end);
+    // Epochs of batches written after the last checkpoint of the cache: read back from their headers.
+    let rebuild_from = epochs
+        .entries()
+        .last()
+        .map_or(recovery_point, |e| e.1.max(recovery_point));
+    rebuild_epochs(&segments, rebuild_from, &mut epochs)?;
+
     Ok(Inner {
         segments,
         log_start,
         log_start_durable: log_start,
         log_end,
+        // Solo until told otherwise (see `PartitionLog::become_leader`): everything written is committed.
+        high_watermark: log_end,
+        acked: log_end,
+        recovered_high_watermark: p.high_watermark.map(|h| h.clamp(log_start, log_end)),
+        role: Default::default(),
+        epochs,
         durable_offset: log_end,
         recovery_point,
         producers,
@@ -178,6 +196,26 @@ pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
         page_cache: Default::default(),
         clean_at,
     })
+}
+
+/// Assigns the leader epochs of the batches from `from` to the log end (a header walk of the part written
+/// after the epoch cache was last saved; nothing after a clean shutdown).
+fn rebuild_epochs(
+    segments: &[Segment],
+    from: i64,
+    epochs: &mut EpochCache,
+) -> Result<(), LogError> {
+    for seg in segments.iter().filter(|s| s.next_offset > from) {
+        let mut offset = from.max(seg.base_offset);
+        let mut view = seg.read_view(offset)?;
+        while let Some((pos, h)) = find_batch(&view, offset)? {
+            epochs.assign(h.partition_leader_epoch, h.base_offset);
+            offset = h.next_offset();
+            view.start_pos = pos + h.total_len() as u64;
+            view.hint = None;
+        }
+    }
+    Ok(())
 }
 
 /// Removes a file that may already be gone (the folder was listed earlier; a snapshot or temp file can be

@@ -91,6 +91,7 @@ impl LogStore {
         let log_starts = checkpoint::read(&dir, LOG_START_FILE)?;
         // Entries of partitions no longer on disk are dropped by the next write.
         let cleaner_offsets = checkpoint::read(&dir, CLEANER_FILE)?;
+        let high_watermarks = checkpoint::read(&dir, checkpoint::HIGH_WATERMARK_FILE)?;
         let (flusher, flusher_thread) = Flusher::start()?;
         let files = FileCache::new(options.max_open_files);
         let options = Arc::new(options);
@@ -126,6 +127,7 @@ impl LogStore {
                 recovery_point: recovery_points.get(key).copied(),
                 log_start: log_starts.get(key).copied(),
                 cleaner_offset: cleaner_offsets.get(key).copied(),
+                high_watermark: high_watermarks.get(key).copied(),
                 config: LogConfig::default(),
                 now_ms: now,
                 producer_id_expiration_ms: options.producer_id_expiration_ms,
@@ -252,6 +254,7 @@ impl LogStore {
             recovery_point: None,
             log_start: None,
             cleaner_offset: None,
+            high_watermark: None,
             config: config.clone(),
             now_ms: now,
             producer_id_expiration_ms: self.options.producer_id_expiration_ms,
@@ -395,6 +398,16 @@ impl LogStore {
         points.sort();
         self.write_log_starts_locked()?;
         checkpoint::write(&self.options.dir, RECOVERY_POINT_FILE, &points)?;
+        let mut marks: Vec<_> = self
+            .partitions()
+            .iter()
+            .map(|p| {
+                let key = (p.topic().to_string(), p.partition());
+                (key, p.offsets().high_watermark)
+            })
+            .collect();
+        marks.sort();
+        checkpoint::write(&self.options.dir, checkpoint::HIGH_WATERMARK_FILE, &marks)?;
         self.write_cleaner_checkpoint_locked()
     }
 

@@ -150,12 +150,6 @@ fn new_topic(
     }
     let count = usize::try_from(partitions).unwrap_or(0);
     let assignments = place(image, count, 0, rf)?;
-    if rf > 1 {
-        // Until partition data replicates (cluster part 2), promising more than one copy would be a lie.
-        return Err(ControllerError::InvalidReplicationFactor(format!(
-            "Replication factor {rf} is not supported yet: this Weir version does not replicate partition data."
-        )));
-    }
     Ok(TopicMeta {
         name,
         id: Uuid::new_v4(),

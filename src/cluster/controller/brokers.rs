@@ -95,22 +95,32 @@ pub(super) fn fence(image: &MetadataImage, id: i32, epoch: i64) -> Vec<MetadataR
     records
 }
 
-/// Moves leadership of every partition `id` leads to another live in-sync replica, or to none.
-/// The broker leaves the ISR unless it is the last member (KRaft keeps the last one so the partition
-/// can come back with it, rather than electing an out-of-sync replica).
+/// Takes broker `id` out of every partition: leadership of what it leads moves to another live in-sync
+/// replica (or to none), and it leaves every ISR (Kafka's `ReplicationControlManager` on fencing), so
+/// leaders stop waiting for it before acks=all answers. The last ISR member stays (KRaft keeps it, so the
+/// partition can come back with it rather than electing an out-of-sync replica).
 fn move_leadership(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
     let mut out = Vec::new();
     for t in image.topics.values() {
         for (p, state) in t.partitions.iter().enumerate() {
-            if state.leader != id {
+            let leads = state.leader == id;
+            if !leads && !state.isr.contains(&id) {
                 continue;
             }
             let isr: Vec<i32> = state.isr.iter().copied().filter(|r| *r != id).collect();
-            let leader = isr
-                .iter()
-                .copied()
-                .find(|r| image.live_broker(*r).is_some())
-                .unwrap_or(NO_LEADER);
+            let leader = if leads {
+                Some(
+                    isr.iter()
+                        .copied()
+                        .find(|r| image.live_broker(*r).is_some())
+                        .unwrap_or(NO_LEADER),
+                )
+            } else {
+                None
+            };
+            if isr.is_empty() && !leads {
+                continue;
+            }
             let isr = if isr.is_empty() {
                 state.isr.clone()
             } else {
@@ -119,7 +129,7 @@ fn move_leadership(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
             out.push(MetadataRecord::PartitionChange(PartitionChange {
                 topic_id: t.id,
                 partition: i32::try_from(p).unwrap_or(i32::MAX),
-                leader: Some(leader),
+                leader,
                 isr: Some(isr),
             }));
         }

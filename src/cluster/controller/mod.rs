@@ -4,6 +4,7 @@
 
 mod admin;
 mod brokers;
+mod partitions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,6 +62,16 @@ pub enum ControllerRequest {
     },
     /// The quorum as the active controller sees it (Kafka's DescribeQuorum).
     DescribeQuorum,
+    /// A partition leader changes its ISR (Kafka's AlterPartition): `isr` includes the leader.
+    AlterPartition {
+        broker: i32,
+        broker_epoch: i64,
+        topic_id: uuid::Uuid,
+        partition: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        isr: Vec<i32>,
+    },
 }
 
 /// The metadata quorum's state, from the active controller (Kafka's DescribeQuorum answer).
@@ -110,6 +121,14 @@ pub enum ControllerError {
     UnknownTopic,
     #[error("stale broker epoch")]
     StaleBrokerEpoch,
+    #[error("the leader epoch of the request is not the partition's")]
+    FencedLeaderEpoch,
+    #[error("the partition epoch of the request is not the partition's")]
+    InvalidUpdateVersion,
+    #[error("{0}")]
+    IneligibleReplica(String),
+    #[error("the requesting broker does not lead the partition")]
+    NotLeaderOrFollower,
     #[error("metadata quorum: {0}")]
     Quorum(String),
 }
@@ -257,6 +276,26 @@ impl Controller {
                 let len = PRODUCER_ID_BLOCK;
                 let records = vec![MetadataRecord::ProducerIds { next: start + len }];
                 (ControllerReply::ProducerIds { start, len }, records)
+            }
+            ControllerRequest::AlterPartition {
+                broker,
+                broker_epoch,
+                topic_id,
+                partition,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => {
+                brokers::check_epoch(&image, broker, broker_epoch)?;
+                let change = partitions::AlterPartition {
+                    broker,
+                    topic_id,
+                    partition,
+                    leader_epoch,
+                    partition_epoch,
+                    isr,
+                };
+                (ControllerReply::Done, partitions::alter(&image, &change)?)
             }
             ControllerRequest::DescribeQuorum => {
                 (ControllerReply::Quorum(self.quorum_state()), Vec::new())

@@ -1,0 +1,211 @@
+//! Fetch from a follower (a request with a replica id, Kafka's `ReplicaManager.fetchMessages` for
+//! followers): reads up to the log end rather than the high watermark, checks the follower's leader epoch
+//! and its last fetched epoch (answering a diverging epoch, KIP-595, when its log parts from ours), and
+//! records its progress, which moves the high watermark and may add it to the ISR. Long-polls on the log
+//! end. Followers send full fetches (no KIP-227 session).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::select_all;
+use kafka_protocol::messages::fetch_response::{
+    EpochEndOffset, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::ResponseError;
+
+use super::errors::log_error_code;
+use super::fetch::epoch_error;
+use super::{leadership, Ctx};
+use crate::log::PartitionLog;
+
+/// One requested partition, resolved.
+struct Wanted {
+    topic: Option<String>,
+    partition: i32,
+    fetch_offset: i64,
+    current_leader_epoch: i32,
+    last_fetched_epoch: i32,
+    max_bytes: i32,
+}
+
+/// Answers a follower's fetch.
+pub async fn handle(
+    ctx: &Arc<Ctx>,
+    version: i16,
+    req: FetchRequest,
+    replica: i32,
+) -> FetchResponse {
+    let uses_ids = version >= 13;
+    let mut wanted = Vec::new();
+    let mut topics = Vec::new();
+    for t in &req.topics {
+        let name = if uses_ids {
+            ctx.cluster.topic_name(t.topic_id)
+        } else {
+            Some(t.topic.to_string())
+        };
+        topics.push((t.topic.clone(), t.topic_id, t.partitions.len()));
+        for p in &t.partitions {
+            wanted.push(Wanted {
+                topic: name.clone(),
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                current_leader_epoch: p.current_leader_epoch,
+                last_fetched_epoch: if version >= 12 {
+                    p.last_fetched_epoch
+                } else {
+                    -1
+                },
+                max_bytes: p.partition_max_bytes,
+            });
+        }
+    }
+    // The fetch offset is the follower's log end: record it first, so the high watermark moves as soon
+    // as the follower has what the producers wait for.
+    for w in &wanted {
+        if let Some(log) = w
+            .topic
+            .as_deref()
+            .and_then(|n| ctx.cluster.partition(n, w.partition))
+        {
+            let _ = ctx
+                .cluster
+                .replication()
+                .on_follower_fetch(&log, replica, w.fetch_offset);
+        }
+    }
+    let response_max = req.max_bytes.max(0) as usize;
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let results = loop {
+        let mut watchers: Vec<_> = wanted
+            .iter()
+            .filter_map(|w| {
+                w.topic
+                    .as_deref()
+                    .and_then(|n| ctx.cluster.partition(n, w.partition))
+            })
+            .map(|log| log.subscribe_end())
+            .collect();
+        let (results, bytes, answered) = read_all(ctx, &wanted, response_max);
+        let done = req.max_wait_ms <= 0
+            || bytes >= req.min_bytes.max(1) as usize
+            || answered
+            || tokio::time::Instant::now() >= deadline
+            || watchers.is_empty();
+        if done {
+            break results;
+        }
+        let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            break read_all(ctx, &wanted, response_max).0;
+        }
+    };
+    let mut results = results.into_iter();
+    let mut responses = Vec::with_capacity(topics.len());
+    for (name, id, count) in topics {
+        let mut t = FetchableTopicResponse::default();
+        if uses_ids {
+            t.topic_id = id;
+        } else {
+            t.topic = name;
+        }
+        t.partitions = results.by_ref().take(count).collect();
+        responses.push(t);
+    }
+    FetchResponse::default().with_responses(responses)
+}
+
+/// Reads every partition once; returns the answers, the record bytes, and whether any partition has
+/// something other than records to say (an error or a diverging epoch), which ends a long poll.
+fn read_all(
+    ctx: &Ctx,
+    wanted: &[Wanted],
+    response_max: usize,
+) -> (Vec<PartitionData>, usize, bool) {
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut total = 0usize;
+    let mut answered = false;
+    for w in wanted {
+        let base = PartitionData::default()
+            .with_partition_index(w.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_preferred_read_replica(BrokerId(-1))
+            .with_records(Some(Bytes::new()));
+        let log = match w
+            .topic
+            .as_deref()
+            .map(|n| ctx.cluster.leader_log(n, w.partition))
+        {
+            None => Err(ResponseError::UnknownTopicId.code()),
+            Some(Err(e)) => Err(leadership::error_code(&e)),
+            Some(Ok(log)) => Ok(log),
+        };
+        let data = log.and_then(|log| {
+            let limit = (w.max_bytes.max(0) as usize).min(response_max.saturating_sub(total));
+            read_one(&log, w, base.clone(), limit, total == 0)
+        });
+        match data {
+            Ok(d) => {
+                let len = d.records.as_ref().map_or(0, Bytes::len);
+                answered |= d.diverging_epoch.epoch >= 0 || d.error_code != 0;
+                total += len;
+                out.push(d);
+            }
+            Err(code) => {
+                answered = true;
+                out.push(base.with_error_code(code));
+            }
+        }
+    }
+    (out, total, answered)
+}
+
+/// One partition's answer.
+fn read_one(
+    log: &Arc<PartitionLog>,
+    w: &Wanted,
+    base: PartitionData,
+    limit: usize,
+    first: bool,
+) -> Result<PartitionData, i16> {
+    let (epoch, leading) = log.role_epoch();
+    if !leading {
+        return Err(ResponseError::NotLeaderOrFollower.code());
+    }
+    if let Some(code) = epoch_error(w.current_leader_epoch, epoch) {
+        return Err(code);
+    }
+    let o = log.offsets();
+    let base = base
+        .with_high_watermark(o.high_watermark)
+        .with_last_stable_offset(o.last_stable)
+        .with_log_start_offset(o.log_start);
+    if w.last_fetched_epoch >= 0 {
+        // KIP-595: where does the follower's last epoch end in our log? Before its fetch offset (or an
+        // older epoch than it has): it must truncate there first.
+        let (e, end) = log.end_offset_for_epoch(w.last_fetched_epoch);
+        if e < 0 || end < 0 {
+            return Err(ResponseError::OffsetOutOfRange.code());
+        }
+        if e < w.last_fetched_epoch || end < w.fetch_offset {
+            return Ok(base.with_diverging_epoch(
+                EpochEndOffset::default().with_epoch(e).with_end_offset(end),
+            ));
+        }
+    }
+    match log.read_for_follower(w.fetch_offset, limit.max(1)) {
+        Ok(r) => {
+            let records = if r.records.len() > limit && !first {
+                Bytes::new()
+            } else {
+                r.records
+            };
+            Ok(base.with_records(Some(records)))
+        }
+        Err(e) => Ok(base.with_error_code(log_error_code(&e))),
+    }
+}
