@@ -112,7 +112,10 @@ impl Broker {
                 TRANSACTION_STATE_TOPIC,
             )),
             Arc::new(ClusterProducerIds(cluster.clone())),
-            Arc::new(crate::group_store::UnbuiltMarkers),
+            Arc::new(crate::group_store::ClusterMarkers {
+                cluster: cluster.clone(),
+                groups: groups.clone(),
+            }),
         );
         cluster
             .add_image_listener(Arc::new(CoordinatorElections {

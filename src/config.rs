@@ -189,9 +189,9 @@ pub struct Config {
     /// Idle transactional ids are removed after this (`transactional.id.expiration.ms`).
     #[serde(rename = "transactional.id.expiration.ms")]
     pub transactional_id_expiration_ms: i64,
-    /// Weir preview: serve InitProducerId for transactional ids (ids, epochs, fencing) although
-    /// transactions themselves cannot run yet (`transaction.coordinator.enable`). Off by default, so a
-    /// transactional producer fails at once with a clear error rather than at its first send.
+    /// Serve transactional producers (`transaction.coordinator.enable`, Weir; on by default). Off, a
+    /// transactional InitProducerId is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, so such a
+    /// producer fails at once with a clear error.
     #[serde(rename = "transaction.coordinator.enable")]
     pub transaction_coordinator_enable: bool,
 }
@@ -254,7 +254,7 @@ impl Default for Config {
             transaction_state_log_num_partitions: 50,
             transaction_max_timeout_ms: 900_000,
             transactional_id_expiration_ms: 604_800_000,
-            transaction_coordinator_enable: false,
+            transaction_coordinator_enable: true,
         }
     }
 }

@@ -166,18 +166,87 @@ impl crate::txn::ProducerIdSource for ClusterProducerIds {
     }
 }
 
-/// The broker's marker writer until control batches, the LSO and read_committed exist in the log store:
-/// it refuses, so a prepared transaction (only reachable from a `__transaction_state` written elsewhere,
-/// since AddPartitionsToTxn / EndTxn are not served yet) stays prepared and is retried, never completed
-/// without its markers.
-pub struct UnbuiltMarkers;
+/// Writes transaction markers (Kafka's `TransactionMarkerChannelManager`, one round per transaction):
+/// in-process into the partitions this broker leads, with WriteTxnMarkers to the leader of the others;
+/// each append is durable before the round succeeds (Kafka writes markers with acks=all). A partition
+/// that no longer exists is skipped, as Kafka drops markers for deleted partitions. A marker in a
+/// `__consumer_offsets` partition also ends the transaction's pending offsets there (TxnOffsetCommit).
+pub struct ClusterMarkers {
+    /// Metadata and partition logs.
+    pub cluster: Arc<Cluster>,
+    /// The group coordinator holding pending transactional offsets.
+    pub groups: crate::group::GroupCoordinator,
+}
 
-impl crate::txn::MarkerWriter for UnbuiltMarkers {
-    fn write_markers(&self, _markers: crate::txn::Markers) -> crate::txn::MarkersFuture {
-        Box::pin(std::future::ready(Err(
-            "transaction markers are not written by this broker yet".to_string(),
-        )))
+impl crate::txn::MarkerWriter for ClusterMarkers {
+    fn write_markers(&self, markers: crate::txn::Markers) -> crate::txn::MarkersFuture {
+        let (cluster, groups) = (self.cluster.clone(), self.groups.clone());
+        Box::pin(async move { write_markers(&cluster, &groups, markers).await })
     }
+}
+
+async fn write_markers(
+    cluster: &Cluster,
+    groups: &crate::group::GroupCoordinator,
+    m: crate::txn::Markers,
+) -> Result<(), String> {
+    use crate::cluster::NotServed;
+    use crate::log::producer_state::ControlType;
+    let control = if m.commit {
+        ControlType::Commit
+    } else {
+        ControlType::Abort
+    };
+    let now_ms = crate::log::partition::now_ms();
+    let mut remote: Vec<(i32, Vec<(String, i32)>)> = Vec::new();
+    for (topic, partition) in &m.partitions {
+        match cluster.leader_log(topic, *partition) {
+            Ok(log) => {
+                let info = log
+                    .append_marker(m.producer_id, m.producer_epoch, 0, control, now_ms)
+                    .map_err(|e| format!("{topic}-{partition}: {e}"))?;
+                log.wait_durable(info.last_offset)
+                    .await
+                    .map_err(|e| format!("{topic}-{partition}: {e}"))?;
+                if topic == OFFSETS_TOPIC {
+                    groups
+                        .complete_txn(*partition, m.producer_id, m.commit)
+                        .await
+                        .map_err(|e| format!("{topic}-{partition}: {e}"))?;
+                }
+            }
+            Err(NotServed::Unknown) => {
+                tracing::warn!(%topic, partition, producer_id = m.producer_id,
+                    "transaction marker skipped: the partition no longer exists");
+            }
+            Err(NotServed::NotLeader { leader, .. }) => {
+                let p = (topic.clone(), *partition);
+                match remote.iter_mut().find(|(l, _)| *l == leader) {
+                    Some((_, ps)) => ps.push(p),
+                    None => remote.push((leader, vec![p])),
+                }
+            }
+        }
+    }
+    for (leader, partitions) in remote {
+        let addr = {
+            let image = cluster.image();
+            let b = image
+                .live_broker(leader)
+                .ok_or_else(|| format!("leader {leader} of a transaction partition is not live"))?;
+            format!("{}:{}", b.host, b.port)
+        };
+        crate::client::markers::write_txn_markers(
+            &addr,
+            m.producer_id,
+            m.producer_epoch,
+            m.commit,
+            0,
+            &partitions,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Topic lookups for the coordinator (commits for unknown partitions are rejected).

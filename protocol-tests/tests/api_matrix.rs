@@ -62,6 +62,12 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeQuorum, (0, 2)),
     (ApiKey::DescribeTransactions, (0, 0)),
     (ApiKey::ListTransactions, (0, 1)),
+    (ApiKey::AddPartitionsToTxn, (0, 5)),
+    (ApiKey::AddOffsetsToTxn, (0, 4)),
+    (ApiKey::EndTxn, (0, 5)),
+    (ApiKey::WriteTxnMarkers, (1, 1)),
+    (ApiKey::DescribeProducers, (0, 0)),
+    (ApiKey::TxnOffsetCommit, (0, 5)),
 ];
 
 /// Config and record-deletion APIs.
@@ -73,6 +79,9 @@ mod groups;
 /// Leader epochs, log dirs, leadership and config-resource listing.
 #[path = "api_matrix/surface.rs"]
 mod surface;
+/// Transactions end to end: markers, LSO, read_committed.
+#[path = "api_matrix/txn_data.rs"]
+mod txn_data;
 /// The transaction admin APIs.
 #[path = "api_matrix/txns.rs"]
 mod txns;
@@ -872,12 +881,12 @@ async fn matrix_init_producer_id_transactional() {
     .await;
 }
 
-/// Until transactions can run (markers, LSO, read_committed), a transactional producer is stopped at
-/// InitProducerId with a fatal error rather than failing later at its first send.
+/// With `transaction.coordinator.enable=false`, a transactional producer is stopped at InitProducerId
+/// with a fatal error rather than failing later at its first send.
 #[tokio::test]
-async fn transactional_init_is_refused_by_default() {
+async fn transactional_init_is_refused_when_switched_off() {
     bounded(Duration::from_secs(20), async {
-        let broker = TestBroker::start().await;
+        let broker = TestBroker::start_with(|c| c.transaction_coordinator_enable = false).await;
         let mut c = broker.client().await;
         for v in advertised(ApiKey::InitProducerId) {
             let req = InitProducerIdRequest::default()

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod error;
 pub mod groups;
 pub mod io;
+pub mod markers;
 pub mod murmur2;
 pub mod records;
 

@@ -7,19 +7,23 @@ use super::controller::ControllerHandle;
 use super::raft::Raft;
 use super::rpc::{read_frame, write_frame, RpcRequest, RpcResponse};
 
-/// Accepts peers until aborted.
+/// Accepts peers until aborted. Connections are served in a `JoinSet` owned by the accept task, so
+/// aborting it closes them too: a stopped node must not keep answering its peers (from a stopped Raft
+/// instance) on connections they would otherwise reuse forever.
 pub fn spawn(
     listener: TcpListener,
     raft: Raft,
     controller: ControllerHandle,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
         loop {
+            while conns.try_join_next().is_some() {}
             match listener.accept().await {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let (raft, controller) = (raft.clone(), controller.clone());
-                    tokio::spawn(async move {
+                    conns.spawn(async move {
                         if let Err(e) = serve(stream, raft, controller).await {
                             tracing::debug!(%peer, error = %e, "controller connection closed");
                         }

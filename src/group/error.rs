@@ -60,6 +60,9 @@ pub enum GroupError {
     /// OffsetDelete on a topic the group's members are subscribed to.
     #[error("group is subscribed to the topic")]
     GroupSubscribedToTopic,
+    /// OffsetFetch with `require_stable`: a transaction holds offsets for the partition not committed yet.
+    #[error("unstable offset commit")]
+    UnstableOffsetCommit,
     /// Appending to or reading `__consumer_offsets` failed.
     #[error("offsets log: {0}")]
     Storage(String),

@@ -22,6 +22,7 @@ pub mod state;
 mod stored;
 #[cfg(test)]
 mod tests;
+mod txn_offsets;
 
 use std::sync::Arc;
 

@@ -96,6 +96,8 @@ pub struct GroupShard {
     pub(super) groups: HashMap<String, ClassicGroup>,
     /// Committed offsets (replayed state).
     pub(super) offsets: Offsets,
+    /// TxnOffsetCommit offsets waiting for their transaction's marker.
+    pub(super) txn_offsets: super::txn_offsets::PendingTxnOffsets,
 }
 
 pub(super) fn ms(d: i64) -> std::time::Duration {
@@ -164,6 +166,7 @@ impl GroupShard {
             topics,
             groups: HashMap::new(),
             offsets: Offsets::new(),
+            txn_offsets: Default::default(),
         }
     }
 

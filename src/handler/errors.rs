@@ -21,6 +21,7 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         LogError::UnknownProducerId(_) => ResponseError::UnknownProducerId,
+        LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
         LogError::NotLeader => ResponseError::NotLeaderOrFollower,
         LogError::NotContiguous { .. } => ResponseError::CorruptMessage,
@@ -85,6 +86,7 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
         GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
         GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        GroupError::UnstableOffsetCommit => ResponseError::UnstableOffsetCommit,
         GroupError::Storage(msg) => {
             tracing::warn!(error = %msg, "group coordinator storage failure");
             ResponseError::CoordinatorNotAvailable

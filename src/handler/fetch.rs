@@ -7,9 +7,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::future::select_all;
 use kafka_protocol::messages::fetch_response::{
-    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use super::errors::log_error_code;
 use super::fetch_session::{FetchContext, FetchTarget, SessionError};
 use super::leadership;
 use super::{Call, Ctx, Handler, Reply};
-use crate::log::LogError;
+use crate::log::{LogError, PartitionLog, ReadResult};
 
 /// The Fetch handler: the versions it serves and its entry point (named once in `list.rs`).
 pub struct Fetch;
@@ -262,8 +262,12 @@ fn read_all(
         // KIP-74: the first non-empty partition returns at least one whole batch even over the limits.
         let min_one = total == 0;
         let limit = (t.max_bytes.max(0) as usize).min(response_max_bytes.saturating_sub(total));
-        match log.read(t.fetch_offset, limit.max(1)) {
-            Ok(r) => {
+        match read_isolated(&log, t.fetch_offset, limit.max(1), read_committed) {
+            Ok((r, aborted)) => {
+                let base = match aborted {
+                    Some(a) if !a.is_empty() => base.with_aborted_transactions(Some(a)),
+                    _ => base,
+                };
                 let records = if r.records.len() > limit && !min_one {
                     Bytes::new()
                 } else {
@@ -307,4 +311,27 @@ pub fn epoch_error(requested: i32, current: i32) -> Option<i16> {
     } else {
         Some(ResponseError::UnknownLeaderEpoch.code())
     }
+}
+
+/// A read at the fetch's isolation level: read_committed stops at the LSO and names the aborted
+/// transactions in the returned range (Kafka's `FetchIsolation.TXN_COMMITTED`).
+fn read_isolated(
+    log: &PartitionLog,
+    offset: i64,
+    max_bytes: usize,
+    read_committed: bool,
+) -> Result<(ReadResult, Option<Vec<AbortedTransaction>>), LogError> {
+    if !read_committed {
+        return log.read(offset, max_bytes).map(|r| (r, None));
+    }
+    let (r, aborted) = log.read_committed(offset, max_bytes)?;
+    let aborted = aborted
+        .into_iter()
+        .map(|a| {
+            AbortedTransaction::default()
+                .with_producer_id(ProducerId(a.producer_id))
+                .with_first_offset(a.first_offset)
+        })
+        .collect();
+    Ok((r, Some(aborted)))
 }

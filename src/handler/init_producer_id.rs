@@ -40,8 +40,8 @@ pub async fn handle(ctx: &Ctx, version: i16, req: InitProducerIdRequest) -> Init
         };
     };
     if !ctx.config.transaction_coordinator_enable {
-        // Transactions cannot run yet (no markers, LSO or read_committed): a fatal authorization error stops
-        // a transactional client at once with a clear message, instead of at its first send.
+        // Transactions switched off on this broker: a fatal authorization error stops a transactional
+        // client at once with a clear message, instead of at its first send.
         return resp.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
     }
     // v3+ (KIP-360): an instance re-initialising names the producer id and epoch it has.

@@ -86,6 +86,12 @@ handlers! {
     list_config_resources::ListConfigResources,
     describe_transactions::DescribeTransactions,
     list_transactions::ListTransactions,
+    add_partitions_to_txn::AddPartitionsToTxn,
+    add_offsets_to_txn::AddOffsetsToTxn,
+    end_txn::EndTxn,
+    write_txn_markers::WriteTxnMarkers,
+    describe_producers::DescribeProducers,
+    txn_offset_commit::TxnOffsetCommit,
 }
 
 /// The served range of an API, if served at all.
@@ -162,7 +168,10 @@ mod tests {
                 crate::txn::TRANSACTION_STATE_TOPIC,
             )),
             Arc::new(crate::group_store::ClusterProducerIds(cluster.clone())),
-            Arc::new(crate::group_store::UnbuiltMarkers),
+            Arc::new(crate::group_store::ClusterMarkers {
+                cluster: cluster.clone(),
+                groups: groups.clone(),
+            }),
         )
         .expect("txns");
         Arc::new(Ctx {

@@ -1,6 +1,8 @@
 //! Request handlers: one file per API family, mapping wire types to plain calls on the cluster, log and
 //! group layers. Handlers never touch sockets or files.
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
@@ -12,9 +14,11 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
+pub mod end_txn;
 pub mod errors;
 pub mod fetch;
 pub mod fetch_replica;
@@ -38,7 +42,10 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod partition_placement;
 pub mod produce;
+pub mod produce_txn;
 pub mod sync_group;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 #[cfg(test)]
 mod group_handler_tests;

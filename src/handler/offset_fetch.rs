@@ -34,6 +34,7 @@ async fn fetch_group(
     groups: &GroupCoordinator,
     group_id: &str,
     topics: Option<Vec<(TopicName, Vec<i32>)>>,
+    require_stable: bool,
 ) -> (Vec<(TopicName, Vec<FetchedOffset>)>, Option<GroupError>) {
     let wanted = topics.as_ref().map(|ts| {
         ts.iter()
@@ -63,7 +64,10 @@ async fn fetch_group(
                 .collect();
             (by_topic, Some(e))
         }
-        Ok(offsets) => {
+        Ok(mut offsets) => {
+            if require_stable {
+                mark_unstable(groups, group_id, &mut offsets).await;
+            }
             let mut by_topic: Vec<(TopicName, Vec<FetchedOffset>)> = Vec::new();
             for o in offsets {
                 match by_topic.iter_mut().find(|(t, _)| t.0.as_str() == o.topic) {
@@ -72,6 +76,29 @@ async fn fetch_group(
                 }
             }
             (by_topic, None)
+        }
+    }
+}
+
+/// KIP-447 `require_stable` (v7+): partitions whose offsets are pending in an open transaction answer
+/// UNSTABLE_OFFSET_COMMIT with no offset, so the consumer retries instead of starting from a stale one.
+async fn mark_unstable(groups: &GroupCoordinator, group_id: &str, offsets: &mut [FetchedOffset]) {
+    let pending = match groups.pending_txn_partitions(group_id).await {
+        Ok(p) => p,
+        Err(e) => {
+            for o in offsets.iter_mut() {
+                o.error = Some(e.clone());
+            }
+            return;
+        }
+    };
+    for o in offsets.iter_mut() {
+        if pending
+            .iter()
+            .any(|(t, p)| *t == o.topic && *p == o.partition)
+        {
+            o.offset = -1;
+            o.error = Some(GroupError::UnstableOffsetCommit);
         }
     }
 }
@@ -92,7 +119,8 @@ pub async fn handle(
                     .map(|t| (t.name, t.partition_indexes))
                     .collect()
             });
-            let (by_topic, error) = fetch_group(groups, g.group_id.0.as_str(), topics).await;
+            let (by_topic, error) =
+                fetch_group(groups, g.group_id.0.as_str(), topics, req.require_stable).await;
             let mut out = OffsetFetchResponseGroup::default();
             out.group_id = GroupId(g.group_id.0.clone());
             out.error_code = code_of(&error);
@@ -127,7 +155,8 @@ pub async fn handle(
             .map(|t| (t.name, t.partition_indexes))
             .collect()
     });
-    let (by_topic, error) = fetch_group(groups, req.group_id.0.as_str(), topics).await;
+    let (by_topic, error) =
+        fetch_group(groups, req.group_id.0.as_str(), topics, req.require_stable).await;
     if version >= 2 {
         resp.error_code = error.as_ref().map_or(0, error_code);
     }

@@ -29,12 +29,27 @@ impl Handler for Produce {
         call: &Call<'_>,
         req: ProduceRequest,
     ) -> Reply<ProduceResponse> {
-        handle(ctx, call.version, req)
+        let refused = super::produce_txn::verify(ctx, call.version, &req).await;
+        if refused.is_empty() {
+            handle(ctx, call.version, req)
+        } else {
+            handle_verified(ctx, call.version, req, &refused)
+        }
     }
 }
 
 /// Appends now (so requests on a connection are appended in order) and replies once durable as required.
 pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<ProduceResponse> {
+    handle_verified(ctx, version, req, &[])
+}
+
+/// [`handle`], with the partitions transaction verification refused (KIP-890) answered with their code.
+pub fn handle_verified(
+    ctx: &Arc<Ctx>,
+    version: i16,
+    req: ProduceRequest,
+    refused: &[((String, i32), i16)],
+) -> Reply<ProduceResponse> {
     let acks = req.acks;
     let timeout_ms = req.timeout_ms;
     let now_ms = now_ms();
@@ -52,6 +67,7 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
         };
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for p in topic.partition_data {
+            let p_index = p.index;
             let resp = PartitionProduceResponse::default()
                 .with_index(p.index)
                 .with_base_offset(-1);
@@ -74,6 +90,13 @@ pub fn handle(ctx: &Arc<Ctx>, version: i16, req: ProduceRequest) -> Reply<Produc
                                 }
                                 _ => resp,
                             }
+                        }
+                        Ok(_) if refused.iter().any(|((t, p), _)| t == name && *p == p_index) => {
+                            let code = refused
+                                .iter()
+                                .find(|((t, p), _)| t == name && *p == p_index)
+                                .map_or(0, |(_, c)| *c);
+                            resp.with_error_code(code)
                         }
                         Ok(log) => {
                             let durability = if acks == -1 {

@@ -21,6 +21,7 @@ use super::batch::{
 use super::checkpoint::sync_dir;
 use super::partition::{index_entries_max, PartitionLog};
 use super::segment::{paths, Segment};
+use super::txn_index::AbortedTxn;
 use super::LogError;
 
 /// Most distinct keys one cleaning pass indexes (16-byte hash + 8-byte offset each, so the key map stays
@@ -218,6 +219,17 @@ enum CleanedBatch {
     Removed,
 }
 
+/// Whether `h` is a data batch of a transaction that was aborted (its producer's abort marker follows it).
+fn is_aborted(h: &BatchHeader, aborted: &[AbortedTxn]) -> bool {
+    h.is_transactional()
+        && !h.is_control()
+        && aborted.iter().any(|a| {
+            a.producer_id == h.producer_id
+                && a.first_offset <= h.base_offset
+                && h.base_offset < a.last_offset
+        })
+}
+
 /// Keeps the records of one batch that are the newest for their key (per `map`) and are not tombstones
 /// older than the horizon; control batches are kept whole.
 fn clean_batch(
@@ -326,6 +338,9 @@ impl PartitionLog {
         let Some(end_offset) = candidates.last().map(|c| c.sizes.end) else {
             return Ok(0);
         };
+        // Records of aborted transactions are removed and their keys never shadow committed records
+        // (Kafka's cleaner drops aborted batches via the transaction index).
+        let aborted = self.lock().txn_index.collect(0, end_offset);
         // 1. Key map over the dirty section: newest offset per key.
         let hasher = KeyHasher::new();
         let mut map: HashMap<u128, i64> = HashMap::new();
@@ -333,7 +348,7 @@ impl PartitionLog {
         'build: for c in candidates.iter().filter(|c| c.sizes.end > first_dirty) {
             let mut full_at = None;
             for_each_batch(&c.file, c.sizes.size, |h, batch| {
-                if full_at.is_some() || h.is_control() {
+                if full_at.is_some() || h.is_control() || is_aborted(h, &aborted) {
                     return Ok(());
                 }
                 for r in BatchRecords::new(&batch)? {
@@ -369,7 +384,8 @@ impl PartitionLog {
             .clamp(1, super::partition::SEGMENT_BYTES_MAX);
         let mut freed = 0u64;
         for group in group_by_size(&sizes, max_bytes, u64::from(config.segment_index_bytes)) {
-            freed += self.clean_group(&candidates[group], &map, &hasher, tombstone_horizon_ms)?;
+            let group = &candidates[group];
+            freed += self.clean_group(group, &map, &hasher, tombstone_horizon_ms, &aborted)?;
         }
         self.lock().cleaner_checkpoint = Some(first_dirty.max(map_end.min(end_offset)));
         Ok(freed)
@@ -393,10 +409,14 @@ impl PartitionLog {
             inner.cleaner_checkpoint = Some(first_dirty);
         }
         let lag_ms = inner.config.min_compaction_lag_ms;
+        // Kafka's `firstUncleanableDirtyOffset`: never past the oldest open transaction, whose records
+        // may still be aborted.
+        let first_unstable = inner.producers.first_unstable_offset().unwrap_or(i64::MAX);
         let closed = inner
             .segments
             .windows(2)
             .take_while(|pair| pair[0].max_timestamp_ms <= now_ms.saturating_sub(lag_ms))
+            .take_while(|pair| pair[1].base_offset <= first_unstable)
             .map(|pair| {
                 let seg = &pair[0];
                 let sizes = SegmentSizes {
@@ -477,6 +497,7 @@ impl PartitionLog {
         map: &HashMap<u128, i64>,
         hasher: &KeyHasher,
         tombstone_horizon_ms: i64,
+        aborted: &[AbortedTxn],
     ) -> Result<u64, LogError> {
         let Some(first) = group.first() else {
             return Ok(0);
@@ -494,19 +515,23 @@ impl PartitionLog {
         let mut copy = || -> Result<(), LogError> {
             for c in group {
                 for_each_batch(&c.file, c.sizes.size, |h, batch| {
-                    let bytes: &[u8] =
-                        match clean_batch(h, &batch, map, hasher, tombstone_horizon_ms)? {
-                            CleanedBatch::Unchanged => &batch,
-                            CleanedBatch::Removed => {
-                                changed = true;
-                                return Ok(());
-                            }
-                            CleanedBatch::Rebuilt(b) => {
-                                changed = true;
-                                written += b.len() as u64;
-                                return out.write_all(&b).map_err(LogError::Io);
-                            }
-                        };
+                    let cleaned = if is_aborted(h, aborted) {
+                        CleanedBatch::Removed
+                    } else {
+                        clean_batch(h, &batch, map, hasher, tombstone_horizon_ms)?
+                    };
+                    let bytes: &[u8] = match cleaned {
+                        CleanedBatch::Unchanged => &batch,
+                        CleanedBatch::Removed => {
+                            changed = true;
+                            return Ok(());
+                        }
+                        CleanedBatch::Rebuilt(b) => {
+                            changed = true;
+                            written += b.len() as u64;
+                            return out.write_all(&b).map_err(LogError::Io);
+                        }
+                    };
                     written += bytes.len() as u64;
                     out.write_all(bytes).map_err(LogError::Io)
                 })?;

@@ -31,6 +31,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
+pub mod control;
 pub mod epoch_cache;
 pub mod file_cache;
 pub mod flush;
@@ -45,6 +46,8 @@ pub mod retention;
 pub mod segment;
 pub mod store;
 pub mod time_index;
+pub mod txn;
+pub mod txn_index;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -215,6 +218,8 @@ pub enum LogError {
     OutOfOrderSequence { expected: i32, got: i32 },
     #[error("producer epoch {got} is older than current {current}")]
     InvalidProducerEpoch { got: i16, current: i16 },
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
     #[error("unknown producer id {0}")]
     UnknownProducerId(i64),
     #[error("partition is being deleted or was deleted")]

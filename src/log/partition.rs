@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) recovery_point: i64,
     /// Idempotent producer state, updated atomically with appends.
     pub(crate) producers: ProducerStateManager,
+    /// Aborted transactions (`.txnindex` files), appended with abort markers.
+    pub(crate) txn_index: super::txn_index::TxnIndex,
     /// Messages appended since the last flush (`flush.messages`).
     pub(crate) unflushed_messages: i64,
     /// Wall time of the last completed flush (`flush.ms`).
@@ -324,7 +326,12 @@ impl PartitionLog {
             return Err(LogError::NotLeader);
         };
         let epoch = leader.leader_epoch;
-        let overlay = match inner.producers.validate(&headers, base_offset, now_ms)? {
+        let controls = super::txn::control_types(&headers, &records);
+        let (verdict, completed) =
+            inner
+                .producers
+                .validate_txn(&headers, &controls, base_offset, now_ms)?;
+        let overlay = match verdict {
             Verdict::Duplicate(b) => {
                 return Ok(AppendInfo {
                     base_offset: b.first_offset,
@@ -417,6 +424,9 @@ impl PartitionLog {
         }
         let trim_due = inner.page_cache.due(active_size);
         inner.producers.commit(overlay);
+        if !completed.is_empty() {
+            self.index_aborted(&mut inner, &completed, next);
+        }
         inner.epochs.assign(epoch, base_offset);
         inner.log_end = next;
         inner.unflushed_messages += messages;
@@ -562,7 +572,7 @@ impl PartitionLog {
             size: u64,
             index_paths: Option<[PathBuf; 2]>,
         }
-        let (target, work, dir_sync, snapshot) = {
+        let (target, work, dir_sync, txn_dirty, snapshot) = {
             let mut inner = self.lock();
             let target = inner.log_end;
             let n = inner.segments.len();
@@ -584,8 +594,17 @@ impl PartitionLog {
                 }
             }
             let dir_sync = std::mem::take(&mut inner.dir_needs_sync);
-            (target, work, dir_sync, inner.pending_snapshot.take())
+            let txn_dirty = inner.txn_index.take_dirty();
+            (
+                target,
+                work,
+                dir_sync,
+                txn_dirty,
+                inner.pending_snapshot.take(),
+            )
         };
+        // Before the snapshot: recovery rebuilds only the aborted transactions above it.
+        super::txn_index::sync_files(&self.dir, &txn_dirty)?;
         self.write_epochs_if_dirty()?;
         for w in &work {
             w.file.sync_data()?;
@@ -779,7 +798,7 @@ impl PartitionLog {
         Offsets {
             log_start: inner.log_start,
             high_watermark: inner.high_watermark,
-            last_stable: inner.high_watermark,
+            last_stable: super::txn::last_stable_offset(&inner, inner.high_watermark),
             log_end: inner.log_end,
         }
     }

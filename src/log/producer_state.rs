@@ -6,8 +6,13 @@
 //! newer epoch must start at sequence 0; within an epoch the first sequence must be `lastSeq + 1` (wrapping at
 //! `i32::MAX` to 0). A producer with no state (never seen, expired, or its data deleted) is accepted at any
 //! sequence, as Kafka does since 2.5 — the broker never answers `UNKNOWN_PRODUCER_ID`.
+//!
+//! Transactions (KIP-98): a producer's first transactional batch opens its transaction at that batch's
+//! first offset; the commit or abort marker (a control batch written by the coordinator) closes it. The
+//! smallest open first offset is the partition's first unstable offset, which bounds the last stable
+//! offset (LSO) read_committed consumers may read up to.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -17,8 +22,11 @@ use super::LogError;
 /// Batches remembered per producer for duplicate detection (the client's max in-flight requests).
 pub const BATCHES_CACHED: usize = 5;
 
-/// Snapshot file format version.
-const SNAPSHOT_VERSION: i16 = 1;
+/// Snapshot file format version: 2 adds each producer's open transaction (first offset, -1 if none).
+const SNAPSHOT_VERSION: i16 = 2;
+
+/// Version 1 snapshots (before transactions) are still read.
+const SNAPSHOT_VERSION_1: i16 = 1;
 
 /// Where one appended producer batch landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +50,31 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// Time of the last append (wall clock; batch max timestamp when rebuilt from the log); drives expiry.
     pub last_timestamp_ms: i64,
+    /// First offset of the producer's open transaction in this partition (Kafka's
+    /// `currentTxnFirstOffset`); `None` when none is open.
+    pub txn_first_offset: Option<i64>,
+}
+
+/// Type of a control record (the key of a transaction marker: version 0, then this as an int16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlType {
+    /// Type 0: the transaction was aborted.
+    Abort,
+    /// Type 1: the transaction was committed.
+    Commit,
+}
+
+/// A transaction closed by a marker in this partition (Kafka's `CompletedTxn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    /// The producer.
+    pub producer_id: i64,
+    /// First offset of the transaction (the marker's own offset if it wrote nothing here).
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    /// True for an abort.
+    pub aborted: bool,
 }
 
 /// Result of checking an append against producer state.
@@ -58,6 +91,8 @@ pub enum Verdict {
 pub struct ProducerStateManager {
     /// State per producer id; bounded by expiry (`producer.id.expiration.ms`).
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset → producer id (derived from `producers`, kept in step with it).
+    ongoing: BTreeMap<i64, i64>,
 }
 
 fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
@@ -93,9 +128,24 @@ impl ProducerStateManager {
         next_offset: i64,
         now_ms: i64,
     ) -> Result<Verdict, LogError> {
+        self.validate_txn(headers, &[], next_offset, now_ms)
+            .map(|(v, _)| v)
+    }
+
+    /// [`validate`](Self::validate) with the type of each control batch among `headers` (`controls[i]`
+    /// for `headers[i]`, `None` for data batches; may be empty when there is none). Also returns the
+    /// transactions the markers close.
+    pub fn validate_txn(
+        &self,
+        headers: &[BatchHeader],
+        controls: &[Option<ControlType>],
+        next_offset: i64,
+        now_ms: i64,
+    ) -> Result<(Verdict, Vec<CompletedTxn>), LogError> {
+        let mut completed = Vec::new();
         let mut overlay: Vec<(i64, ProducerEntry)> = Vec::new();
         let mut offset = next_offset;
-        for h in headers {
+        for (i, h) in headers.iter().enumerate() {
             let first_offset = offset;
             let last_offset = offset + i64::from(h.last_offset_delta);
             offset = last_offset + 1;
@@ -116,7 +166,7 @@ impl ProducerStateManager {
                         .iter()
                         .find(|b| b.first_seq == h.base_sequence && b.last_seq == last_seq)
                     {
-                        return Ok(Verdict::Duplicate(*b));
+                        return Ok((Verdict::Duplicate(*b), completed));
                     }
                 }
                 if h.producer_epoch < e.epoch {
@@ -149,54 +199,126 @@ impl ProducerStateManager {
                 epoch: h.producer_epoch,
                 batches: VecDeque::with_capacity(BATCHES_CACHED),
                 last_timestamp_ms: now_ms,
+                txn_first_offset: None,
             });
-            apply(&mut entry, h, first_offset, last_offset, now_ms);
+            let control = controls.get(i).copied().flatten();
+            if let Some(done) = apply(&mut entry, h, control, first_offset, last_offset, now_ms) {
+                completed.push(done);
+            }
             match overlay.iter_mut().find(|(p, _)| *p == pid) {
                 Some(slot) => slot.1 = entry,
                 None => overlay.push((pid, entry)),
             }
         }
-        Ok(Verdict::Append(overlay))
+        Ok((Verdict::Append(overlay), completed))
     }
 
     /// Installs entries produced by [`validate`](Self::validate) once the append is written.
     pub fn commit(&mut self, overlay: Vec<(i64, ProducerEntry)>) {
         for (pid, e) in overlay {
-            self.producers.insert(pid, e);
+            self.set(pid, e);
         }
     }
 
-    /// Recovery: applies an already stamped batch header from the log without checks.
-    pub fn replay(&mut self, h: &BatchHeader) {
-        if !h.has_producer_id() {
-            return;
+    /// Replaces one producer's entry, keeping the open-transaction map in step.
+    fn set(&mut self, pid: i64, e: ProducerEntry) {
+        let new_first = e.txn_first_offset;
+        if let Some(old) = self.producers.insert(pid, e) {
+            if let Some(first) = old.txn_first_offset.filter(|f| Some(*f) != new_first) {
+                self.ongoing.remove(&first);
+            }
         }
-        let entry = self
+        if let Some(first) = new_first {
+            self.ongoing.insert(first, pid);
+        }
+    }
+
+    /// Recovery: applies an already stamped batch header from the log without checks (`control` is the
+    /// marker type of a control batch). Returns the transaction a marker closed.
+    pub fn replay(
+        &mut self,
+        h: &BatchHeader,
+        control: Option<ControlType>,
+    ) -> Option<CompletedTxn> {
+        if !h.has_producer_id() {
+            return None;
+        }
+        let mut entry = self
             .producers
-            .entry(h.producer_id)
-            .or_insert_with(|| ProducerEntry {
+            .get(&h.producer_id)
+            .cloned()
+            .unwrap_or_else(|| ProducerEntry {
                 epoch: h.producer_epoch,
                 batches: VecDeque::with_capacity(BATCHES_CACHED),
                 last_timestamp_ms: h.max_timestamp,
+                txn_first_offset: None,
             });
         if h.producer_epoch < entry.epoch {
-            return;
+            return None;
         }
-        apply(entry, h, h.base_offset, h.last_offset(), h.max_timestamp);
+        let done = apply(
+            &mut entry,
+            h,
+            control,
+            h.base_offset,
+            h.last_offset(),
+            h.max_timestamp,
+        );
+        self.set(h.producer_id, entry);
+        done
     }
 
-    /// Forgets producers idle for at least `expiration_ms`.
-    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
+    /// True when `producer_id` has an open transaction in this partition.
+    pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
         self.producers
-            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms);
+            .get(&producer_id)
+            .is_some_and(|e| e.txn_first_offset.is_some())
     }
 
-    /// Forgets everything at or after `offset` (log truncated): drops cached batches that were cut.
+    /// Smallest first offset of an open transaction (Kafka's `firstUnstableOffset`).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// Open transactions as (producer id, first offset), oldest first.
+    pub fn ongoing(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.ongoing.iter().map(|(first, pid)| (*pid, *first))
+    }
+
+    /// All producers (DescribeProducers).
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(pid, e)| (*pid, e))
+    }
+
+    /// Forgets producers idle for at least `expiration_ms`; never one with an open transaction (Kafka's
+    /// `isProducerExpired`).
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
+        self.producers.retain(|_, e| {
+            e.txn_first_offset.is_some()
+                || now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms
+        });
+    }
+
+    /// Forgets everything at or after `offset` (log truncated): drops cached batches that were cut, and
+    /// transactions that opened there.
     pub fn truncate_after(&mut self, offset: i64) {
         for e in self.producers.values_mut() {
             e.batches.retain(|b| b.last_offset < offset);
+            if e.txn_first_offset.is_some_and(|f| f >= offset) {
+                e.txn_first_offset = None;
+            }
         }
-        self.producers.retain(|_, e| !e.batches.is_empty());
+        self.producers
+            .retain(|_, e| !e.batches.is_empty() || e.txn_first_offset.is_some());
+        self.rebuild_ongoing();
+    }
+
+    fn rebuild_ongoing(&mut self) {
+        self.ongoing = self
+            .producers
+            .iter()
+            .filter_map(|(pid, e)| e.txn_first_offset.map(|f| (f, *pid)))
+            .collect();
     }
 
     /// Serialises the state (with a CRC-32C) for a `.snapshot` file.
@@ -212,6 +334,7 @@ impl ProducerStateManager {
             body.extend_from_slice(&pid.to_be_bytes());
             body.extend_from_slice(&e.epoch.to_be_bytes());
             body.extend_from_slice(&e.last_timestamp_ms.to_be_bytes());
+            body.extend_from_slice(&e.txn_first_offset.unwrap_or(-1).to_be_bytes());
             body.push(e.batches.len() as u8);
             for b in &e.batches {
                 body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -230,7 +353,8 @@ impl ProducerStateManager {
     /// Parses a snapshot; `None` if the version, CRC or layout is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Option<ProducerStateManager> {
         let mut r = Reader { buf: bytes, pos: 0 };
-        if r.i16()? != SNAPSHOT_VERSION {
+        let version = r.i16()?;
+        if version != SNAPSHOT_VERSION && version != SNAPSHOT_VERSION_1 {
             return None;
         }
         let crc = r.u32()?;
@@ -243,6 +367,11 @@ impl ProducerStateManager {
             let pid = r.i64()?;
             let epoch = r.i16()?;
             let last_timestamp_ms = r.i64()?;
+            let txn_first_offset = if version >= SNAPSHOT_VERSION {
+                Some(r.i64()?).filter(|o| *o >= 0)
+            } else {
+                None
+            };
             let count = usize::from(r.u8()?).min(BATCHES_CACHED);
             let mut batches = VecDeque::with_capacity(count);
             for _ in 0..count {
@@ -259,27 +388,46 @@ impl ProducerStateManager {
                     epoch,
                     batches,
                     last_timestamp_ms,
+                    txn_first_offset,
                 },
             );
         }
-        Some(ProducerStateManager { producers })
+        let mut state = ProducerStateManager {
+            producers,
+            ongoing: BTreeMap::new(),
+        };
+        state.rebuild_ongoing();
+        Some(state)
     }
 }
 
+/// Applies one batch to its producer's entry (Kafka's `ProducerAppendInfo.append`): a marker closes the
+/// open transaction (returned), a transactional data batch opens one if none is open.
 fn apply(
     entry: &mut ProducerEntry,
     h: &BatchHeader,
+    control: Option<ControlType>,
     first_offset: i64,
     last_offset: i64,
     now_ms: i64,
-) {
+) -> Option<CompletedTxn> {
     if h.producer_epoch != entry.epoch {
         entry.epoch = h.producer_epoch;
         entry.batches.clear();
     }
     entry.last_timestamp_ms = entry.last_timestamp_ms.max(now_ms);
     if h.is_control() {
-        return;
+        let control = control?;
+        let first = entry.txn_first_offset.take().unwrap_or(last_offset);
+        return Some(CompletedTxn {
+            producer_id: h.producer_id,
+            first_offset: first,
+            last_offset,
+            aborted: control == ControlType::Abort,
+        });
+    }
+    if h.is_transactional() && entry.txn_first_offset.is_none() {
+        entry.txn_first_offset = Some(first_offset);
     }
     if entry.batches.len() >= BATCHES_CACHED {
         entry.batches.pop_front();
@@ -290,6 +438,7 @@ fn apply(
         first_offset,
         last_offset,
     });
+    None
 }
 
 struct Reader<'a> {

@@ -10,6 +10,7 @@ use super::file_cache::FileCache;
 use super::partition::{index_entries_max, Inner};
 use super::producer_state::{snapshot_path, ProducerStateManager};
 use super::segment::{find_batch, Segment};
+use super::txn_index::{AbortedTxn, TxnIndex};
 use super::{LogConfig, LogError};
 
 /// What the store knows about a partition before opening it.
@@ -147,8 +148,21 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
         .map_or(first_base, |s| s.next_offset.max(s.base_offset));
     let log_start = p.log_start.unwrap_or(first_base).clamp(first_base, log_end);
 
-    let producers = load_producers(dir, &segments, &snapshots, p.clean, first_base, log_end)?;
-    let mut producers = producers;
+    let mut txn_index = TxnIndex::default();
+    for seg in &segments {
+        for t in super::txn_index::read_file(dir, seg.base_offset)? {
+            txn_index.push_loaded(seg.base_offset, t);
+        }
+    }
+    let mut producers = load_producers(
+        dir,
+        &segments,
+        &snapshots,
+        p.clean,
+        first_base,
+        log_end,
+        &mut txn_index,
+    )?;
     producers.expire(p.now_ms, p.producer_id_expiration_ms);
     // After a clean shutdown the snapshot at the log end and the fsynced files are what the next clean
     // shutdown would write again, as long as nothing is appended: then it can skip them.
@@ -182,6 +196,7 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
         durable_offset: log_end,
         recovery_point,
         producers,
+        txn_index,
         unflushed_messages: 0,
         last_flush_ms: p.now_ms,
         dir_needs_sync,
@@ -245,7 +260,9 @@ fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
     Ok(())
 }
 
-/// Newest usable snapshot within `[first_base, log_end]`, then replay of batch headers after it.
+/// Newest usable snapshot within `[first_base, log_end]`, then replay of batch headers after it (and of
+/// the markers' types, read from their control batches). The aborted-transaction index is rebuilt above
+/// the snapshot from the same replay: entries there may be missing or torn after a crash.
 /// Snapshots above the log end (the log was truncated) or below the first segment (their segments were
 /// deleted, so replaying after them would miss batches) are deleted. Without a snapshot, replays from the
 /// start of the last two segments (as Kafka does) to bound startup time.
@@ -256,6 +273,7 @@ fn load_producers(
     clean: bool,
     first_base: i64,
     log_end: i64,
+    txn_index: &mut TxnIndex,
 ) -> Result<ProducerStateManager, LogError> {
     let mut state = None;
     let mut from = None;
@@ -292,14 +310,38 @@ fn load_producers(
     if clean && from == log_end {
         return Ok(state);
     }
+    let mut touched = txn_index.truncate_from(from);
     for seg in segments.iter().filter(|s| s.next_offset > from) {
         let mut view = seg.read_view(from)?;
         while let Some((at, h)) = super::segment::find_batch(&view, from)? {
             view.start_pos = at + h.total_len() as u64;
-            if h.base_offset >= from {
-                state.replay(&h);
+            if h.base_offset < from {
+                continue;
+            }
+            let control = if h.is_control() && h.has_producer_id() {
+                let len = h.total_len() as u64;
+                let batch = super::segment::read_batches(&view.file, at, view.end_pos, len, 0)?;
+                super::control::control_type(&batch)
+            } else {
+                None
+            };
+            if let Some(c) = state.replay(&h, control).filter(|c| c.aborted) {
+                let lso = state.first_unstable_offset().unwrap_or(c.last_offset + 1);
+                txn_index.push_loaded(
+                    seg.base_offset,
+                    AbortedTxn {
+                        producer_id: c.producer_id,
+                        first_offset: c.first_offset,
+                        last_offset: c.last_offset,
+                        last_stable_offset: lso,
+                    },
+                );
+                touched.insert(seg.base_offset);
             }
         }
+    }
+    for base in touched {
+        txn_index.rewrite(dir, base)?;
     }
     Ok(state)
 }

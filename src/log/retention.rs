@@ -86,6 +86,9 @@ impl PartitionLog {
                 super::remove::remove_file_paced(p)?;
             }
             delete_snapshots_below(self.dir(), outcome.first_base)?;
+            self.lock()
+                .txn_index
+                .delete_below(self.dir(), outcome.first_base)?;
             sync_dir(self.dir())?;
             tracing::info!(
                 topic = self.topic(),

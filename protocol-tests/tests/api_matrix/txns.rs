@@ -6,7 +6,7 @@ use kafka_protocol::messages::{
     DescribeTransactionsRequest, ListTransactionsRequest, TransactionalId,
 };
 
-async fn init_txn_id(c: &mut Client, id: &str) -> (i64, i16) {
+pub(crate) async fn init_txn_id(c: &mut Client, id: &str) -> (i64, i16) {
     // As clients do: find the coordinator first (this creates `__transaction_state`).
     let find = kafka_protocol::messages::FindCoordinatorRequest::default()
         .with_key(str_bytes(id))

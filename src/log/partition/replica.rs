@@ -354,10 +354,16 @@ impl PartitionLog {
             inner.active_first_timestamp = Some(first.max_timestamp);
         }
         let mut messages = 0i64;
-        for h in headers {
+        let controls = crate::log::txn::control_types(headers, &records.slice(from..));
+        let mut completed = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
             inner.epochs.assign(h.partition_leader_epoch, h.base_offset);
-            inner.producers.replay(h);
+            let control = controls.get(i).copied().flatten();
+            completed.extend(inner.producers.replay(h, control));
             messages += i64::from(h.record_count);
+        }
+        if !completed.is_empty() {
+            self.index_aborted(&mut inner, &completed, last.next_offset());
         }
         inner.log_end = last.next_offset();
         inner.unflushed_messages += messages;
@@ -430,6 +436,9 @@ impl PartitionLog {
             inner.durable_offset = inner.durable_offset.min(end);
             inner.recovery_point = inner.recovery_point.min(end);
             inner.producers.truncate_after(end);
+            for base in inner.txn_index.truncate_from(end) {
+                inner.txn_index.rewrite(self.dir(), base)?;
+            }
             inner.epochs.truncate_from_end(end);
             inner.pending_snapshot = None;
             inner.active_first_timestamp = None;
