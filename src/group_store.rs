@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::coordinator::CoordinatorError;
+use crate::group::consumer::TopicInfo;
 use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords};
 use crate::log::{LogError, PartitionLog};
@@ -171,5 +172,33 @@ impl TopicLookup for ClusterTopics {
 
     fn coordinates(&self, partition: i32) -> bool {
         self.0.partition(OFFSETS_TOPIC, partition).is_some()
+    }
+
+    fn topic_info(&self, name: &str) -> Option<TopicInfo> {
+        let image = self.0.image();
+        let t = image.topics.get(name)?;
+        Some(TopicInfo {
+            name: t.name.clone(),
+            id: t.id,
+            partitions: t.partition_count(),
+        })
+    }
+
+    fn all_topics(&self) -> Vec<TopicInfo> {
+        let image = self.0.image();
+        image
+            .topics
+            .values()
+            .filter(|t| !t.internal)
+            .map(|t| TopicInfo {
+                name: t.name.clone(),
+                id: t.id,
+                partitions: t.partition_count(),
+            })
+            .collect()
+    }
+
+    fn topic_name(&self, id: uuid::Uuid) -> Option<String> {
+        self.0.topic_name(id)
     }
 }

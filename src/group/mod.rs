@@ -10,6 +10,7 @@
 
 mod admin;
 mod classic;
+pub mod consumer;
 mod error;
 mod join;
 mod members;
@@ -43,6 +44,21 @@ pub trait TopicLookup: Send + Sync + 'static {
     /// that partition). A single coordinator coordinates everything.
     fn coordinates(&self, _partition: i32) -> bool {
         true
+    }
+    /// A topic by name, for consumer-group (KIP-848) assignments.
+    fn topic_info(&self, _name: &str) -> Option<consumer::TopicInfo> {
+        None
+    }
+    /// Every non-internal topic (regex subscriptions match against these).
+    fn all_topics(&self) -> Vec<consumer::TopicInfo> {
+        Vec::new()
+    }
+    /// The name of the topic with this id.
+    fn topic_name(&self, id: uuid::Uuid) -> Option<String> {
+        self.all_topics()
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.name)
     }
 }
 
@@ -524,6 +540,69 @@ impl GroupCoordinator {
             all.retain(|g| states.contains(&g.state));
         }
         all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        Ok(all)
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848); answers once the records it wrote are durable.
+    pub async fn consumer_heartbeat(
+        &self,
+        req: consumer::HeartbeatRequest,
+    ) -> consumer::HeartbeatResult {
+        let group_id = req.group_id.clone();
+        if group_id.is_empty() {
+            return consumer::HeartbeatResult::error(
+                GroupError::InvalidRequest,
+                "GroupId can't be empty.",
+            );
+        }
+        self.call(&group_id, |s, ctx, tx| {
+            let (reply, records) = s.consumer_heartbeat(ctx, req);
+            ctx.append(
+                records,
+                false,
+                Some(Box::new(move |_, written, _| {
+                    let _ = tx.send(match written {
+                        Ok(()) => reply,
+                        Err(e) => {
+                            consumer::HeartbeatResult::error(e.into(), "storing the group failed")
+                        }
+                    });
+                })),
+            );
+        })
+        .await
+        .unwrap_or_else(|e| consumer::HeartbeatResult::error(e, "coordinator unavailable"))
+    }
+
+    /// ConsumerGroupDescribe for one group (GROUP_ID_NOT_FOUND for unknown or classic groups).
+    pub async fn consumer_describe(&self, group_id: &str) -> consumer::GroupDescription {
+        let g = group_id.to_string();
+        let topics = self.topics.clone();
+        let partition = self.partition_for(group_id);
+        let described = if self.topics.coordinates(partition) {
+            self.runtime
+                .read(partition, move |s, _| {
+                    s.consumer_describe(&g, topics.as_ref())
+                })
+                .await
+                .map_err(GroupError::from)
+        } else {
+            Err(GroupError::NotCoordinator)
+        };
+        described.unwrap_or_else(|e| consumer::GroupDescription::not_found(group_id, e, None))
+    }
+
+    /// Consumer (KIP-848) groups across all shards with their state names, by group id.
+    pub async fn list_consumer_groups(&self) -> Result<Vec<(String, &'static str)>, GroupError> {
+        let mut all = Vec::new();
+        for partition in 0..self.runtime.partitions() {
+            all.extend(
+                self.runtime
+                    .read(partition, |s, _| s.list_consumer_groups())
+                    .await?,
+            );
+        }
+        all.sort();
         Ok(all)
     }
 

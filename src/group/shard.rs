@@ -63,6 +63,18 @@ pub enum Timer {
     Sync { group: String, id: u64 },
     /// Periodic offset-retention sweep.
     Retention,
+    /// Session expiry of a consumer-group (KIP-848) member.
+    ConsumerSession {
+        group: String,
+        member: String,
+        id: u64,
+    },
+    /// A consumer-group member's time to revoke partitions ran out.
+    ConsumerRevocation {
+        group: String,
+        member: String,
+        id: u64,
+    },
 }
 
 /// What a static member's rejoin needs once its record's append resolved (Kafka captures the same in
@@ -96,6 +108,8 @@ pub struct GroupShard {
     pub(super) groups: HashMap<String, ClassicGroup>,
     /// Committed offsets (replayed state).
     pub(super) offsets: Offsets,
+    /// The live consumer (KIP-848) groups of this partition; their records are written for the next load.
+    pub(super) consumer: HashMap<String, super::consumer::ConsumerGroup>,
 }
 
 pub(super) fn ms(d: i64) -> std::time::Duration {
@@ -139,6 +153,7 @@ impl CoordinatorShard for GroupShard {
                 self.groups.insert(group, g);
             }
         }
+        self.consumer_loaded(ctx);
         ctx.schedule_in(
             self.config.offsets_retention_check_interval_ms,
             Timer::Retention,
@@ -164,6 +179,7 @@ impl GroupShard {
             topics,
             groups: HashMap::new(),
             offsets: Offsets::new(),
+            consumer: HashMap::new(),
         }
     }
 
@@ -291,6 +307,12 @@ impl GroupShard {
                     }
                 }
                 self.put_back(g);
+            }
+            Timer::ConsumerSession { group, member, id } => {
+                self.consumer_timer(ctx, group, member, id, true)
+            }
+            Timer::ConsumerRevocation { group, member, id } => {
+                self.consumer_timer(ctx, group, member, id, false)
             }
             Timer::Retention => {
                 self.expire_offsets(ctx);

@@ -80,6 +80,13 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
         GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
         GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        GroupError::InvalidRequest => ResponseError::InvalidRequest,
+        GroupError::FencedMemberEpoch => ResponseError::FencedMemberEpoch,
+        GroupError::StaleMemberEpoch => ResponseError::StaleMemberEpoch,
+        GroupError::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId,
+        GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
+        GroupError::InvalidRegularExpression => ResponseError::InvalidRegularExpression,
+        GroupError::UnsupportedVersion => ResponseError::UnsupportedVersion,
         GroupError::Storage(msg) => {
             tracing::warn!(error = %msg, "group coordinator storage failure");
             ResponseError::CoordinatorNotAvailable
