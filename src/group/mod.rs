@@ -491,6 +491,30 @@ impl GroupCoordinator {
             .await?
     }
 
+    /// OffsetFetch v9's member check for consumer (KIP-848) groups (Kafka's `validateOffsetFetch`): a
+    /// request with a member id or epoch must name a current member at its current epoch. Classic and
+    /// unknown groups pass.
+    pub async fn check_fetch_member(
+        &self,
+        group_id: &str,
+        member_id: Option<String>,
+        member_epoch: i32,
+    ) -> Result<(), GroupError> {
+        if member_id.is_none() && member_epoch < 0 {
+            return Ok(());
+        }
+        let g = group_id.to_string();
+        let member = member_id.unwrap_or_default();
+        let check = self
+            .runtime
+            .read(self.partition_for(group_id), move |s, _| {
+                s.consumer_group(&g)
+                    .and_then(|cg| cg.validate_offset_fetch(&member, member_epoch))
+            })
+            .await?;
+        check.map_or(Ok(()), Err)
+    }
+
     /// OffsetDelete: a top-level error, or one result per partition.
     pub async fn delete_offsets(
         &self,

@@ -446,3 +446,21 @@ impl super::shard::GroupShard {
             .collect()
     }
 }
+
+impl ConsumerGroup {
+    /// Kafka's `validateOffsetFetch`: the member must exist and send its current epoch.
+    pub fn validate_offset_fetch(&self, member_id: &str, member_epoch: i32) -> Option<GroupError> {
+        match self.members.get(member_id) {
+            None => Some(GroupError::UnknownMemberId),
+            Some(m) if m.member_epoch != member_epoch => Some(GroupError::StaleMemberEpoch),
+            Some(_) => None,
+        }
+    }
+}
+
+impl super::shard::GroupShard {
+    /// The consumer group `group_id`, if it is one.
+    pub(crate) fn consumer_group(&self, group_id: &str) -> Option<&ConsumerGroup> {
+        self.consumer.get(group_id)
+    }
+}

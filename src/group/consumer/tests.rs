@@ -250,6 +250,20 @@ async fn epochs_are_checked() {
     assert_eq!(r[0].error, Some(GroupError::UnknownMemberId));
     let r = c.commit_offsets(commit(&a.id, real_epoch)).await;
     assert_eq!(r[0].error, None);
+
+    // OffsetFetch v9 likewise.
+    let fetch =
+        |member: Option<&str>, epoch| c.check_fetch_member("g", member.map(String::from), epoch);
+    assert_eq!(
+        fetch(Some(&a.id), real_epoch - 1).await,
+        Err(GroupError::StaleMemberEpoch)
+    );
+    assert_eq!(
+        fetch(Some("nobody"), real_epoch).await,
+        Err(GroupError::UnknownMemberId)
+    );
+    assert_eq!(fetch(Some(&a.id), real_epoch).await, Ok(()));
+    assert_eq!(fetch(None, -1).await, Ok(()), "admin fetches pass");
 }
 
 #[tokio::test(start_paused = true)]
