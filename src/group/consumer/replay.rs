@@ -21,6 +21,10 @@ impl GroupShard {
             self.consumer.remove(&group);
             return Ok(true);
         }
+        if value.is_none() && !self.consumer.contains_key(&group) {
+            // A tombstone for a group already gone: nothing to create.
+            return Ok(true);
+        }
         // A consumer group replaces an offsets-only classic group of the same id (as at run time).
         self.groups.remove(&group);
         let g = self
@@ -96,5 +100,47 @@ impl GroupShard {
             }
             self.consumer.insert(id, g);
         }
+    }
+}
+
+impl GroupShard {
+    /// DeleteGroups on a consumer group: only once it has no members; its offsets go with it.
+    pub(crate) fn delete_consumer_group(
+        &mut self,
+        ctx: &mut GCtx,
+        group_id: &str,
+        reply: oneshot::Sender<Result<(), GroupError>>,
+    ) {
+        if self
+            .consumer
+            .get(group_id)
+            .is_some_and(|g| !g.members.is_empty())
+        {
+            let _ = reply.send(Err(GroupError::NonEmptyGroup));
+            return;
+        }
+        let mut out: Vec<Record> = self
+            .offsets
+            .get(group_id)
+            .map(|o| {
+                o.keys()
+                    .map(|(t, p)| {
+                        (
+                            crate::group::records::encode_offset_key(group_id, t, *p),
+                            None,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.extend(records::group_tombstones(group_id));
+        tracing::info!(group = %group_id, "consumer group deleted");
+        ctx.append(
+            out,
+            true,
+            Some(Box::new(move |_: &mut GroupShard, result, _| {
+                let _ = reply.send(result.map_err(GroupError::from));
+            })),
+        );
     }
 }

@@ -264,6 +264,25 @@ async fn epochs_are_checked() {
     );
     assert_eq!(fetch(Some(&a.id), real_epoch).await, Ok(()));
     assert_eq!(fetch(None, -1).await, Ok(()), "admin fetches pass");
+
+    // DeleteGroups: refused while the member is there, then the group and its offsets go.
+    let deleted = c.delete_groups(vec!["g".into()]).await;
+    assert_eq!(deleted[0].1, Some(GroupError::NonEmptyGroup));
+    let r = c
+        .consumer_heartbeat(HeartbeatRequest {
+            group_id: "g".into(),
+            member_id: a.id.clone(),
+            member_epoch: LEAVE_EPOCH,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(r.error, None);
+    assert_eq!(c.delete_groups(vec!["g".into()]).await[0].1, None);
+    assert_eq!(
+        c.consumer_describe("g").await.error,
+        Some(GroupError::GroupIdNotFound)
+    );
+    assert!(c.fetch_offsets("g", None).await.unwrap().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
