@@ -27,6 +27,8 @@ public class GroupConsumerStatic {
       try {
         Groups.pollUntil(both, 60000, "2 members share 4 partitions", () -> Groups.coversDisjoint(both, t, 4)
             && other.assignment().size() == 2);
+        // The listener runs on a later poll than the one that updates assignment(): let it catch up.
+        Groups.pollUntil(both, 30000, "the other member's listener saw its assignment", () -> !events.isEmpty());
         Set<TopicPartition> before = new HashSet<>(s.assignment());
         Set<TopicPartition> otherBefore = new HashSet<>(other.assignment());
         List<String> settled = new ArrayList<>(events);
