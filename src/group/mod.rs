@@ -85,6 +85,12 @@ pub struct GroupConfig {
     pub offset_metadata_max_bytes: usize,
     /// How long a new member's parked JoinGroup may wait (Kafka's `NewMemberJoinTimeoutMs`).
     pub new_member_join_timeout_ms: i64,
+    /// `group.consumer.session.timeout.ms`: a consumer-protocol member is removed after this silence.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: handed to consumer-protocol members.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.assignors`: offered server-side assignors, default first.
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupConfig {
@@ -100,6 +106,12 @@ impl Default for GroupConfig {
             offsets_retention_check_interval_ms: 600_000,
             offset_metadata_max_bytes: 4096,
             new_member_join_timeout_ms: 300_000,
+            consumer_session_timeout_ms: consumer::SESSION_TIMEOUT_MS,
+            consumer_heartbeat_interval_ms: consumer::HEARTBEAT_INTERVAL_MS,
+            consumer_assignors: consumer::assignor::ASSIGNORS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
         }
     }
 }

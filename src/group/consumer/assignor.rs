@@ -11,6 +11,24 @@ use super::Assignment;
 /// The assignors this broker offers, default first (Kafka's `group.consumer.assignors` default).
 pub const ASSIGNORS: &[&str] = &["uniform", "range"];
 
+/// Parses `group.consumer.assignors`: short names or Kafka's class names, comma-separated, default first;
+/// `None` if empty or naming an assignor this broker does not have.
+pub fn parse_list(value: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let name = match item {
+            "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => "uniform",
+            "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => "range",
+            other => other,
+        };
+        if !ASSIGNORS.contains(&name) {
+            return None;
+        }
+        out.push(name.to_string());
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// One member as an assignor sees it.
 #[derive(Debug, Clone)]
 pub struct MemberSpec<'a> {

@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
-use super::assignor::{self, MemberSpec, ASSIGNORS};
+use super::assignor::{self, MemberSpec};
 use super::{
     from_wire, reconcile, to_wire, ConsumerGroup, ConsumerMember, HeartbeatRequest,
-    HeartbeatResult, MemberState, HEARTBEAT_INTERVAL_MS, LEAVE_EPOCH, SESSION_TIMEOUT_MS,
-    STATIC_LEAVE_EPOCH,
+    HeartbeatResult, MemberState, LEAVE_EPOCH, STATIC_LEAVE_EPOCH,
 };
 use crate::group::shard::*;
 
@@ -21,8 +20,8 @@ fn invalid(msg: impl Into<String>) -> (GroupError, String) {
     (GroupError::InvalidRequest, msg.into())
 }
 
-/// Kafka's `throwIfConsumerGroupHeartbeatRequestIsInvalid`.
-fn validate(req: &HeartbeatRequest) -> Result<(), (GroupError, String)> {
+/// Kafka's `throwIfConsumerGroupHeartbeatRequestIsInvalid`; `assignors` are the offered ones.
+fn validate(req: &HeartbeatRequest, assignors: &[String]) -> Result<(), (GroupError, String)> {
     if req.group_id.is_empty() {
         return Err(invalid("GroupId can't be empty."));
     }
@@ -56,10 +55,10 @@ fn validate(req: &HeartbeatRequest) -> Result<(), (GroupError, String)> {
         _ => {}
     }
     if let Some(a) = &req.server_assignor {
-        if !ASSIGNORS.contains(&a.as_str()) {
+        if !assignors.contains(a) {
             return Err((
                 GroupError::UnsupportedAssignor,
-                format!("ServerAssignor {a} is not supported. Supported assignors: {ASSIGNORS:?}."),
+                format!("ServerAssignor {a} is not supported. Supported assignors: {assignors:?}."),
             ));
         }
     }
@@ -87,7 +86,7 @@ impl GroupShard {
         req: HeartbeatRequest,
     ) -> (HeartbeatResult, Vec<Record>) {
         let mut records = Vec::new();
-        let result = validate(&req).and_then(|()| {
+        let result = validate(&req, &self.config.consumer_assignors).and_then(|()| {
             if req.member_epoch == LEAVE_EPOCH || req.member_epoch == STATIC_LEAVE_EPOCH {
                 self.consumer_leave(ctx, &req, &mut records)
             } else {
@@ -201,7 +200,12 @@ impl GroupShard {
             tracing::info!(group = %g.group_id, epoch = g.group_epoch, member = %member.member_id, is_new, "consumer group epoch bumped");
         }
         if g.group_epoch > g.assignment_epoch {
-            compute_target(g, &member.server_assignor);
+            let default = self
+                .config
+                .consumer_assignors
+                .first()
+                .map_or("uniform", String::as_str);
+            compute_target(g, &member.server_assignor, default);
             records.extend(super::records::target_records(g));
         }
         let owned = req.owned.as_deref().map(from_wire);
@@ -239,7 +243,7 @@ impl GroupShard {
         Ok(HeartbeatResult {
             member_id: member.member_id.clone(),
             member_epoch: member.member_epoch,
-            heartbeat_interval_ms: HEARTBEAT_INTERVAL_MS,
+            heartbeat_interval_ms: self.config.consumer_heartbeat_interval_ms,
             assignment: send_assignment.then(|| to_wire(&member.assigned)),
             ..Default::default()
         })
@@ -313,7 +317,7 @@ impl GroupShard {
         let id = ctx.next_id();
         m.session_timer_id = id;
         ctx.schedule_in(
-            i64::from(SESSION_TIMEOUT_MS),
+            i64::from(self.config.consumer_session_timeout_ms),
             Timer::ConsumerSession {
                 group: g.group_id.clone(),
                 member: member.to_string(),
@@ -548,11 +552,11 @@ pub(crate) fn remove_member(g: &mut ConsumerGroup, member_id: &str) -> Vec<Recor
 }
 
 /// Recomputes the target assignment for the current group epoch (Kafka's `TargetAssignmentBuilder`).
-fn compute_target(g: &mut ConsumerGroup, preferred: &Option<String>) {
+fn compute_target(g: &mut ConsumerGroup, preferred: &Option<String>, default: &str) {
     let assignor = preferred
         .clone()
         .or_else(|| g.members.values().find_map(|m| m.server_assignor.clone()))
-        .unwrap_or_else(|| ASSIGNORS[0].to_string());
+        .unwrap_or_else(|| default.to_string());
     let topics: BTreeMap<Uuid, i32> = g.subscription_metadata.values().copied().collect();
     let regexes: BTreeMap<&str, Option<regex::Regex>> = g
         .members

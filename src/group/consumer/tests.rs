@@ -386,3 +386,43 @@ async fn groups_are_rebuilt_from_their_records() {
         before.group_epoch
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn configured_assignors_and_intervals_apply() {
+    let topics = Arc::new(Topics::default());
+    topics.add("t", 4);
+    let log = Arc::new(InMemoryOffsetsLog::new());
+    let config = GroupConfig {
+        consumer_assignors: vec!["range".into()],
+        consumer_heartbeat_interval_ms: 700,
+        consumer_session_timeout_ms: 2_000,
+        ..GroupConfig::default()
+    };
+    let c = GroupCoordinator::start(config, log.clone(), Arc::new(topics.clone())).unwrap();
+    let mut uniform = join("g", &["t"]);
+    uniform.server_assignor = Some("uniform".into());
+    assert_eq!(
+        c.consumer_heartbeat(uniform).await.error,
+        Some(GroupError::UnsupportedAssignor)
+    );
+    let r = c.consumer_heartbeat(join("g", &["t"])).await;
+    assert_eq!(r.heartbeat_interval_ms, 700);
+    assert_eq!(c.consumer_describe("g").await.assignor_name, "range");
+    tokio::time::advance(std::time::Duration::from_millis(2_100)).await;
+    tokio::task::yield_now().await;
+    assert!(
+        c.consumer_describe("g").await.members.is_empty(),
+        "session of 2 s"
+    );
+}
+
+#[test]
+fn assignor_list_parses_names_and_kafka_class_names() {
+    use super::assignor::parse_list;
+    assert_eq!(
+        parse_list("range, org.apache.kafka.coordinator.group.assignor.UniformAssignor"),
+        Some(vec!["range".to_string(), "uniform".to_string()])
+    );
+    assert_eq!(parse_list(""), None);
+    assert_eq!(parse_list("uniform,sticky"), None);
+}
