@@ -180,9 +180,10 @@ impl GroupShard {
             tracing::info!(group = %g.group_id, old = %old, new = %member.member_id, "static member rejoined");
             records.extend(super::records::member_tombstones(&g.group_id, old));
             g.members.remove(old);
-            g.target
-                .remove(old)
-                .map(|t| g.target.insert(member.member_id.clone(), t));
+            if let Some(t) = g.target.remove(old) {
+                g.target.insert(member.member_id.clone(), t);
+            }
+            records.extend(super::records::target_member_record(g, &member.member_id));
         }
         if let Some(i) = &member.instance_id {
             g.static_members.insert(i.clone(), member.member_id.clone());

@@ -149,6 +149,15 @@ pub fn target_records(g: &ConsumerGroup) -> Vec<Record> {
     out
 }
 
+/// One member's target-assignment record (a static member's new incarnation inherits its target).
+pub fn target_member_record(g: &ConsumerGroup, member_id: &str) -> Option<Record> {
+    let a = g.target.get(member_id)?;
+    Some((
+        key(TARGET_MEMBER, &g.group_id, Some(member_id)),
+        value(|b| put_assignment(b, a)),
+    ))
+}
+
 /// A member's metadata and current-assignment records.
 pub fn member_records(g: &ConsumerGroup, member_id: &str) -> Vec<Record> {
     let Some(m) = g.members.get(member_id) else {

@@ -318,6 +318,11 @@ async fn static_member_restarts_without_a_rebalance() {
         epoch_before,
         "no rebalance"
     );
+    // The replacement survives a reload with its inherited target.
+    let described = c.consumer_describe("g").await;
+    c.shutdown().await;
+    let c = start(&topics, &log);
+    assert_eq!(c.consumer_describe("g").await, described);
     // While a2 is live, another incarnation is refused.
     assert_eq!(
         c.consumer_heartbeat(req).await.error,
