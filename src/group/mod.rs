@@ -524,6 +524,9 @@ impl GroupCoordinator {
                     .and_then(|cg| cg.validate_offset_fetch(&member, member_epoch))
             })
             .await?;
+        if let Some(e) = &check {
+            tracing::debug!(group = %group_id, member_epoch, error = %e, "offset fetch refused");
+        }
         check.map_or(Ok(()), Err)
     }
 
