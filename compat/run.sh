@@ -33,7 +33,7 @@ WORK="$COMPAT/.work"
 CLIENTS=(java confluent kafka-python kafkajs kcat cli)
 
 export COMPAT_STATE="$WORK/state"
-export WEIR_BIN="$ROOT/target/release/weir"
+export WEIR_BIN="${WEIR_BIN:-$ROOT/target/release/weir}"
 export WEIR_BROKER="$COMPAT/lib/broker.sh"
 
 rm -rf "$WORK/logs" "$COMPAT_STATE" "$WORK/tmp"

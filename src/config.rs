@@ -129,6 +129,16 @@ pub struct Config {
     /// Largest session timeout a member may ask for (`group.max.session.timeout.ms`).
     #[serde(rename = "group.max.session.timeout.ms")]
     pub group_max_session_timeout_ms: i32,
+    /// Session timeout of consumer-protocol (KIP-848) members (`group.consumer.session.timeout.ms`).
+    #[serde(rename = "group.consumer.session.timeout.ms")]
+    pub group_consumer_session_timeout_ms: i32,
+    /// Heartbeat interval handed to consumer-protocol members (`group.consumer.heartbeat.interval.ms`).
+    #[serde(rename = "group.consumer.heartbeat.interval.ms")]
+    pub group_consumer_heartbeat_interval_ms: i32,
+    /// Server-side assignors offered to consumer-protocol groups, default first (`group.consumer.assignors`:
+    /// `uniform`, `range`, or Kafka's class names for them).
+    #[serde(rename = "group.consumer.assignors")]
+    pub group_consumer_assignors: String,
     /// Partitions of `__consumer_offsets` (`offsets.topic.num.partitions`).
     #[serde(rename = "offsets.topic.num.partitions")]
     pub offsets_topic_num_partitions: i32,
@@ -235,6 +245,9 @@ impl Default for Config {
             group_initial_rebalance_delay_ms: 3000,
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
+            group_consumer_session_timeout_ms: 45_000,
+            group_consumer_heartbeat_interval_ms: 5_000,
+            group_consumer_assignors: "uniform,range".to_string(),
             offsets_topic_num_partitions: 50,
             offsets_retention_minutes: 7 * 24 * 60,
             controller_listen: None,
@@ -386,6 +399,20 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "min.insync.replicas and offsets.topic.replication.factor must be >= 1".into(),
             ));
+        }
+        if self.group_consumer_heartbeat_interval_ms < 1
+            || self.group_consumer_session_timeout_ms <= self.group_consumer_heartbeat_interval_ms
+        {
+            return Err(ConfigError::Invalid(
+                "group.consumer.session.timeout.ms must exceed group.consumer.heartbeat.interval.ms (>= 1)"
+                    .into(),
+            ));
+        }
+        if crate::group::consumer::assignor::parse_list(&self.group_consumer_assignors).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "group.consumer.assignors {:?}: a non-empty list of uniform, range",
+                self.group_consumer_assignors
+            )));
         }
         if self.broker_session_timeout_ms <= self.broker_heartbeat_interval_ms {
             return Err(ConfigError::Invalid(
@@ -553,6 +580,12 @@ impl Config {
             group_min_session_timeout_ms: self.group_min_session_timeout_ms,
             group_max_session_timeout_ms: self.group_max_session_timeout_ms,
             group_initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
+            consumer_session_timeout_ms: self.group_consumer_session_timeout_ms,
+            consumer_heartbeat_interval_ms: self.group_consumer_heartbeat_interval_ms,
+            consumer_assignors: crate::group::consumer::assignor::parse_list(
+                &self.group_consumer_assignors,
+            )
+            .unwrap_or_else(|| vec!["uniform".into(), "range".into()]),
             offsets_retention_ms: self.offsets_retention_minutes.saturating_mul(60_000),
             ..crate::group::GroupConfig::default()
         }
@@ -728,6 +761,15 @@ impl serde::Serialize for SerializableConfig<'_> {
             "group.max.session.timeout.ms",
             &c.group_max_session_timeout_ms,
         )?;
+        m.serialize_entry(
+            "group.consumer.session.timeout.ms",
+            &c.group_consumer_session_timeout_ms,
+        )?;
+        m.serialize_entry(
+            "group.consumer.heartbeat.interval.ms",
+            &c.group_consumer_heartbeat_interval_ms,
+        )?;
+        m.serialize_entry("group.consumer.assignors", &c.group_consumer_assignors)?;
         m.serialize_entry(
             "offsets.topic.num.partitions",
             &c.offsets_topic_num_partitions,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::cluster::publisher::ImageListener;
 use crate::cluster::{Cluster, ClusterError, MetadataImage};
 use crate::coordinator::CoordinatorError;
+use crate::group::consumer::TopicInfo;
 use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords};
 use crate::log::{LogError, PartitionLog};
@@ -257,6 +258,34 @@ impl TopicLookup for ClusterTopics {
         self.0
             .topic(topic)
             .is_some_and(|t| (0..t.partition_count()).contains(&partition))
+    }
+
+    fn topic_info(&self, name: &str) -> Option<TopicInfo> {
+        let image = self.0.image();
+        let t = image.topics.get(name)?;
+        Some(TopicInfo {
+            name: t.name.clone(),
+            id: t.id,
+            partitions: t.partition_count(),
+        })
+    }
+
+    fn all_topics(&self) -> Vec<TopicInfo> {
+        let image = self.0.image();
+        image
+            .topics
+            .values()
+            .filter(|t| !t.internal)
+            .map(|t| TopicInfo {
+                name: t.name.clone(),
+                id: t.id,
+                partitions: t.partition_count(),
+            })
+            .collect()
+    }
+
+    fn topic_name(&self, id: uuid::Uuid) -> Option<String> {
+        self.0.topic_name(id)
     }
 }
 

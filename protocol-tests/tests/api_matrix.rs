@@ -54,6 +54,8 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeGroups, (0, 6)),
     (ApiKey::ListGroups, (0, 5)),
     (ApiKey::DeleteGroups, (0, 2)),
+    (ApiKey::ConsumerGroupHeartbeat, (0, 1)),
+    (ApiKey::ConsumerGroupDescribe, (0, 1)),
     (ApiKey::OffsetForLeaderEpoch, (2, 4)),
     (ApiKey::DescribeLogDirs, (1, 4)),
     (ApiKey::ListPartitionReassignments, (0, 0)),
@@ -73,6 +75,9 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
 /// Config and record-deletion APIs.
 #[path = "api_matrix/configs.rs"]
 mod configs;
+/// The KIP-848 consumer-group APIs.
+#[path = "api_matrix/consumer_groups.rs"]
+mod consumer_groups;
 /// The classic group APIs.
 #[path = "api_matrix/groups.rs"]
 mod groups;

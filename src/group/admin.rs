@@ -9,6 +9,9 @@ impl GroupShard {
         group_id: &str,
         reply: oneshot::Sender<Result<(), GroupError>>,
     ) {
+        if self.consumer.contains_key(group_id) {
+            return self.delete_consumer_group(ctx, group_id, reply);
+        }
         let Some(mut g) = self.groups.remove(group_id) else {
             let _ = reply.send(Err(GroupError::GroupIdNotFound));
             return;

@@ -63,6 +63,27 @@ pub enum GroupError {
     /// OffsetFetch with `require_stable`: a transaction holds offsets for the partition not committed yet.
     #[error("unstable offset commit")]
     UnstableOffsetCommit,
+    /// A request field breaks the protocol's rules (KIP-848 heartbeat validation).
+    #[error("invalid request")]
+    InvalidRequest,
+    /// The consumer-group member's epoch is fenced (ahead of or behind the coordinator's).
+    #[error("fenced member epoch")]
+    FencedMemberEpoch,
+    /// An offset commit or fetch from a consumer-group member at an old epoch.
+    #[error("stale member epoch")]
+    StaleMemberEpoch,
+    /// A static member's instance id is still held by a live member.
+    #[error("unreleased instance id")]
+    UnreleasedInstanceId,
+    /// The requested server-side assignor is not offered.
+    #[error("unsupported assignor")]
+    UnsupportedAssignor,
+    /// The subscription regex does not compile.
+    #[error("invalid regular expression")]
+    InvalidRegularExpression,
+    /// A consumer-group member used an API version older than the protocol requires.
+    #[error("unsupported version")]
+    UnsupportedVersion,
     /// Appending to or reading `__consumer_offsets` failed.
     #[error("offsets log: {0}")]
     Storage(String),

@@ -16,6 +16,10 @@ impl GroupShard {
         if req.group_id.is_empty() {
             return fail(reply, &req.member_id, GroupError::InvalidGroupId);
         }
+        // A consumer (KIP-848) group does not take classic members (no online migration here).
+        if self.consumer.contains_key(&req.group_id) {
+            return fail(reply, &req.member_id, GroupError::InconsistentGroupProtocol);
+        }
         if req.session_timeout_ms < self.config.group_min_session_timeout_ms
             || req.session_timeout_ms > self.config.group_max_session_timeout_ms
         {

@@ -10,6 +10,7 @@
 
 mod admin;
 mod classic;
+pub mod consumer;
 mod error;
 mod join;
 mod members;
@@ -40,6 +41,21 @@ use shard::GroupShard;
 pub trait TopicLookup: Send + Sync + 'static {
     /// Whether `topic` has a partition `partition`.
     fn partition_exists(&self, topic: &str, partition: i32) -> bool;
+    /// A topic by name, for consumer-group (KIP-848) assignments.
+    fn topic_info(&self, _name: &str) -> Option<consumer::TopicInfo> {
+        None
+    }
+    /// Every non-internal topic (regex subscriptions match against these).
+    fn all_topics(&self) -> Vec<consumer::TopicInfo> {
+        Vec::new()
+    }
+    /// The name of the topic with this id.
+    fn topic_name(&self, id: uuid::Uuid) -> Option<String> {
+        self.all_topics()
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.name)
+    }
 }
 
 /// Coordinator settings, with Kafka's broker-config names and defaults.
@@ -65,6 +81,12 @@ pub struct GroupConfig {
     pub offset_metadata_max_bytes: usize,
     /// How long a new member's parked JoinGroup may wait (Kafka's `NewMemberJoinTimeoutMs`).
     pub new_member_join_timeout_ms: i64,
+    /// `group.consumer.session.timeout.ms`: a consumer-protocol member is removed after this silence.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: handed to consumer-protocol members.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.assignors`: offered server-side assignors, default first.
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupConfig {
@@ -80,6 +102,12 @@ impl Default for GroupConfig {
             offsets_retention_check_interval_ms: 600_000,
             offset_metadata_max_bytes: 4096,
             new_member_join_timeout_ms: 300_000,
+            consumer_session_timeout_ms: consumer::SESSION_TIMEOUT_MS,
+            consumer_heartbeat_interval_ms: consumer::HEARTBEAT_INTERVAL_MS,
+            consumer_assignors: consumer::assignor::ASSIGNORS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
         }
     }
 }
@@ -499,6 +527,33 @@ impl GroupCoordinator {
             .await?
     }
 
+    /// OffsetFetch v9's member check for consumer (KIP-848) groups (Kafka's `validateOffsetFetch`): a
+    /// request with a member id or epoch must name a current member at its current epoch. Classic and
+    /// unknown groups pass.
+    pub async fn check_fetch_member(
+        &self,
+        group_id: &str,
+        member_id: Option<String>,
+        member_epoch: i32,
+    ) -> Result<(), GroupError> {
+        if member_id.is_none() && member_epoch < 0 {
+            return Ok(());
+        }
+        let g = group_id.to_string();
+        let member = member_id.unwrap_or_default();
+        let check = self
+            .runtime
+            .read(self.partition_for(group_id), move |s, _| {
+                s.consumer_group(&g)
+                    .and_then(|cg| cg.validate_offset_fetch(&member, member_epoch))
+            })
+            .await?;
+        if let Some(e) = &check {
+            tracing::debug!(group = %group_id, member_epoch, error = %e, "offset fetch refused");
+        }
+        check.map_or(Ok(()), Err)
+    }
+
     /// OffsetDelete: a top-level error, or one result per partition.
     pub async fn delete_offsets(
         &self,
@@ -554,6 +609,67 @@ impl GroupCoordinator {
             all.retain(|g| states.contains(&g.state));
         }
         all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        Ok(all)
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848); answers once the records it wrote are durable.
+    pub async fn consumer_heartbeat(
+        &self,
+        req: consumer::HeartbeatRequest,
+    ) -> consumer::HeartbeatResult {
+        let group_id = req.group_id.clone();
+        if group_id.is_empty() {
+            return consumer::HeartbeatResult::error(
+                GroupError::InvalidRequest,
+                "GroupId can't be empty.",
+            );
+        }
+        self.call(&group_id, |s, ctx, tx| {
+            let (reply, records) = s.consumer_heartbeat(ctx, req);
+            ctx.append(
+                records,
+                false,
+                Some(Box::new(move |_, written, _| {
+                    let _ = tx.send(match written {
+                        Ok(()) => reply,
+                        Err(e) => {
+                            consumer::HeartbeatResult::error(e.into(), "storing the group failed")
+                        }
+                    });
+                })),
+            );
+        })
+        .await
+        .unwrap_or_else(|e| consumer::HeartbeatResult::error(e, "coordinator unavailable"))
+    }
+
+    /// ConsumerGroupDescribe for one group (GROUP_ID_NOT_FOUND for unknown or classic groups).
+    pub async fn consumer_describe(&self, group_id: &str) -> consumer::GroupDescription {
+        let g = group_id.to_string();
+        let partition = self.partition_for(group_id);
+        // The shard's status answers NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS for partitions this
+        // broker does not (yet) serve.
+        let described = self
+            .runtime
+            .read(partition, move |s, _| {
+                s.consumer_describe(&g, s.topics.as_ref())
+            })
+            .await
+            .map_err(GroupError::from);
+        described.unwrap_or_else(|e| consumer::GroupDescription::not_found(group_id, e, None))
+    }
+
+    /// Consumer (KIP-848) groups across all shards with their state names, by group id.
+    pub async fn list_consumer_groups(&self) -> Result<Vec<(String, &'static str)>, GroupError> {
+        let mut all = Vec::new();
+        for partition in 0..self.runtime.partitions() {
+            all.extend(
+                self.runtime
+                    .read(partition, |s, _| s.list_consumer_groups())
+                    .await?,
+            );
+        }
+        all.sort();
         Ok(all)
     }
 

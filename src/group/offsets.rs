@@ -18,17 +18,25 @@ impl GroupShard {
         // Like Kafka, an empty group id is valid for the offset APIs (old consumers used it).
         let group_error: Option<GroupError> = None;
         let now_ms = ctx.now_ms();
-        let mut g = match (group_error.is_some(), self.groups.remove(&req.group_id)) {
+        // A consumer (KIP-848) group checks member epochs instead of generations.
+        let consumer_check = self
+            .consumer
+            .get(&req.group_id)
+            .map(|cg| cg.validate_offset_commit(&req.member_id, req.generation_id));
+        let mut g = match (consumer_check.is_some(), self.groups.remove(&req.group_id)) {
             (false, Some(g)) => Some(g),
             (false, None) if req.generation_id < 0 => {
                 Some(ClassicGroup::new(req.group_id.clone(), now_ms))
             }
             _ => None,
         };
-        let group_error = group_error.or_else(|| match &mut g {
-            None => Some(GroupError::IllegalGeneration),
-            Some(g) => self.validate_commit(ctx, g, &req),
-        });
+        let group_error = match consumer_check {
+            Some(check) => check,
+            None => group_error.or_else(|| match &mut g {
+                None => Some(GroupError::IllegalGeneration),
+                Some(g) => self.validate_commit(ctx, g, &req),
+            }),
+        };
         let mut results = Vec::with_capacity(req.partitions.len());
         let mut records: Vec<OffsetsRecord> = Vec::new();
         for p in &req.partitions {

@@ -169,19 +169,19 @@ pub fn encode_group_value(v: &GroupMetadataValue) -> Bytes {
 }
 
 /// A bounds-checked big-endian reader over one record field buffer.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     /// The bytes still to read.
-    buf: &'a [u8],
+    pub(super) buf: &'a [u8],
     /// The value's schema is flexible (compact lengths, tagged fields).
-    flexible: bool,
+    pub(super) flexible: bool,
 }
 
-fn corrupt(what: &str) -> GroupError {
+pub(super) fn corrupt(what: &str) -> GroupError {
     GroupError::CorruptRecord(what.to_string())
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], GroupError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], GroupError> {
         if self.buf.len() < n {
             return Err(corrupt("truncated"));
         }
@@ -189,22 +189,22 @@ impl<'a> Reader<'a> {
         self.buf = tail;
         Ok(head)
     }
-    fn i16(&mut self) -> Result<i16, GroupError> {
+    pub(super) fn i16(&mut self) -> Result<i16, GroupError> {
         Ok(i16::from_be_bytes(
             self.take(2)?.try_into().expect("2 bytes"),
         ))
     }
-    fn i32(&mut self) -> Result<i32, GroupError> {
+    pub(super) fn i32(&mut self) -> Result<i32, GroupError> {
         Ok(i32::from_be_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
-    fn i64(&mut self) -> Result<i64, GroupError> {
+    pub(super) fn i64(&mut self) -> Result<i64, GroupError> {
         Ok(i64::from_be_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
-    fn uvarint(&mut self) -> Result<u64, GroupError> {
+    pub(super) fn uvarint(&mut self) -> Result<u64, GroupError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.take(1)?[0];
@@ -216,7 +216,7 @@ impl<'a> Reader<'a> {
         Err(corrupt("varint too long"))
     }
     /// Length of a (nullable) string/bytes field; `None` = null.
-    fn len(&mut self, wide: bool) -> Result<Option<usize>, GroupError> {
+    pub(super) fn len(&mut self, wide: bool) -> Result<Option<usize>, GroupError> {
         let len: i64 = if self.flexible {
             self.uvarint()? as i64 - 1
         } else if wide {
@@ -233,7 +233,7 @@ impl<'a> Reader<'a> {
         }
         Ok(Some(len))
     }
-    fn nullable_string(&mut self) -> Result<Option<String>, GroupError> {
+    pub(super) fn nullable_string(&mut self) -> Result<Option<String>, GroupError> {
         match self.len(false)? {
             None => Ok(None),
             Some(n) => String::from_utf8(self.take(n)?.to_vec())
@@ -241,15 +241,15 @@ impl<'a> Reader<'a> {
                 .map_err(|_| corrupt("string is not UTF-8")),
         }
     }
-    fn string(&mut self) -> Result<String, GroupError> {
+    pub(super) fn string(&mut self) -> Result<String, GroupError> {
         self.nullable_string()?
             .ok_or_else(|| corrupt("null string"))
     }
-    fn bytes(&mut self) -> Result<Bytes, GroupError> {
+    pub(super) fn bytes(&mut self) -> Result<Bytes, GroupError> {
         let n = self.len(true)?.ok_or_else(|| corrupt("null bytes"))?;
         Ok(Bytes::copy_from_slice(self.take(n)?))
     }
-    fn array_len(&mut self) -> Result<usize, GroupError> {
+    pub(super) fn array_len(&mut self) -> Result<usize, GroupError> {
         let n = self.len(true)?.ok_or_else(|| corrupt("null array"))?;
         // Each element is at least one byte: refuse counts the buffer cannot hold.
         if n > self.buf.len() {
@@ -258,7 +258,7 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
     /// Skips a tagged-field section (flexible versions only).
-    fn skip_tagged_fields(&mut self) -> Result<(), GroupError> {
+    pub(super) fn skip_tagged_fields(&mut self) -> Result<(), GroupError> {
         if !self.flexible {
             return Ok(());
         }

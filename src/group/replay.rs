@@ -7,7 +7,16 @@ impl GroupShard {
     /// Applies one `__consumer_offsets` record (at load, and at run time for replayed writes). A record
     /// that does not decode is reported and skipped: one bad record must not keep every other group of
     /// the partition (or the broker) from loading.
-    pub(super) fn replay_record(&mut self, (key, value): &Record, now_ms: i64) {
+    pub(super) fn replay_record(&mut self, record: &Record, now_ms: i64) {
+        match self.replay_consumer(record) {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "skipping undecodable consumer group record");
+                return;
+            }
+        }
+        let (key, value) = record;
         let key = match records::decode_key(key) {
             Ok(Some(key)) => key,
             Ok(None) => return,
@@ -47,9 +56,11 @@ impl GroupShard {
     ) {
         match value {
             Some(v) => {
-                self.groups
-                    .entry(group.clone())
-                    .or_insert_with(|| ClassicGroup::new(group.clone(), now_ms));
+                if !self.consumer.contains_key(&group) {
+                    self.groups
+                        .entry(group.clone())
+                        .or_insert_with(|| ClassicGroup::new(group.clone(), now_ms));
+                }
                 self.offsets.entry(group).or_default().insert(
                     (topic, partition),
                     CommittedOffset {

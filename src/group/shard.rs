@@ -63,6 +63,18 @@ pub enum Timer {
     Sync { group: String, id: u64 },
     /// Periodic offset-retention sweep.
     Retention,
+    /// Session expiry of a consumer-group (KIP-848) member.
+    ConsumerSession {
+        group: String,
+        member: String,
+        id: u64,
+    },
+    /// A consumer-group member's time to revoke partitions ran out.
+    ConsumerRevocation {
+        group: String,
+        member: String,
+        id: u64,
+    },
 }
 
 /// What a static member's rejoin needs once its record's append resolved (Kafka captures the same in
@@ -98,6 +110,8 @@ pub struct GroupShard {
     pub(super) offsets: Offsets,
     /// TxnOffsetCommit offsets waiting for their transaction's marker.
     pub(super) txn_offsets: super::txn_offsets::PendingTxnOffsets,
+    /// The live consumer (KIP-848) groups of this partition; their records are written for the next load.
+    pub(super) consumer: HashMap<String, super::consumer::ConsumerGroup>,
 }
 
 pub(super) fn ms(d: i64) -> std::time::Duration {
@@ -141,6 +155,7 @@ impl CoordinatorShard for GroupShard {
                 self.groups.insert(group, g);
             }
         }
+        self.consumer_loaded(ctx);
         ctx.schedule_in(
             self.config.offsets_retention_check_interval_ms,
             Timer::Retention,
@@ -167,6 +182,7 @@ impl GroupShard {
             groups: HashMap::new(),
             offsets: Offsets::new(),
             txn_offsets: Default::default(),
+            consumer: HashMap::new(),
         }
     }
 
@@ -294,6 +310,12 @@ impl GroupShard {
                     }
                 }
                 self.put_back(g);
+            }
+            Timer::ConsumerSession { group, member, id } => {
+                self.consumer_timer(ctx, group, member, id, true)
+            }
+            Timer::ConsumerRevocation { group, member, id } => {
+                self.consumer_timer(ctx, group, member, id, false)
             }
             Timer::Retention => {
                 self.expire_offsets(ctx);

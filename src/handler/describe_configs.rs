@@ -163,8 +163,13 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
 fn broker_config_type(name: &str) -> ConfigType {
     match name {
         "auto.create.topics.enable" | "acks.all.fsync" => ConfigType::Boolean,
-        "listeners" | "advertised.listeners" | "log.dirs" | "log.cleanup.policy" => {
-            ConfigType::List
+        "listeners"
+        | "advertised.listeners"
+        | "log.dirs"
+        | "log.cleanup.policy"
+        | "group.consumer.assignors" => ConfigType::List,
+        "group.consumer.session.timeout.ms" | "group.consumer.heartbeat.interval.ms" => {
+            ConfigType::Int
         }
         n if n.ends_with(".ms")
             || n == "log.retention.bytes"

@@ -87,6 +87,13 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
         GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
         GroupError::UnstableOffsetCommit => ResponseError::UnstableOffsetCommit,
+        GroupError::InvalidRequest => ResponseError::InvalidRequest,
+        GroupError::FencedMemberEpoch => ResponseError::FencedMemberEpoch,
+        GroupError::StaleMemberEpoch => ResponseError::StaleMemberEpoch,
+        GroupError::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId,
+        GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
+        GroupError::InvalidRegularExpression => ResponseError::InvalidRegularExpression,
+        GroupError::UnsupportedVersion => ResponseError::UnsupportedVersion,
         GroupError::Storage(msg) => {
             tracing::warn!(error = %msg, "group coordinator storage failure");
             ResponseError::CoordinatorNotAvailable

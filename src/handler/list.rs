@@ -79,6 +79,8 @@ handlers! {
     describe_groups::DescribeGroups,
     list_groups::ListGroups,
     delete_groups::DeleteGroups,
+    consumer_group_heartbeat::ConsumerGroupHeartbeat,
+    consumer_group_describe::ConsumerGroupDescribe,
     offset_for_leader_epoch::OffsetForLeaderEpoch,
     describe_log_dirs::DescribeLogDirs,
     partition_placement::ListPartitionReassignments,

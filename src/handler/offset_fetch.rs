@@ -119,8 +119,17 @@ pub async fn handle(
                     .map(|t| (t.name, t.partition_indexes))
                     .collect()
             });
-            let (by_topic, error) =
-                fetch_group(groups, g.group_id.0.as_str(), topics, req.require_stable).await;
+            // v9: a consumer (KIP-848) group member must fetch at its current epoch.
+            let member = g.member_id.as_ref().map(own);
+            let (by_topic, error) = match groups
+                .check_fetch_member(g.group_id.0.as_str(), member, g.member_epoch)
+                .await
+            {
+                Err(e) => (Vec::new(), Some(e)),
+                Ok(()) => {
+                    fetch_group(groups, g.group_id.0.as_str(), topics, req.require_stable).await
+                }
+            };
             let mut out = OffsetFetchResponseGroup::default();
             out.group_id = GroupId(g.group_id.0.clone());
             out.error_code = code_of(&error);
