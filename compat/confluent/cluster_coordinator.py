@@ -3,7 +3,10 @@ its committed offsets when that broker dies and comes back.
 
 timeout: 300
 
-- 3 nodes; a topic of 6 partitions, RF 1, holding 600 numbered records;
+- 3 nodes with `offsets.topic.replication.factor=1` (the group's partition lives on one broker only; the
+  replicated case, where the group moves to an in-sync follower, is `protocol-tests` cluster's
+  `a_replicated_group_moves_to_another_broker_with_its_offsets` and `confluent/replication-faults`); a topic
+  of 6 partitions, RF 1, holding 600 numbered records;
 - one librdkafka consumer of a group whose coordinator (the leader of the group's __consumer_offsets
   partition) is node X, also the active controller, reads them, committing synchronously after every batch;
 - X is SIGKILLed mid-stream and restarted (RF 1: its partitions, the group's one included, return only with
@@ -31,7 +34,7 @@ PARTITIONS = 6
 
 
 def main():
-    with Cluster(3) as c:
+    with Cluster(3, extra=["--set", "offsets.topic.replication.factor=1"]) as c:
         c.start_all()
         c.wait("a controller and 3 live brokers",
                lambda: c.controller(1) is not None and len(c.metadata(1)["brokers"]) == 3, 30)

@@ -238,6 +238,39 @@ async fn committed(c: &mut Client, group: &str) -> Result<i64, i16> {
     }
 }
 
+/// Creates a topic through node 1, finds `group`'s coordinator (creating `__consumer_offsets`, which
+/// answers COORDINATOR_NOT_AVAILABLE meanwhile) and commits `offset` there once it has loaded. Returns the
+/// coordinator's node id (node i is `nodes[i - 1]`).
+async fn group_with_commit(nodes: &[TestBroker], group: &str, offset: i64) -> i32 {
+    while nodes[0].client().await.metadata(&[]).await.brokers.len() < 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut c = nodes[0].client().await;
+    let req = kafka_protocol::messages::CreateTopicsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_topics(vec![creatable_topic("moves-t", 1, 1, &[])]);
+    assert_eq!(c.call(7, &req).await.topics[0].error_code, 0);
+    let (coordinator, _) = loop {
+        match coordinator_of(&mut c, group).await {
+            Ok(found) => break found,
+            Err(e) => assert_eq!(e, ResponseError::CoordinatorNotAvailable.code()),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut at = nodes[(coordinator - 1) as usize].client().await;
+    // Elected: loaded (possibly still loading a moment after the lookup) and serving.
+    let code = loop {
+        match commit(&mut at, group, offset).await {
+            c if c == ResponseError::CoordinatorLoadInProgress.code() => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            c => break c,
+        }
+    };
+    assert_eq!(code, 0);
+    coordinator
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_coordinator_follows_the_leadership_of_its_offsets_partition() {
     bounded(Duration::from_secs(90), async {
@@ -247,36 +280,10 @@ async fn a_group_coordinator_follows_the_leadership_of_its_offsets_partition() {
             c.offsets_topic_replication_factor = 1;
         })
         .await;
-        while nodes[0].client().await.metadata(&[]).await.brokers.len() < 3 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut c = nodes[0].client().await;
-        let req = kafka_protocol::messages::CreateTopicsRequest::default()
-            .with_timeout_ms(30_000)
-            .with_topics(vec![creatable_topic("moves-t", 1, 1, &[])]);
-        assert_eq!(c.call(7, &req).await.topics[0].error_code, 0);
-        // The first lookup creates __consumer_offsets (COORDINATOR_NOT_AVAILABLE meanwhile).
         let group = "moves-g";
-        let (coordinator, _) = loop {
-            match coordinator_of(&mut c, group).await {
-                Ok(found) => break found,
-                Err(e) => assert_eq!(e, ResponseError::CoordinatorNotAvailable.code()),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let coordinator = group_with_commit(&nodes, group, 42).await;
         let x = (coordinator - 1) as usize;
         let other = (x + 1) % 3;
-        let mut at_x = nodes[x].client().await;
-        // Elected: loaded (possibly still loading a moment after the lookup) and serving.
-        let code = loop {
-            match commit(&mut at_x, group, 42).await {
-                c if c == ResponseError::CoordinatorLoadInProgress.code() => {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
-                c => break c,
-            }
-        };
-        assert_eq!(code, 0);
         let mut at_other = nodes[other].client().await;
         assert_eq!(
             commit(&mut at_other, group, 7).await,
@@ -322,33 +329,10 @@ async fn a_replicated_group_moves_to_another_broker_with_its_offsets() {
     bounded(Duration::from_secs(90), async {
         // Kafka's default offsets.topic.replication.factor (3): the group's partition has followers.
         let mut nodes = three_nodes_with(|c| c.offsets_topic_num_partitions = 3).await;
-        while nodes[0].client().await.metadata(&[]).await.brokers.len() < 3 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut c = nodes[0].client().await;
-        let req = kafka_protocol::messages::CreateTopicsRequest::default()
-            .with_timeout_ms(30_000)
-            .with_topics(vec![creatable_topic("moves-t", 1, 1, &[])]);
-        assert_eq!(c.call(7, &req).await.topics[0].error_code, 0);
         let group = "moves-rf3";
-        let (coordinator, _) = loop {
-            match coordinator_of(&mut c, group).await {
-                Ok(found) => break found,
-                Err(e) => assert_eq!(e, ResponseError::CoordinatorNotAvailable.code()),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        // Acknowledged once the ISR holds it.
+        let coordinator = group_with_commit(&nodes, group, 42).await;
         let x = (coordinator - 1) as usize;
-        let mut at_x = nodes[x].client().await;
-        let code = loop {
-            match commit(&mut at_x, group, 42).await {
-                c if c == ResponseError::CoordinatorLoadInProgress.code() => {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
-                c => break c,
-            }
-        };
-        assert_eq!(code, 0, "acknowledged once the ISR holds it");
         // The coordinator shuts down: its partition's leadership moves to an in-sync follower, which
         // loads the group from its own copy of the log and serves the committed offset.
         nodes.remove(x).shutdown().await;
