@@ -4,6 +4,26 @@
 use super::shard::*;
 
 impl GroupShard {
+    /// Why one partition of an OffsetCommit or TxnOffsetCommit is refused, if it is: an unknown
+    /// partition, the group's own error, or metadata over `offset.metadata.max.bytes` (Kafka's order).
+    pub(super) fn commit_refusal(
+        &self,
+        topic: &str,
+        partition: i32,
+        metadata_len: usize,
+        group_error: &Option<GroupError>,
+    ) -> Option<GroupError> {
+        if !self.topics.partition_exists(topic, partition) {
+            Some(GroupError::UnknownTopicOrPartition)
+        } else if let Some(e) = group_error {
+            Some(e.clone())
+        } else if metadata_len > self.config.offset_metadata_max_bytes {
+            Some(GroupError::OffsetMetadataTooLarge)
+        } else {
+            None
+        }
+    }
+
     pub(super) fn commit(
         &mut self,
         ctx: &mut GCtx,
@@ -40,15 +60,7 @@ impl GroupShard {
         let mut results = Vec::with_capacity(req.partitions.len());
         let mut records: Vec<OffsetsRecord> = Vec::new();
         for p in &req.partitions {
-            let error = if !self.topics.partition_exists(&p.topic, p.partition) {
-                Some(GroupError::UnknownTopicOrPartition)
-            } else if let Some(e) = &group_error {
-                Some(e.clone())
-            } else if p.metadata.len() > self.config.offset_metadata_max_bytes {
-                Some(GroupError::OffsetMetadataTooLarge)
-            } else {
-                None
-            };
+            let error = self.commit_refusal(&p.topic, p.partition, p.metadata.len(), &group_error);
             if error.is_none() {
                 let value = OffsetCommitValue {
                     offset: p.offset,

@@ -43,15 +43,7 @@ impl GroupShard {
         };
         let mut results = Vec::with_capacity(req.partitions.len());
         for p in req.partitions {
-            let error = if !self.topics.partition_exists(&p.topic, p.partition) {
-                Some(GroupError::UnknownTopicOrPartition)
-            } else if let Some(e) = &group_error {
-                Some(e.clone())
-            } else if p.metadata.len() > self.config.offset_metadata_max_bytes {
-                Some(GroupError::OffsetMetadataTooLarge)
-            } else {
-                None
-            };
+            let error = self.commit_refusal(&p.topic, p.partition, p.metadata.len(), &group_error);
             if error.is_none() {
                 let value = OffsetCommitValue {
                     offset: p.offset,
