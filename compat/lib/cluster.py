@@ -146,7 +146,7 @@ class Cluster:
         if kind is not None:
             import sys
             print(self.logs(), file=sys.stderr)
-        self.close()
+        self.close(keep_logs_on_failure=kind is not None)
         return False
 
     def controller(self, i, exclude=()):
@@ -205,12 +205,16 @@ class Cluster:
         for link in self.links.values():
             link.set_cut(False)
 
-    def close(self, keep_logs_on_failure=True):
+    def close(self, keep_logs_on_failure=False):
         for i in self.nodes:
             try:
                 self.stop(i)
             except AssertionError:
                 pass
+        if keep_logs_on_failure and os.environ.get("COMPAT_KEEP_FAILED"):
+            # Kept for a post-mortem (the whole data folders: logs, segments, checkpoints).
+            print(f"cluster folder kept: {self.base}")
+            return
         shutil.rmtree(self.base, ignore_errors=True)
 
     def logs(self, lines=40):
