@@ -301,9 +301,15 @@ async fn a_group_coordinator_follows_the_leadership_of_its_offsets_partition() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut at_x = restarted.client().await;
+        // The other broker may still answer from its image of before the restart (same id and port), so
+        // the restarted one can briefly say NOT_COORDINATOR: clients retry both codes, and so does this.
+        let retriable = [
+            ResponseError::CoordinatorLoadInProgress.code(),
+            ResponseError::NotCoordinator.code(),
+        ];
         let offset = loop {
             match committed(&mut at_x, group).await {
-                Err(e) if e == ResponseError::CoordinatorLoadInProgress.code() => {
+                Err(e) if retriable.contains(&e) => {
                     tokio::time::sleep(Duration::from_millis(20)).await
                 }
                 other => break other,
