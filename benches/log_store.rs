@@ -200,7 +200,9 @@ fn group_commit(c: &mut Criterion) {
                             let one = one.clone();
                             tasks.push(tokio::spawn(async move {
                                 let info = log.append(one, 0).expect("append");
-                                log.wait_durable(info.last_offset).await.expect("durable");
+                                log.wait_durable(info.last_offset, info.leader_epoch)
+                                    .await
+                                    .expect("durable");
                             }));
                         }
                         for t in tasks {

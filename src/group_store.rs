@@ -112,7 +112,9 @@ impl OffsetsLog for LogOffsets {
         let appended = log.append(batch, now);
         Box::pin(async move {
             let info = appended.map_err(storage)?;
-            log.wait_durable(info.last_offset).await.map_err(storage)
+            log.wait_durable(info.last_offset, info.leader_epoch)
+                .await
+                .map_err(storage)
         })
     }
 
@@ -206,7 +208,7 @@ async fn write_markers(
                 let info = log
                     .append_marker(m.producer_id, m.producer_epoch, 0, control, now_ms)
                     .map_err(|e| format!("{topic}-{partition}: {e}"))?;
-                log.wait_durable(info.last_offset)
+                log.wait_durable(info.last_offset, info.leader_epoch)
                     .await
                     .map_err(|e| format!("{topic}-{partition}: {e}"))?;
                 if topic == OFFSETS_TOPIC {

@@ -169,8 +169,10 @@ pub fn handle_verified(
         + std::time::Duration::from_millis(u64::try_from(timeout_ms.max(0)).unwrap_or(0));
     Reply::later(async move {
         let mut response = response;
-        for (t, p, log, offset) in waits {
-            let code = match tokio::time::timeout_at(deadline, log.wait_durable(offset)).await {
+        for (t, p, log, offset, epoch) in waits {
+            let code = match tokio::time::timeout_at(deadline, log.wait_durable(offset, epoch))
+                .await
+            {
                 // Replicated (and fsynced as configured), but the ISR shrank below the minimum
                 // meanwhile: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND.
                 Ok(Ok(())) if !enough_replicas(&log) => {
@@ -195,8 +197,9 @@ pub fn handle_verified(
     })
 }
 
-/// An acks=all append to wait for: topic and partition index in the response, the log, its last offset.
-type Wait = (usize, usize, Arc<PartitionLog>, i64);
+/// An acks=all append to wait for: topic and partition index in the response, the log, its last offset
+/// and the leader epoch it was appended in.
+type Wait = (usize, usize, Arc<PartitionLog>, i64, i32);
 
 /// Whether the partition has `min.insync.replicas` in sync (the leader included).
 fn enough_replicas(log: &PartitionLog) -> bool {
@@ -300,7 +303,7 @@ fn append(
     match appended {
         Ok(info) => {
             if durability == Durability::Synced {
-                waits.push((at.0, at.1, log.clone(), info.last_offset));
+                waits.push((at.0, at.1, log.clone(), info.last_offset, info.leader_epoch));
             }
             resp.with_base_offset(info.base_offset)
                 .with_log_append_time_ms(info.log_append_time_ms)

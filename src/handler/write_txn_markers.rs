@@ -56,7 +56,10 @@ pub async fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> WriteTxnMarkersRe
                             now_ms,
                         );
                         match written {
-                            Ok(info) => match log.wait_durable(info.last_offset).await {
+                            Ok(info) => match log
+                                .wait_durable(info.last_offset, info.leader_epoch)
+                                .await
+                            {
                                 Ok(()) => {
                                     complete_offsets(ctx, t.name.as_str(), p, producer_id, commit)
                                         .await

@@ -256,6 +256,9 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
     /// True when this was a retried idempotent batch: nothing was written, offsets are the original ones.
     pub duplicate: bool,
+    /// Leader epoch the append was taken in: an acks=all wait succeeds only while this broker still
+    /// leads in that epoch (the offsets may hold other records after a truncation and re-election).
+    pub leader_epoch: i32,
 }
 
 /// Offsets of a partition; invariant: log_start <= last_stable <= high_watermark <= log_end.

@@ -253,7 +253,7 @@ impl PartitionLog {
     /// Checks batch headers (CRC, sizes) and walks every record as Kafka's `LogValidator` does
     /// (`validate.rs`; client batches also get the client-only rules), checks producer sequences, copies
     /// the input at most once, writes to the page cache and publishes the new high watermark. For
-    /// acks=all, await [`wait_durable`](Self::wait_durable)`(info.last_offset)` afterwards.
+    /// acks=all, await [`wait_durable`](Self::wait_durable)`(info.last_offset, info.leader_epoch)` afterwards.
     pub fn append_from(
         &self,
         origin: Origin,
@@ -339,6 +339,7 @@ impl PartitionLog {
                     log_append_time_ms: if log_append_time { now_ms } else { -1 },
                     log_start_offset: inner.log_start,
                     duplicate: true,
+                    leader_epoch: epoch,
                 });
             }
             Verdict::Append(overlay) => overlay,
@@ -446,6 +447,7 @@ impl PartitionLog {
             log_append_time_ms: if log_append_time { now_ms } else { -1 },
             log_start_offset: log_start,
             duplicate: false,
+            leader_epoch: epoch,
         })
     }
 
@@ -648,33 +650,38 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Resolves once the append ending at `offset` may be acknowledged to an acks=all producer: held by
-    /// every in-sync replica, and fsynced on each when `acks.all.fsync` (the store option
-    /// `durable_acks_all`; group commit by the flusher). Fails if this broker stops leading meanwhile.
-    pub async fn wait_durable(&self, offset: i64) -> Result<(), LogError> {
+    /// Resolves once the append ending at `offset`, taken as leader of `leader_epoch`, may be acknowledged
+    /// to an acks=all producer: held by every in-sync replica, and fsynced on each when `acks.all.fsync`
+    /// (the store option `durable_acks_all`; group commit by the flusher). Fails as soon as this broker no
+    /// longer leads in that epoch, even if it leads again later: a truncation in between may have put
+    /// other records at those offsets (Kafka completes such waits when the leader steps down).
+    pub async fn wait_durable(&self, offset: i64, leader_epoch: i32) -> Result<(), LogError> {
         let mut rx = self.acked_tx.subscribe();
-        if *rx.borrow_and_update() > offset {
-            return Ok(());
-        }
-        if self.options.durable_acks_all {
-            self.request_flush();
-        }
+        let mut flush_requested = false;
         loop {
+            let acked = *rx.borrow_and_update();
+            {
+                let inner = self.lock();
+                if inner.closed {
+                    return Err(LogError::Deleted);
+                }
+                match &inner.role {
+                    Role::Leader(s) if s.leader_epoch == leader_epoch => {}
+                    _ => return Err(LogError::NotLeader),
+                }
+                if acked > offset {
+                    return Ok(());
+                }
+                if let Some(e) = &inner.flush_error {
+                    return Err(LogError::Io(std::io::Error::other(e.clone())));
+                }
+            }
+            if self.options.durable_acks_all && !flush_requested {
+                flush_requested = true;
+                self.request_flush();
+            }
             if rx.changed().await.is_err() {
                 return Err(LogError::Deleted);
-            }
-            if *rx.borrow_and_update() > offset {
-                return Ok(());
-            }
-            let inner = self.lock();
-            if let Some(e) = &inner.flush_error {
-                return Err(LogError::Io(std::io::Error::other(e.clone())));
-            }
-            if inner.closed {
-                return Err(LogError::Deleted);
-            }
-            if !matches!(inner.role, Role::Leader(_)) {
-                return Err(LogError::NotLeader);
             }
         }
     }

@@ -542,7 +542,8 @@ async fn acks_all_waits_for_group_commit_and_watch_fires() {
         let log = log.clone();
         tasks.push(tokio::spawn(async move {
             let info = log.append(batch(2, 0), 0)?;
-            log.wait_durable(info.last_offset).await?;
+            log.wait_durable(info.last_offset, info.leader_epoch)
+                .await?;
             Ok::<_, LogError>(info.last_offset)
         }));
     }
@@ -1193,7 +1194,7 @@ fn producer_snapshots_below_the_log_go_with_their_segments() {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime")
-            .block_on(log.wait_durable(end - 1))
+            .block_on(log.wait_durable(end - 1, 0))
             .expect("durable");
         assert!(list_snapshot_files(&part_dir).expect("list").len() >= 2);
         // DeleteRecords past producer 1's data, then retention removes those segments.
