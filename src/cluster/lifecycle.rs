@@ -82,6 +82,7 @@ async fn run(
 ) {
     let mut epoch = None;
     let mut just_registered = false;
+    let mut failing = FailureLog::default();
     loop {
         let Some(e) = epoch else {
             epoch = register(&client, &reg).await;
@@ -129,7 +130,9 @@ async fn run(
             applied,
             shutting_down: false,
         };
-        match client.call(req, CALL_TIMEOUT).await {
+        let reply = client.call(req, CALL_TIMEOUT).await;
+        failing.note(reg.id, reply.as_ref().err());
+        match reply {
             Ok((ControllerReply::Heartbeat { fenced, .. }, _)) => {
                 if fenced == standing.borrow().active {
                     tracing::info!(
@@ -152,7 +155,48 @@ async fn run(
                 epoch = None;
             }
             Ok(other) => tracing::warn!(?other, "unexpected heartbeat reply"),
-            Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// How often a run of failing heartbeats is logged again.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Logs failing heartbeats once per run (and every [`FAILURE_LOG_EVERY`] while it lasts), and the
+/// recovery: a broker cut off from the controller is fenced after `broker.session.timeout.ms`, and an
+/// operator needs to see why from its own log.
+#[derive(Default)]
+struct FailureLog {
+    since: Option<tokio::time::Instant>,
+    logged: Option<tokio::time::Instant>,
+    failures: u32,
+}
+
+impl FailureLog {
+    fn note(&mut self, id: i32, error: Option<&ControllerError>) {
+        let now = tokio::time::Instant::now();
+        match error {
+            Some(e) => {
+                self.failures += 1;
+                let since = *self.since.get_or_insert(now);
+                if self.logged.is_none_or(|t| now - t >= FAILURE_LOG_EVERY) {
+                    self.logged = Some(now);
+                    tracing::warn!(broker = id, error = %e, failures = self.failures, failing_for_ms = (now - since).as_millis() as u64, "heartbeat to the controller failed");
+                }
+            }
+            None => {
+                if let Some(since) = self.since.take() {
+                    tracing::info!(
+                        broker = id,
+                        failures = self.failures,
+                        failed_for_ms = (now - since).as_millis() as u64,
+                        "heartbeats reach the controller again"
+                    );
+                }
+                self.logged = None;
+                self.failures = 0;
+            }
         }
     }
 }
