@@ -17,7 +17,7 @@ use kafka_protocol::ResponseError;
 use super::errors::log_error_code;
 use super::fetch::epoch_error;
 use super::{leadership, Ctx};
-use crate::log::PartitionLog;
+use crate::log::{FollowerPosition, PartitionLog};
 
 /// One requested partition, resolved.
 struct Wanted {
@@ -69,10 +69,17 @@ pub async fn handle(
             .as_deref()
             .and_then(|n| ctx.cluster.partition(n, w.partition))
         {
+            // With acks.all.fsync a follower fetches only what it has fsynced: its log end is durable.
+            let position = FollowerPosition {
+                offset: w.fetch_offset,
+                durable: w.fetch_offset,
+                current_leader_epoch: w.current_leader_epoch,
+                last_fetched_epoch: w.last_fetched_epoch,
+            };
             let _ = ctx
                 .cluster
                 .replication()
-                .on_follower_fetch(&log, replica, w.fetch_offset);
+                .on_follower_fetch(&log, replica, position);
         }
     }
     let response_max = req.max_bytes.max(0) as usize;

@@ -54,7 +54,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
-pub use partition::PartitionLog;
+pub use partition::{FollowerPosition, PartitionLog};
 pub use store::LogStore;
 
 /// Per-topic log settings, using Kafka's topic-config meaning (names in comments).

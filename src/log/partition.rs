@@ -28,7 +28,7 @@ use super::validate::{validate_batch, Origin, PartitionName, Rules};
 use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
 
 mod replica;
-pub use replica::FollowerFetch;
+pub use replica::{FollowerFetch, FollowerPosition};
 
 /// Leader epoch of a partition whose broker was never told another (a fresh single node).
 pub const LEADER_EPOCH: i32 = 0;

@@ -1335,3 +1335,54 @@ fn a_wrong_max_timestamp_from_a_client_is_corrected_and_invalid_batches_are_not_
     ));
     assert_eq!(log.offsets().log_end, 3);
 }
+
+#[test]
+fn a_diverging_follower_fetch_does_not_move_the_high_watermark() {
+    use super::FollowerPosition;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("create");
+    let now = now();
+    log.become_leader(1, 0, vec![2], &[2], now).expect("lead");
+    for _ in 0..3 {
+        log.append(batch(2, now), now).expect("append");
+    }
+    // Epoch 3 starts at offset 6 (epoch 2 was another leader's, never in this log).
+    log.become_leader(3, 1, vec![2], &[2], now).expect("lead");
+    for _ in 0..2 {
+        log.append(batch(2, now), now).expect("append");
+    }
+    let at = |offset, last_fetched_epoch, current_leader_epoch| FollowerPosition {
+        offset,
+        durable: offset,
+        current_leader_epoch,
+        last_fetched_epoch,
+    };
+    let hw = log.offsets().high_watermark;
+    // The follower holds offsets 6..8 from epoch 2: other records than ours there.
+    let got = log.on_follower_fetch(2, at(8, 2, 3), now).expect("leader");
+    assert!(!got.may_join);
+    assert_eq!(
+        log.offsets().high_watermark,
+        hw,
+        "a diverging log counts for nothing"
+    );
+    assert!(
+        matches!(
+            log.on_follower_fetch(2, at(10, 3, 2), now),
+            Err(LogError::NotLeader)
+        ),
+        "a fetch in an older leader epoch is fenced"
+    );
+    assert_eq!(log.offsets().high_watermark, hw);
+    log.on_follower_fetch(2, at(6, 1, 3), now).expect("leader");
+    assert_eq!(
+        log.offsets().high_watermark,
+        6,
+        "truncated to where epoch 1 ends"
+    );
+    log.on_follower_fetch(2, at(10, 3, 3), now).expect("leader");
+    assert_eq!(log.offsets().high_watermark, 10);
+}

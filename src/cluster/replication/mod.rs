@@ -18,7 +18,7 @@ use super::image::{MetadataImage, NO_LEADER};
 use super::lifecycle::Standing;
 use super::publisher::Publisher;
 use crate::log::partition::now_ms;
-use crate::log::{LogError, LogStore, PartitionLog};
+use crate::log::{FollowerPosition, LogError, LogStore, PartitionLog};
 
 /// Replication settings (Kafka's names and defaults).
 #[derive(Debug, Clone)]
@@ -235,9 +235,9 @@ impl Replication {
         &self,
         log: &Arc<PartitionLog>,
         replica: i32,
-        fetch_offset: i64,
+        fetch: FollowerPosition,
     ) -> Result<(), LogError> {
-        let got = log.on_follower_fetch(replica, fetch_offset, fetch_offset, now_ms())?;
+        let got = log.on_follower_fetch(replica, fetch, now_ms())?;
         if got.may_join {
             if let Some((isr, leader_epoch, partition_epoch)) = log.isr_with(replica) {
                 self.propose_isr(log.clone(), isr, leader_epoch, partition_epoch);

@@ -21,6 +21,19 @@ pub struct FollowerFetch {
     pub partition_epoch: i32,
 }
 
+/// Where a follower's fetch says its log stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowerPosition {
+    /// The fetch offset: the follower's log end.
+    pub offset: i64,
+    /// Below this its log is fsynced.
+    pub durable: i64,
+    /// The leader epoch the follower fetches in (-1: not given).
+    pub current_leader_epoch: i32,
+    /// The epoch of the last batch in its log (-1: not given).
+    pub last_fetched_epoch: i32,
+}
+
 /// Keeps the whole batches of `records` that start below `upto`.
 pub(super) fn cut_at(records: Bytes, upto: i64) -> Bytes {
     let mut cut = 0usize;
@@ -189,20 +202,36 @@ impl PartitionLog {
 
     /// A fetch from follower `replica` at `fetch_offset`, its log fsynced below `durable`: updates its
     /// progress, moves the high watermark, and says whether it may join the ISR. `Err(NotLeader)` when
-    /// this broker does not lead the partition or the fetcher is not one of its replicas.
+    /// this broker does not lead the partition in `fetch.current_leader_epoch` (when given) or the fetcher
+    /// is not one of its replicas. A follower whose log diverges from ours (its last fetched epoch ends
+    /// before its fetch offset here) is not counted: its offsets hold other records until it truncates
+    /// (Kafka updates the follower's fetch state only when there is no diverging epoch).
     pub fn on_follower_fetch(
         &self,
         replica: i32,
-        fetch_offset: i64,
-        durable: i64,
+        fetch: FollowerPosition,
         now_ms: i64,
     ) -> Result<FollowerFetch, LogError> {
         let mut inner = self.lock();
         let end = inner.log_end;
+        let diverges = fetch.last_fetched_epoch >= 0 && {
+            let (e, epoch_end) = inner.epochs.end_offset_for(fetch.last_fetched_epoch, end);
+            e < 0 || epoch_end < 0 || e < fetch.last_fetched_epoch || epoch_end < fetch.offset
+        };
         let Role::Leader(s) = &mut inner.role else {
             return Err(LogError::NotLeader);
         };
-        if !s.on_fetch(replica, fetch_offset.min(end), durable, end, now_ms) {
+        if fetch.current_leader_epoch >= 0 && fetch.current_leader_epoch != s.leader_epoch {
+            return Err(LogError::NotLeader);
+        }
+        if diverges {
+            return Ok(FollowerFetch {
+                may_join: false,
+                leader_epoch: s.leader_epoch,
+                partition_epoch: s.partition_epoch,
+            });
+        }
+        if !s.on_fetch(replica, fetch.offset.min(end), fetch.durable, end, now_ms) {
             return Err(LogError::NotLeader);
         }
         let (leader_epoch, partition_epoch) = (s.leader_epoch, s.partition_epoch);
