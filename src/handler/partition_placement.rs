@@ -86,8 +86,9 @@ pub async fn elect_leaders(
     });
     let deadline = super::deadline(req.timeout_ms);
     match ctx.cluster.elect_leaders(kind, targets, deadline).await {
-        Ok(results) => ElectLeadersResponse::default()
-            .with_replica_election_results(to_wire(results)),
+        Ok(results) => {
+            ElectLeadersResponse::default().with_replica_election_results(to_wire(results))
+        }
         Err(e) => {
             let code = cluster_error_code(&e);
             failed(version, req, code, e.to_string())

@@ -64,7 +64,10 @@ pub(super) fn elect_leaders(
         Some(targets) => targets
             .into_iter()
             .map(|(topic, partitions)| {
-                let partitions = partitions.into_iter().map(|p| (p, one(&topic, p))).collect();
+                let partitions = partitions
+                    .into_iter()
+                    .map(|p| (p, one(&topic, p)))
+                    .collect();
                 ElectionResult { topic, partitions }
             })
             .collect(),
@@ -172,14 +175,27 @@ fn any_choice(image: &MetadataImage, state: &PartitionState) -> (i32, bool) {
     if valid(image, state, state.leader) {
         return (state.leader, false);
     }
-    if let Some(r) = state.replicas.iter().copied().find(|r| valid(image, state, *r)) {
+    if let Some(r) = state
+        .replicas
+        .iter()
+        .copied()
+        .find(|r| valid(image, state, *r))
+    {
         return (r, false);
     }
-    match state.replicas.iter().copied().find(|r| acceptable(image, *r)) {
+    match state
+        .replicas
+        .iter()
+        .copied()
+        .find(|r| acceptable(image, *r))
+    {
         Some(r) => (r, true),
         None => (NO_LEADER, false),
     }
 }
+
+/// How many partitions a broker is the preferred replica for, and those of them it does not lead.
+type PreferredShare<'a> = (usize, Vec<(&'a TopicMeta, i32)>);
 
 /// Preferred-replica elections for the periodic leader rebalance (`auto.leader.rebalance.enable`), with
 /// the rule `leader.imbalance.per.broker.percentage` documents (Kafka's `checkAndTriggerAutoLeaderRebalance`):
@@ -187,7 +203,7 @@ fn any_choice(image: &MetadataImage, state: &PartitionState) -> (i32, bool) {
 /// those back where it is alive and in sync.
 pub(super) fn rebalance(image: &MetadataImage, percentage: u32) -> Vec<MetadataRecord> {
     // Per preferred broker: how many partitions it is preferred for, and those it does not lead.
-    let mut preferred_for: BTreeMap<i32, (usize, Vec<(&TopicMeta, i32)>)> = BTreeMap::new();
+    let mut preferred_for: BTreeMap<i32, PreferredShare> = BTreeMap::new();
     for t in image.topics.values() {
         for (p, state) in t.partitions.iter().enumerate() {
             let Some(&preferred) = state.replicas.first() else {
@@ -363,12 +379,18 @@ mod tests {
             errors(&results),
             vec![(2, Some(ElectionError::PreferredLeaderNotAvailable))]
         );
-        let (results, _) = elect_leaders(&image, ElectionKind::Preferred, Some(vec![("u".into(), vec![0])]));
+        let (results, _) = elect_leaders(
+            &image,
+            ElectionKind::Preferred,
+            Some(vec![("u".into(), vec![0])]),
+        );
         assert_eq!(
             errors(&results),
             vec![(
                 0,
-                Some(ElectionError::UnknownTopicOrPartition("No such topic as u".into()))
+                Some(ElectionError::UnknownTopicOrPartition(
+                    "No such topic as u".into()
+                ))
             )]
         );
     }
@@ -376,9 +398,9 @@ mod tests {
     #[test]
     fn unclean_election_picks_a_live_replica_out_of_sync_only_when_none_in_sync_lives() {
         let mut image = image(&[
-            (vec![1, 2], vec![1, 2], 1),        // has a leader: not needed
-            (vec![3, 2], vec![3], NO_LEADER),   // ISR member 3 fenced below: 2 out of sync
-            (vec![3], vec![3], NO_LEADER),      // only replica fenced: none eligible
+            (vec![1, 2], vec![1, 2], 1),         // has a leader: not needed
+            (vec![3, 2], vec![3], NO_LEADER),    // ISR member 3 fenced below: 2 out of sync
+            (vec![3], vec![3], NO_LEADER),       // only replica fenced: none eligible
             (vec![3, 1], vec![3, 1], NO_LEADER), // in-sync 1 alive: clean choice
         ]);
         image.apply(20, &MetadataRecord::FenceBroker { id: 3, epoch: 3 });
@@ -394,7 +416,10 @@ mod tests {
         );
         apply_all(&mut image, &records);
         let t = &image.topics["t"];
-        assert_eq!((t.partitions[1].leader, t.partitions[1].isr.clone()), (2, vec![2]));
+        assert_eq!(
+            (t.partitions[1].leader, t.partitions[1].isr.clone()),
+            (2, vec![2])
+        );
         assert_eq!(
             (t.partitions[3].leader, t.partitions[3].isr.clone()),
             (1, vec![3, 1]),
@@ -414,7 +439,10 @@ mod tests {
         };
         assert_eq!(unclean_where_enabled(&image, &broker_on).len(), 1);
         let id = image.topics["t"].id;
-        let configs = [("unclean.leader.election.enable".to_string(), "true".to_string())];
+        let configs = [(
+            "unclean.leader.election.enable".to_string(),
+            "true".to_string(),
+        )];
         image.apply(
             21,
             &MetadataRecord::TopicConfigs {
