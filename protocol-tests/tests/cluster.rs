@@ -743,3 +743,104 @@ async fn unclean_election_gives_a_leaderless_partition_an_out_of_sync_leader() {
     })
     .await;
 }
+
+/// Fetch v12 (by name) of partition 0 of `topic` at `offset`: error code, log start offset and the base
+/// offsets of the batches returned.
+async fn fetch_at(node: &TestBroker, topic: &str, offset: i64) -> (i16, i64, Vec<i64>) {
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20)])]);
+    let resp: FetchResponse = node.client().await.call(12, &req).await;
+    let p = &resp.responses[0].partitions[0];
+    let bases = p
+        .records
+        .as_ref()
+        .map(|r| {
+            weir_protocol_tests::split_batches(r)
+                .iter()
+                .map(|b| weir_protocol_tests::batch_base_offset(b))
+                .collect()
+        })
+        .unwrap_or_default();
+    (p.error_code, p.log_start_offset, bases)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_below_the_leaders_log_start_restarts_its_log_there() {
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes_with(|c| c.leader_imbalance_check_interval_seconds = 1).await;
+        create_on(&nodes[0], 3, creatable_topic("behind", 1, 3, &[])).await;
+        leaders(&nodes, "behind").await;
+        let x = partitions_of(&nodes[0], "behind").await[0].leader;
+        let xi = (x - 1) as usize;
+        let mut at_x = nodes[xi].client().await;
+        for _ in 0..2 {
+            assert_eq!(
+                at_x.produce("behind", 0, value_batch("a", 3, 0))
+                    .await
+                    .error_code,
+                0
+            );
+        }
+        // Broker x stops with offsets 0..6; the new leader appends more and deletes everything below 15
+        // (DeleteRecords, as retention would).
+        let stopped = nodes.remove(xi).stop().await;
+        let view = wait_partition(&nodes[0], "behind", 0, |v| v.leader > 0 && v.leader != x).await;
+        let y = nodes
+            .iter()
+            .position(|n| n.config().node_id == view.leader)
+            .expect("the new leader runs");
+        let mut at_y = nodes[y].client().await;
+        for _ in 0..5 {
+            assert_eq!(
+                at_y.produce("behind", 0, value_batch("b", 3, 0))
+                    .await
+                    .error_code,
+                0
+            );
+        }
+        let req = kafka_protocol::messages::DeleteRecordsRequest::default()
+            .with_timeout_ms(30_000)
+            .with_topics(vec![DeleteRecordsTopic::default()
+                .with_name(topic_name("behind"))
+                .with_partitions(vec![DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(15)])]);
+        let resp = at_y.call(2, &req).await;
+        let p = &resp.topics[0].partitions[0];
+        assert_eq!((p.error_code, p.low_watermark), (0, 15));
+        assert_eq!(
+            at_y.produce("behind", 0, value_batch("c", 3, 0))
+                .await
+                .error_code,
+            0
+        );
+        // Back, x cannot fetch from 6: it empties its log, restarts at 15, catches up, rejoins the ISR and
+        // (preferred replica) leads again.
+        nodes.insert(xi, stopped.start().await);
+        wait_partition(&nodes[xi], "behind", 0, |v| {
+            v.leader == x && v.isr.len() == 3
+        })
+        .await;
+        assert_eq!(
+            fetch_at(&nodes[xi], "behind", 15).await,
+            (0, 15, vec![15, 18, 21]),
+            "its log starts where the leader's did"
+        );
+        assert_eq!(
+            fetch_at(&nodes[xi], "behind", 3).await.0,
+            ResponseError::OffsetOutOfRange.code()
+        );
+        stop_all(nodes).await;
+    })
+    .await;
+}
