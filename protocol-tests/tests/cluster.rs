@@ -844,3 +844,121 @@ async fn a_follower_below_the_leaders_log_start_restarts_its_log_there() {
     })
     .await;
 }
+
+/// AlterPartitionReassignments v0 for partitions of `topic` (`None` cancels): each partition's error.
+async fn reassign(
+    node: &TestBroker,
+    topic: &str,
+    targets: &[(i32, Option<&[i32]>)],
+) -> Vec<(i32, i16)> {
+    use kafka_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    use kafka_protocol::messages::BrokerId;
+    let req = kafka_protocol::messages::AlterPartitionReassignmentsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_topics(vec![ReassignableTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(
+                targets
+                    .iter()
+                    .map(|(p, r)| {
+                        ReassignablePartition::default()
+                            .with_partition_index(*p)
+                            .with_replicas(r.map(|r| r.iter().map(|b| BrokerId(*b)).collect()))
+                    })
+                    .collect(),
+            )]);
+    let resp = node.client().await.call(0, &req).await;
+    assert_eq!(resp.error_code, 0, "{resp:?}");
+    resp.responses[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code))
+        .collect()
+}
+
+/// ListPartitionReassignments v0 of every partition: (topic, partition, replicas, adding, removing).
+async fn ongoing(node: &TestBroker) -> Vec<(String, i32, Vec<i32>, Vec<i32>, Vec<i32>)> {
+    let req =
+        kafka_protocol::messages::ListPartitionReassignmentsRequest::default().with_topics(None);
+    let resp = node.client().await.call(0, &req).await;
+    assert_eq!(resp.error_code, 0);
+    let ids = |v: &[kafka_protocol::messages::BrokerId]| v.iter().map(|b| b.0).collect();
+    resp.topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                (
+                    t.name.to_string(),
+                    p.partition_index,
+                    ids(&p.replicas),
+                    ids(&p.adding_replicas),
+                    ids(&p.removing_replicas),
+                )
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reassignment_adds_replicas_catches_them_up_then_removes_the_old_ones() {
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes().await;
+        create_on(&nodes[0], 3, assigned_topic("moving", &[&[1]])).await;
+        wait_partition(&nodes[0], "moving", 0, |v| v.leader == 1).await;
+        let mut at_one = nodes[0].client().await;
+        for _ in 0..3 {
+            assert_eq!(
+                at_one
+                    .produce("moving", 0, value_batch("m", 3, 0))
+                    .await
+                    .error_code,
+                0
+            );
+        }
+        // Broker 3 is down: the reassignment to [2, 3] starts but cannot finish without it.
+        let three = nodes.remove(2).stop().await;
+        assert_eq!(
+            reassign(&nodes[1], "moving", &[(0, Some(&[2, 2])), (7, Some(&[2]))]).await,
+            vec![
+                (0, ResponseError::InvalidReplicaAssignment.code()),
+                (7, ResponseError::UnknownTopicOrPartition.code()),
+            ]
+        );
+        assert_eq!(
+            reassign(&nodes[1], "moving", &[(0, Some(&[2, 3]))]).await,
+            vec![(0, 0)]
+        );
+        let expected = ("moving".to_string(), 0, vec![2, 3, 1], vec![2, 3], vec![1]);
+        assert_eq!(ongoing(&nodes[1]).await, vec![expected.clone()]);
+        // Broker 2 catches up and joins the ISR; the reassignment waits for 3.
+        let view = wait_partition(&nodes[1], "moving", 0, |v| v.isr == [2, 1]).await;
+        assert_eq!((view.leader, view.replicas), (1, vec![2, 3, 1]));
+        assert_eq!(ongoing(&nodes[1]).await, vec![expected]);
+        // Broker 3 returns, catches up: the old replica leaves and leadership moves to the new ones.
+        nodes.push(three.start().await);
+        let view = wait_partition(&nodes[1], "moving", 0, |v| v.replicas == [2, 3]).await;
+        assert_eq!((view.leader, view.isr.clone()), (2, vec![2, 3]), "{view:?}");
+        assert!(ongoing(&nodes[1]).await.is_empty());
+        assert_eq!(
+            reassign(&nodes[1], "moving", &[(0, None)]).await,
+            vec![(0, ResponseError::NoReassignmentInProgress.code())]
+        );
+        // Every record moved with it, at the same offsets.
+        for n in &nodes[1..] {
+            wait_partition(n, "moving", 0, |v| v.leader == 2).await;
+        }
+        assert_eq!(
+            fetch_at(&nodes[1], "moving", 0).await,
+            (0, 0, vec![0, 3, 6])
+        );
+        // Broker 1 no longer hosts it.
+        let folder = nodes[0].config().data_dir.join("moving-0");
+        while folder.exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop_all(nodes).await;
+    })
+    .await;
+}

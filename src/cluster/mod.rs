@@ -528,6 +528,22 @@ impl Cluster {
         }
     }
 
+    /// Starts, changes or cancels partition reassignments (Kafka's AlterPartitionReassignments); the
+    /// answer comes once this node's image shows the accepted ones.
+    pub async fn alter_reassignments(
+        &self,
+        targets: controller::ReassignTargets,
+        deadline: tokio::time::Instant,
+    ) -> Result<controller::ReassignResults, ClusterError> {
+        match self
+            .change(ControllerRequest::AlterReassignments { targets }, deadline)
+            .await?
+        {
+            ControllerReply::Reassignments(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Hands out a new producer id from this broker's block; a new block comes from the controller.
     pub async fn next_producer_id(&self) -> Result<i64, ClusterError> {
         loop {

@@ -1,10 +1,17 @@
-//! ListPartitionReassignments (nothing is ever being reassigned) and ElectLeaders (preferred and unclean
-//! elections, decided by the active controller).
+//! Where partitions live and who leads them: AlterPartitionReassignments and ListPartitionReassignments
+//! (KIP-455) and ElectLeaders (preferred and unclean elections), decided by the active controller.
 
 use std::sync::Arc;
 
+use kafka_protocol::messages::alter_partition_reassignments_response::{
+    ReassignablePartitionResponse, ReassignableTopicResponse,
+};
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::list_partition_reassignments_response::{
+    OngoingPartitionReassignment, OngoingTopicReassignment,
+};
 use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
     ElectLeadersRequest, ElectLeadersResponse, ListPartitionReassignmentsRequest,
     ListPartitionReassignmentsResponse, TopicName,
 };
@@ -13,7 +20,9 @@ use kafka_protocol::ResponseError;
 
 use super::errors::cluster_error_code;
 use super::{Call, Ctx, Handler, Reply};
-use crate::cluster::controller::{ElectionError, ElectionKind, ElectionResult};
+use crate::cluster::controller::{
+    list_reassignments, ElectionError, ElectionKind, ElectionResult, ReassignError,
+};
 
 /// The ListPartitionReassignments handler: the versions it serves and its entry point (named once in
 /// `list.rs`).
@@ -24,13 +33,144 @@ impl Handler for ListPartitionReassignments {
     const VERSIONS: (i16, i16) = (0, 0);
 
     async fn handle(
-        _ctx: &Arc<Ctx>,
+        ctx: &Arc<Ctx>,
         _call: &Call<'_>,
-        _req: ListPartitionReassignmentsRequest,
+        req: ListPartitionReassignmentsRequest,
     ) -> Reply<ListPartitionReassignmentsResponse> {
         // Kafka's controller lists only ongoing reassignments and skips unknown topics and partitions
-        // without an error (`ReplicationControlManager.listPartitionReassignments`); none is ever ongoing.
-        Reply::Now(ListPartitionReassignmentsResponse::default().with_error_message(None))
+        // without an error (`ReplicationControlManager.listPartitionReassignments`).
+        let named: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|topics| {
+            topics
+                .into_iter()
+                .map(|t| (t.name.to_string(), t.partition_indexes))
+                .collect()
+        });
+        let image = ctx.cluster.image();
+        let mut topics: Vec<OngoingTopicReassignment> = Vec::new();
+        for (topic, p, state) in list_reassignments(&image, named.as_deref()) {
+            let brokers = |ids: &[i32]| ids.iter().map(|b| BrokerId(*b)).collect::<Vec<_>>();
+            let partition = OngoingPartitionReassignment::default()
+                .with_partition_index(p)
+                .with_replicas(brokers(&state.replicas))
+                .with_adding_replicas(brokers(&state.adding))
+                .with_removing_replicas(brokers(&state.removing));
+            match topics.last_mut().filter(|t| t.name.as_str() == topic) {
+                Some(t) => t.partitions.push(partition),
+                None => topics.push(
+                    OngoingTopicReassignment::default()
+                        .with_name(TopicName(StrBytes::from_string(topic)))
+                        .with_partitions(vec![partition]),
+                ),
+            }
+        }
+        Reply::Now(
+            ListPartitionReassignmentsResponse::default()
+                .with_error_message(None)
+                .with_topics(topics),
+        )
+    }
+}
+
+/// The AlterPartitionReassignments handler: the versions it serves and its entry point (named once in
+/// `list.rs`).
+pub struct AlterPartitionReassignments;
+
+impl Handler for AlterPartitionReassignments {
+    type Request = AlterPartitionReassignmentsRequest;
+    const VERSIONS: (i16, i16) = (0, 0);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        _call: &Call<'_>,
+        req: AlterPartitionReassignmentsRequest,
+    ) -> Reply<AlterPartitionReassignmentsResponse> {
+        Reply::Now(alter_reassignments(ctx, req).await)
+    }
+}
+
+/// Answers as Kafka's controller: each partition's reassignment starts, changes or is cancelled on its
+/// own, with its own error; a failure of the whole request (no controller, timeout) is the top-level
+/// error and every partition's.
+async fn alter_reassignments(
+    ctx: &Ctx,
+    req: AlterPartitionReassignmentsRequest,
+) -> AlterPartitionReassignmentsResponse {
+    let targets = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let replicas = p.replicas.as_ref().map(|r| r.iter().map(|b| b.0).collect());
+                    (p.partition_index, replicas)
+                })
+                .collect();
+            (t.name.to_string(), partitions)
+        })
+        .collect();
+    let deadline = super::deadline(req.timeout_ms);
+    let (code, message, results) = match ctx.cluster.alter_reassignments(targets, deadline).await {
+        Ok(results) => (0, None, results),
+        Err(e) => {
+            let code = cluster_error_code(&e);
+            let all = req
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| (p.partition_index, None))
+                        .collect();
+                    (t.name.to_string(), partitions)
+                })
+                .collect();
+            (code, Some(e.to_string()), all)
+        }
+    };
+    let responses = results
+        .into_iter()
+        .map(|(topic, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|(p, error)| {
+                    let (c, m) = match (code, error) {
+                        (0, None) => (0, None),
+                        (0, Some(e)) => reassign_error(e),
+                        (c, _) => (c, message.clone()),
+                    };
+                    ReassignablePartitionResponse::default()
+                        .with_partition_index(p)
+                        .with_error_code(c)
+                        .with_error_message(m.map(StrBytes::from_string))
+                })
+                .collect();
+            ReassignableTopicResponse::default()
+                .with_name(TopicName(StrBytes::from_string(topic)))
+                .with_partitions(partitions)
+        })
+        .collect();
+    AlterPartitionReassignmentsResponse::default()
+        .with_error_code(code)
+        .with_error_message(message.map(StrBytes::from_string))
+        .with_responses(responses)
+}
+
+/// Kafka's error code and message for one refused partition.
+fn reassign_error(e: ReassignError) -> (i16, Option<String>) {
+    match e {
+        ReassignError::UnknownTopicOrPartition(m) => {
+            (ResponseError::UnknownTopicOrPartition.code(), Some(m))
+        }
+        ReassignError::InvalidReplicaAssignment(m) => {
+            (ResponseError::InvalidReplicaAssignment.code(), Some(m))
+        }
+        ReassignError::NoReassignmentInProgress => (
+            ResponseError::NoReassignmentInProgress.code(),
+            Some("No partition reassignment is in progress.".to_string()),
+        ),
     }
 }
 

@@ -134,11 +134,12 @@ fn elect(
         leader: Some(leader),
         // An unclean leader is the only replica known to hold what it holds (Kafka: ISR = [leader]).
         isr: unclean.then(|| vec![leader]),
+        ..Default::default()
     })
 }
 
 /// A broker may lead: registered, unfenced and not shutting down (Kafka's `isAcceptableLeader`).
-fn acceptable(image: &MetadataImage, id: i32) -> bool {
+pub(super) fn acceptable(image: &MetadataImage, id: i32) -> bool {
     image
         .brokers
         .get(&id)
@@ -232,6 +233,7 @@ pub(super) fn rebalance(image: &MetadataImage, percentage: u32) -> Vec<MetadataR
                     partition: p,
                     leader: Some(broker),
                     isr: None,
+                    ..Default::default()
                 }));
             }
         }

@@ -6,8 +6,10 @@ mod admin;
 mod brokers;
 mod elections;
 mod partitions;
+mod reassign;
 
 pub use elections::{ElectionError, ElectionKind, ElectionResult, ElectionTargets};
+pub use reassign::{list as list_reassignments, ReassignError, ReassignResults, ReassignTargets};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,6 +90,10 @@ pub enum ControllerRequest {
         kind: ElectionKind,
         targets: Option<ElectionTargets>,
     },
+    /// Start, change or cancel partition reassignments (Kafka's AlterPartitionReassignments).
+    AlterReassignments {
+        targets: ReassignTargets,
+    },
     /// A broker-only node asks to follow the metadata log: the active controller adds it as a Raft
     /// learner, sending the log to `addr` (its controller listener).
     AddObserver {
@@ -120,6 +126,7 @@ pub enum ControllerReply {
     ProducerIds { start: i64, len: i64 },
     Quorum(QuorumState),
     Elections(Vec<ElectionResult>),
+    Reassignments(ReassignResults),
 }
 
 /// The controller's answer with the offset to wait for.
@@ -332,6 +339,10 @@ impl Controller {
             ControllerRequest::ElectLeaders { kind, targets } => {
                 let (results, records) = elections::elect_leaders(&image, kind, targets);
                 (ControllerReply::Elections(results), records)
+            }
+            ControllerRequest::AlterReassignments { targets } => {
+                let (results, records) = reassign::alter(&image, targets);
+                (ControllerReply::Reassignments(results), records)
             }
             ControllerRequest::DescribeQuorum => {
                 (ControllerReply::Quorum(self.quorum_state()), Vec::new())
