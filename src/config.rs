@@ -183,6 +183,21 @@ pub struct Config {
     /// (`offsets.topic.replication.factor`).
     #[serde(rename = "offsets.topic.replication.factor")]
     pub offsets_topic_replication_factor: i16,
+    /// A partition whose in-sync replicas are all gone may be led by an out-of-sync live replica, losing
+    /// what only the ISR had (`unclean.leader.election.enable`; topics may override).
+    #[serde(rename = "unclean.leader.election.enable")]
+    pub unclean_leader_election_enable: bool,
+    /// The controller moves leadership back to preferred replicas (`auto.leader.rebalance.enable`).
+    #[serde(rename = "auto.leader.rebalance.enable")]
+    pub auto_leader_rebalance_enable: bool,
+    /// How often the controller looks for partitions not led by their preferred replica
+    /// (`leader.imbalance.check.interval.seconds`).
+    #[serde(rename = "leader.imbalance.check.interval.seconds")]
+    pub leader_imbalance_check_interval_seconds: u64,
+    /// A broker's partitions are rebalanced when more than this percentage of those it is preferred for
+    /// are led elsewhere (`leader.imbalance.per.broker.percentage`).
+    #[serde(rename = "leader.imbalance.per.broker.percentage")]
+    pub leader_imbalance_per_broker_percentage: u32,
     /// A broker silent this long is fenced by the controller (`broker.session.timeout.ms`).
     #[serde(rename = "broker.session.timeout.ms")]
     pub broker_session_timeout_ms: u64,
@@ -263,6 +278,10 @@ impl Default for Config {
             min_insync_replicas: 1,
             offsets_topic_replication_factor: 3,
             broker_session_timeout_ms: 9000,
+            unclean_leader_election_enable: false,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_seconds: 300,
+            leader_imbalance_per_broker_percentage: 10,
             controller_election_timeout_ms: 1000,
             transaction_state_log_num_partitions: 50,
             transaction_max_timeout_ms: 900_000,
@@ -414,6 +433,11 @@ impl Config {
                 self.group_consumer_assignors
             )));
         }
+        if self.leader_imbalance_check_interval_seconds < 1 {
+            return Err(ConfigError::Invalid(
+                "leader.imbalance.check.interval.seconds must be >= 1".into(),
+            ));
+        }
         if self.broker_session_timeout_ms <= self.broker_heartbeat_interval_ms {
             return Err(ConfigError::Invalid(
                 "broker.session.timeout.ms must exceed broker.heartbeat.interval.ms".into(),
@@ -452,6 +476,11 @@ impl Config {
                 listen: self.controller_listen,
                 election_timeout: Duration::from_millis(self.controller_election_timeout_ms),
                 session_timeout: Duration::from_millis(self.broker_session_timeout_ms),
+                leader_balance: crate::cluster::quorum::LeaderBalance {
+                    enabled: self.auto_leader_rebalance_enable,
+                    interval: Duration::from_secs(self.leader_imbalance_check_interval_seconds),
+                    per_broker_percentage: self.leader_imbalance_per_broker_percentage,
+                },
                 log_defaults: self.default_log_config(),
                 snapshot_every: crate::cluster::quorum::SNAPSHOT_EVERY,
             },
@@ -569,6 +598,7 @@ impl Config {
             flush_messages: self.log_flush_interval_messages.unwrap_or(i64::MAX),
             flush_ms: self.log_flush_interval_ms.unwrap_or(i64::MAX),
             min_insync_replicas: self.min_insync_replicas,
+            unclean_leader_election_enable: self.unclean_leader_election_enable,
             ..LogConfig::default()
         }
     }
@@ -790,6 +820,22 @@ impl serde::Serialize for SerializableConfig<'_> {
             &c.broker_heartbeat_interval_ms,
         )?;
         m.serialize_entry("broker.session.timeout.ms", &c.broker_session_timeout_ms)?;
+        m.serialize_entry(
+            "unclean.leader.election.enable",
+            &c.unclean_leader_election_enable,
+        )?;
+        m.serialize_entry(
+            "auto.leader.rebalance.enable",
+            &c.auto_leader_rebalance_enable,
+        )?;
+        m.serialize_entry(
+            "leader.imbalance.check.interval.seconds",
+            &c.leader_imbalance_check_interval_seconds,
+        )?;
+        m.serialize_entry(
+            "leader.imbalance.per.broker.percentage",
+            &c.leader_imbalance_per_broker_percentage,
+        )?;
         m.serialize_entry("num.replica.fetchers", &c.num_replica_fetchers)?;
         m.serialize_entry("replica.fetch.max.bytes", &c.replica_fetch_max_bytes)?;
         m.serialize_entry(

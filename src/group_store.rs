@@ -433,7 +433,7 @@ mod tests {
                 topic_id: id,
                 partition,
                 leader: Some(leader),
-                isr: None,
+                ..Default::default()
             }),
         );
     }

@@ -94,11 +94,16 @@ impl TestBroker {
 
     /// Shuts down cleanly, then starts a new broker with the same configuration on the same data folder
     /// (on a new port).
-    pub async fn restart(mut self) -> TestBroker {
+    pub async fn restart(self) -> TestBroker {
+        self.stop().await.start().await
+    }
+
+    /// Shuts down cleanly, keeping the data folder and configuration for a later [`StoppedBroker::start`].
+    pub async fn stop(mut self) -> StoppedBroker {
         let dir = self.dir.take();
         let config = self.config.clone();
         self.shutdown().await;
-        TestBroker::start_config(config, dir).await
+        StoppedBroker { config, dir }
     }
 
     /// Drops the broker without shutting it down: no flush, no clean-shutdown marker. Its tasks keep
@@ -131,6 +136,20 @@ impl TestBroker {
                 .expect("broker shuts down within 10 s")
                 .expect("clean shutdown");
         }
+    }
+}
+
+/// A broker shut down by [`TestBroker::stop`], to be started again on the same folder.
+pub struct StoppedBroker {
+    config: Config,
+    /// The owned data folder, kept alive while the broker is down.
+    dir: Option<tempfile::TempDir>,
+}
+
+impl StoppedBroker {
+    /// Starts a new broker with the same configuration on the same data folder (on a new port).
+    pub async fn start(self) -> TestBroker {
+        TestBroker::start_config(self.config, self.dir).await
     }
 }
 

@@ -5,6 +5,8 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -13,8 +15,8 @@ use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopics,
 };
 use kafka_protocol::messages::{
-    FetchRequest, FetchResponse, FindCoordinatorRequest, GroupId, OffsetCommitRequest,
-    OffsetFetchRequest, ProduceResponse,
+    ElectLeadersRequest, FetchRequest, FetchResponse, FindCoordinatorRequest, GroupId,
+    OffsetCommitRequest, OffsetFetchRequest, ProduceResponse,
 };
 use kafka_protocol::ResponseError;
 use weir_protocol_tests::{
@@ -439,6 +441,530 @@ async fn a_broker_only_node_follows_the_quorum_and_leads_partitions() {
         for s in stops {
             s.await.expect("shutdown task");
         }
+    })
+    .await;
+}
+
+/// One partition as a broker's Metadata shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct PartitionView {
+    leader: i32,
+    epoch: i32,
+    replicas: Vec<i32>,
+    isr: Vec<i32>,
+}
+
+async fn partitions_of(node: &TestBroker, topic: &str) -> Vec<PartitionView> {
+    let m = node.client().await.metadata(&[topic]).await;
+    m.topics[0]
+        .partitions
+        .iter()
+        .map(|p| PartitionView {
+            leader: p.leader_id.0,
+            epoch: p.leader_epoch,
+            replicas: p.replica_nodes.iter().map(|b| b.0).collect(),
+            isr: p.isr_nodes.iter().map(|b| b.0).collect(),
+        })
+        .collect()
+}
+
+/// Polls `node`'s Metadata until partition `p` of `topic` satisfies `ok`.
+async fn wait_partition(
+    node: &TestBroker,
+    topic: &str,
+    p: usize,
+    ok: impl Fn(&PartitionView) -> bool,
+) -> PartitionView {
+    loop {
+        if let Some(view) = partitions_of(node, topic).await.get(p) {
+            if ok(view) {
+                return view.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Creates `topic` through `node` once the cluster has `brokers` live brokers.
+async fn create_on(node: &TestBroker, brokers: usize, topic: CreatableTopic) {
+    while node.client().await.metadata(&[]).await.brokers.len() < brokers {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let req = kafka_protocol::messages::CreateTopicsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_topics(vec![topic]);
+    let resp = node.client().await.call(7, &req).await;
+    assert_eq!(resp.topics[0].error_code, 0, "{resp:?}");
+}
+
+/// ElectLeaders v`v` of `election_type` for `partitions` of `topic`: each partition's error code.
+async fn elect(
+    node: &TestBroker,
+    v: i16,
+    election_type: i8,
+    topic: &str,
+    partitions: &[i32],
+) -> Vec<(i32, i16)> {
+    let req = ElectLeadersRequest::default()
+        .with_election_type(election_type)
+        .with_timeout_ms(30_000)
+        .with_topic_partitions(Some(vec![TopicPartitions::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(partitions.to_vec())]));
+    let resp = node.client().await.call(v, &req).await;
+    assert_eq!(resp.error_code, 0);
+    resp.replica_election_results[0]
+        .partition_result
+        .iter()
+        .map(|p| (p.partition_id, p.error_code))
+        .collect()
+}
+
+const PREFERRED: i8 = 0;
+const UNCLEAN: i8 = 1;
+
+/// Stops every node at once.
+async fn stop_all(nodes: Vec<TestBroker>) {
+    let stops: Vec<_> = nodes
+        .into_iter()
+        .map(|n| tokio::spawn(n.shutdown()))
+        .collect();
+    for s in stops {
+        s.await.expect("shutdown task");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadership_returns_to_the_preferred_replica_by_itself() {
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes_with(|c| c.leader_imbalance_check_interval_seconds = 1).await;
+        create_on(&nodes[0], 3, creatable_topic("pref-auto", 3, 3, &[])).await;
+        leaders(&nodes, "pref-auto").await;
+        let before = partitions_of(&nodes[0], "pref-auto").await;
+        // The preferred replica of partition 0 restarts: its controlled shutdown moves the leadership to
+        // another in-sync replica.
+        let x = before[0].replicas[0];
+        assert_eq!(before[0].leader, x, "created with its preferred leader");
+        let restarted = nodes.remove((x - 1) as usize).restart().await;
+        nodes.insert((x - 1) as usize, restarted);
+        let other = &nodes[(x % 3) as usize];
+        // Back in the ISR, then (within a check interval) the leader again, one epoch per move.
+        let view = wait_partition(other, "pref-auto", 0, |v| v.leader == x).await;
+        assert_eq!(view.epoch, before[0].epoch + 2, "{view:?}");
+        assert!(view.isr.contains(&x), "{view:?}");
+        // Once its own image shows it, it serves produce again as leader.
+        wait_partition(&nodes[(x - 1) as usize], "pref-auto", 0, |v| v.leader == x).await;
+        let mut c = nodes[(x - 1) as usize].client().await;
+        let ok = c.produce("pref-auto", 0, value_batch("p", 2, 0)).await;
+        assert_eq!(ok.error_code, 0);
+        stop_all(nodes).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elect_leaders_moves_leadership_to_the_preferred_replica_on_request() {
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes_with(|c| c.auto_leader_rebalance_enable = false).await;
+        create_on(&nodes[0], 3, creatable_topic("pref-el", 3, 3, &[])).await;
+        leaders(&nodes, "pref-el").await;
+        let before = partitions_of(&nodes[0], "pref-el").await;
+        let x = before[0].replicas[0];
+        let xi = (x - 1) as usize;
+        let oi = (xi + 1) % 3;
+        // The preferred replica shuts down: leadership moves, and it cannot be elected meanwhile.
+        let stopped = nodes.remove(xi).stop().await;
+        let other = if oi > xi { oi - 1 } else { oi };
+        wait_partition(&nodes[other], "pref-el", 0, |v| {
+            v.leader > 0 && v.leader != x && !v.isr.contains(&x)
+        })
+        .await;
+        assert_eq!(
+            elect(&nodes[other], 1, PREFERRED, "pref-el", &[0]).await,
+            vec![(0, ResponseError::PreferredLeaderNotAvailable.code())]
+        );
+        // Back, it rejoins the ISR but stays a follower (auto.leader.rebalance.enable=false).
+        nodes.insert(xi, stopped.start().await);
+        let view = wait_partition(&nodes[oi], "pref-el", 0, |v| v.isr.contains(&x)).await;
+        assert_ne!(view.leader, x, "no automatic rebalance: {view:?}");
+        // v0 (no election type field) asks for the preferred leader.
+        assert_eq!(
+            elect(&nodes[oi], 0, PREFERRED, "pref-el", &[0]).await,
+            vec![(0, 0)]
+        );
+        // The answer came after this node's own image applied the election.
+        let after = partitions_of(&nodes[oi], "pref-el").await;
+        assert_eq!(
+            (after[0].leader, after[0].epoch),
+            (x, before[0].epoch + 2),
+            "{after:?}"
+        );
+        for v in 1..=2 {
+            assert_eq!(
+                elect(&nodes[oi], v, PREFERRED, "pref-el", &[0]).await,
+                vec![(0, ResponseError::ElectionNotNeeded.code())],
+                "v{v}"
+            );
+            assert_eq!(
+                elect(&nodes[oi], v, UNCLEAN, "pref-el", &[0]).await,
+                vec![(0, ResponseError::ElectionNotNeeded.code())],
+                "v{v}: a partition with a leader needs no unclean election"
+            );
+        }
+        // Once its own image shows it, it serves produce as leader.
+        wait_partition(&nodes[xi], "pref-el", 0, |v| v.leader == x).await;
+        let mut c = nodes[xi].client().await;
+        let ok = c.produce("pref-el", 0, value_batch("p", 2, 0)).await;
+        assert_eq!(ok.error_code, 0, "the elected leader serves produce");
+        stop_all(nodes).await;
+    })
+    .await;
+}
+
+/// A topic on explicit replicas, one list per partition.
+fn assigned_topic(name: &str, replicas: &[&[i32]]) -> CreatableTopic {
+    use kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+    use kafka_protocol::messages::BrokerId;
+    creatable_topic(name, -1, -1, &[]).with_assignments(
+        replicas
+            .iter()
+            .enumerate()
+            .map(|(p, r)| {
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(p as i32)
+                    .with_broker_ids(r.iter().map(|b| BrokerId(*b)).collect())
+            })
+            .collect(),
+    )
+}
+
+/// Sets one topic config with IncrementalAlterConfigs.
+async fn set_topic_config(node: &TestBroker, topic: &str, key: &str, value: &str) {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    let req =
+        kafka_protocol::messages::IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(str_bytes(topic))
+                .with_configs(vec![AlterableConfig::default()
+                    .with_name(str_bytes(key))
+                    .with_config_operation(0)
+                    .with_value(Some(str_bytes(value)))]),
+        ]);
+    let resp = node.client().await.call(0, &req).await;
+    assert_eq!(resp.responses[0].error_code, 0, "{resp:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unclean_election_gives_a_leaderless_partition_an_out_of_sync_leader() {
+    bounded(Duration::from_secs(60), async {
+        // Voters 1-3 keep the metadata quorum while brokers 1 and 4 (broker-only) hold the data.
+        let mut nodes = three_nodes().await;
+        let voters = nodes_voters(&nodes);
+        let observer_ctrl = free_addr();
+        nodes.push(
+            TestBroker::start_with(move |c| {
+                c.node_id = 4;
+                c.process_roles = "broker".into();
+                c.controller_listen = Some(observer_ctrl);
+                c.quorum_voters = Some(voters);
+                c.controller_election_timeout_ms = 300;
+            })
+            .await,
+        );
+        create_on(&nodes[1], 4, assigned_topic("unclean", &[&[1, 4], &[1, 4]])).await;
+        create_on(&nodes[1], 4, assigned_topic("unclean-solo", &[&[1]])).await;
+        for p in 0..2 {
+            wait_partition(&nodes[1], "unclean", p, |v| {
+                v.leader == 1 && v.isr == [1, 4]
+            })
+            .await;
+        }
+        // Broker 4 stops and leaves the ISR; broker 1 goes on alone, then stops too: no leader, and the
+        // ISR keeps its last member (the only replica known to hold everything).
+        let four = nodes.remove(3).stop().await;
+        for p in 0..2 {
+            wait_partition(&nodes[1], "unclean", p, |v| v.isr == [1]).await;
+        }
+        let mut at_one = nodes[0].client().await;
+        let ok = at_one
+            .produce("unclean", 0, value_batch("lost", 3, 0))
+            .await;
+        assert_eq!(ok.error_code, 0, "acknowledged by the ISR, broker 1 alone");
+        nodes.remove(0).shutdown().await;
+        let two = &nodes[0];
+        for p in 0..2 {
+            wait_partition(two, "unclean", p, |v| v.leader == -1 && v.isr == [1]).await;
+        }
+        // No replica alive at all.
+        assert_eq!(
+            elect(two, 1, UNCLEAN, "unclean", &[0]).await,
+            vec![(0, ResponseError::EligibleLeadersNotAvailable.code())]
+        );
+        // Broker 4 comes back out of sync: with unclean election off (Kafka's default) nothing elects it.
+        nodes.push(four.start().await);
+        let two = &nodes[0];
+        while two.client().await.metadata(&[]).await.brokers.len() < 3 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            elect(two, 2, PREFERRED, "unclean", &[0]).await,
+            vec![(0, ResponseError::PreferredLeaderNotAvailable.code())]
+        );
+        assert_eq!(
+            elect(two, 2, UNCLEAN, "unclean-solo", &[0]).await,
+            vec![(0, ResponseError::EligibleLeadersNotAvailable.code())],
+            "its only replica is down"
+        );
+        // ElectLeaders UNCLEAN elects it, with an ISR of itself; the other partition stays leaderless.
+        let code = loop {
+            // The controller may apply broker 4's unfencing a moment after broker 2 shows it.
+            match elect(two, 2, UNCLEAN, "unclean", &[0]).await[..] {
+                [(0, c)] if c == ResponseError::EligibleLeadersNotAvailable.code() => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                [(0, c)] => break c,
+                ref other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(code, 0);
+        let views = partitions_of(two, "unclean").await;
+        assert_eq!((views[0].leader, views[0].isr.clone()), (4, vec![4]));
+        assert_eq!((views[1].leader, views[1].isr.clone()), (-1, vec![1]));
+        // Turning unclean.leader.election.enable on for the topic elects the other partition's leader.
+        set_topic_config(two, "unclean", "unclean.leader.election.enable", "true").await;
+        let view = wait_partition(two, "unclean", 1, |v| v.leader == 4).await;
+        assert_eq!(view.isr, vec![4]);
+        // The new leader serves from its own log: what only broker 1 had is gone (Kafka's trade-off).
+        let four = &nodes[2];
+        wait_partition(four, "unclean", 0, |v| v.leader == 4).await;
+        let mut at_four = four.client().await;
+        let ok = at_four
+            .produce("unclean", 0, value_batch("new", 1, 0))
+            .await;
+        assert_eq!((ok.error_code, ok.base_offset), (0, 0));
+        stop_all(nodes).await;
+    })
+    .await;
+}
+
+/// Fetch v12 (by name) of partition 0 of `topic` at `offset`: error code, log start offset and the base
+/// offsets of the batches returned.
+async fn fetch_at(node: &TestBroker, topic: &str, offset: i64) -> (i16, i64, Vec<i64>) {
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20)])]);
+    let resp: FetchResponse = node.client().await.call(12, &req).await;
+    let p = &resp.responses[0].partitions[0];
+    let bases = p
+        .records
+        .as_ref()
+        .map(|r| {
+            weir_protocol_tests::split_batches(r)
+                .iter()
+                .map(|b| weir_protocol_tests::batch_base_offset(b))
+                .collect()
+        })
+        .unwrap_or_default();
+    (p.error_code, p.log_start_offset, bases)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_below_the_leaders_log_start_restarts_its_log_there() {
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes_with(|c| c.leader_imbalance_check_interval_seconds = 1).await;
+        create_on(&nodes[0], 3, creatable_topic("behind", 1, 3, &[])).await;
+        leaders(&nodes, "behind").await;
+        let x = partitions_of(&nodes[0], "behind").await[0].leader;
+        let xi = (x - 1) as usize;
+        let mut at_x = nodes[xi].client().await;
+        for _ in 0..2 {
+            assert_eq!(
+                at_x.produce("behind", 0, value_batch("a", 3, 0))
+                    .await
+                    .error_code,
+                0
+            );
+        }
+        // Broker x stops with offsets 0..6; the new leader appends more and deletes everything below 15
+        // (DeleteRecords, as retention would).
+        let stopped = nodes.remove(xi).stop().await;
+        let view = wait_partition(&nodes[0], "behind", 0, |v| v.leader > 0 && v.leader != x).await;
+        let y = nodes
+            .iter()
+            .position(|n| n.config().node_id == view.leader)
+            .expect("the new leader runs");
+        let mut at_y = nodes[y].client().await;
+        for _ in 0..5 {
+            assert_eq!(
+                at_y.produce("behind", 0, value_batch("b", 3, 0))
+                    .await
+                    .error_code,
+                0
+            );
+        }
+        let req = kafka_protocol::messages::DeleteRecordsRequest::default()
+            .with_timeout_ms(30_000)
+            .with_topics(vec![DeleteRecordsTopic::default()
+                .with_name(topic_name("behind"))
+                .with_partitions(vec![DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(15)])]);
+        let resp = at_y.call(2, &req).await;
+        let p = &resp.topics[0].partitions[0];
+        assert_eq!((p.error_code, p.low_watermark), (0, 15));
+        assert_eq!(
+            at_y.produce("behind", 0, value_batch("c", 3, 0))
+                .await
+                .error_code,
+            0
+        );
+        // Back, x cannot fetch from 6: it empties its log, restarts at 15, catches up, rejoins the ISR and
+        // (preferred replica) leads again.
+        nodes.insert(xi, stopped.start().await);
+        wait_partition(&nodes[xi], "behind", 0, |v| {
+            v.leader == x && v.isr.len() == 3
+        })
+        .await;
+        assert_eq!(
+            fetch_at(&nodes[xi], "behind", 15).await,
+            (0, 15, vec![15, 18, 21]),
+            "its log starts where the leader's did"
+        );
+        assert_eq!(
+            fetch_at(&nodes[xi], "behind", 3).await.0,
+            ResponseError::OffsetOutOfRange.code()
+        );
+        stop_all(nodes).await;
+    })
+    .await;
+}
+
+/// AlterPartitionReassignments v0 for partitions of `topic` (`None` cancels): each partition's error.
+async fn reassign(
+    node: &TestBroker,
+    topic: &str,
+    targets: &[(i32, Option<&[i32]>)],
+) -> Vec<(i32, i16)> {
+    use kafka_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    use kafka_protocol::messages::BrokerId;
+    let req = kafka_protocol::messages::AlterPartitionReassignmentsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_topics(vec![ReassignableTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(
+                targets
+                    .iter()
+                    .map(|(p, r)| {
+                        ReassignablePartition::default()
+                            .with_partition_index(*p)
+                            .with_replicas(r.map(|r| r.iter().map(|b| BrokerId(*b)).collect()))
+                    })
+                    .collect(),
+            )]);
+    let resp = node.client().await.call(0, &req).await;
+    assert_eq!(resp.error_code, 0, "{resp:?}");
+    resp.responses[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code))
+        .collect()
+}
+
+/// ListPartitionReassignments v0 of every partition: (topic, partition, replicas, adding, removing).
+async fn ongoing(node: &TestBroker) -> Vec<(String, i32, Vec<i32>, Vec<i32>, Vec<i32>)> {
+    let req =
+        kafka_protocol::messages::ListPartitionReassignmentsRequest::default().with_topics(None);
+    let resp = node.client().await.call(0, &req).await;
+    assert_eq!(resp.error_code, 0);
+    let ids = |v: &[kafka_protocol::messages::BrokerId]| v.iter().map(|b| b.0).collect();
+    resp.topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                (
+                    t.name.to_string(),
+                    p.partition_index,
+                    ids(&p.replicas),
+                    ids(&p.adding_replicas),
+                    ids(&p.removing_replicas),
+                )
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reassignment_adds_replicas_catches_them_up_then_removes_the_old_ones() {
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes().await;
+        create_on(&nodes[0], 3, assigned_topic("moving", &[&[1]])).await;
+        wait_partition(&nodes[0], "moving", 0, |v| v.leader == 1).await;
+        let mut at_one = nodes[0].client().await;
+        for _ in 0..3 {
+            assert_eq!(
+                at_one
+                    .produce("moving", 0, value_batch("m", 3, 0))
+                    .await
+                    .error_code,
+                0
+            );
+        }
+        // Broker 3 is down: the reassignment to [2, 3] starts but cannot finish without it.
+        let three = nodes.remove(2).stop().await;
+        assert_eq!(
+            reassign(&nodes[1], "moving", &[(0, Some(&[2, 2])), (7, Some(&[2]))]).await,
+            vec![
+                (0, ResponseError::InvalidReplicaAssignment.code()),
+                (7, ResponseError::UnknownTopicOrPartition.code()),
+            ]
+        );
+        assert_eq!(
+            reassign(&nodes[1], "moving", &[(0, Some(&[2, 3]))]).await,
+            vec![(0, 0)]
+        );
+        let expected = ("moving".to_string(), 0, vec![2, 3, 1], vec![2, 3], vec![1]);
+        assert_eq!(ongoing(&nodes[1]).await, vec![expected.clone()]);
+        // Broker 2 catches up and joins the ISR; the reassignment waits for 3.
+        let view = wait_partition(&nodes[1], "moving", 0, |v| v.isr == [2, 1]).await;
+        assert_eq!((view.leader, view.replicas), (1, vec![2, 3, 1]));
+        assert_eq!(ongoing(&nodes[1]).await, vec![expected]);
+        // Broker 3 returns, catches up: the old replica leaves and leadership moves to the new ones.
+        nodes.push(three.start().await);
+        let view = wait_partition(&nodes[1], "moving", 0, |v| v.replicas == [2, 3]).await;
+        assert_eq!((view.leader, view.isr.clone()), (2, vec![2, 3]), "{view:?}");
+        assert!(ongoing(&nodes[1]).await.is_empty());
+        assert_eq!(
+            reassign(&nodes[1], "moving", &[(0, None)]).await,
+            vec![(0, ResponseError::NoReassignmentInProgress.code())]
+        );
+        // Every record moved with it, at the same offsets.
+        for n in &nodes[1..] {
+            wait_partition(n, "moving", 0, |v| v.leader == 2).await;
+        }
+        assert_eq!(
+            fetch_at(&nodes[1], "moving", 0).await,
+            (0, 0, vec![0, 3, 6])
+        );
+        // Broker 1 no longer hosts it.
+        let folder = nodes[0].config().data_dir.join("moving-0");
+        while folder.exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop_all(nodes).await;
     })
     .await;
 }

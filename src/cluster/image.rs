@@ -38,6 +38,19 @@ pub struct PartitionState {
     pub leader_epoch: i32,
     /// Bumped on every change of this partition's state (leader, ISR, replicas; KIP-497).
     pub partition_epoch: i32,
+    /// Replicas a reassignment adds (also in `replicas`); empty when none is in progress (KIP-455).
+    #[serde(default)]
+    pub adding: Vec<i32>,
+    /// Replicas a reassignment removes once the added ones are in sync (also in `replicas`).
+    #[serde(default)]
+    pub removing: Vec<i32>,
+}
+
+impl PartitionState {
+    /// Whether a reassignment is in progress.
+    pub fn reassigning(&self) -> bool {
+        !self.adding.is_empty() || !self.removing.is_empty()
+    }
 }
 
 /// One topic.
@@ -187,6 +200,15 @@ impl MetadataImage {
         if let Some(isr) = &c.isr {
             p.isr = isr.clone();
         }
+        if let Some(replicas) = &c.replicas {
+            p.replicas = replicas.clone();
+        }
+        if let Some(adding) = &c.adding {
+            p.adding = adding.clone();
+        }
+        if let Some(removing) = &c.removing {
+            p.removing = removing.clone();
+        }
         if let Some(leader) = c.leader {
             if leader != p.leader {
                 p.leader = leader;
@@ -236,5 +258,7 @@ pub fn initial_state(replicas: &[i32]) -> PartitionState {
         leader: replicas.first().copied().unwrap_or(NO_LEADER),
         leader_epoch: 0,
         partition_epoch: 0,
+        adding: Vec::new(),
+        removing: Vec::new(),
     }
 }

@@ -115,6 +115,13 @@ impl LocalReplicas {
                         self.delete(t);
                     }
                 }
+                MetadataRecord::PartitionChange(c) if c.replicas.is_some() => {
+                    if let Some(t) = new.topic_name(c.topic_id).and_then(|n| new.topics.get(n)) {
+                        if self.hosted(t, c.partition) {
+                            self.open_one(t, c.partition);
+                        }
+                    }
+                }
                 MetadataRecord::TopicConfigs { id, .. } => {
                     if let Some(t) = new.topic_name(*id).and_then(|n| new.topics.get(n)) {
                         let config = self.config(t);
@@ -143,6 +150,47 @@ impl LocalReplicas {
         });
         if roles_changed {
             self.replication.apply(new);
+        }
+        // Replicas a completed reassignment moved off this broker: fetchers have let go (above), so the
+        // log goes, as Kafka's StopReplica with deletion.
+        for r in records {
+            let MetadataRecord::PartitionChange(c) = r else {
+                continue;
+            };
+            if c.replicas.is_none() {
+                continue;
+            }
+            let Some(t) = new.topic_name(c.topic_id).and_then(|n| new.topics.get(n)) else {
+                continue;
+            };
+            if !self.hosted(t, c.partition) && self.store.get(&t.name, c.partition).is_some() {
+                tracing::info!(topic = %t.name, partition = c.partition, "replica reassigned away; deleting it here");
+                if let Err(e) = self.store.delete(&t.name, c.partition) {
+                    tracing::error!(topic = %t.name, partition = c.partition, error = %e, "cannot delete partition");
+                }
+                if let Err(e) = self.store.write_checkpoints() {
+                    tracing::error!(topic = %t.name, error = %e, "checkpoint write after replica removal failed");
+                }
+            }
+        }
+    }
+
+    /// Whether partition `p` of `t` has a replica on this broker.
+    fn hosted(&self, t: &TopicMeta, p: i32) -> bool {
+        t.partition(p)
+            .is_some_and(|s| s.replicas.contains(&self.node_id))
+    }
+
+    /// Opens (creating if needed) one hosted partition, e.g. a replica a reassignment adds here.
+    fn open_one(&self, t: &TopicMeta, p: i32) {
+        if self.store.get(&t.name, p).is_some() {
+            return;
+        }
+        let items = std::iter::once((t.name.clone(), p, self.config(t)));
+        for r in self.store.get_or_create_many(items) {
+            if let Err(e) = r {
+                tracing::error!(topic = %t.name, partition = p, error = %e, "cannot open partition");
+            }
         }
     }
 

@@ -511,6 +511,39 @@ impl Cluster {
         self.change(req, deadline).await.map(|_| ())
     }
 
+    /// Elects leaders of `kind` for the named partitions (all when `None`), as Kafka's ElectLeaders; the
+    /// answer comes once this node's image shows the new leaders.
+    pub async fn elect_leaders(
+        &self,
+        kind: controller::ElectionKind,
+        targets: Option<controller::ElectionTargets>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<controller::ElectionResult>, ClusterError> {
+        match self
+            .change(ControllerRequest::ElectLeaders { kind, targets }, deadline)
+            .await?
+        {
+            ControllerReply::Elections(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Starts, changes or cancels partition reassignments (Kafka's AlterPartitionReassignments); the
+    /// answer comes once this node's image shows the accepted ones.
+    pub async fn alter_reassignments(
+        &self,
+        targets: controller::ReassignTargets,
+        deadline: tokio::time::Instant,
+    ) -> Result<controller::ReassignResults, ClusterError> {
+        match self
+            .change(ControllerRequest::AlterReassignments { targets }, deadline)
+            .await?
+        {
+            ControllerReply::Reassignments(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Hands out a new producer id from this broker's block; a new block comes from the controller.
     pub async fn next_producer_id(&self) -> Result<i64, ClusterError> {
         loop {

@@ -39,10 +39,34 @@ pub struct QuorumConfig {
     pub election_timeout: Duration,
     /// `broker.session.timeout.ms`.
     pub session_timeout: Duration,
+    /// Automatic preferred-leader election.
+    pub leader_balance: LeaderBalance,
     pub log_defaults: LogConfig,
     /// A snapshot of the image is taken after this many metadata log entries, and the log behind it is
     /// purged (Kafka bounds the same by bytes, `metadata.log.max.record.bytes.between.snapshots`).
     pub snapshot_every: u64,
+}
+
+/// The controller's automatic preferred-leader election (Kafka's `auto.leader.rebalance.enable`,
+/// `leader.imbalance.check.interval.seconds`, `leader.imbalance.per.broker.percentage`).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaderBalance {
+    pub enabled: bool,
+    /// Time between two checks.
+    pub interval: Duration,
+    /// A broker's partitions are moved back to it when more than this percentage of the partitions it is
+    /// the preferred replica for are led elsewhere.
+    pub per_broker_percentage: u32,
+}
+
+impl Default for LeaderBalance {
+    fn default() -> Self {
+        LeaderBalance {
+            enabled: true,
+            interval: Duration::from_secs(300),
+            per_broker_percentage: 10,
+        }
+    }
 }
 
 /// Default for [`QuorumConfig::snapshot_every`].
@@ -82,6 +106,7 @@ impl Quorum {
             ControllerConfig {
                 node_id: config.node_id,
                 session_timeout: config.session_timeout,
+                leader_balance: config.leader_balance,
                 log_defaults: config.log_defaults.clone(),
             },
             raft.clone(),

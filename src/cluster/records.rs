@@ -21,8 +21,8 @@ pub struct BrokerRegistration {
     pub rack: Option<String>,
 }
 
-/// A change to one partition's leadership or ISR (Kafka's PartitionChangeRecord).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A change to one partition's leadership, ISR or replicas (Kafka's PartitionChangeRecord).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionChange {
     /// Topic id.
     pub topic_id: Uuid,
@@ -32,6 +32,15 @@ pub struct PartitionChange {
     pub leader: Option<i32>,
     /// New ISR, if changed.
     pub isr: Option<Vec<i32>>,
+    /// New replica list, if changed (a reassignment starting, completing or cancelled).
+    #[serde(default)]
+    pub replicas: Option<Vec<i32>>,
+    /// Replicas being added by a reassignment, if changed.
+    #[serde(default)]
+    pub adding: Option<Vec<i32>>,
+    /// Replicas being removed by a reassignment, if changed.
+    #[serde(default)]
+    pub removing: Option<Vec<i32>>,
 }
 
 /// One metadata record.

@@ -18,6 +18,7 @@ fn options() -> ClusterOptions {
             listen: None,
             election_timeout: Duration::from_millis(1000),
             session_timeout: Duration::from_secs(9),
+            leader_balance: Default::default(),
             log_defaults: LogConfig::default(),
             snapshot_every: quorum::SNAPSHOT_EVERY,
         },

@@ -107,6 +107,13 @@ pub fn log_config(
                     _ => return Err(bad()),
                 }
             }
+            "unclean.leader.election.enable" => {
+                c.unclean_leader_election_enable = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad()),
+                }
+            }
             k if KNOWN_TOPIC_CONFIGS.contains(&k) => {}
             _ => return Err(format!("Unknown topic config name: {key}")),
         }
@@ -326,7 +333,11 @@ pub fn describe(broker: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec
             Box::new(|c| c.segment_jitter_ms.to_string()),
         ),
         ("segment.ms", Long, Box::new(|c| c.segment_ms.to_string())),
-        ("unclean.leader.election.enable", Boolean, fixed("false")),
+        (
+            "unclean.leader.election.enable",
+            Boolean,
+            Box::new(|c| c.unclean_leader_election_enable.to_string()),
+        ),
     ];
     table
         .into_iter()

@@ -191,6 +191,12 @@ fn read_one(
         .with_high_watermark(o.high_watermark)
         .with_last_stable_offset(o.last_stable)
         .with_log_start_offset(o.log_start);
+    // Kafka answers OFFSET_OUT_OF_RANGE below the log start whether or not epochs diverge
+    // (`Partition.readRecords`). Weir keeps the log start (and high watermark) in that answer, so its
+    // follower can restart there without asking ListOffsets.
+    if w.fetch_offset < o.log_start {
+        return Ok(base.with_error_code(ResponseError::OffsetOutOfRange.code()));
+    }
     if w.last_fetched_epoch >= 0 {
         // KIP-595: where does the follower's last epoch end in our log? Before its fetch offset (or an
         // older epoch than it has): it must truncate there first.

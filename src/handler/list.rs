@@ -84,6 +84,7 @@ handlers! {
     offset_for_leader_epoch::OffsetForLeaderEpoch,
     describe_log_dirs::DescribeLogDirs,
     partition_placement::ListPartitionReassignments,
+    partition_placement::AlterPartitionReassignments,
     partition_placement::ElectLeaders,
     list_config_resources::ListConfigResources,
     describe_transactions::DescribeTransactions,

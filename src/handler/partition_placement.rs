@@ -1,17 +1,28 @@
-//! ListPartitionReassignments and ElectLeaders, answered truthfully for a single node: every partition has
-//! one replica, this node, which is its preferred leader; nothing is ever being reassigned.
+//! Where partitions live and who leads them: AlterPartitionReassignments and ListPartitionReassignments
+//! (KIP-455) and ElectLeaders (preferred and unclean elections), decided by the active controller.
 
 use std::sync::Arc;
 
+use kafka_protocol::messages::alter_partition_reassignments_response::{
+    ReassignablePartitionResponse, ReassignableTopicResponse,
+};
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::list_partition_reassignments_response::{
+    OngoingPartitionReassignment, OngoingTopicReassignment,
+};
 use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
     ElectLeadersRequest, ElectLeadersResponse, ListPartitionReassignmentsRequest,
     ListPartitionReassignmentsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
+use super::errors::cluster_error_code;
 use super::{Call, Ctx, Handler, Reply};
+use crate::cluster::controller::{
+    list_reassignments, ElectionError, ElectionKind, ElectionResult, ReassignError,
+};
 
 /// The ListPartitionReassignments handler: the versions it serves and its entry point (named once in
 /// `list.rs`).
@@ -22,13 +33,144 @@ impl Handler for ListPartitionReassignments {
     const VERSIONS: (i16, i16) = (0, 0);
 
     async fn handle(
-        _ctx: &Arc<Ctx>,
+        ctx: &Arc<Ctx>,
         _call: &Call<'_>,
-        _req: ListPartitionReassignmentsRequest,
+        req: ListPartitionReassignmentsRequest,
     ) -> Reply<ListPartitionReassignmentsResponse> {
         // Kafka's controller lists only ongoing reassignments and skips unknown topics and partitions
-        // without an error (`ReplicationControlManager.listPartitionReassignments`); none is ever ongoing.
-        Reply::Now(ListPartitionReassignmentsResponse::default().with_error_message(None))
+        // without an error (`ReplicationControlManager.listPartitionReassignments`).
+        let named: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|topics| {
+            topics
+                .into_iter()
+                .map(|t| (t.name.to_string(), t.partition_indexes))
+                .collect()
+        });
+        let image = ctx.cluster.image();
+        let mut topics: Vec<OngoingTopicReassignment> = Vec::new();
+        for (topic, p, state) in list_reassignments(&image, named.as_deref()) {
+            let brokers = |ids: &[i32]| ids.iter().map(|b| BrokerId(*b)).collect::<Vec<_>>();
+            let partition = OngoingPartitionReassignment::default()
+                .with_partition_index(p)
+                .with_replicas(brokers(&state.replicas))
+                .with_adding_replicas(brokers(&state.adding))
+                .with_removing_replicas(brokers(&state.removing));
+            match topics.last_mut().filter(|t| t.name.as_str() == topic) {
+                Some(t) => t.partitions.push(partition),
+                None => topics.push(
+                    OngoingTopicReassignment::default()
+                        .with_name(TopicName(StrBytes::from_string(topic)))
+                        .with_partitions(vec![partition]),
+                ),
+            }
+        }
+        Reply::Now(
+            ListPartitionReassignmentsResponse::default()
+                .with_error_message(None)
+                .with_topics(topics),
+        )
+    }
+}
+
+/// The AlterPartitionReassignments handler: the versions it serves and its entry point (named once in
+/// `list.rs`).
+pub struct AlterPartitionReassignments;
+
+impl Handler for AlterPartitionReassignments {
+    type Request = AlterPartitionReassignmentsRequest;
+    const VERSIONS: (i16, i16) = (0, 0);
+
+    async fn handle(
+        ctx: &Arc<Ctx>,
+        _call: &Call<'_>,
+        req: AlterPartitionReassignmentsRequest,
+    ) -> Reply<AlterPartitionReassignmentsResponse> {
+        Reply::Now(alter_reassignments(ctx, req).await)
+    }
+}
+
+/// Answers as Kafka's controller: each partition's reassignment starts, changes or is cancelled on its
+/// own, with its own error; a failure of the whole request (no controller, timeout) is the top-level
+/// error and every partition's.
+async fn alter_reassignments(
+    ctx: &Ctx,
+    req: AlterPartitionReassignmentsRequest,
+) -> AlterPartitionReassignmentsResponse {
+    let targets = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let replicas = p.replicas.as_ref().map(|r| r.iter().map(|b| b.0).collect());
+                    (p.partition_index, replicas)
+                })
+                .collect();
+            (t.name.to_string(), partitions)
+        })
+        .collect();
+    let deadline = super::deadline(req.timeout_ms);
+    let (code, message, results) = match ctx.cluster.alter_reassignments(targets, deadline).await {
+        Ok(results) => (0, None, results),
+        Err(e) => {
+            let code = cluster_error_code(&e);
+            let all = req
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .iter()
+                        .map(|p| (p.partition_index, None))
+                        .collect();
+                    (t.name.to_string(), partitions)
+                })
+                .collect();
+            (code, Some(e.to_string()), all)
+        }
+    };
+    let responses = results
+        .into_iter()
+        .map(|(topic, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|(p, error)| {
+                    let (c, m) = match (code, error) {
+                        (0, None) => (0, None),
+                        (0, Some(e)) => reassign_error(e),
+                        (c, _) => (c, message.clone()),
+                    };
+                    ReassignablePartitionResponse::default()
+                        .with_partition_index(p)
+                        .with_error_code(c)
+                        .with_error_message(m.map(StrBytes::from_string))
+                })
+                .collect();
+            ReassignableTopicResponse::default()
+                .with_name(TopicName(StrBytes::from_string(topic)))
+                .with_partitions(partitions)
+        })
+        .collect();
+    AlterPartitionReassignmentsResponse::default()
+        .with_error_code(code)
+        .with_error_message(message.map(StrBytes::from_string))
+        .with_responses(responses)
+}
+
+/// Kafka's error code and message for one refused partition.
+fn reassign_error(e: ReassignError) -> (i16, Option<String>) {
+    match e {
+        ReassignError::UnknownTopicOrPartition(m) => {
+            (ResponseError::UnknownTopicOrPartition.code(), Some(m))
+        }
+        ReassignError::InvalidReplicaAssignment(m) => {
+            (ResponseError::InvalidReplicaAssignment.code(), Some(m))
+        }
+        ReassignError::NoReassignmentInProgress => (
+            ResponseError::NoReassignmentInProgress.code(),
+            Some("No partition reassignment is in progress.".to_string()),
+        ),
     }
 }
 
@@ -44,7 +186,7 @@ impl Handler for ElectLeaders {
         call: &Call<'_>,
         req: ElectLeadersRequest,
     ) -> Reply<ElectLeadersResponse> {
-        Reply::Now(elect_leaders(ctx, call.version, req))
+        Reply::Now(elect_leaders(ctx, call.version, req).await)
     }
 }
 
@@ -52,104 +194,112 @@ impl Handler for ElectLeaders {
 const PREFERRED: i8 = 0;
 const UNCLEAN: i8 = 1;
 
-/// Answers as Kafka's `ReplicationControlManager.electLeaders`: named partitions each get a result; with
-/// no partitions named every partition is tried and only those that needed an election are listed.
-pub fn elect_leaders(ctx: &Ctx, version: i16, req: ElectLeadersRequest) -> ElectLeadersResponse {
+/// Answers as Kafka's `ReplicationControlManager.electLeaders` (the controller decides): named partitions
+/// each get a result; with no partitions named every partition is tried and only those that needed an
+/// election are listed.
+pub async fn elect_leaders(
+    ctx: &Ctx,
+    version: i16,
+    req: ElectLeadersRequest,
+) -> ElectLeadersResponse {
     // v0 has no election type field: it always asked for the preferred leader.
     let election_type = if version >= 1 {
         req.election_type
     } else {
         PREFERRED
     };
-    if !matches!(election_type, PREFERRED | UNCLEAN) {
+    let kind = match election_type {
+        PREFERRED => ElectionKind::Preferred,
+        UNCLEAN => ElectionKind::Unclean,
         // Kafka throws InvalidRequestException; `ElectLeadersRequest.getErrorResponse` repeats the error
         // for every named partition.
-        let message = format!("Unknown election type {election_type}");
-        let results = req
-            .topic_partitions
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        result(
-                            *p,
-                            ResponseError::InvalidRequest.code(),
-                            Some(message.clone()),
-                        )
-                    })
-                    .collect();
-                topic_result(t.topic, partitions)
-            })
-            .collect();
-        return ElectLeadersResponse::default()
-            .with_error_code(if version >= 1 {
-                ResponseError::InvalidRequest.code()
-            } else {
-                0
-            })
-            .with_replica_election_results(results);
-    }
-    let results = match req.topic_partitions {
-        Some(topics) => topics
-            .into_iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let (code, message) = elect_leader(ctx, &t.topic, *p);
-                        result(*p, code, message)
-                    })
-                    .collect();
-                topic_result(t.topic, partitions)
-            })
-            .collect(),
-        // Every partition already has its preferred (and only) leader, so every topic is listed with no
-        // partitions, as Kafka lists topics whose partitions all answered ELECTION_NOT_NEEDED.
-        None => {
-            let mut names: Vec<String> = ctx.cluster.topics().into_iter().map(|t| t.name).collect();
-            names.sort();
-            names
-                .into_iter()
-                .map(|n| topic_result(TopicName(StrBytes::from_string(n)), vec![]))
-                .collect()
+        other => {
+            let message = format!("Unknown election type {other}");
+            return failed(version, req, ResponseError::InvalidRequest.code(), message);
         }
     };
-    ElectLeadersResponse::default().with_replica_election_results(results)
+    let targets = req.topic_partitions.as_ref().map(|topics| {
+        topics
+            .iter()
+            .map(|t| (t.topic.to_string(), t.partitions.clone()))
+            .collect()
+    });
+    let deadline = super::deadline(req.timeout_ms);
+    match ctx.cluster.elect_leaders(kind, targets, deadline).await {
+        Ok(results) => {
+            ElectLeadersResponse::default().with_replica_election_results(to_wire(results))
+        }
+        Err(e) => {
+            let code = cluster_error_code(&e);
+            failed(version, req, code, e.to_string())
+        }
+    }
 }
 
-/// Kafka's `ReplicationControlManager.electLeader` on a node that leads every partition it has: a
-/// preferred election is not needed (the leader is the preferred replica) and neither is an unclean one
-/// (the partition has a leader).
-fn elect_leader(ctx: &Ctx, topic: &str, partition: i32) -> (i16, Option<String>) {
-    let Some(meta) = ctx.cluster.topic(topic) else {
-        return (
-            ResponseError::UnknownTopicOrPartition.code(),
-            Some(format!("No such topic as {topic}")),
-        );
+/// The whole request failed: the error at the top (v1+) and on every named partition.
+fn failed(
+    version: i16,
+    req: ElectLeadersRequest,
+    code: i16,
+    message: String,
+) -> ElectLeadersResponse {
+    let results = req
+        .topic_partitions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| result(*p, code, Some(message.clone())))
+                .collect();
+            topic_result(t.topic, partitions)
+        })
+        .collect();
+    ElectLeadersResponse::default()
+        .with_error_code(if version >= 1 { code } else { 0 })
+        .with_replica_election_results(results)
+}
+
+/// The controller's results in the wire's shape.
+fn to_wire(results: Vec<ElectionResult>) -> Vec<ReplicaElectionResult> {
+    results
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|(p, error)| {
+                    let (code, message) = election_error(error.as_ref());
+                    result(*p, code, message)
+                })
+                .collect();
+            topic_result(TopicName(StrBytes::from_string(t.topic)), partitions)
+        })
+        .collect()
+}
+
+/// Kafka's error code and message (`ApiError` with the code's default message) for one partition.
+fn election_error(error: Option<&ElectionError>) -> (i16, Option<String>) {
+    let (e, message) = match error {
+        None => return (0, None),
+        Some(ElectionError::UnknownTopicOrPartition(m)) => {
+            (ResponseError::UnknownTopicOrPartition, m.as_str())
+        }
+        Some(ElectionError::NotNeeded) => (
+            ResponseError::ElectionNotNeeded,
+            "Leader election not needed for topic partition.",
+        ),
+        Some(ElectionError::PreferredLeaderNotAvailable) => (
+            ResponseError::PreferredLeaderNotAvailable,
+            "The preferred leader was not available.",
+        ),
+        Some(ElectionError::EligibleLeadersNotAvailable) => (
+            ResponseError::EligibleLeadersNotAvailable,
+            "Eligible topic partition leaders are not available.",
+        ),
     };
-    let Some(state) = meta.partition(partition) else {
-        return (
-            ResponseError::UnknownTopicOrPartition.code(),
-            Some(format!("No such partition as {topic}-{partition}")),
-        );
-    };
-    if state.replicas.first() != Some(&state.leader) {
-        // With one replica, the preferred leader can only be missing because its broker is fenced.
-        return (
-            ResponseError::PreferredLeaderNotAvailable.code(),
-            Some(format!(
-                "Failed to elect leader for partition {topic}-{partition} under strategy PreferredElection"
-            )),
-        );
-    }
-    (
-        ResponseError::ElectionNotNeeded.code(),
-        Some("Leader election not needed for topic partition.".to_string()),
-    )
+    (e.code(), Some(message.to_string()))
 }
 
 fn result(partition: i32, code: i16, message: Option<String>) -> PartitionResult {

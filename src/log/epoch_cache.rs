@@ -125,6 +125,12 @@ impl EpochCache {
         }
     }
 
+    /// The log was emptied (a follower restarting at its leader's log start): no epoch is known.
+    pub fn clear(&mut self) {
+        self.dirty |= !self.entries.is_empty();
+        self.entries.clear();
+    }
+
     /// Whether the file needs writing.
     pub fn is_dirty(&self) -> bool {
         self.dirty

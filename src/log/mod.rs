@@ -103,6 +103,9 @@ pub struct LogConfig {
     pub max_compaction_lag_ms: i64,
     /// `min.insync.replicas`: fewest in-sync replicas (leader included) for an acks=all produce.
     pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`: a partition whose in-sync replicas are all gone may be led by an
+    /// out-of-sync live replica (read by the controller; the log itself never looks at it).
+    pub unclean_leader_election_enable: bool,
 }
 
 impl LogConfig {
@@ -140,6 +143,7 @@ impl Default for LogConfig {
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX,
             min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
         }
     }
 }

@@ -127,6 +127,9 @@ pub struct PartitionLog {
     file_cache: Arc<FileCache>,
     /// All mutable state; short critical sections only.
     pub(crate) inner: Mutex<Inner>,
+    /// Serialises writes of the leader-epoch checkpoint (taken outside `inner`, around the file I/O): two
+    /// writers sharing its temp file could fail, or leave the older text renamed last.
+    epochs_writer: Mutex<()>,
     /// Publishes the high watermark; consumers' long-polling fetches wake on it.
     hw_tx: watch::Sender<i64>,
     /// Publishes the log end; followers' long-polling fetches wake on it.
@@ -210,6 +213,7 @@ impl PartitionLog {
             flusher,
             file_cache,
             inner: Mutex::new(inner),
+            epochs_writer: Mutex::new(()),
             hw_tx: watch::channel(hw).0,
             end_tx: watch::channel(end).0,
             durable_tx: watch::channel(durable).0,

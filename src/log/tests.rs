@@ -1386,3 +1386,55 @@ fn a_diverging_follower_fetch_does_not_move_the_high_watermark() {
     log.on_follower_fetch(2, at(10, 3, 3), now).expect("leader");
     assert_eq!(log.offsets().high_watermark, 10);
 }
+
+/// A batch as a leader wrote it: `n` records from `base_offset`, stamped with leader epoch `epoch`.
+fn leader_batch(n: usize, base_offset: i64, epoch: i32) -> Bytes {
+    let mut b = batch(n, now()).to_vec();
+    batch::stamp_base_offset(&mut b, base_offset);
+    batch::stamp_leader_epoch(&mut b, epoch);
+    Bytes::from(b)
+}
+
+#[test]
+fn a_follower_below_its_leaders_log_start_restarts_there() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, small_config()).expect("c");
+        log.become_follower(1);
+        for i in 0..20 {
+            log.append_as_follower(leader_batch(3, i * 3, 1), now())
+                .expect("append");
+        }
+        assert!(log.lock().segments.len() > 1, "several segments");
+        // The leader's log starts at 500: nothing here is of use any more.
+        log.truncate_fully_and_start_at(500).expect("truncate");
+        let o = log.offsets();
+        assert_eq!((o.log_start, o.log_end, o.high_watermark), (500, 500, 500));
+        assert_eq!(log.lock().segments.len(), 1);
+        assert_eq!(log.end_offset_for_epoch(1).0, -1, "epochs forgotten");
+        assert!(matches!(
+            log.read(0, 1 << 20),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        let end = log
+            .append_as_follower(leader_batch(2, 500, 2), now())
+            .expect("append at the leader's start");
+        assert_eq!(end, 502);
+        store.shutdown().expect("shutdown");
+    }
+    // Only the new segment is on disk, and the log reopens from it.
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join("t-0"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    assert_eq!(logs, vec![format!("{:020}.log", 500)]);
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store.get_or_create("t", 0, small_config()).expect("c");
+    let o = log.offsets();
+    assert_eq!((o.log_start, o.log_end), (500, 502));
+    assert_eq!(walk(&log, 500), vec![(500, 501)]);
+    assert_eq!(log.end_offset_for_epoch(2), (2, 502));
+}

@@ -236,6 +236,96 @@ async fn matrix_list_partition_reassignments() {
 }
 
 #[tokio::test]
+async fn matrix_alter_partition_reassignments() {
+    use kafka_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    use kafka_protocol::messages::AlterPartitionReassignmentsRequest;
+    bounded(Duration::from_secs(20), async {
+        let broker = TestBroker::start().await;
+        let mut c = broker.client().await;
+        c.create_topic("matrix-apr", 1).await;
+        let part = |p: i32, replicas: Option<Vec<i32>>| {
+            ReassignablePartition::default()
+                .with_partition_index(p)
+                .with_replicas(replicas.map(|r| r.into_iter().map(BrokerId).collect()))
+        };
+        for v in advertised(ApiKey::AlterPartitionReassignments) {
+            eprintln!("case AlterPartitionReassignments v{v}");
+            let cases = [
+                // The replicas it has: accepted, nothing changes.
+                (0, Some(vec![1]), 0, None),
+                (
+                    0,
+                    Some(vec![1, 1]),
+                    code(ResponseError::InvalidReplicaAssignment),
+                    Some("The manual partition assignment includes the broker 1 more than once."),
+                ),
+                (
+                    0,
+                    Some(vec![2]),
+                    code(ResponseError::InvalidReplicaAssignment),
+                    Some(
+                        "The manual partition assignment includes broker 2, but no such broker is \
+                         registered.",
+                    ),
+                ),
+                (
+                    0,
+                    Some(vec![]),
+                    code(ResponseError::InvalidReplicaAssignment),
+                    Some("The manual partition assignment includes an empty replica list."),
+                ),
+                (
+                    0,
+                    None,
+                    code(ResponseError::NoReassignmentInProgress),
+                    Some("No partition reassignment is in progress."),
+                ),
+                (
+                    9,
+                    Some(vec![1]),
+                    code(ResponseError::UnknownTopicOrPartition),
+                    Some("Unable to find partition matrix-apr:9."),
+                ),
+            ];
+            for (p, replicas, want_code, want_message) in cases {
+                let req = AlterPartitionReassignmentsRequest::default()
+                    .with_timeout_ms(30_000)
+                    .with_topics(vec![ReassignableTopic::default()
+                        .with_name(topic_name("matrix-apr"))
+                        .with_partitions(vec![part(p, replicas.clone())])]);
+                let resp = c.call(v, &req).await;
+                assert_eq!((resp.error_code, resp.error_message.as_deref()), (0, None));
+                let r = &resp.responses[0].partitions[0];
+                assert_eq!(
+                    (r.partition_index, r.error_code, r.error_message.as_deref()),
+                    (p, want_code, want_message),
+                    "v{v} {replicas:?}"
+                );
+            }
+            let req = AlterPartitionReassignmentsRequest::default()
+                .with_timeout_ms(30_000)
+                .with_topics(vec![ReassignableTopic::default()
+                    .with_name(topic_name("matrix-apr-missing"))
+                    .with_partitions(vec![part(0, Some(vec![1]))])]);
+            let resp = c.call(v, &req).await;
+            let r = &resp.responses[0].partitions[0];
+            assert_eq!(
+                (r.error_code, r.error_message.as_deref()),
+                (
+                    code(ResponseError::UnknownTopicOrPartition),
+                    Some("Unable to find a topic named matrix-apr-missing.")
+                ),
+                "v{v}"
+            );
+        }
+        broker.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn matrix_elect_leaders() {
     bounded(Duration::from_secs(20), async {
         let broker = TestBroker::start().await;

@@ -126,7 +126,7 @@ enum Shape {
 
 /// Checks one client-given replica list as Kafka's `validateManualPartitionAssignment` does: not empty,
 /// registered brokers, no duplicates, and `rf` replicas when the topic already has a replication factor.
-fn check_manual(
+pub(super) fn check_manual(
     image: &MetadataImage,
     replicas: &[i32],
     rf: Option<usize>,

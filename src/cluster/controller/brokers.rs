@@ -131,6 +131,7 @@ fn move_leadership(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
                 partition: i32::try_from(p).unwrap_or(i32::MAX),
                 leader,
                 isr: Some(isr),
+                ..Default::default()
             }));
         }
     }
@@ -148,6 +149,7 @@ fn elect_leaderless(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
                     partition: i32::try_from(p).unwrap_or(i32::MAX),
                     leader: Some(id),
                     isr: None,
+                    ..Default::default()
                 }));
             }
         }

@@ -4,7 +4,12 @@
 
 mod admin;
 mod brokers;
+mod elections;
 mod partitions;
+mod reassign;
+
+pub use elections::{ElectionError, ElectionKind, ElectionResult, ElectionTargets};
+pub use reassign::{list as list_reassignments, ReassignError, ReassignResults, ReassignTargets};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,6 +85,15 @@ pub enum ControllerRequest {
         partition_epoch: i32,
         isr: Vec<i32>,
     },
+    /// Elect leaders for the named partitions, or every partition (Kafka's ElectLeaders).
+    ElectLeaders {
+        kind: ElectionKind,
+        targets: Option<ElectionTargets>,
+    },
+    /// Start, change or cancel partition reassignments (Kafka's AlterPartitionReassignments).
+    AlterReassignments {
+        targets: ReassignTargets,
+    },
     /// A broker-only node asks to follow the metadata log: the active controller adds it as a Raft
     /// learner, sending the log to `addr` (its controller listener).
     AddObserver {
@@ -111,6 +125,8 @@ pub enum ControllerReply {
     Done,
     ProducerIds { start: i64, len: i64 },
     Quorum(QuorumState),
+    Elections(Vec<ElectionResult>),
+    Reassignments(ReassignResults),
 }
 
 /// The controller's answer with the offset to wait for.
@@ -155,8 +171,10 @@ pub struct ControllerConfig {
     pub node_id: u64,
     /// `broker.session.timeout.ms`: a broker silent this long is fenced.
     pub session_timeout: Duration,
-    /// Topic config defaults, for validating topic configs.
+    /// Topic config defaults, for validating topic configs (and `unclean.leader.election.enable`).
     pub log_defaults: LogConfig,
+    /// Automatic preferred-leader election.
+    pub leader_balance: super::quorum::LeaderBalance,
 }
 
 type Job = (ControllerRequest, oneshot::Sender<ControllerResponse>);
@@ -194,6 +212,9 @@ struct Controller {
     ready_term: Option<u64>,
     /// Last heartbeat per broker, known only to the active controller (Kafka's BrokerHeartbeatManager).
     heartbeats: BTreeMap<i32, Instant>,
+    /// When the next leader rebalance check is due (`leader.imbalance.check.interval.seconds` after the
+    /// last one, or after this node became the active controller).
+    next_rebalance: Instant,
 }
 
 /// Starts the controller task of this node.
@@ -205,6 +226,7 @@ pub fn spawn(config: ControllerConfig, raft: Raft, publisher: Arc<Publisher>) ->
         publisher,
         ready_term: None,
         heartbeats: BTreeMap::new(),
+        next_rebalance: Instant::now(),
     };
     tokio::spawn(controller.run(rx));
     ControllerHandle { tx }
@@ -249,6 +271,7 @@ impl Controller {
         let now = Instant::now();
         self.heartbeats = self.image().brokers.keys().map(|id| (*id, now)).collect();
         self.ready_term = Some(metrics.current_term);
+        self.next_rebalance = now + self.config.leader_balance.interval;
         tracing::info!(
             term = metrics.current_term,
             "this node is the active controller"
@@ -312,6 +335,14 @@ impl Controller {
                     isr,
                 };
                 (ControllerReply::Done, partitions::alter(&image, &change)?)
+            }
+            ControllerRequest::ElectLeaders { kind, targets } => {
+                let (results, records) = elections::elect_leaders(&image, kind, targets);
+                (ControllerReply::Elections(results), records)
+            }
+            ControllerRequest::AlterReassignments { targets } => {
+                let (results, records) = reassign::alter(&image, targets);
+                (ControllerReply::Reassignments(results), records)
             }
             ControllerRequest::DescribeQuorum => {
                 (ControllerReply::Quorum(self.quorum_state()), Vec::new())
@@ -401,11 +432,35 @@ impl Controller {
                 records.extend(brokers::fence(&image, *id, b.epoch));
             }
         }
+        if records.is_empty() {
+            records = self.elections_due(&image, now);
+        }
         if !records.is_empty() {
             if let Err(e) = self.write(records).await {
                 tracing::warn!(error = %e, "controller tick could not commit");
             }
         }
+    }
+}
+
+impl Controller {
+    /// Elections the controller makes on its own: unclean ones where a topic allows them (every tick),
+    /// and the preferred-leader rebalance once per check interval.
+    fn elections_due(&mut self, image: &MetadataImage, now: Instant) -> Vec<MetadataRecord> {
+        let mut records = elections::unclean_where_enabled(image, &self.config.log_defaults);
+        let balance = self.config.leader_balance;
+        if balance.enabled && now >= self.next_rebalance {
+            self.next_rebalance = now + balance.interval;
+            let moves = elections::rebalance(image, balance.per_broker_percentage);
+            if !moves.is_empty() {
+                tracing::info!(
+                    partitions = moves.len(),
+                    "moving leadership back to preferred replicas"
+                );
+            }
+            records.extend(moves);
+        }
+        records
     }
 }
 

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::ControllerError;
 use crate::cluster::image::MetadataImage;
-use crate::cluster::records::{MetadataRecord, PartitionChange};
+use crate::cluster::records::MetadataRecord;
 
 /// A leader's request to change one partition's ISR.
 #[derive(Debug, Clone)]
@@ -70,21 +70,17 @@ pub(super) fn alter(
     if isr == current {
         return Ok(Vec::new());
     }
-    Ok(vec![MetadataRecord::PartitionChange(PartitionChange {
-        topic_id: req.topic_id,
-        partition: req.partition,
-        leader: None,
-        isr: Some(order_like(&state.replicas, &isr)),
-    })])
-}
-
-/// `isr` in the order of `replicas` (Kafka keeps ISRs in replica order, preferred leader first).
-fn order_like(replicas: &[i32], isr: &[i32]) -> Vec<i32> {
-    replicas
-        .iter()
-        .copied()
-        .filter(|r| isr.contains(r))
-        .collect()
+    // The ISR change may complete a reassignment (the last added replica caught up).
+    let new = crate::cluster::image::PartitionState {
+        isr,
+        ..state.clone()
+    };
+    Ok(
+        super::reassign::change(image, req.topic_id, req.partition, state, new)
+            .map(MetadataRecord::PartitionChange)
+            .into_iter()
+            .collect(),
+    )
 }
 
 #[cfg(test)]

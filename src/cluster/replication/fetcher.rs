@@ -254,8 +254,9 @@ impl Task {
         Ok(end)
     }
 
-    /// The leader does not have our fetch offset: our log runs past its end (an unclean election) or
-    /// fell below its log start (retention ran while we were away).
+    /// The leader does not have our fetch offset: our log runs past its end (an unclean election:
+    /// truncate to its high watermark) or fell below its log start (retention ran while we were away:
+    /// restart at its log start).
     async fn out_of_range(&self, f: &Followed, p: &PartitionData) -> Result<(), String> {
         let ours = f.log.offsets();
         let log = f.log.clone();
@@ -273,9 +274,19 @@ impl Task {
                 .map_err(|e| e.to_string())?;
             return Ok(());
         }
+        if p.log_start_offset > ours.log_end {
+            // Kafka's `fetchOffsetAndTruncate`: what we miss is gone from the leader too; start over at
+            // its log start.
+            let start = p.log_start_offset;
+            tokio::task::spawn_blocking(move || log.truncate_fully_and_start_at(start))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            return Ok(());
+        }
         Err(format!(
-            "fetch offset {} outside the leader's log (start {}); this replica needs to be rebuilt",
-            ours.log_end, p.log_start_offset
+            "fetch offset {} outside the leader's log (start {}, high watermark {})",
+            ours.log_end, p.log_start_offset, p.high_watermark
         ))
     }
 }

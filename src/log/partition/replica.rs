@@ -93,6 +93,7 @@ impl PartitionLog {
     /// Writes `leader-epoch-checkpoint` if an epoch was added or cut since it was last written. Called by
     /// the flusher before it publishes a new durable offset, and by role changes (off the async workers).
     pub(crate) fn write_epochs_if_dirty(&self) -> Result<(), LogError> {
+        let _writer = self.epochs_writer.lock().unwrap_or_else(|e| e.into_inner());
         let text = {
             let mut inner = self.lock();
             if !inner.epochs.is_dirty() {
@@ -408,6 +409,56 @@ impl PartitionLog {
             self.request_flush();
         }
         Ok(end)
+    }
+
+    /// Empties the log and restarts it at `offset` (Kafka's `truncateFullyAndStartAt`): a follower whose log
+    /// end fell below its leader's log start (retention or DeleteRecords ran there while it was away) can
+    /// neither fetch what it misses nor keep what it has. Every segment goes; one empty segment starts at
+    /// `offset`, which becomes log start, log end and high watermark; producer state, epochs and the
+    /// aborted-transaction index are cleared (they are rebuilt from the leader's batches). Blocking.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), LogError> {
+        let mut removed = Vec::new();
+        {
+            let mut inner = self.lock();
+            if inner.closed {
+                return Err(LogError::Deleted);
+            }
+            // Old files first: a segment based at `offset` would share the new one's file names.
+            for seg in std::mem::take(&mut inner.segments) {
+                removed.extend(seg.rename_deleted()?);
+            }
+            inner.txn_index.delete_below(self.dir(), i64::MAX)?;
+            let now = crate::log::partition::now_ms();
+            let entries_max = index_entries_max(&inner.config);
+            let seg = Segment::create(self.dir(), offset, entries_max, now, self.file_cache())?;
+            inner.segments.push(seg);
+            inner.log_start = offset;
+            inner.log_end = offset;
+            inner.high_watermark = offset;
+            inner.acked = offset;
+            inner.durable_offset = offset;
+            inner.recovery_point = offset;
+            inner.producers = super::super::producer_state::ProducerStateManager::new();
+            inner.epochs.clear();
+            inner.pending_snapshot = None;
+            inner.active_first_timestamp = None;
+            inner.active_roll_jitter_ms = None;
+            inner.cleaner_checkpoint = None;
+            inner.dir_needs_sync = true;
+            inner.clean_at = None;
+            tracing::warn!(topic = %self.topic(), partition = self.partition(), offset, "follower log below its leader's log start: emptied it to restart there");
+            self.end_tx.send_replace(offset);
+            self.hw_tx.send_replace(offset);
+        }
+        for p in removed {
+            if let Err(e) = std::fs::remove_file(&p) {
+                tracing::warn!(path = %p.display(), error = %e, "cannot remove truncated segment");
+            }
+        }
+        super::super::producer_state::delete_snapshots_above(self.dir(), -1)?;
+        self.write_epochs_if_dirty()?;
+        self.request_flush();
+        Ok(())
     }
 
     /// Cuts the log back to `offset` (a follower whose tail diverges from its new leader's, KIP-101):
