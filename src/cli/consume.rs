@@ -1,7 +1,10 @@
 //! `weir consume TOPIC`: fetches from each partition's leader and prints records with a kcat-like
-//! template or as JSON lines; with `--group` it starts from and commits the group's offsets.
+//! template or as JSON lines; with `--group` it joins the group (as `kafka-console-consumer.sh` does),
+//! reads the partitions assigned to it from the group's committed offsets and commits what it printed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use clap::Args;
@@ -11,6 +14,7 @@ use super::output::print_stdout;
 use super::progress::Progress;
 use super::{ConnArgs, Format};
 use crate::client::admin::{EARLIEST, LATEST};
+use crate::client::member::Membership;
 use crate::client::records::{next_offset, read_records, InRecord};
 use crate::client::{Client, ClientError};
 
@@ -25,8 +29,9 @@ pub struct ConsumeArgs {
     /// With --group, only partitions without a committed offset start here.
     #[arg(long, default_value = "beginning", value_parser = parse_from)]
     from: From,
-    /// Consumer group: start from its committed offsets and commit what was consumed (standalone
-    /// commits, as a Java consumer with assign() makes; the group must have no active members).
+    /// Consumer group to join: read the partitions it assigns from its committed offsets and commit
+    /// what was printed. With --partition, no join: standalone commits, as a Java consumer using
+    /// assign() makes (the group must have no active members).
     #[arg(long, short = 'g')]
     group: Option<String>,
     /// Only this partition.
@@ -97,21 +102,40 @@ pub(super) async fn run(a: ConsumeArgs) -> Result<(), ClientError> {
         }
         None => (0..leaders.len() as i32).collect(),
     };
+    let mut member = match (&a.group, a.partition) {
+        (Some(g), None) => Some(Membership::join(&mut client, g, &a.topic).await?),
+        _ => None,
+    };
+    let partitions = member
+        .as_ref()
+        .map_or(partitions, |m| m.assignment().to_vec());
     let mut pos = start_positions(&mut client, &a, &partitions, &leaders).await?;
     let template = parse_template(&a.format);
     let json = a.conn.output == Format::Json;
     let mut progress = Progress::new("consumed");
     let mut uncommitted: BTreeMap<i32, i64> = BTreeMap::new();
     let mut batch = Vec::new();
+    // Ctrl-C stops between fetch rounds (at most one fetch wait away): cancelling a request in flight
+    // would leave its answer on the connection for the final commit and LeaveGroup to trip on.
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.store(true, Ordering::Relaxed);
+        }
+    });
     let outcome = loop {
-        if a.max.is_some_and(|m| progress.records >= m) || all_done(&pos) {
+        if a.max.is_some_and(|m| progress.records >= m)
+            || all_done(&pos)
+            || stop.load(Ordering::Relaxed)
+        {
             break Ok(());
         }
-        let round = tokio::select! {
-            r = fetch_round(&mut client, &a.topic, &mut pos, &mut batch) => r,
-            _ = tokio::signal::ctrl_c() => break Ok(()),
-        };
-        if let Err(e) = round {
+        if pos.is_empty() {
+            // A member the group gave no partitions: wait for the next heartbeat.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        if let Err(e) = fetch_round(&mut client, &a.topic, &mut pos, &mut batch).await {
             break Err(e);
         }
         let mut out = Vec::new();
@@ -133,30 +157,57 @@ pub(super) async fn run(a: ConsumeArgs) -> Result<(), ClientError> {
             progress.add(1, r.value.as_ref().map_or(0, Bytes::len) as u64);
         }
         print_stdout(&String::from_utf8_lossy(&out));
+        let mut committed = true;
         if let Some(g) = &a.group {
-            commit(&mut client, g, &a.topic, &mut uncommitted).await?;
+            committed = commit(&mut client, member.as_ref(), g, &a.topic, &mut uncommitted).await?;
+        }
+        if let Some(m) = member.as_mut() {
+            if !committed || m.heartbeat_if_due(&mut client).await? {
+                // The group rebalances: give up every partition (eager protocol) and take the new share.
+                // What could not be committed is read again by the partition's next owner.
+                uncommitted.clear();
+                m.rejoin(&mut client).await?;
+                let leaders = client.leaders(&a.topic).await?;
+                let assigned = m.assignment().to_vec();
+                pos = start_positions(&mut client, &a, &assigned, &leaders).await?;
+            }
         }
     };
     if let Some(g) = &a.group {
-        commit(&mut client, g, &a.topic, &mut uncommitted).await?;
+        if !commit(&mut client, member.as_ref(), g, &a.topic, &mut uncommitted).await? {
+            eprintln!("weir: the group rebalanced before the last offsets could be committed");
+        }
+    }
+    if let Some(m) = &member {
+        m.leave(&mut client).await?;
     }
     progress.finish();
     outcome
 }
 
+/// Commits what was printed: within the member's generation, or standalone without one. `Ok(false)`:
+/// the group rebalanced and nothing was committed.
 async fn commit(
     client: &mut Client,
+    member: Option<&Membership>,
     group: &str,
     topic: &str,
     uncommitted: &mut BTreeMap<i32, i64>,
-) -> Result<(), ClientError> {
+) -> Result<bool, ClientError> {
     if uncommitted.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let offsets: Vec<(i32, i64)> = uncommitted.iter().map(|(p, o)| (*p, *o)).collect();
-    client.commit(group, topic, &offsets).await?;
+    match member {
+        Some(m) => {
+            if !m.commit(client, &offsets).await? {
+                return Ok(false);
+            }
+        }
+        None => client.commit(group, topic, &offsets).await?,
+    }
     uncommitted.clear();
-    Ok(())
+    Ok(true)
 }
 
 fn all_done(pos: &HashMap<i32, Position>) -> bool {

@@ -6,8 +6,8 @@ use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, GroupId,
-    ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
+    ConsumerGroupDescribeRequest, ConsumerProtocolAssignment, DeleteGroupsRequest,
+    DescribeGroupsRequest, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::Decodable;
 
@@ -103,6 +103,14 @@ impl Client {
             .into_iter()
             .next()
             .ok_or_else(|| ClientError::Protocol("DescribeGroups answered no group".into()))?;
+        // DescribeGroups describes classic groups only: a consumer-protocol (KIP-848) group is unknown
+        // (or Dead) to it, and ConsumerGroupDescribe describes it where the broker has that API.
+        let unknown = g.error_code == 69 || (g.error_code == 0 && g.group_state.as_str() == "Dead");
+        if unknown {
+            if let Some(d) = self.describe_consumer_group(group, coordinator).await? {
+                return Ok(d);
+            }
+        }
         ClientError::check(g.error_code, g.error_message.as_deref())
             .map_err(|e| e.context(format!("describing group {group}")))?;
         let consumer = g.protocol_type.as_str() == "consumer";
@@ -129,6 +137,61 @@ impl Client {
             members,
             coordinator,
         })
+    }
+
+    /// A consumer-protocol group through ConsumerGroupDescribe; `None` where the broker lacks the API
+    /// or knows no such group.
+    async fn describe_consumer_group(
+        &mut self,
+        group: &str,
+        coordinator: i32,
+    ) -> Result<Option<GroupDescription>, ClientError> {
+        let conn = self.broker(coordinator).await?;
+        if conn.version_for::<ConsumerGroupDescribeRequest>().is_err() {
+            return Ok(None);
+        }
+        let req = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(group))]);
+        let resp = conn.send(&req).await?;
+        let Some(g) = resp.groups.into_iter().next() else {
+            return Ok(None);
+        };
+        if g.error_code == 69 {
+            return Ok(None);
+        }
+        ClientError::check(g.error_code, g.error_message.as_deref())
+            .map_err(|e| e.context(format!("describing consumer group {group}")))?;
+        let members = g
+            .members
+            .into_iter()
+            .map(|m| {
+                let mut assignment: Vec<(String, i32)> = m
+                    .assignment
+                    .topic_partitions
+                    .iter()
+                    .flat_map(|tp| {
+                        tp.partitions
+                            .iter()
+                            .map(|p| (tp.topic_name.to_string(), *p))
+                    })
+                    .collect();
+                assignment.sort();
+                Member {
+                    member_id: m.member_id.to_string(),
+                    group_instance_id: m.instance_id.map(|i| i.to_string()),
+                    client_id: m.client_id.to_string(),
+                    host: m.client_host.to_string(),
+                    assignment,
+                }
+            })
+            .collect();
+        Ok(Some(GroupDescription {
+            group: group.to_string(),
+            state: g.group_state.to_string(),
+            protocol_type: "consumer".to_string(),
+            protocol: g.assignor_name.to_string(),
+            members,
+            coordinator,
+        }))
     }
 
     /// Every offset committed by `group`, sorted by topic and partition.

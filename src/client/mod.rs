@@ -12,6 +12,7 @@ pub mod error;
 pub mod groups;
 pub mod io;
 pub mod markers;
+pub mod member;
 pub mod murmur2;
 pub mod records;
 

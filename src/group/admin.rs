@@ -159,5 +159,60 @@ impl GroupShard {
             }
             self.put_back(g);
         }
+        self.expire_consumer_group_offsets(ctx, now_ms, retention_ms);
+    }
+
+    /// Kafka's `cleanupGroupMetadata` for consumer (KIP-848) groups: an offset of a topic no member
+    /// subscribes to expires `offsets.retention.minutes` after its commit (or at its explicit expiry), and
+    /// an empty group whose offsets all expired is deleted with them.
+    fn expire_consumer_group_offsets(&mut self, ctx: &mut GCtx, now_ms: i64, retention_ms: i64) {
+        let mut out: Vec<Record> = Vec::new();
+        let mut dead = Vec::new();
+        for (id, g) in &self.consumer {
+            let regexes: Vec<regex::Regex> = g
+                .members
+                .values()
+                .filter_map(|m| m.subscribed_topic_regex.as_deref())
+                .filter_map(super::consumer::compile)
+                .collect();
+            let subscribed = |topic: &str| {
+                g.members.values().any(|m| m.subscribes_to(topic, None))
+                    || regexes.iter().any(|r| r.is_match(topic))
+            };
+            let offsets = self.offsets.get(id);
+            let mut kept = 0usize;
+            for ((topic, partition), o) in offsets.iter().flat_map(|o| o.iter()) {
+                let expired = !subscribed(topic)
+                    && match o.expire_timestamp_ms {
+                        Some(expire) => now_ms >= expire,
+                        None => now_ms - o.commit_timestamp_ms >= retention_ms,
+                    };
+                if expired {
+                    out.push((records::encode_offset_key(id, topic, *partition), None));
+                } else {
+                    kept += 1;
+                }
+            }
+            if kept == 0 && g.members.is_empty() {
+                dead.push(id.clone());
+            }
+        }
+        for id in &dead {
+            // Replayed below: the group goes once its tombstones are written.
+            out.extend(super::consumer::records::group_tombstones(id));
+            tracing::info!(group = %id, "empty consumer group removed: its offsets expired");
+        }
+        if out.is_empty() {
+            return;
+        }
+        ctx.append(
+            out,
+            true,
+            Some(Box::new(|_: &mut GroupShard, result, _| {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "failed to write consumer-group offset expiry tombstones");
+                }
+            })),
+        );
     }
 }

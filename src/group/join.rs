@@ -16,8 +16,13 @@ impl GroupShard {
         if req.group_id.is_empty() {
             return fail(reply, &req.member_id, GroupError::InvalidGroupId);
         }
-        // A consumer (KIP-848) group does not take classic members (no online migration here).
-        if self.consumer.contains_key(&req.group_id) {
+        // A non-empty consumer (KIP-848) group would take classic members through an online migration,
+        // which Weir does not do.
+        if self
+            .consumer
+            .get(&req.group_id)
+            .is_some_and(|g| !g.members.is_empty())
+        {
             return fail(reply, &req.member_id, GroupError::InconsistentGroupProtocol);
         }
         if req.session_timeout_ms < self.config.group_min_session_timeout_ms
@@ -26,6 +31,7 @@ impl GroupShard {
             return fail(reply, &req.member_id, GroupError::InvalidSessionTimeout);
         }
         let is_unknown = req.member_id.is_empty();
+        self.replace_empty_consumer_group(ctx, &req.group_id);
         let now_ms = ctx.now_ms();
         let mut g = match self.groups.remove(&req.group_id) {
             Some(g) => g,
@@ -449,5 +455,24 @@ impl GroupShard {
             }
             GroupState::PreparingRebalance => self.try_complete_join(ctx, g),
         }
+    }
+
+    /// Kafka's `maybeDeleteEmptyConsumerGroup`: a classic join turns an empty consumer
+    /// group into a classic one whatever the migration policy, writing the consumer group's tombstones.
+    /// Committed offsets stay with the group id.
+    fn replace_empty_consumer_group(&mut self, ctx: &mut GCtx, group_id: &str) {
+        if self.consumer.remove(group_id).is_none() {
+            return;
+        }
+        tracing::info!(group = %group_id, "converted the empty consumer group to a classic group");
+        ctx.append(
+            super::consumer::records::group_tombstones(group_id),
+            false,
+            Some(Box::new(|_: &mut GroupShard, result, _| {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "failed to write the replaced consumer group's tombstones");
+                }
+            })),
+        );
     }
 }

@@ -1225,3 +1225,101 @@ async fn groups_follow_the_leadership_of_their_partition() {
     assert_eq!(fetched.unwrap()[0].offset, 42);
     assert_eq!(state(&c, "g").await, GroupState::Stable);
 }
+
+/// A ConsumerGroupHeartbeat joining `group` with the consumer (KIP-848) protocol.
+fn consumer_join(group: &str) -> consumer::HeartbeatRequest {
+    consumer::HeartbeatRequest {
+        group_id: group.into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        owned: Some(Vec::new()),
+        ..Default::default()
+    }
+}
+
+/// Kafka converts empty groups between the classic and the consumer protocol whatever
+/// `group.consumer.migration.policy` says (`maybeDeleteEmptyClassicGroup`, `maybeDeleteEmptyConsumerGroup`),
+/// writing the replaced group's tombstones; committed offsets stay with the group id.
+#[tokio::test(start_paused = true)]
+async fn empty_groups_convert_between_the_classic_and_consumer_protocols() {
+    let (c, log) = start(config());
+    let (leader, follower) = stable_pair(&c, "g").await;
+    c.commit_offsets(commit_req("g", &leader, 1, &[("t", 0, 7)]))
+        .await;
+    // A live classic group is not taken over (that would be an online upgrade).
+    let refused = c.consumer_heartbeat(consumer_join("g")).await;
+    assert_eq!(refused.error, Some(GroupError::GroupIdNotFound));
+    for m in [&leader, &follower] {
+        let leave = LeavingMember {
+            member_id: m.clone(),
+            group_instance_id: None,
+            reason: None,
+        };
+        c.leave_group("g", vec![leave]).await.unwrap();
+    }
+    settle().await;
+    assert_eq!(state(&c, "g").await, GroupState::Empty);
+
+    // Empty classic group (protocol type "consumer") -> consumer group.
+    let joined = c.consumer_heartbeat(consumer_join("g")).await;
+    assert_eq!(joined.error, None, "{:?}", joined.error_message);
+    assert_eq!(joined.member_epoch, 1);
+    assert_eq!(c.consumer_describe("g").await.members.len(), 1);
+    assert_eq!(state(&c, "g").await, GroupState::Dead, "classic group gone");
+    let offsets = c.fetch_offsets("g", None).await.unwrap();
+    assert_eq!(offsets.len(), 1, "offsets stay with the group id");
+    let group_key = records::encode_group_key("g");
+    let partition = c.partition_for("g");
+    assert!(log
+        .records(partition)
+        .iter()
+        .any(|(k, v)| *k == group_key && v.is_none()));
+
+    // A non-empty consumer group refuses classic members (no online downgrade).
+    let classic = c.join_group(join_req("g", "")).await;
+    assert_eq!(classic.error, Some(GroupError::InconsistentGroupProtocol));
+
+    // Empty consumer group -> classic group.
+    let left = c
+        .consumer_heartbeat(consumer::HeartbeatRequest {
+            group_id: "g".into(),
+            member_id: joined.member_id.clone(),
+            member_epoch: consumer::LEAVE_EPOCH,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(left.error, None);
+    let c1 = c.clone();
+    let rejoin = tokio::spawn(async move { c1.join_group(join_req("g", "")).await });
+    settle().await;
+    advance(Duration::from_millis(3_100)).await;
+    let rejoined = rejoin.await.unwrap();
+    assert_eq!(rejoined.error, None);
+    assert_eq!(rejoined.generation_id, 1, "a new classic group");
+    let assignment = vec![(rejoined.member_id.clone(), Bytes::from_static(b"A"))];
+    let synced = c
+        .sync_group(sync_req("g", &rejoined.member_id, 1, assignment))
+        .await;
+    assert_eq!(synced.error, None);
+    assert_eq!(
+        c.consumer_describe("g").await.error,
+        Some(GroupError::GroupIdNotFound)
+    );
+    assert_eq!(c.fetch_offsets("g", None).await.unwrap().len(), 1);
+    let consumer_tombstones = consumer::records::group_tombstones("g");
+    let written = log.records(partition);
+    assert!(consumer_tombstones.iter().all(|t| written.contains(t)));
+
+    // The log rebuilds the classic group, not the consumer group.
+    c.shutdown().await;
+    let c = GroupCoordinator::start(config(), log.clone(), Arc::new(Topics)).unwrap();
+    assert_eq!(
+        c.consumer_describe("g").await.error,
+        Some(GroupError::GroupIdNotFound)
+    );
+    let described = c.describe_group("g").await.unwrap();
+    assert_eq!(described.protocol_type, "consumer");
+    assert_eq!(described.members.len(), 1, "the synced classic member");
+    assert_eq!(c.fetch_offsets("g", None).await.unwrap().len(), 1);
+}

@@ -1,7 +1,7 @@
 // The `weir` CLI against offsets a Java consumer group committed: `group describe` (members, assignment,
 // committed offset, log end, lag per partition, in JSON and as a table), `group reset-offsets` refused
 // while the group is active, a dry run that commits nothing, and --execute whose offsets the Java
-// admin client and a Java consumer then see.
+// admin client and a Java consumer then see; a consumer-protocol (KIP-848) group is described too.
 // timeout: 150
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -107,6 +107,22 @@ public class CliGroupLag {
         Run again = weir("group", "delete", g);
         Compat.checkEq(1, again.status, "deleting a deleted group exits 1");
         Compat.check(again.err.contains("GROUP_ID_NOT_FOUND"), "error names Kafka's code: %s", again.err);
+        // A consumer-protocol (KIP-848) group: DescribeGroups does not describe it (as in Kafka 4), so
+        // `group describe` asks ConsumerGroupDescribe, as kafka-consumer-groups.sh does.
+        String g848 = t + "-848";
+        try (KafkaConsumer<byte[], byte[]> c = Compat.consumer("group.id", g848, "group.protocol", "consumer",
+            ConsumerConfig.CLIENT_ID_CONFIG, "cli-848-client")) {
+          c.subscribe(List.of(t));
+          Groups.pollUntil(List.of(c), 60000, "assignment", () -> c.assignment().size() == 3);
+          c.commitSync(Map.of(p0, new OffsetAndMetadata(7), p1, new OffsetAndMetadata(6), p2, new OffsetAndMetadata(1)));
+          String member = c.groupMetadata().memberId();
+          List<String> rows848 = describeRows(g848);
+          Compat.checkEq("Stable 1 6", rows848.get(0), "consumer group: state, members, total lag");
+          Compat.checkEq(List.of(
+              t + " 0 7 10 3 " + member + " cli-848-client",
+              t + " 1 6 6 0 " + member + " cli-848-client",
+              t + " 2 1 4 3 " + member + " cli-848-client"), rows848.subList(1, rows848.size()), "consumer group partitions");
+        }
       }
     });
   }

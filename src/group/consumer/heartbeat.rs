@@ -99,32 +99,37 @@ impl GroupShard {
         }
     }
 
-    /// The consumer group for a heartbeat, created (or converted from an empty classic group, as Kafka
-    /// does with a group that only holds offsets) when `create`.
+    /// The consumer group for a heartbeat, created when `create` (Kafka's `getOrMaybeCreateConsumerGroup`).
+    /// An empty classic group gives way to it whatever its protocol type and the migration policy (Kafka's
+    /// `maybeDeleteEmptyClassicGroup`): it is returned too, so a refused heartbeat can put it back and an
+    /// accepted one writes its tombstone. Committed offsets stay with the group id.
     fn consumer_group_for(
         &mut self,
         group_id: &str,
         create: bool,
-    ) -> Result<ConsumerGroup, (GroupError, String)> {
+    ) -> Result<(ConsumerGroup, Option<ClassicGroup>), (GroupError, String)> {
         if let Some(g) = self.consumer.remove(group_id) {
-            return Ok(g);
+            return Ok((g, None));
         }
-        if let Some(classic) = self.groups.get(group_id) {
-            if !(classic.is(GroupState::Empty) && classic.protocol_type.is_none()) {
-                return Err((
-                    GroupError::GroupIdNotFound,
-                    format!("Group {group_id} is not a consumer group."),
-                ));
-            }
+        let classic_is_empty = self.groups.get(group_id).map(|c| c.is(GroupState::Empty));
+        if classic_is_empty == Some(false) || (classic_is_empty.is_some() && !create) {
+            // A non-empty classic group would need an online upgrade, which Weir does not do.
+            return Err((
+                GroupError::GroupIdNotFound,
+                format!("Group {group_id} is not a consumer group."),
+            ));
         }
         if !create {
             return Err((
                 GroupError::GroupIdNotFound,
-                format!("Group {group_id} not found."),
+                format!("Consumer group {group_id} not found."),
             ));
         }
-        self.groups.remove(group_id);
-        Ok(ConsumerGroup::new(group_id.to_string()))
+        let replaced = self.groups.remove(group_id);
+        if replaced.is_some() {
+            tracing::info!(group = %group_id, "converted the empty classic group to a consumer group");
+        }
+        Ok((ConsumerGroup::new(group_id.to_string()), replaced))
     }
 
     fn consumer_leave(
@@ -133,7 +138,7 @@ impl GroupShard {
         req: &HeartbeatRequest,
         records: &mut Vec<Record>,
     ) -> Outcome {
-        let mut g = self.consumer_group_for(&req.group_id, false)?;
+        let (mut g, _) = self.consumer_group_for(&req.group_id, false)?;
         let outcome = leave(&mut g, req);
         if let Ok(epoch) = &outcome {
             if *epoch == STATIC_LEAVE_EPOCH {
@@ -159,8 +164,22 @@ impl GroupShard {
         req: HeartbeatRequest,
         records: &mut Vec<Record>,
     ) -> Outcome {
-        let mut g = self.consumer_group_for(&req.group_id, req.member_epoch == 0)?;
+        let existed = self.consumer.contains_key(&req.group_id);
+        let (mut g, replaced) = self.consumer_group_for(&req.group_id, req.member_epoch == 0)?;
         let outcome = self.heartbeat_in(ctx, &mut g, req, records);
+        if outcome.is_err() && !existed {
+            // Kafka creates nothing for a refused first heartbeat: the classic group stays.
+            if let Some(classic) = replaced {
+                self.groups.insert(classic.group_id.clone(), classic);
+            }
+            return outcome;
+        }
+        if replaced.is_some() {
+            records.insert(
+                0,
+                (crate::group::records::encode_group_key(&g.group_id), None),
+            );
+        }
         self.consumer.insert(g.group_id.clone(), g);
         outcome
     }

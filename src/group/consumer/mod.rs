@@ -6,6 +6,7 @@
 
 pub mod assignor;
 mod heartbeat;
+pub(crate) use heartbeat::compile;
 pub mod reconcile;
 pub mod records;
 mod replay;

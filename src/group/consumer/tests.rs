@@ -431,3 +431,90 @@ fn assignor_list_parses_names_and_kafka_class_names() {
     assert_eq!(parse_list(""), None);
     assert_eq!(parse_list("uniform,sticky"), None);
 }
+
+/// Kafka's `cleanupGroupMetadata` for a consumer group: offsets of topics no member subscribes to expire
+/// `offsets.retention.minutes` after their commit; an empty group whose offsets all expired is deleted.
+#[tokio::test(start_paused = true)]
+async fn consumer_group_offsets_expire_and_the_empty_group_goes() {
+    let topics = Arc::new(Topics::default());
+    topics.add("t", 1);
+    topics.add("old", 1);
+    let log = Arc::new(InMemoryOffsetsLog::new());
+    let config = GroupConfig {
+        offsets_retention_ms: 60_000,
+        offsets_retention_check_interval_ms: 10_000,
+        ..GroupConfig::default()
+    };
+    let c = GroupCoordinator::start(config.clone(), log.clone(), Arc::new(topics.clone())).unwrap();
+    let mut a = Client::join(&c, join("g", &["t"])).await;
+    let commit = |topic: &str, epoch: i32, member: &str| OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id: epoch,
+        member_id: member.into(),
+        group_instance_id: None,
+        retention_time_ms: -1,
+        partitions: vec![PartitionCommit {
+            topic: topic.into(),
+            partition: 0,
+            offset: 5,
+            leader_epoch: -1,
+            metadata: String::new(),
+        }],
+    };
+    for topic in ["t", "old"] {
+        let r = c.commit_offsets(commit(topic, a.epoch, &a.id)).await;
+        assert_eq!(r[0].error, None);
+    }
+    let committed = |c: &GroupCoordinator| {
+        let c = c.clone();
+        async move {
+            let mut topics: Vec<String> = c
+                .fetch_offsets("g", None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| o.topic)
+                .collect();
+            topics.sort();
+            topics
+        }
+    };
+    // Keep the member alive past the retention time: only the unsubscribed topic's offset expires.
+    for _ in 0..14 {
+        tokio::time::advance(std::time::Duration::from_millis(5_000)).await;
+        a.beat(&c).await;
+    }
+    assert_eq!(committed(&c).await, vec!["t".to_string()]);
+    assert_eq!(c.consumer_describe("g").await.members.len(), 1);
+
+    // Once the member leaves, "t" is unsubscribed and already past retention: the next sweep removes it
+    // and the group with it.
+    let r = c
+        .consumer_heartbeat(HeartbeatRequest {
+            group_id: "g".into(),
+            member_id: a.id.clone(),
+            member_epoch: LEAVE_EPOCH,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(r.error, None);
+    assert_eq!(
+        c.consumer_describe("g").await.state,
+        ConsumerGroupState::Empty
+    );
+    tokio::time::advance(std::time::Duration::from_millis(10_000)).await;
+    tokio::task::yield_now().await;
+    assert!(committed(&c).await.is_empty());
+    assert_eq!(
+        c.consumer_describe("g").await.error,
+        Some(GroupError::GroupIdNotFound)
+    );
+    // It stays gone after a reload from the log.
+    c.shutdown().await;
+    let c = GroupCoordinator::start(config, log.clone(), Arc::new(topics.clone())).unwrap();
+    assert_eq!(
+        c.consumer_describe("g").await.error,
+        Some(GroupError::GroupIdNotFound)
+    );
+    assert!(committed(&c).await.is_empty());
+}
