@@ -283,7 +283,7 @@ fn rebuild_epochs(
 /// Removes a file that may already be gone (the folder was listed earlier; a snapshot or temp file can be
 /// replaced meanwhile, e.g. by a previous store instance's flusher in tests).
 fn remove_if_exists(path: &Path) -> Result<(), LogError> {
-    match std::fs::remove_file(path) {
+    match crate::log::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e.into()),
@@ -295,7 +295,7 @@ fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
     for path in [a, b, c] {
         let mut to = path.clone().into_os_string();
         to.push(".corrupt");
-        match std::fs::rename(&path, PathBuf::from(to)) {
+        match crate::log::fs::rename(&path, PathBuf::from(to)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),

@@ -430,7 +430,7 @@ impl Segment {
         // that rebuilds them from the log): creating a partition costs one file, not three. Stale ones
         // from an earlier segment at this base must not survive to describe the new one.
         for stale in [&index_path, &time_path] {
-            match std::fs::remove_file(stale) {
+            match crate::log::fs::remove_file(stale) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
@@ -658,7 +658,7 @@ impl Segment {
         let dropped_bytes = file_len - pos;
         if dropped_bytes > 0 {
             log.set_len(pos)?;
-            log.sync_all()?;
+            crate::log::fs::sync_all(&log)?;
         }
         Ok(ScanOutcome {
             valid_bytes: pos,
@@ -841,7 +841,7 @@ impl Segment {
             let mut d = p.clone().into_os_string();
             d.push(".deleted");
             let d = PathBuf::from(d);
-            match std::fs::rename(&p, &d) {
+            match crate::log::fs::rename(&p, &d) {
                 Ok(()) => out.push(d),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
