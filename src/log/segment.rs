@@ -521,6 +521,12 @@ impl Segment {
             time_index: TimeIndex::new(base_offset, index_entries_max),
         };
         let outcome = seg.rebuild(&mut open, file_len, index_interval_bytes)?;
+        // The files on disk may hold entries of what the crash cut away: replace them now. Later writes
+        // only append entries not yet written, so a rebuilt index with none would never truncate them,
+        // and the next load (file-cache reopen, trusted restart) would seek to positions that no longer
+        // start a batch (found by the power-loss simulator).
+        open.index.write(&index_path, true)?;
+        open.time_index.write(&time_path, true)?;
         seg.files.install(open);
         Ok((seg, Some(outcome)))
     }
