@@ -69,15 +69,15 @@ pub fn write_text(dir: &Path, name: &str, text: &str) -> io::Result<()> {
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
-        f.sync_data()?;
+        crate::log::fs::sync_data(&f)?;
     }
-    std::fs::rename(&tmp, dir.join(name))?;
+    crate::log::fs::rename(&tmp, dir.join(name))?;
     sync_dir(dir)
 }
 
 /// Fsyncs a folder so created, renamed or removed entries survive a crash.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    crate::log::fs::sync_dir(dir)
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub(crate) fn finish_swaps(dir: &Path, bases: &mut Vec<i64>) -> Result<(), LogEr
                 swaps.push(base);
             }
         } else if name.ends_with(".swap") {
-            std::fs::remove_file(entry.path())?;
+            crate::log::fs::remove_file(entry.path())?;
         }
     }
     for base in swaps {
@@ -56,13 +56,13 @@ pub(crate) fn finish_swaps(dir: &Path, bases: &mut Vec<i64>) -> Result<(), LogEr
         {
             let (l, i, t) = super::segment::paths(dir, old);
             for p in [l, i, t] {
-                let _ = std::fs::remove_file(p);
+                let _ = crate::log::fs::remove_file(p);
             }
         }
         bases.retain(|b| *b <= base || *b >= covered_until);
-        let _ = std::fs::remove_file(&index);
-        let _ = std::fs::remove_file(&time);
-        std::fs::rename(&swap, &log)?;
+        let _ = crate::log::fs::remove_file(&index);
+        let _ = crate::log::fs::remove_file(&time);
+        crate::log::fs::rename(&swap, &log)?;
         if !bases.contains(&base) {
             bases.push(base);
         }
@@ -297,7 +297,7 @@ fn clean_batch(
 }
 
 fn remove_if_exists(path: &Path) -> Result<(), LogError> {
-    match std::fs::remove_file(path) {
+    match crate::log::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e.into()),
@@ -540,18 +540,18 @@ impl PartitionLog {
         };
         if let Err(e) = copy() {
             // Unreadable input (or a full disk): leave no partial output behind.
-            let _ = std::fs::remove_file(&cleaned_path);
+            let _ = crate::log::fs::remove_file(&cleaned_path);
             return Err(e);
         }
         let file = out.into_inner().map_err(|e| LogError::Io(e.into_error()))?;
         if !changed {
             drop(file);
-            std::fs::remove_file(&cleaned_path)?;
+            crate::log::fs::remove_file(&cleaned_path)?;
             return Ok(0);
         }
-        file.sync_all()?;
+        crate::log::fs::sync_all(&file)?;
         drop(file);
-        std::fs::rename(&cleaned_path, &swap_path)?;
+        crate::log::fs::rename(&cleaned_path, &swap_path)?;
         sync_dir(dir)?;
         let mut inner = self.lock();
         let i = inner.segments.iter().position(|s| s.base_offset == base);
@@ -565,7 +565,7 @@ impl PartitionLog {
         });
         let (Some(i), true) = (i, still_there) else {
             drop(inner);
-            std::fs::remove_file(&swap_path)?;
+            crate::log::fs::remove_file(&swap_path)?;
             return Ok(0);
         };
         // Old indexes go first: a crash from here on rebuilds them from the (old or new) log.
@@ -578,7 +578,7 @@ impl PartitionLog {
         if !doomed.is_empty() {
             sync_dir(dir)?;
         }
-        std::fs::rename(&swap_path, &log_path)?;
+        crate::log::fs::rename(&swap_path, &log_path)?;
         let entries_max = index_entries_max(&inner.config);
         let interval = u64::from(inner.config.index_interval_bytes);
         // Known limitation: the re-index scan runs under the partition lock (stalls appends for the

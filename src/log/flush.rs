@@ -46,6 +46,8 @@ struct Queue {
     trims: WorkList,
     /// Set by [`Flusher::stop`]: the flusher drains its queue and exits; the trimmer exits at once.
     stop: bool,
+    /// True while the flusher works on partitions it took from `flushes`.
+    busy: bool,
 }
 
 /// Shared handle of the flusher and trimmer threads.
@@ -57,6 +59,8 @@ pub struct Flusher {
     wake: Condvar,
     /// Wakes the trimmer when `trims` becomes non-empty or on stop.
     wake_trimmer: Condvar,
+    /// Notified when the flusher has finished its work and found the queue empty (tests wait on it).
+    idle: Condvar,
 }
 
 impl Flusher {
@@ -104,6 +108,15 @@ impl Flusher {
         self.wake_trimmer.notify_all();
     }
 
+    /// Blocks until every queued flush is done (tests: a deterministic moment to cut the power at).
+    #[cfg(test)]
+    pub(crate) fn wait_idle(&self) {
+        let mut q = self.lock();
+        while q.busy || !q.flushes.partitions.is_empty() {
+            q = self.idle.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     /// Trimmer thread: page-cache trims until stop (pending trims are dropped then: they are advice).
     fn run_trims(&self) {
         loop {
@@ -127,12 +140,17 @@ impl Flusher {
         loop {
             let batch = {
                 let mut q = self.lock();
+                q.busy = false;
+                if q.flushes.partitions.is_empty() {
+                    self.idle.notify_all();
+                }
                 while q.flushes.partitions.is_empty() && !q.stop {
                     q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
                 if q.flushes.partitions.is_empty() && q.stop {
                     return;
                 }
+                q.busy = true;
                 q.flushes.take()
             };
             let metrics = crate::metrics::global();

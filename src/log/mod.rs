@@ -35,6 +35,7 @@ pub mod control;
 pub mod epoch_cache;
 pub mod file_cache;
 pub mod flush;
+pub(crate) mod fs;
 pub mod index;
 pub mod page_cache;
 pub mod partition;
@@ -289,5 +290,7 @@ pub struct ReadResult {
 
 #[cfg(test)]
 mod scale_tests;
+#[cfg(test)]
+pub(crate) mod sim;
 #[cfg(test)]
 mod tests;

@@ -106,7 +106,7 @@ impl TrimWork {
         }
         for (file, offset, len) in &self.ranges {
             // Pages still under writeback are skipped by the advice: wait for them, then drop them.
-            let _ = file.sync_data();
+            let _ = crate::log::fs::sync_data(file);
             advise(file, *offset, *len);
         }
     }

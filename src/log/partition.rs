@@ -613,10 +613,10 @@ impl PartitionLog {
         super::txn_index::sync_files(&self.dir, &txn_dirty)?;
         self.write_epochs_if_dirty()?;
         for w in &work {
-            w.file.sync_data()?;
+            crate::log::fs::sync_data(&w.file)?;
             if let Some(paths) = &w.index_paths {
                 for p in paths {
-                    super::index::OffsetIndex::open_for_sync(p)?.sync_all()?;
+                    crate::log::fs::sync_all(&super::index::OffsetIndex::open_for_sync(p)?)?;
                 }
             }
         }
@@ -973,7 +973,7 @@ impl PartitionLog {
                 (inner.log_end, inner.producers.clone(), paths)
             };
             for p in paths {
-                super::index::OffsetIndex::open_for_sync(&p)?.sync_all()?;
+                crate::log::fs::sync_all(&super::index::OffsetIndex::open_for_sync(&p)?)?;
             }
             write_snapshot(&self.dir, offset, &state)?;
             sync_dir(&self.dir)?;

@@ -504,7 +504,7 @@ pub fn delete_snapshots_below(dir: &Path, offset: i64) -> io::Result<usize> {
         .into_iter()
         .filter(|o| *o < offset)
     {
-        match std::fs::remove_file(snapshot_path(dir, o)) {
+        match crate::log::fs::remove_file(snapshot_path(dir, o)) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -521,7 +521,7 @@ pub fn delete_snapshots_above(dir: &Path, offset: i64) -> io::Result<usize> {
         .into_iter()
         .filter(|o| *o > offset)
     {
-        match std::fs::remove_file(snapshot_path(dir, o)) {
+        match crate::log::fs::remove_file(snapshot_path(dir, o)) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -538,13 +538,13 @@ pub fn write_snapshot(dir: &Path, offset: i64, state: &ProducerStateManager) -> 
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&state.to_bytes())?;
-        f.sync_data()?;
+        crate::log::fs::sync_data(&f)?;
     }
-    std::fs::rename(&tmp, &path)?;
+    crate::log::fs::rename(&tmp, &path)?;
     let all = list_snapshot_files(dir)?;
     if all.len() > 2 {
         for o in &all[..all.len() - 2] {
-            let _ = std::fs::remove_file(snapshot_path(dir, *o));
+            let _ = crate::log::fs::remove_file(snapshot_path(dir, *o));
         }
     }
     Ok(())

@@ -142,6 +142,14 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
         segments.push(Segment::create(dir, base, entries_max, p.now_ms, p.files)?);
         dir_needs_sync = true;
     }
+    let end = segments
+        .last()
+        .map_or(0, |s| s.next_offset.max(s.base_offset));
+    let restarted = p.log_start.filter(|s| *s > end);
+    if let Some(start) = restarted {
+        segments = restart_at(dir, segments, start, end, entries_max, &p)?;
+        dir_needs_sync = true;
+    }
     let first_base = segments[0].base_offset;
     let log_end = segments
         .last()
@@ -175,6 +183,9 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
     };
     let mut epochs = EpochCache::load(dir);
     epochs.truncate_from_end(log_end);
+    if restarted.is_some() {
+        epochs.truncate_from_start(log_start);
+    }
     // Epochs of batches written after the last checkpoint of the cache: read back from their headers.
     let rebuild_from = epochs
         .entries()
@@ -216,6 +227,39 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
     })
 }
 
+/// The log ends below its log-start checkpoint (a crash lost unsynced records that a DeleteRecords or
+/// retention had already moved the log start past): deletes every segment and starts an empty log at the
+/// checkpoint, as Kafka's `LogLoader` does, so offsets below an acknowledged log start are never handed
+/// out again.
+fn restart_at(
+    dir: &Path,
+    segments: Vec<Segment>,
+    start: i64,
+    end: i64,
+    entries_max: usize,
+    p: &LoadParams<'_>,
+) -> Result<Vec<Segment>, LogError> {
+    tracing::warn!(
+        dir = %dir.display(), log_end = end, log_start = start,
+        "log end below the log-start checkpoint (its tail was lost): deleting all segments, the log restarts \
+         empty at the log start"
+    );
+    for seg in &segments {
+        for path in seg.rename_deleted()? {
+            remove_if_exists(&path)?;
+        }
+        remove_if_exists(&super::txn_index::path(dir, seg.base_offset))?;
+    }
+    drop(segments);
+    Ok(vec![Segment::create(
+        dir,
+        start,
+        entries_max,
+        p.now_ms,
+        p.files,
+    )?])
+}
+
 /// Assigns the leader epochs of the batches from `from` to the log end (a header walk of the part written
 /// after the epoch cache was last saved; nothing after a clean shutdown).
 fn rebuild_epochs(
@@ -239,7 +283,7 @@ fn rebuild_epochs(
 /// Removes a file that may already be gone (the folder was listed earlier; a snapshot or temp file can be
 /// replaced meanwhile, e.g. by a previous store instance's flusher in tests).
 fn remove_if_exists(path: &Path) -> Result<(), LogError> {
-    match std::fs::remove_file(path) {
+    match crate::log::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e.into()),
@@ -251,7 +295,7 @@ fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
     for path in [a, b, c] {
         let mut to = path.clone().into_os_string();
         to.push(".corrupt");
-        match std::fs::rename(&path, PathBuf::from(to)) {
+        match crate::log::fs::rename(&path, PathBuf::from(to)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),

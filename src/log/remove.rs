@@ -32,7 +32,7 @@ fn remove_file_until(path: &Path, stop: &dyn Fn() -> bool) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     }
-    match std::fs::remove_file(path) {
+    match crate::log::fs::remove_file(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         r => r,
     }
@@ -53,7 +53,7 @@ pub fn remove_dir_paced(dir: &Path, stop: &dyn Fn() -> bool) -> io::Result<()> {
             remove_file_until(&entry.path(), stop)?;
         }
     }
-    match std::fs::remove_dir(dir) {
+    match crate::log::fs::remove_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         r => r,
     }
@@ -72,7 +72,7 @@ fn shrink_paced(path: &Path, stop: &dyn Fn() -> bool) -> io::Result<()> {
         file.set_len(len)?;
         // The size change is what makes this step's freed blocks (and their discard) part of a commit
         // now, paid here, rather than piling up into one a producer's fsync would wait for.
-        file.sync_data()?;
+        crate::log::fs::sync_data(&file)?;
         std::thread::sleep(started.elapsed().max(PAUSE_MIN));
     }
     Ok(())

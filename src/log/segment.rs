@@ -430,7 +430,7 @@ impl Segment {
         // that rebuilds them from the log): creating a partition costs one file, not three. Stale ones
         // from an earlier segment at this base must not survive to describe the new one.
         for stale in [&index_path, &time_path] {
-            match std::fs::remove_file(stale) {
+            match crate::log::fs::remove_file(stale) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
@@ -521,6 +521,12 @@ impl Segment {
             time_index: TimeIndex::new(base_offset, index_entries_max),
         };
         let outcome = seg.rebuild(&mut open, file_len, index_interval_bytes)?;
+        // The files on disk may hold entries of what the crash cut away: replace them now. Later writes
+        // only append entries not yet written, so a rebuilt index with none would never truncate them,
+        // and the next load (file-cache reopen, trusted restart) would seek to positions that no longer
+        // start a batch (found by the power-loss simulator).
+        open.index.write(&index_path, true)?;
+        open.time_index.write(&time_path, true)?;
         seg.files.install(open);
         Ok((seg, Some(outcome)))
     }
@@ -658,7 +664,7 @@ impl Segment {
         let dropped_bytes = file_len - pos;
         if dropped_bytes > 0 {
             log.set_len(pos)?;
-            log.sync_all()?;
+            crate::log::fs::sync_all(&log)?;
         }
         Ok(ScanOutcome {
             valid_bytes: pos,
@@ -841,7 +847,7 @@ impl Segment {
             let mut d = p.clone().into_os_string();
             d.push(".deleted");
             let d = PathBuf::from(d);
-            match std::fs::rename(&p, &d) {
+            match crate::log::fs::rename(&p, &d) {
                 Ok(()) => out.push(d),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),

@@ -185,7 +185,7 @@ impl LogStore {
         }
         existing.sort();
         if clean {
-            std::fs::remove_file(&marker)?;
+            crate::log::fs::remove_file(&marker)?;
         }
         sync_dir(&dir)?;
         tracing::info!(
@@ -355,7 +355,7 @@ impl LogStore {
             "{topic}-{partition}.{}-delete",
             uuid::Uuid::new_v4().simple()
         ));
-        std::fs::rename(log.dir(), &doomed)?;
+        crate::log::fs::rename(log.dir(), &doomed)?;
         sync_dir(&self.options.dir)?;
         // Removed later by the background task (Kafka's `log.segment.delete.delay.ms`): unlinking a large
         // partition truncates its page cache and frees its blocks, which must not stall the caller (a
@@ -440,10 +440,18 @@ impl LogStore {
         {
             let _ = t.join();
         }
-        std::fs::File::create(self.options.dir.join(CLEAN_SHUTDOWN_FILE))?.sync_all()?;
+        crate::log::fs::sync_all(&std::fs::File::create(
+            self.options.dir.join(CLEAN_SHUTDOWN_FILE),
+        )?)?;
         sync_dir(&self.options.dir)?;
         tracing::info!(dir = %self.options.dir.display(), "log store shut down cleanly");
         Ok(())
+    }
+
+    /// Blocks until the flusher has no queued work (tests).
+    #[cfg(test)]
+    pub(crate) fn wait_flusher_idle(&self) {
+        self.flusher.wait_idle();
     }
 
     /// Writes the recovery-point, log-start and cleaner checkpoint files.

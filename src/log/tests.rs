@@ -1438,3 +1438,43 @@ fn a_follower_below_its_leaders_log_start_restarts_there() {
     assert_eq!(walk(&log, 500), vec![(500, 501)]);
     assert_eq!(log.end_offset_for_epoch(2), (2, 502));
 }
+
+#[test]
+fn a_log_end_lost_below_the_log_start_restarts_the_log_at_the_log_start() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let part_dir;
+    {
+        let store = LogStore::open(opts(dir.path())).expect("open");
+        let log = store
+            .get_or_create("t", 0, LogConfig::default())
+            .expect("create");
+        for _ in 0..5 {
+            log.append(batch(1, now()), now()).expect("append");
+        }
+        assert_eq!(log.delete_records(4).expect("delete"), 4);
+        store.write_checkpoints().expect("checkpoints");
+        part_dir = log.dir().to_path_buf();
+        // No shutdown: the power goes and the unflushed records with it.
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(last_segment_path(&part_dir))
+        .expect("open")
+        .set_len(0)
+        .expect("truncate");
+    let store = LogStore::open(opts(dir.path())).expect("reopen");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("get");
+    let o = log.offsets();
+    // Kafka's LogLoader: the log restarts empty at the checkpointed log start, offsets 0..4 are never
+    // handed out again.
+    assert_eq!((o.log_start, o.log_end), (4, 4));
+    assert_eq!(
+        log.append(batch(1, now()), now())
+            .expect("append")
+            .base_offset,
+        4
+    );
+    assert_eq!(walk(&log, 4), vec![(4, 4)]);
+}

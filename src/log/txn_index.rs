@@ -138,7 +138,7 @@ impl TxnIndex {
         }
         let p = path(dir, segment_base);
         if buf.is_empty() {
-            return match std::fs::remove_file(&p) {
+            return match crate::log::fs::remove_file(&p) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             };
@@ -159,7 +159,7 @@ impl TxnIndex {
         self.entries.retain(|(b, _)| *b >= first_base);
         for base in gone {
             self.dirty.remove(&base);
-            match std::fs::remove_file(path(dir, base)) {
+            match crate::log::fs::remove_file(path(dir, base)) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
@@ -191,7 +191,7 @@ pub(crate) fn read_file(dir: &Path, segment_base: i64) -> io::Result<Vec<Aborted
 pub(crate) fn sync_files(dir: &Path, bases: &BTreeSet<i64>) -> io::Result<()> {
     for base in bases {
         match std::fs::File::open(path(dir, *base)) {
-            Ok(f) => f.sync_all()?,
+            Ok(f) => crate::log::fs::sync_all(&f)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }

@@ -451,7 +451,7 @@ impl PartitionLog {
             self.hw_tx.send_replace(offset);
         }
         for p in removed {
-            if let Err(e) = std::fs::remove_file(&p) {
+            if let Err(e) = crate::log::fs::remove_file(&p) {
                 tracing::warn!(path = %p.display(), error = %e, "cannot remove truncated segment");
             }
         }
@@ -529,7 +529,7 @@ impl PartitionLog {
             self.hw_tx.send_replace(inner.high_watermark);
         }
         for p in removed {
-            if let Err(e) = std::fs::remove_file(&p) {
+            if let Err(e) = crate::log::fs::remove_file(&p) {
                 tracing::warn!(path = %p.display(), error = %e, "cannot remove truncated segment");
             }
         }
