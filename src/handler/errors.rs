@@ -94,6 +94,8 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
         GroupError::InvalidRegularExpression => ResponseError::InvalidRegularExpression,
         GroupError::UnsupportedVersion => ResponseError::UnsupportedVersion,
+        GroupError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+        GroupError::TransactionCoordinatorFenced => ResponseError::TransactionCoordinatorFenced,
         GroupError::Storage(msg) => {
             tracing::warn!(error = %msg, "group coordinator storage failure");
             ResponseError::CoordinatorNotAvailable

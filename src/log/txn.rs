@@ -119,6 +119,19 @@ impl PartitionLog {
         self.lock().producers.has_ongoing_txn(producer_id)
     }
 
+    /// The first sequence the next batch of `producer_id` at `producer_epoch` must carry: the coordinator
+    /// numbers the transactional batches it writes (TxnOffsetCommit into `__consumer_offsets`).
+    pub fn next_sequence(&self, producer_id: i64, producer_epoch: i16) -> i32 {
+        let inner = self.lock();
+        match inner.producers.get(producer_id) {
+            Some(e) if e.epoch == producer_epoch => e
+                .batches
+                .back()
+                .map_or(0, |b| super::batch::increment_sequence(b.last_seq, 1)),
+            _ => 0,
+        }
+    }
+
     /// Open transactions as (producer id, first offset), oldest first.
     pub fn ongoing_txns(&self) -> Vec<(i64, i64)> {
         self.lock().producers.ongoing().collect()
