@@ -96,6 +96,7 @@ pub async fn ensure_internal_topic(
 fn storage(e: LogError) -> CoordinatorError {
     match e {
         LogError::InvalidProducerEpoch { .. } => CoordinatorError::InvalidProducerEpoch,
+        LogError::TransactionCoordinatorFenced { .. } => CoordinatorError::CoordinatorFenced,
         e => CoordinatorError::Storage(e.to_string()),
     }
 }

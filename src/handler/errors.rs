@@ -20,6 +20,9 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+        LogError::TransactionCoordinatorFenced { .. } => {
+            ResponseError::TransactionCoordinatorFenced
+        }
         LogError::UnknownProducerId(_) => ResponseError::UnknownProducerId,
         LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
