@@ -14,6 +14,7 @@ pub mod io;
 pub mod markers;
 pub mod murmur2;
 pub mod records;
+pub mod txn_verify;
 
 use std::collections::HashMap;
 use std::time::Duration;
