@@ -256,6 +256,14 @@ impl crate::txn::MarkerWriter for ClusterMarkers {
     }
 }
 
+/// One partition's (or one remote leader's) share of a marker round.
+type MarkerWrite<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Writes one round of markers into every partition at once (Kafka's marker channel sends to every leader
+/// in parallel): local appends are made in partition order here, then their durability, the
+/// `__consumer_offsets` markers and the WriteTxnMarkers to other leaders are awaited together. Every
+/// partition is attempted even when one fails; the round fails if any did (the coordinator resends it).
 async fn write_markers(
     cluster: &Cluster,
     groups: &crate::group::GroupCoordinator,
@@ -275,27 +283,32 @@ async fn write_markers(
         coordinator_epoch: m.coordinator_epoch,
         commit: m.commit,
     };
+    let mut writes: Vec<MarkerWrite<'_>> = Vec::new();
     for (topic, partition) in &m.partitions {
+        let at = format!("{topic}-{partition}");
         match cluster.leader_log(topic, *partition) {
             // A `__consumer_offsets` marker goes through the group coordinator, which writes and replays
             // it (the transaction's pending offsets there become committed or are dropped).
-            Ok(_) if topic == OFFSETS_TOPIC => groups
-                .complete_txn(*partition, marker)
-                .await
-                .map_err(|e| format!("{topic}-{partition}: {e}"))?,
+            Ok(_) if topic == OFFSETS_TOPIC => {
+                let done = groups.complete_txn(*partition, marker);
+                writes.push(Box::pin(async move {
+                    done.await.map_err(|e| format!("{at}: {e}"))
+                }));
+            }
             Ok(log) => {
-                let info = log
-                    .append_marker(
-                        m.producer_id,
-                        m.producer_epoch,
-                        m.coordinator_epoch,
-                        control,
-                        now_ms,
-                    )
-                    .map_err(|e| format!("{topic}-{partition}: {e}"))?;
-                log.wait_durable(info.last_offset)
-                    .await
-                    .map_err(|e| format!("{topic}-{partition}: {e}"))?;
+                let appended = log.append_marker(
+                    m.producer_id,
+                    m.producer_epoch,
+                    m.coordinator_epoch,
+                    control,
+                    now_ms,
+                );
+                writes.push(Box::pin(async move {
+                    let info = appended.map_err(|e| format!("{at}: {e}"))?;
+                    log.wait_durable(info.last_offset)
+                        .await
+                        .map_err(|e| format!("{at}: {e}"))
+                }));
             }
             Err(NotServed::Unknown) => {
                 tracing::warn!(%topic, partition, producer_id = m.producer_id,
@@ -311,24 +324,35 @@ async fn write_markers(
         }
     }
     for (leader, partitions) in remote {
-        let addr = {
-            let image = cluster.image();
-            let b = image
-                .live_broker(leader)
+        let addr = cluster
+            .image()
+            .live_broker(leader)
+            .map(|b| format!("{}:{}", b.host, b.port));
+        let m = &m;
+        writes.push(Box::pin(async move {
+            let addr = addr
                 .ok_or_else(|| format!("leader {leader} of a transaction partition is not live"))?;
-            format!("{}:{}", b.host, b.port)
-        };
-        crate::client::markers::write_txn_markers(
-            &addr,
-            m.producer_id,
-            m.producer_epoch,
-            m.commit,
-            m.coordinator_epoch,
-            &partitions,
-        )
-        .await?;
+            crate::client::markers::write_txn_markers(
+                &addr,
+                m.producer_id,
+                m.producer_epoch,
+                m.commit,
+                m.coordinator_epoch,
+                &partitions,
+            )
+            .await
+        }));
     }
-    Ok(())
+    let failed: Vec<String> = futures_util::future::join_all(writes)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
 }
 
 /// Topic lookups for the coordinator (commits for unknown partitions are rejected).

@@ -42,6 +42,38 @@ async fn produce(c: &mut Client, partition: i32, batch: bytes::Bytes) -> i16 {
     c.call(9, &req).await.responses[0].partition_responses[0].error_code
 }
 
+/// Values a read_committed Fetch v11 of `partition` returns once its LSO passed a record (long-polls
+/// until then).
+async fn committed_values(c: &mut Client, partition: i32) -> Vec<String> {
+    let req = FetchRequest::default()
+        .with_max_wait_ms(500)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_isolation_level(1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(TOPIC))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    loop {
+        let resp = c.call(11, &req).await;
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        let records = p.records.clone().unwrap_or_default();
+        let values: Vec<String> = weir_protocol_tests::decode_batches(&records)
+            .iter()
+            .flat_map(|b| &b.records)
+            .filter(|r| !r.control)
+            .filter_map(|r| r.value.as_ref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        if !values.is_empty() {
+            return values;
+        }
+    }
+}
+
 /// Codes a client retries after a backoff while the coordinator settles.
 fn retriable(code: i16) -> bool {
     [
@@ -151,6 +183,11 @@ async fn a_leader_verifies_transactional_produce_with_the_coordinator_on_another
             .with_producer_epoch(epoch)
             .with_committed(true);
         assert_eq!(tc.call(3, &end).await.error_code, 0);
+        // The commit marker reaches the other broker's partition: read_committed there returns the record.
+        assert_eq!(
+            committed_values(&mut at_p, p).await,
+            vec!["verified".to_string()]
+        );
 
         // A new instance bumps the epoch: the old one's produce to a fresh partition is fenced by the
         // remote coordinator and answered as Kafka's leader does (INVALID_PRODUCER_EPOCH).
