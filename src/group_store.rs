@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use crate::cluster::publisher::ImageListener;
 use crate::cluster::{Cluster, ClusterError, MetadataImage};
-use crate::coordinator::CoordinatorError;
+use crate::coordinator::{CoordinatorError, LogEntry, TxnMarker};
 use crate::group::consumer::TopicInfo;
 use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
-use crate::log::batch::{build_batch, split_batches, BatchRecords};
+use crate::log::batch::{build_batch, split_batches, BatchRecords, ATTR_TRANSACTIONAL};
+use crate::log::producer_state::ControlType;
 use crate::log::{LogError, PartitionLog};
 use crate::txn::TRANSACTION_STATE_TOPIC;
 
@@ -93,11 +94,21 @@ pub async fn ensure_internal_topic(
 }
 
 fn storage(e: LogError) -> CoordinatorError {
-    CoordinatorError::Storage(e.to_string())
+    match e {
+        LogError::InvalidProducerEpoch { .. } => CoordinatorError::InvalidProducerEpoch,
+        LogError::TransactionCoordinatorFenced { .. } => CoordinatorError::CoordinatorFenced,
+        e => CoordinatorError::Storage(e.to_string()),
+    }
 }
 
-impl OffsetsLog for LogOffsets {
-    fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture {
+impl LogOffsets {
+    /// Appends `records` as one batch of `producer` (id, epoch, first sequence) or as a plain batch.
+    fn append_batch(
+        &self,
+        partition: i32,
+        producer: Option<(i64, i16)>,
+        records: &[OffsetsRecord],
+    ) -> AppendFuture {
         let log = match self.partition_log(partition) {
             Ok(log) => log,
             Err(e) => return Box::pin(async move { Err(e) }),
@@ -107,7 +118,16 @@ impl OffsetsLog for LogOffsets {
             .map(|(k, v)| (Some(&k[..]), v.as_deref()))
             .collect();
         let now = crate::log::partition::now_ms();
-        let batch = build_batch(&pairs, now, -1, -1, -1, 0);
+        let batch = match producer {
+            None => build_batch(&pairs, now, -1, -1, -1, 0),
+            // The shard is this partition's only writer, so the sequence read here is still the
+            // producer's next one when the batch is appended below (Kafka's coordinator appends skip the
+            // sequence check; Weir's log checks every producer batch, so the coordinator numbers them).
+            Some((pid, epoch)) => {
+                let seq = log.next_sequence(pid, epoch);
+                build_batch(&pairs, now, pid, epoch, seq, ATTR_TRANSACTIONAL)
+            }
+        };
         // Appended now, so records land in call order; the future only waits for the fsync.
         let appended = log.append(batch, now);
         Box::pin(async move {
@@ -117,8 +137,49 @@ impl OffsetsLog for LogOffsets {
                 .map_err(storage)
         })
     }
+}
 
-    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, CoordinatorError> {
+impl OffsetsLog for LogOffsets {
+    fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture {
+        self.append_batch(partition, None, &records)
+    }
+
+    fn append_transactional(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        records: Vec<OffsetsRecord>,
+    ) -> AppendFuture {
+        self.append_batch(partition, Some((producer_id, producer_epoch)), &records)
+    }
+
+    fn append_end_txn(&self, partition: i32, marker: TxnMarker) -> AppendFuture {
+        let log = match self.partition_log(partition) {
+            Ok(log) => log,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        let control = if marker.commit {
+            ControlType::Commit
+        } else {
+            ControlType::Abort
+        };
+        let appended = log.append_marker(
+            marker.producer_id,
+            marker.producer_epoch,
+            marker.coordinator_epoch,
+            control,
+            crate::log::partition::now_ms(),
+        );
+        Box::pin(async move {
+            let info = appended.map_err(storage)?;
+            log.wait_durable(info.last_offset, info.leader_epoch)
+                .await
+                .map_err(storage)
+        })
+    }
+
+    fn read_all(&self, partition: i32) -> Result<Vec<LogEntry>, CoordinatorError> {
         // Replays what this node holds, led or not: the coordinator serves only what this broker leads
         // (checked per request), but loads every local partition.
         let Some(log) = self.cluster.local_partition(self.topic, partition) else {
@@ -139,15 +200,26 @@ impl OffsetsLog for LogOffsets {
             for (header, batch) in split_batches(&read.records) {
                 next = header.last_offset() + 1;
                 if header.is_control() {
+                    // Kafka's loader replays commit and abort markers; other control records are skipped.
+                    if let Some(control) = crate::log::control::control_type(&batch) {
+                        out.push(LogEntry::EndTxn {
+                            producer_id: header.producer_id,
+                            commit: control == ControlType::Commit,
+                        });
+                    }
                     continue;
                 }
+                let producer_id = header.is_transactional().then_some(header.producer_id);
                 for record in BatchRecords::new(&batch).map_err(storage)? {
                     let record = record.map_err(storage)?;
                     if record.offset < offset {
                         continue;
                     }
                     if let Some(key) = record.key {
-                        out.push((key, record.value));
+                        out.push(LogEntry::Record {
+                            record: (key, record.value),
+                            producer_id,
+                        });
                     }
                 }
             }
@@ -188,13 +260,20 @@ impl crate::txn::MarkerWriter for ClusterMarkers {
     }
 }
 
+/// One partition's (or one remote leader's) share of a marker round.
+type MarkerWrite<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Writes one round of markers into every partition at once (Kafka's marker channel sends to every leader
+/// in parallel): local appends are made in partition order here, then their durability, the
+/// `__consumer_offsets` markers and the WriteTxnMarkers to other leaders are awaited together. Every
+/// partition is attempted even when one fails; the round fails if any did (the coordinator resends it).
 async fn write_markers(
     cluster: &Cluster,
     groups: &crate::group::GroupCoordinator,
     m: crate::txn::Markers,
 ) -> Result<(), String> {
     use crate::cluster::NotServed;
-    use crate::log::producer_state::ControlType;
     let control = if m.commit {
         ControlType::Commit
     } else {
@@ -202,21 +281,38 @@ async fn write_markers(
     };
     let now_ms = crate::log::partition::now_ms();
     let mut remote: Vec<(i32, Vec<(String, i32)>)> = Vec::new();
+    let marker = TxnMarker {
+        producer_id: m.producer_id,
+        producer_epoch: m.producer_epoch,
+        coordinator_epoch: m.coordinator_epoch,
+        commit: m.commit,
+    };
+    let mut writes: Vec<MarkerWrite<'_>> = Vec::new();
     for (topic, partition) in &m.partitions {
+        let at = format!("{topic}-{partition}");
         match cluster.leader_log(topic, *partition) {
+            // A `__consumer_offsets` marker goes through the group coordinator, which writes and replays
+            // it (the transaction's pending offsets there become committed or are dropped).
+            Ok(_) if topic == OFFSETS_TOPIC => {
+                let done = groups.complete_txn(*partition, marker);
+                writes.push(Box::pin(async move {
+                    done.await.map_err(|e| format!("{at}: {e}"))
+                }));
+            }
             Ok(log) => {
-                let info = log
-                    .append_marker(m.producer_id, m.producer_epoch, 0, control, now_ms)
-                    .map_err(|e| format!("{topic}-{partition}: {e}"))?;
-                log.wait_durable(info.last_offset, info.leader_epoch)
-                    .await
-                    .map_err(|e| format!("{topic}-{partition}: {e}"))?;
-                if topic == OFFSETS_TOPIC {
-                    groups
-                        .complete_txn(*partition, m.producer_id, m.commit)
+                let appended = log.append_marker(
+                    m.producer_id,
+                    m.producer_epoch,
+                    m.coordinator_epoch,
+                    control,
+                    now_ms,
+                );
+                writes.push(Box::pin(async move {
+                    let info = appended.map_err(|e| format!("{at}: {e}"))?;
+                    log.wait_durable(info.last_offset, info.leader_epoch)
                         .await
-                        .map_err(|e| format!("{topic}-{partition}: {e}"))?;
-                }
+                        .map_err(|e| format!("{at}: {e}"))
+                }));
             }
             Err(NotServed::Unknown) => {
                 tracing::warn!(%topic, partition, producer_id = m.producer_id,
@@ -232,24 +328,35 @@ async fn write_markers(
         }
     }
     for (leader, partitions) in remote {
-        let addr = {
-            let image = cluster.image();
-            let b = image
-                .live_broker(leader)
+        let addr = cluster
+            .image()
+            .live_broker(leader)
+            .map(|b| format!("{}:{}", b.host, b.port));
+        let m = &m;
+        writes.push(Box::pin(async move {
+            let addr = addr
                 .ok_or_else(|| format!("leader {leader} of a transaction partition is not live"))?;
-            format!("{}:{}", b.host, b.port)
-        };
-        crate::client::markers::write_txn_markers(
-            &addr,
-            m.producer_id,
-            m.producer_epoch,
-            m.commit,
-            0,
-            &partitions,
-        )
-        .await?;
+            crate::client::markers::write_txn_markers(
+                &addr,
+                m.producer_id,
+                m.producer_epoch,
+                m.commit,
+                m.coordinator_epoch,
+                &partitions,
+            )
+            .await
+        }));
     }
-    Ok(())
+    let failed: Vec<String> = futures_util::future::join_all(writes)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
 }
 
 /// Topic lookups for the coordinator (commits for unknown partitions are rejected).

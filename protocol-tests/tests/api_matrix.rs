@@ -89,6 +89,9 @@ mod surface;
 #[path = "api_matrix/txn_data.rs"]
 mod txn_data;
 /// The transaction admin APIs.
+#[path = "api_matrix/txn_markers.rs"]
+mod txn_markers;
+
 #[path = "api_matrix/txns.rs"]
 mod txns;
 

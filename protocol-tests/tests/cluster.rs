@@ -24,6 +24,9 @@ use weir_protocol_tests::{
     TestBroker,
 };
 
+#[path = "cluster/txn.rs"]
+mod txn;
+
 fn free_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr")

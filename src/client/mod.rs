@@ -15,6 +15,7 @@ pub mod markers;
 pub mod member;
 pub mod murmur2;
 pub mod records;
+pub mod txn_verify;
 
 use std::collections::HashMap;
 use std::time::Duration;

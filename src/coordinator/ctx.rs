@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{CoordinatorError, CoordinatorShard, Record};
+use super::{CoordinatorError, CoordinatorShard, Record, TxnMarker};
 
 /// Runs on the shard once an append resolved (Kafka's append future): `Ok` once durable, the append's
 /// error otherwise (the replayed state has then already been reverted).
@@ -22,8 +22,26 @@ pub(super) type Task<S> = std::pin::Pin<Box<dyn std::future::Future<Output = Fol
 /// A reply waiting for a write to become durable.
 pub(super) type Reply = Box<dyn FnOnce(Result<(), CoordinatorError>) + Send>;
 
+/// What a write appends.
+#[derive(Clone, Copy)]
+pub(super) enum WriteKind {
+    /// Plain coordinator records.
+    Plain,
+    /// Records of a producer's transaction (one transactional batch).
+    Transactional {
+        /// Producer id.
+        producer_id: i64,
+        /// Producer epoch.
+        producer_epoch: i16,
+    },
+    /// A marker ending a producer's transaction (no records).
+    EndTxn(TxnMarker),
+}
+
 /// One batch an operation asked to append.
 pub(super) struct Write<S: CoordinatorShard> {
+    /// How the batch is written.
+    pub kind: WriteKind,
     /// The records, appended as one batch.
     pub records: Vec<Record>,
     /// Replay the records into the shard now (Kafka's `replayRecords`). Coordinators whose live objects
@@ -39,6 +57,8 @@ pub(super) struct Write<S: CoordinatorShard> {
 pub struct Ctx<S: CoordinatorShard> {
     /// The coordinator-topic partition this shard owns.
     partition: i32,
+    /// The leader epoch of that partition this shard was loaded under (the coordinator epoch).
+    epoch: i32,
     /// Armed timers, earliest first (ties in arming order).
     pub(super) timers: BinaryHeap<Reverse<(Instant, u64, S::Timer)>>,
     /// Source of timer sequence numbers and of ids coordinators hand out ([`Ctx::next_id`]).
@@ -61,9 +81,10 @@ fn wall_now_ms() -> i64 {
 }
 
 impl<S: CoordinatorShard> Ctx<S> {
-    pub(super) fn new(partition: i32) -> Self {
+    pub(super) fn new(partition: i32, epoch: i32) -> Self {
         Ctx {
             partition,
+            epoch,
             timers: BinaryHeap::new(),
             next_id: 1,
             wall_base_ms: wall_now_ms(),
@@ -76,6 +97,12 @@ impl<S: CoordinatorShard> Ctx<S> {
     /// The coordinator-topic partition of this shard.
     pub fn partition(&self) -> i32 {
         self.partition
+    }
+
+    /// The leader epoch of the partition this shard serves under (Kafka's coordinator epoch; 0 for a
+    /// coordinator that owns every partition).
+    pub fn epoch(&self) -> i32 {
+        self.epoch.max(0)
     }
 
     /// Now, on tokio time.
@@ -111,8 +138,45 @@ impl<S: CoordinatorShard> Ctx<S> {
     /// resolved. With no records, `then` still runs after every earlier write is durable.
     pub fn append(&mut self, records: Vec<Record>, replay: bool, then: Option<Then<S>>) {
         self.writes.push(Write {
+            kind: WriteKind::Plain,
             records,
             replay,
+            then,
+            replies: Vec::new(),
+        });
+    }
+
+    /// Asks for `records` to be appended as one transactional batch of `producer_id` (Kafka's
+    /// `scheduleTransactionalWriteOperation`); they are replayed with that producer id, so the shard keeps
+    /// them pending until the transaction's marker is replayed.
+    pub fn append_transactional(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        records: Vec<Record>,
+        then: Option<Then<S>>,
+    ) {
+        self.writes.push(Write {
+            kind: WriteKind::Transactional {
+                producer_id,
+                producer_epoch,
+            },
+            records,
+            replay: true,
+            then,
+            replies: Vec::new(),
+        });
+    }
+
+    /// Asks for a commit or abort marker to be appended to this partition (Kafka's
+    /// `scheduleTransactionCompletion`): replayed at once ([`CoordinatorShard::replay_end_txn`]) and
+    /// reverted if the append fails, so the marker's place among this shard's records is the same at run
+    /// time and at load.
+    pub fn append_end_txn(&mut self, marker: TxnMarker, then: Option<Then<S>>) {
+        self.writes.push(Write {
+            kind: WriteKind::EndTxn(marker),
+            records: Vec::new(),
+            replay: true,
             then,
             replies: Vec::new(),
         });

@@ -37,6 +37,40 @@ use runner::Msg;
 /// `(key, value)` of one record of a coordinator topic; `None` value = tombstone.
 pub type Record = (Bytes, Option<Bytes>);
 
+/// A commit or abort marker a coordinator writes into its own partition (Kafka's `EndTransactionMarker`
+/// written through the coordinator runtime): it ends `producer_id`'s transactional records there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnMarker {
+    /// Producer id of the transaction.
+    pub producer_id: i64,
+    /// Producer epoch the marker carries.
+    pub producer_epoch: i16,
+    /// Epoch of the transaction coordinator that sent it (the partition fences older ones).
+    pub coordinator_epoch: i32,
+    /// Commit (true) or abort.
+    pub commit: bool,
+}
+
+/// One entry of a coordinator partition as the runtime replays it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEntry {
+    /// A record; `producer_id` is set when it belongs to a producer's transaction (Kafka's replay of a
+    /// transactional batch), `None` for a plain coordinator write.
+    Record {
+        /// Key and value.
+        record: Record,
+        /// The transaction's producer id.
+        producer_id: Option<i64>,
+    },
+    /// A commit or abort marker of `producer_id`'s transaction.
+    EndTxn {
+        /// Producer id.
+        producer_id: i64,
+        /// Commit (true) or abort.
+        commit: bool,
+    },
+}
+
 /// A boxed future resolving once an append is durable.
 pub type AppendFuture = Pin<Box<dyn Future<Output = Result<(), CoordinatorError>> + Send>>;
 
@@ -56,6 +90,12 @@ pub enum CoordinatorError {
     /// The partition is being loaded after this broker became its leader; the client retries.
     #[error("coordinator load in progress")]
     LoadInProgress,
+    /// A transactional write or marker carries an older producer epoch than the partition has seen.
+    #[error("invalid producer epoch")]
+    InvalidProducerEpoch,
+    /// A marker comes from a transaction coordinator with an older epoch than the partition has seen.
+    #[error("transaction coordinator fenced")]
+    CoordinatorFenced,
 }
 
 /// Where a shard stands, which is what a caller is told when it cannot serve.
@@ -104,10 +144,22 @@ impl<S: CoordinatorShard> Shard<S> {
 /// log in tests. Narrow on purpose: the runtime appends batches and replays partitions, nothing else.
 pub trait CoordinatorLog: Send + Sync + 'static {
     /// Appends the records to `partition` as one batch. The order of records in the partition must be the
-    /// order of `append` calls (enqueue on call, not on first poll); the future resolves once durable.
+    /// order of the append calls (of all three kinds: enqueue on call, not on first poll); the future
+    /// resolves once durable.
     fn append(&self, partition: i32, records: Vec<Record>) -> AppendFuture;
-    /// Every record of `partition` in offset order (load and reload).
-    fn read_all(&self, partition: i32) -> Result<Vec<Record>, CoordinatorError>;
+    /// Appends the records as one transactional batch of `producer_id` at `producer_epoch` (Kafka's
+    /// transactional offset commits); they stay pending until a marker of that producer follows.
+    fn append_transactional(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        records: Vec<Record>,
+    ) -> AppendFuture;
+    /// Appends a commit or abort marker.
+    fn append_end_txn(&self, partition: i32, marker: TxnMarker) -> AppendFuture;
+    /// Every entry of `partition` in offset order (load and reload).
+    fn read_all(&self, partition: i32) -> Result<Vec<LogEntry>, CoordinatorError>;
 }
 
 /// One coordinator's state for one partition of its topic, as the runtime drives it.
@@ -123,8 +175,16 @@ pub trait CoordinatorShard: Sized + Send + 'static {
     /// The replayed state, for the runtime's revert.
     fn state_mut(&mut self) -> &mut Self::State;
     /// Applies one record of the partition: at load for every record in offset order, at run time for
-    /// the records of writes that ask for it. `now_ms` is the wall clock (for timestamps of new entries).
-    fn replay(&mut self, record: &Record, now_ms: i64);
+    /// the records of writes that ask for it. `producer_id` is set for a record of a producer's
+    /// transaction (pending until [`CoordinatorShard::replay_end_txn`]). `now_ms` is the wall clock (for
+    /// timestamps of new entries).
+    fn replay(&mut self, record: &Record, producer_id: Option<i64>, now_ms: i64);
+    /// Applies a commit or abort marker of `producer_id` (Kafka's `replayEndTransactionMarker`): at load,
+    /// and at run time for markers written with [`Ctx::append_end_txn`]. Coordinators that never write
+    /// transactional records ignore it.
+    fn replay_end_txn(&mut self, producer_id: i64, commit: bool) {
+        let _ = (producer_id, commit);
+    }
     /// Called once the partition is loaded (first start and every restart): arm timers.
     fn on_loaded(&mut self, ctx: &mut Ctx<Self>);
     /// A timer armed with [`Ctx::schedule`] is due.
@@ -169,7 +229,7 @@ impl<S: CoordinatorShard> Runtime<S> {
         assert!(config.partitions > 0 && config.queue_capacity > 0);
         let mut loaded = Vec::with_capacity(config.partitions as usize);
         for partition in 0..config.partitions {
-            loaded.push(Some(runner::load(partition, &factory, &log)?));
+            loaded.push(Some(runner::load(partition, OWNED_EPOCH, &factory, &log)?));
         }
         Ok(Self::spawn(config, factory, log, loaded))
     }

@@ -10,10 +10,10 @@ use futures_util::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, watch};
 
-use super::ctx::{Reply, Task, Write};
+use super::ctx::{Reply, Task, Write, WriteKind};
 use super::{
-    AppendFuture, Control, CoordinatorError, CoordinatorLog, CoordinatorShard, Ctx, ShardFactory,
-    ShardStatus, Then,
+    AppendFuture, Control, CoordinatorError, CoordinatorLog, CoordinatorShard, Ctx, LogEntry,
+    ShardFactory, ShardStatus, Then,
 };
 
 /// An operation on the shard.
@@ -58,15 +58,25 @@ pub(super) struct Loaded<S: CoordinatorShard> {
 /// Builds the shard of `partition` from its records (the same `replay` as at run time).
 pub(super) fn load<S: CoordinatorShard>(
     partition: i32,
+    epoch: i32,
     factory: &ShardFactory<S>,
     log: &Arc<dyn CoordinatorLog>,
 ) -> Result<Loaded<S>, CoordinatorError> {
     let records = log.read_all(partition)?;
     let mut shard = factory(partition);
-    let mut ctx = Ctx::new(partition);
+    let mut ctx = Ctx::new(partition, epoch);
     let now_ms = ctx.now_ms();
-    for record in &records {
-        shard.replay(record, now_ms);
+    for entry in &records {
+        match entry {
+            LogEntry::Record {
+                record,
+                producer_id,
+            } => shard.replay(record, *producer_id, now_ms),
+            LogEntry::EndTxn {
+                producer_id,
+                commit,
+            } => shard.replay_end_txn(*producer_id, *commit),
+        }
     }
     shard.on_loaded(&mut ctx);
     tracing::debug!(
@@ -288,7 +298,7 @@ async fn loading<S: CoordinatorShard>(
     let until = tokio::time::Instant::now() + pause;
     let load = async {
         tokio::time::sleep_until(until).await;
-        reload(partition, factory, log).await
+        reload(partition, epoch, factory, log).await
     };
     tokio::pin!(load);
     loop {
@@ -325,12 +335,13 @@ enum RunEnd {
 /// Reads the partition on a blocking thread (disk I/O stays off the tokio workers) and replays it.
 async fn reload<S: CoordinatorShard>(
     partition: i32,
+    epoch: i32,
     factory: &ShardFactory<S>,
     log: &Arc<dyn CoordinatorLog>,
 ) -> Result<Loaded<S>, CoordinatorError> {
     let (factory, log) = (factory.clone(), log.clone());
     let loaded = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(AssertUnwindSafe(|| load(partition, &factory, &log)))
+        std::panic::catch_unwind(AssertUnwindSafe(|| load(partition, epoch, &factory, &log)))
     })
     .await;
     match loaded {
@@ -426,6 +437,7 @@ impl<S: CoordinatorShard> Runner<S> {
         self.tasks.extend(self.ctx.tasks.drain(..));
         let writes = std::mem::take(&mut self.ctx.writes);
         for Write {
+            kind,
             records,
             replay,
             then,
@@ -435,17 +447,33 @@ impl<S: CoordinatorShard> Runner<S> {
             let before = self.shard.state().clone();
             if replay {
                 let now_ms = self.ctx.now_ms();
+                let producer_id = match kind {
+                    WriteKind::Transactional { producer_id, .. } => Some(producer_id),
+                    _ => None,
+                };
                 for record in &records {
-                    self.shard.replay(record, now_ms);
+                    self.shard.replay(record, producer_id, now_ms);
+                }
+                if let WriteKind::EndTxn(m) = kind {
+                    self.shard.replay_end_txn(m.producer_id, m.commit);
                 }
             }
             self.next_write += 1;
             let id = self.next_write;
-            // Nothing to append still resolves in order, after the writes before it.
-            let fut: AppendFuture = if records.is_empty() {
-                Box::pin(std::future::ready(Ok(())))
-            } else {
-                self.log.append(self.ctx.partition(), records)
+            let partition = self.ctx.partition();
+            let fut: AppendFuture = match kind {
+                // Nothing to append still resolves in order, after the writes before it.
+                WriteKind::Plain | WriteKind::Transactional { .. } if records.is_empty() => {
+                    Box::pin(std::future::ready(Ok(())))
+                }
+                WriteKind::Plain => self.log.append(partition, records),
+                WriteKind::Transactional {
+                    producer_id,
+                    producer_epoch,
+                } => self
+                    .log
+                    .append_transactional(partition, producer_id, producer_epoch, records),
+                WriteKind::EndTxn(marker) => self.log.append_end_txn(partition, marker),
             };
             self.appends
                 .push_back(Box::pin(async move { (id, fut.await) }));

@@ -14,8 +14,8 @@ use super::*;
 /// Appends go to memory; in gated mode each append waits for the test to release it.
 #[derive(Default)]
 struct TestLog {
-    /// Records per partition in append order.
-    records: Mutex<std::collections::HashMap<i32, Vec<Record>>>,
+    /// Entries per partition in append order.
+    records: Mutex<std::collections::HashMap<i32, Vec<LogEntry>>>,
     /// When set, appends wait for a release.
     gated: std::sync::atomic::AtomicBool,
     /// Releases of gated appends, oldest first.
@@ -34,14 +34,14 @@ impl TestLog {
     }
 }
 
-impl CoordinatorLog for TestLog {
-    fn append(&self, partition: i32, records: Vec<Record>) -> AppendFuture {
+impl TestLog {
+    fn push(&self, partition: i32, entries: impl IntoIterator<Item = LogEntry>) -> AppendFuture {
         self.records
             .lock()
             .unwrap()
             .entry(partition)
             .or_default()
-            .extend(records);
+            .extend(entries);
         if !self.gated.load(std::sync::atomic::Ordering::SeqCst) {
             return Box::pin(async { Ok(()) });
         }
@@ -49,8 +49,38 @@ impl CoordinatorLog for TestLog {
         self.gates.lock().unwrap().push_back(tx);
         Box::pin(async move { rx.await.unwrap_or(Err(CoordinatorError::NotAvailable)) })
     }
+}
 
-    fn read_all(&self, partition: i32) -> Result<Vec<Record>, CoordinatorError> {
+impl CoordinatorLog for TestLog {
+    fn append(&self, partition: i32, records: Vec<Record>) -> AppendFuture {
+        self.push(partition, records.into_iter().map(plain))
+    }
+
+    fn append_transactional(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        _producer_epoch: i16,
+        records: Vec<Record>,
+    ) -> AppendFuture {
+        let entries = records.into_iter().map(move |record| LogEntry::Record {
+            record,
+            producer_id: Some(producer_id),
+        });
+        self.push(partition, entries)
+    }
+
+    fn append_end_txn(&self, partition: i32, marker: TxnMarker) -> AppendFuture {
+        self.push(
+            partition,
+            [LogEntry::EndTxn {
+                producer_id: marker.producer_id,
+                commit: marker.commit,
+            }],
+        )
+    }
+
+    fn read_all(&self, partition: i32) -> Result<Vec<LogEntry>, CoordinatorError> {
         Ok(self
             .records
             .lock()
@@ -61,9 +91,41 @@ impl CoordinatorLog for TestLog {
     }
 }
 
+fn plain(record: Record) -> LogEntry {
+    LogEntry::Record {
+        record,
+        producer_id: None,
+    }
+}
+
+/// The toy coordinator's replayed state: the map, and per producer id the writes of its open
+/// transaction (applied by a commit marker, dropped by an abort).
+#[derive(Clone, Default)]
+struct KvState {
+    kv: imbl::HashMap<String, String>,
+    pending: imbl::HashMap<i64, imbl::Vector<(String, Option<String>)>>,
+}
+
+impl KvState {
+    fn get(&self, key: &str) -> Option<&String> {
+        self.kv.get(key)
+    }
+
+    fn apply(&mut self, key: String, value: Option<String>) {
+        match value {
+            Some(v) => {
+                self.kv.insert(key, v);
+            }
+            None => {
+                self.kv.remove(&key);
+            }
+        }
+    }
+}
+
 /// Toy coordinator: string keys to string values, replayed from `key` / `value` records.
 struct KvShard {
-    state: imbl::HashMap<String, String>,
+    state: KvState,
     /// Names of timers that fired, in order (live, not replayed).
     fired: Vec<String>,
     /// Replies an operation left for later (a parked request).
@@ -72,14 +134,14 @@ struct KvShard {
 
 fn kv(_partition: i32) -> KvShard {
     KvShard {
-        state: imbl::HashMap::new(),
+        state: KvState::default(),
         fired: Vec::new(),
         parked: Vec::new(),
     }
 }
 
 impl CoordinatorShard for KvShard {
-    type State = imbl::HashMap<String, String>;
+    type State = KvState;
     type Timer = String;
 
     fn state(&self) -> &Self::State {
@@ -88,15 +150,26 @@ impl CoordinatorShard for KvShard {
     fn state_mut(&mut self) -> &mut Self::State {
         &mut self.state
     }
-    fn replay(&mut self, (key, value): &Record, _now_ms: i64) {
+    fn replay(&mut self, (key, value): &Record, producer_id: Option<i64>, _now_ms: i64) {
         let key = String::from_utf8_lossy(key).into_owned();
-        match value {
-            Some(v) => {
-                self.state
-                    .insert(key, String::from_utf8_lossy(v).into_owned());
-            }
-            None => {
-                self.state.remove(&key);
+        let value = value
+            .as_ref()
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        match producer_id {
+            None => self.state.apply(key, value),
+            Some(pid) => self
+                .state
+                .pending
+                .entry(pid)
+                .or_default()
+                .push_back((key, value)),
+        }
+    }
+    fn replay_end_txn(&mut self, producer_id: i64, commit: bool) {
+        let pending = self.state.pending.remove(&producer_id).unwrap_or_default();
+        if commit {
+            for (key, value) in pending {
+                self.state.apply(key, value);
             }
         }
     }
@@ -231,7 +304,7 @@ async fn then_runs_on_the_shard_once_durable() {
     assert_eq!(got, Ok(()));
     // Not replayed at run time (replay = false), but in the log for the next load.
     assert_eq!(live(&rt, "x").await, None);
-    assert_eq!(log.read_all(0).unwrap(), vec![put("x", "1")]);
+    assert_eq!(log.read_all(0).unwrap(), vec![plain(put("x", "1"))]);
     let fired = rt.read(0, |s, _| s.fired.clone()).await.unwrap();
     assert_eq!(fired, vec!["then".to_string()]);
 }
@@ -274,7 +347,7 @@ async fn panicking_shard_is_reloaded_from_the_log_and_serves_again() {
     // The shard is reloading by the time the caller looks: retriable either way.
     assert_eq!(lost, Err(CoordinatorError::LoadInProgress));
     // The other partition's shard never noticed.
-    assert_eq!(rt.read(1, |_, c| c.len()).await, Ok(0));
+    assert_eq!(rt.read(1, |_, c| c.kv.len()).await, Ok(0));
     // After the restart pause the shard is back with its state rebuilt from the log.
     tokio::time::advance(RESTART_PAUSE).await;
     rt.wait_loaded().await;
@@ -325,7 +398,10 @@ fn start_unloaded(log: Arc<TestLog>) -> Runtime<KvShard> {
 #[tokio::test(start_paused = true)]
 async fn a_partition_serves_only_between_its_election_and_its_resignation() {
     let log = Arc::new(TestLog::default());
-    log.records.lock().unwrap().insert(0, vec![put("a", "1")]);
+    log.records
+        .lock()
+        .unwrap()
+        .insert(0, vec![plain(put("a", "1"))]);
     let rt = start_unloaded(log.clone());
     // Not led here yet: the client must look the coordinator up again.
     assert_eq!(get_err(&rt, 0).await, CoordinatorError::NotCoordinator);
@@ -377,7 +453,7 @@ async fn a_newer_election_reloads_what_another_leader_wrote_meanwhile() {
         .unwrap()
         .get_mut(&0)
         .unwrap()
-        .push(put("b", "2"));
+        .push(plain(put("b", "2")));
     rt.schedule_load(0, 1); // same epoch: nothing to do
     assert_eq!(get(&rt, "b").await, None);
     rt.schedule_load(0, 5);
@@ -396,4 +472,104 @@ async fn get_err(rt: &Runtime<KvShard>, partition: i32) -> CoordinatorError {
     rt.read(partition, |_, _| ())
         .await
         .expect_err("the shard should not serve")
+}
+
+/// Pending transactional writes of `producer_id`, in the live state.
+async fn pending(rt: &Runtime<KvShard>, producer_id: i64) -> usize {
+    rt.read(0, move |s, _| {
+        s.state.pending.get(&producer_id).map_or(0, |p| p.len())
+    })
+    .await
+    .unwrap()
+}
+
+fn marker(producer_id: i64, commit: bool) -> TxnMarker {
+    TxnMarker {
+        producer_id,
+        producer_epoch: 0,
+        coordinator_epoch: 0,
+        commit,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn transactional_writes_wait_for_their_marker_at_run_time_and_at_load() {
+    let log = Arc::new(TestLog::default());
+    let rt = start(log.clone());
+    for (pid, key) in [(7, "a"), (8, "b")] {
+        rt.write(0, move |_, ctx| {
+            ctx.append_transactional(pid, 0, vec![put(key, "txn")], None)
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(get(&rt, "a").await, None, "pending until the marker");
+    assert_eq!((pending(&rt, 7).await, pending(&rt, 8).await), (1, 1));
+    rt.write(0, |_, ctx| ctx.append_end_txn(marker(7, true), None))
+        .await
+        .unwrap();
+    rt.write(0, |_, ctx| ctx.append_end_txn(marker(8, false), None))
+        .await
+        .unwrap();
+    assert_eq!(get(&rt, "a").await.as_deref(), Some("txn"));
+    assert_eq!(get(&rt, "b").await, None, "aborted");
+    assert_eq!((pending(&rt, 7).await, pending(&rt, 8).await), (0, 0));
+    // A load replays the same entries to the same state (what a coordinator move does).
+    let reloaded = start(log.clone());
+    assert_eq!(get(&reloaded, "a").await.as_deref(), Some("txn"));
+    assert_eq!(get(&reloaded, "b").await, None);
+    // A transaction still open when the partition is loaded stays pending there.
+    rt.write(0, |_, ctx| {
+        ctx.append_transactional(9, 0, vec![put("c", "open")], None)
+    })
+    .await
+    .unwrap();
+    let moved = start(log.clone());
+    assert_eq!(get(&moved, "c").await, None);
+    assert_eq!(pending(&moved, 9).await, 1);
+    moved
+        .write(0, |_, ctx| ctx.append_end_txn(marker(9, true), None))
+        .await
+        .unwrap();
+    assert_eq!(get(&moved, "c").await.as_deref(), Some("open"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_marker_append_reverts_to_pending() {
+    let log = Arc::new(TestLog::default());
+    let rt = start(log.clone());
+    rt.write(0, |_, ctx| {
+        ctx.append_transactional(7, 0, vec![put("a", "txn")], None)
+    })
+    .await
+    .unwrap();
+    log.gated.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rt2 = rt.clone();
+    let end = tokio::spawn(async move {
+        rt2.write(0, |_, ctx| ctx.append_end_txn(marker(7, true), None))
+            .await
+    });
+    settle().await;
+    // Replayed at once (live), not committed until durable.
+    assert_eq!(live(&rt, "a").await.as_deref(), Some("txn"));
+    assert_eq!(get(&rt, "a").await, None);
+    log.release(Err(CoordinatorError::CoordinatorFenced));
+    assert_eq!(end.await.unwrap(), Err(CoordinatorError::CoordinatorFenced));
+    assert_eq!(live(&rt, "a").await, None);
+    assert_eq!(
+        pending(&rt, 7).await,
+        1,
+        "still pending: the marker is resent"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn operations_see_the_leader_epoch_they_were_loaded_under() {
+    let rt = start_unloaded(Arc::new(TestLog::default()));
+    rt.schedule_load(0, 6);
+    rt.wait_loaded().await;
+    let epoch = rt.write(0, |_, ctx| ctx.epoch()).await.unwrap();
+    assert_eq!(epoch, 6);
+    let owned = start(Arc::new(TestLog::default()));
+    assert_eq!(owned.write(0, |_, ctx| ctx.epoch()).await.unwrap(), 0);
 }

@@ -22,10 +22,8 @@ impl GroupShard {
             }
             GroupState::Empty => {
                 g.transition_to(GroupState::Dead, ctx.now_ms());
-                let records = match self.offsets.get(group_id) {
-                    Some(o) => tombstones(group_id, o.keys()),
-                    None => tombstones(group_id, [].iter()),
-                };
+                // Pending transactional offsets too, or a later commit marker would revive them.
+                let records = tombstones(group_id, self.offsets.keys_of(group_id).iter());
                 tracing::info!(group = %group_id, "group deleted");
                 ctx.append(
                     records,
@@ -108,10 +106,14 @@ impl GroupShard {
             let Some(mut g) = self.groups.remove(&id) else {
                 continue;
             };
-            let offsets = self.offsets.get(&id);
+            let offsets = self.offsets.committed.get(&id);
+            let pending =
+                |topic: &str, partition: i32| self.offsets.has_pending(&id, topic, partition);
             let expired: Vec<(String, i32)> = offsets
                 .iter()
                 .flat_map(|o| o.iter())
+                // Kafka never expires an offset an open transaction is about to replace.
+                .filter(|((topic, partition), _)| !pending(topic, *partition))
                 .filter(|((topic, _), o)| {
                     let base = match (&g.protocol_type, g.state) {
                         (Some(_), GroupState::Empty) => Some(g.state_timestamp_ms),
@@ -132,7 +134,7 @@ impl GroupShard {
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
-            let remaining = offsets.map_or(0, |o| o.len()) - expired.len();
+            let remaining = self.offsets.keys_of(&id).len() - expired.len();
             let dies = g.is(GroupState::Empty) && remaining == 0 && g.pending_members.is_empty();
             if dies {
                 g.transition_to(GroupState::Dead, now_ms);
@@ -179,10 +181,12 @@ impl GroupShard {
                 g.members.values().any(|m| m.subscribes_to(topic, None))
                     || regexes.iter().any(|r| r.is_match(topic))
             };
-            let offsets = self.offsets.get(id);
+            let offsets = self.offsets.committed.get(id);
             let mut kept = 0usize;
             for ((topic, partition), o) in offsets.iter().flat_map(|o| o.iter()) {
+                // Kafka never expires an offset an open transaction is about to replace.
                 let expired = !subscribed(topic)
+                    && !self.offsets.has_pending(id, topic, *partition)
                     && match o.expire_timestamp_ms {
                         Some(expire) => now_ms >= expire,
                         None => now_ms - o.commit_timestamp_ms >= retention_ms,
@@ -193,7 +197,8 @@ impl GroupShard {
                     kept += 1;
                 }
             }
-            if kept == 0 && g.members.is_empty() {
+            let pending = self.offsets.pending.values().any(|o| o.contains_key(id));
+            if kept == 0 && !pending && g.members.is_empty() {
                 dead.push(id.clone());
             }
         }

@@ -97,6 +97,8 @@ pub struct CommittedOffset {
     pub commit_timestamp_ms: i64,
     /// Explicit expiry from OffsetCommit v2–4 `retention_time_ms`.
     pub expire_timestamp_ms: Option<i64>,
+    /// Place of its record among the partition's offset records (`OffsetsState::replayed`).
+    pub record: u64,
 }
 
 /// The pending rebalance timer of a group in PreparingRebalance.

@@ -84,6 +84,12 @@ pub enum GroupError {
     /// A consumer-group member used an API version older than the protocol requires.
     #[error("unsupported version")]
     UnsupportedVersion,
+    /// A transactional write or marker carries an older producer epoch than the partition has seen.
+    #[error("invalid producer epoch")]
+    InvalidProducerEpoch,
+    /// A transaction marker from a coordinator older than the one the partition last heard from.
+    #[error("transaction coordinator fenced")]
+    TransactionCoordinatorFenced,
     /// Appending to or reading `__consumer_offsets` failed.
     #[error("offsets log: {0}")]
     Storage(String),
@@ -99,6 +105,12 @@ impl From<crate::coordinator::CoordinatorError> for GroupError {
             crate::coordinator::CoordinatorError::NotCoordinator => GroupError::NotCoordinator,
             crate::coordinator::CoordinatorError::LoadInProgress => {
                 GroupError::CoordinatorLoadInProgress
+            }
+            crate::coordinator::CoordinatorError::InvalidProducerEpoch => {
+                GroupError::InvalidProducerEpoch
+            }
+            crate::coordinator::CoordinatorError::CoordinatorFenced => {
+                GroupError::TransactionCoordinatorFenced
             }
             _ => GroupError::CoordinatorNotAvailable,
         }

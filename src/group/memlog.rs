@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use super::{AppendFuture, OffsetsLog, OffsetsRecord};
-use crate::coordinator::CoordinatorError;
+use crate::coordinator::{CoordinatorError, LogEntry, TxnMarker};
 
-/// Keeps every appended record per partition in memory; can be told to fail appends.
+/// Keeps every appended entry per partition in memory; can be told to fail appends.
 #[derive(Default)]
 pub struct InMemoryOffsetsLog {
-    /// Records per partition in append order (short critical sections, never held across `.await`).
-    partitions: Mutex<HashMap<i32, Vec<OffsetsRecord>>>,
+    /// Entries per partition in append order (short critical sections, never held across `.await`).
+    partitions: Mutex<HashMap<i32, Vec<LogEntry>>>,
     /// When set, `append` fails with a storage error (tests of the error paths).
     fail_appends: AtomicBool,
 }
@@ -27,8 +27,8 @@ impl InMemoryOffsetsLog {
         self.fail_appends.store(fail, Ordering::SeqCst);
     }
 
-    /// A copy of the records of `partition`.
-    pub fn records(&self, partition: i32) -> Vec<OffsetsRecord> {
+    /// A copy of the entries of `partition`.
+    pub fn entries(&self, partition: i32) -> Vec<LogEntry> {
         self.partitions
             .lock()
             .expect("offsets log mutex poisoned")
@@ -36,10 +36,19 @@ impl InMemoryOffsetsLog {
             .cloned()
             .unwrap_or_default()
     }
-}
 
-impl OffsetsLog for InMemoryOffsetsLog {
-    fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture {
+    /// A copy of the records of `partition` (markers left out).
+    pub fn records(&self, partition: i32) -> Vec<OffsetsRecord> {
+        self.entries(partition)
+            .into_iter()
+            .filter_map(|e| match e {
+                LogEntry::Record { record, .. } => Some(record),
+                LogEntry::EndTxn { .. } => None,
+            })
+            .collect()
+    }
+
+    fn push(&self, partition: i32, entries: impl IntoIterator<Item = LogEntry>) -> AppendFuture {
         if self.fail_appends.load(Ordering::SeqCst) {
             return Box::pin(async {
                 Err(CoordinatorError::Storage("append failed (injected)".into()))
@@ -50,11 +59,45 @@ impl OffsetsLog for InMemoryOffsetsLog {
             .expect("offsets log mutex poisoned")
             .entry(partition)
             .or_default()
-            .extend(records);
+            .extend(entries);
         Box::pin(async { Ok(()) })
     }
+}
 
-    fn read_all(&self, partition: i32) -> Result<Vec<OffsetsRecord>, CoordinatorError> {
-        Ok(self.records(partition))
+impl OffsetsLog for InMemoryOffsetsLog {
+    fn append(&self, partition: i32, records: Vec<OffsetsRecord>) -> AppendFuture {
+        let entries = records.into_iter().map(|record| LogEntry::Record {
+            record,
+            producer_id: None,
+        });
+        self.push(partition, entries)
+    }
+
+    fn append_transactional(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        _producer_epoch: i16,
+        records: Vec<OffsetsRecord>,
+    ) -> AppendFuture {
+        let entries = records.into_iter().map(move |record| LogEntry::Record {
+            record,
+            producer_id: Some(producer_id),
+        });
+        self.push(partition, entries)
+    }
+
+    fn append_end_txn(&self, partition: i32, marker: TxnMarker) -> AppendFuture {
+        self.push(
+            partition,
+            [LogEntry::EndTxn {
+                producer_id: marker.producer_id,
+                commit: marker.commit,
+            }],
+        )
+    }
+
+    fn read_all(&self, partition: i32) -> Result<Vec<LogEntry>, CoordinatorError> {
+        Ok(self.entries(partition))
     }
 }

@@ -24,6 +24,8 @@ mod stored;
 #[cfg(test)]
 mod tests;
 mod txn_offsets;
+#[cfg(test)]
+mod txn_offsets_tests;
 
 use std::sync::Arc;
 
@@ -522,7 +524,7 @@ impl GroupCoordinator {
         let g = group_id.to_string();
         self.runtime
             .read(self.partition_for(group_id), move |_, committed| {
-                GroupShard::fetch(committed, &g, partitions)
+                GroupShard::fetch(&committed.committed, &g, partitions)
             })
             .await?
     }

@@ -205,7 +205,7 @@ impl GroupShard {
             return;
         }
         let empty = g.is(GroupState::Empty);
-        let offsets = self.offsets.get(group_id);
+        let offsets = self.offsets.committed.get(group_id);
         let mut records = Vec::new();
         let results: Vec<PartitionResult> = partitions
             .into_iter()
@@ -216,7 +216,9 @@ impl GroupShard {
                     Some(GroupError::GroupSubscribedToTopic)
                 } else {
                     let key = (topic.clone(), partition);
-                    if offsets.is_some_and(|o| o.contains_key(&key)) {
+                    if offsets.is_some_and(|o| o.contains_key(&key))
+                        || self.offsets.has_pending(group_id, &topic, partition)
+                    {
                         records.push((
                             records::encode_offset_key(group_id, &topic, partition),
                             None,

@@ -7,7 +7,7 @@ impl GroupShard {
     /// Applies one `__consumer_offsets` record (at load, and at run time for replayed writes). A record
     /// that does not decode is reported and skipped: one bad record must not keep every other group of
     /// the partition (or the broker) from loading.
-    pub(super) fn replay_record(&mut self, record: &Record, now_ms: i64) {
+    pub(super) fn replay_record(&mut self, record: &Record, producer_id: Option<i64>, now_ms: i64) {
         match self.replay_consumer(record) {
             Ok(true) => return,
             Ok(false) => {}
@@ -34,7 +34,7 @@ impl GroupShard {
                 .as_ref()
                 .map(|v| records::decode_offset_value(v))
                 .transpose()
-                .map(|v| self.replay_offset(group, topic, partition, v, now_ms)),
+                .map(|v| self.replay_offset(group, topic, partition, v, producer_id, now_ms)),
             RecordKey::Group { group } => value
                 .as_ref()
                 .map(|v| records::decode_group_value(v))
@@ -46,14 +46,19 @@ impl GroupShard {
         }
     }
 
+    /// Kafka's `OffsetMetadataManager.replay`: a plain commit goes to the committed offsets, a
+    /// transactional one (`producer_id`) waits with its transaction; a tombstone removes both.
     pub(super) fn replay_offset(
         &mut self,
         group: String,
         topic: String,
         partition: i32,
         value: Option<OffsetCommitValue>,
+        producer_id: Option<i64>,
         now_ms: i64,
     ) {
+        self.offsets.replayed += 1;
+        let record = self.offsets.replayed;
         match value {
             Some(v) => {
                 if !self.consumer.contains_key(&group) {
@@ -61,24 +66,49 @@ impl GroupShard {
                         .entry(group.clone())
                         .or_insert_with(|| ClassicGroup::new(group.clone(), now_ms));
                 }
-                self.offsets.entry(group).or_default().insert(
-                    (topic, partition),
-                    CommittedOffset {
-                        offset: v.offset,
-                        leader_epoch: v.leader_epoch,
-                        metadata: v.metadata,
-                        commit_timestamp_ms: v.commit_timestamp_ms,
-                        expire_timestamp_ms: v.expire_timestamp_ms,
-                    },
-                );
+                let offset = CommittedOffset {
+                    offset: v.offset,
+                    leader_epoch: v.leader_epoch,
+                    metadata: v.metadata,
+                    commit_timestamp_ms: v.commit_timestamp_ms,
+                    expire_timestamp_ms: v.expire_timestamp_ms,
+                    record,
+                };
+                let offsets = match producer_id {
+                    None => &mut self.offsets.committed,
+                    Some(pid) => self.offsets.pending.entry(pid).or_default(),
+                };
+                offsets
+                    .entry(group)
+                    .or_default()
+                    .insert((topic, partition), offset);
             }
             None => {
-                let now_empty = self.offsets.get_mut(&group).is_some_and(|o| {
-                    o.remove(&(topic, partition));
-                    o.is_empty()
-                });
-                if now_empty {
-                    self.offsets.remove(&group);
+                let key = (topic, partition);
+                remove_offset(&mut self.offsets.committed, &group, &key);
+                for (_, pending) in self.offsets.pending.iter_mut() {
+                    remove_offset(pending, &group, &key);
+                }
+                self.offsets.pending.retain(|_, o| !o.is_empty());
+            }
+        }
+    }
+
+    /// Kafka's `replayEndTransactionMarker`: a commit makes the producer's pending offsets committed,
+    /// unless a plain commit of the same partition was written after them (the newer record wins, as
+    /// compaction would keep it); an abort drops them.
+    pub(super) fn replay_txn_marker(&mut self, producer_id: i64, commit: bool) {
+        let Some(pending) = self.offsets.pending.remove(&producer_id) else {
+            return;
+        };
+        if !commit {
+            return;
+        }
+        for (group, offsets) in pending {
+            let committed = self.offsets.committed.entry(group).or_default();
+            for (key, offset) in offsets {
+                if committed.get(&key).is_none_or(|c| c.record < offset.record) {
+                    committed.insert(key, offset);
                 }
             }
         }
@@ -101,6 +131,17 @@ impl GroupShard {
                 self.groups.remove(&group);
             }
         }
+    }
+}
+
+/// Removes one partition's offset of `group` from `offsets`, and the group's entry once it is empty.
+fn remove_offset(offsets: &mut Offsets, group: &str, key: &(String, i32)) {
+    let now_empty = offsets.get_mut(group).is_some_and(|o| {
+        o.remove(key);
+        o.is_empty()
+    });
+    if now_empty {
+        offsets.remove(group);
     }
 }
 

@@ -42,6 +42,43 @@ pub type GCtx = Ctx<GroupShard>;
 /// before each write is an O(1) clone.
 pub type Offsets = imbl::HashMap<String, imbl::HashMap<(String, i32), CommittedOffset>>;
 
+/// The replayed offsets of a partition: committed ones, and those of open transactions
+/// (TxnOffsetCommit), which a commit marker makes committed and an abort marker drops.
+#[derive(Debug, Clone, Default)]
+pub struct OffsetsState {
+    /// Committed offsets.
+    pub committed: Offsets,
+    /// Pending transactional offsets per producer id (Kafka's `pendingTransactionalOffsets`).
+    pub pending: imbl::HashMap<i64, Offsets>,
+    /// Offset records replayed so far: each record's number is its place in the partition, which is
+    /// what Kafka's record offset decides with (the newer of a transactional and a plain commit wins).
+    pub replayed: u64,
+}
+
+impl OffsetsState {
+    /// Whether an open transaction holds an offset for this partition of `group_id`.
+    pub fn has_pending(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        let key = (topic.to_string(), partition);
+        self.pending
+            .values()
+            .any(|o| o.get(group_id).is_some_and(|g| g.contains_key(&key)))
+    }
+
+    /// Partitions of `group_id` with committed or pending offsets (what deleting the group tombstones).
+    pub fn keys_of(&self, group_id: &str) -> Vec<(String, i32)> {
+        let mut out: Vec<(String, i32)> = self
+            .committed
+            .get(group_id)
+            .into_iter()
+            .chain(self.pending.values().filter_map(|o| o.get(group_id)))
+            .flat_map(|o| o.keys().cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 /// What a timer entry does when it fires. Entries are never removed; stale ones are recognised by id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
@@ -106,10 +143,8 @@ pub struct GroupShard {
     pub(super) topics: Arc<dyn TopicLookup>,
     /// The live classic groups of this partition.
     pub(super) groups: HashMap<String, ClassicGroup>,
-    /// Committed offsets (replayed state).
-    pub(super) offsets: Offsets,
-    /// TxnOffsetCommit offsets waiting for their transaction's marker.
-    pub(super) txn_offsets: super::txn_offsets::PendingTxnOffsets,
+    /// Committed and pending transactional offsets (replayed state).
+    pub(super) offsets: OffsetsState,
     /// The live consumer (KIP-848) groups of this partition; their records are written for the next load.
     pub(super) consumer: HashMap<String, super::consumer::ConsumerGroup>,
 }
@@ -119,19 +154,23 @@ pub(super) fn ms(d: i64) -> std::time::Duration {
 }
 
 impl CoordinatorShard for GroupShard {
-    type State = Offsets;
+    type State = OffsetsState;
     type Timer = Timer;
 
-    fn state(&self) -> &Offsets {
+    fn state(&self) -> &OffsetsState {
         &self.offsets
     }
 
-    fn state_mut(&mut self) -> &mut Offsets {
+    fn state_mut(&mut self) -> &mut OffsetsState {
         &mut self.offsets
     }
 
-    fn replay(&mut self, record: &Record, now_ms: i64) {
-        self.replay_record(record, now_ms);
+    fn replay(&mut self, record: &Record, producer_id: Option<i64>, now_ms: i64) {
+        self.replay_record(record, producer_id, now_ms);
+    }
+
+    fn replay_end_txn(&mut self, producer_id: i64, commit: bool) {
+        self.replay_txn_marker(producer_id, commit);
     }
 
     /// Loaded members must heartbeat within their session timeout; the retention sweep starts.
@@ -180,15 +219,16 @@ impl GroupShard {
             config,
             topics,
             groups: HashMap::new(),
-            offsets: Offsets::new(),
-            txn_offsets: Default::default(),
+            offsets: OffsetsState::default(),
             consumer: HashMap::new(),
         }
     }
 
-    /// Whether `group_id` has committed offsets (live state, pending writes included).
+    /// Whether `group_id` has committed offsets or offsets in an open transaction (live state, pending
+    /// writes included).
     pub(super) fn has_offsets(&self, group_id: &str) -> bool {
-        self.offsets.get(group_id).is_some_and(|o| !o.is_empty())
+        let has = |o: &Offsets| o.get(group_id).is_some_and(|g| !g.is_empty());
+        has(&self.offsets.committed) || self.offsets.pending.values().any(has)
     }
 
     /// Returns a group taken out with `groups.remove` unless it is dead or holds nothing worth keeping.

@@ -1,28 +1,26 @@
 //! TxnOffsetCommit (KIP-98): offsets a transactional producer commits for a group
-//! (`sendOffsetsToTransaction`) stay pending until the transaction's marker reaches this
-//! `__consumer_offsets` partition; a commit marker makes them committed offsets (appended as OffsetCommit
-//! records, replayed as any commit), an abort drops them. OffsetFetch with `require_stable` answers
+//! (`sendOffsetsToTransaction`) are written to `__consumer_offsets` as a transactional batch of that
+//! producer, as Kafka's group coordinator does, and replayed into the shard's pending offsets. The
+//! transaction's marker, written into the partition through this shard, replays them into the committed
+//! offsets (commit) or drops them (abort) — at run time and at load alike, so a coordinator that moves or
+//! restarts before the marker still holds them pending. OffsetFetch with `require_stable` answers
 //! UNSTABLE_OFFSET_COMMIT for a partition with pending offsets.
-//!
-//! Unlike Kafka, pending offsets are kept in memory, not written as transactional records: a coordinator
-//! restart between TxnOffsetCommit and the commit marker loses them (the group then resumes from its
-//! previous commit, so the transaction's input is processed again).
 
 use super::shard::*;
 use super::GroupCoordinator;
-
-/// Pending offsets per producer id: (group, topic, partition) → value.
-pub type PendingTxnOffsets = HashMap<i64, HashMap<(String, String, i32), OffsetCommitValue>>;
+use crate::coordinator::TxnMarker;
 
 impl GroupShard {
     /// Kafka's `doTxnCommitOffsets`: validates as a commit of the group (an unknown group is created
-    /// Empty, a member id and generation are checked when given) and keeps the offsets pending.
+    /// Empty, a member id and generation are checked when given) and appends the accepted offsets as a
+    /// transactional batch of `producer_id`; answers once it is durable.
     fn txn_commit(
         &mut self,
         ctx: &mut GCtx,
-        producer_id: i64,
+        (producer_id, producer_epoch): (i64, i16),
         req: OffsetCommitRequest,
-    ) -> Vec<PartitionResult> {
+        reply: oneshot::Sender<Vec<PartitionResult>>,
+    ) {
         let now_ms = ctx.now_ms();
         let group_error = {
             let g = self
@@ -42,20 +40,21 @@ impl GroupShard {
             }
         };
         let mut results = Vec::with_capacity(req.partitions.len());
+        let mut records: Vec<Record> = Vec::new();
         for p in req.partitions {
             let error = self.commit_refusal(&p.topic, p.partition, p.metadata.len(), &group_error);
             if error.is_none() {
                 let value = OffsetCommitValue {
                     offset: p.offset,
                     leader_epoch: p.leader_epoch,
-                    metadata: p.metadata.clone(),
+                    metadata: p.metadata,
                     commit_timestamp_ms: now_ms,
                     expire_timestamp_ms: None,
                 };
-                self.txn_offsets
-                    .entry(producer_id)
-                    .or_default()
-                    .insert((req.group_id.clone(), p.topic.clone(), p.partition), value);
+                records.push((
+                    records::encode_offset_key(&req.group_id, &p.topic, p.partition),
+                    Some(records::encode_offset_value(&value)),
+                ));
             }
             results.push(PartitionResult {
                 topic: p.topic,
@@ -63,60 +62,46 @@ impl GroupShard {
                 error,
             });
         }
-        results
-    }
-
-    /// The transaction of `producer_id` ended (its marker is in this partition): a commit appends its
-    /// pending offsets as committed ones and answers once they are durable; an abort drops them.
-    fn complete_txn(
-        &mut self,
-        ctx: &mut GCtx,
-        producer_id: i64,
-        commit: bool,
-        reply: oneshot::Sender<Result<(), GroupError>>,
-    ) {
-        if !commit {
-            self.txn_offsets.remove(&producer_id);
-            let _ = reply.send(Ok(()));
-            return;
-        }
-        let records: Vec<Record> = self
-            .txn_offsets
-            .get(&producer_id)
-            .into_iter()
-            .flatten()
-            .map(|((group, topic, partition), value)| {
-                (
-                    records::encode_offset_key(group, topic, *partition),
-                    Some(records::encode_offset_value(value)),
-                )
-            })
-            .collect();
         if records.is_empty() {
-            let _ = reply.send(Ok(()));
+            self.drop_if_empty(&req.group_id);
+            let _ = reply.send(results);
             return;
         }
-        // Pending until durable, so OffsetFetch never sees neither the pending nor the committed offset.
-        ctx.append(
+        let group_id = req.group_id;
+        ctx.append_transactional(
+            producer_id,
+            producer_epoch,
             records,
-            true,
             Some(Box::new(move |s: &mut GroupShard, result, _| {
-                if result.is_ok() {
-                    s.txn_offsets.remove(&producer_id);
+                if let Err(e) = result {
+                    let e = GroupError::from(e);
+                    tracing::warn!(group = %group_id, producer_id, error = %e,
+                        "transactional offset commit append failed");
+                    for r in results.iter_mut().filter(|r| r.error.is_none()) {
+                        r.error = Some(e.clone());
+                    }
+                    s.drop_if_empty(&group_id);
                 }
-                let _ = reply.send(result.map_err(GroupError::from));
+                let _ = reply.send(results);
             })),
         );
     }
 
-    /// Partitions of `group_id` with offsets pending in an open transaction.
-    fn pending_partitions(&self, group_id: &str) -> Vec<(String, i32)> {
-        let mut out: Vec<(String, i32)> = self
-            .txn_offsets
+    /// Drops a group this call created if it holds nothing (no members, no offsets).
+    fn drop_if_empty(&mut self, group_id: &str) {
+        if let Some(g) = self.groups.remove(group_id) {
+            self.put_back(g);
+        }
+    }
+
+    /// Partitions of `group_id` with offsets pending in an open transaction, in `committed` (the state
+    /// whose writes are durable).
+    fn pending_partitions(committed: &OffsetsState, group_id: &str) -> Vec<(String, i32)> {
+        let mut out: Vec<(String, i32)> = committed
+            .pending
             .values()
-            .flat_map(|m| m.keys())
-            .filter(|(g, _, _)| g == group_id)
-            .map(|(_, t, p)| (t.clone(), *p))
+            .filter_map(|o| o.get(group_id))
+            .flat_map(|o| o.keys().cloned())
             .collect();
         out.sort();
         out.dedup();
@@ -125,11 +110,11 @@ impl GroupShard {
 }
 
 impl GroupCoordinator {
-    /// TxnOffsetCommit: one result per partition in request order; the offsets stay pending until the
-    /// transaction of `producer_id` ends.
+    /// TxnOffsetCommit of the transaction of `producer` (id, epoch): one result per partition in request
+    /// order; the offsets are durable but pending until the transaction's marker.
     pub async fn txn_commit_offsets(
         &self,
-        producer_id: i64,
+        producer: (i64, i16),
         req: OffsetCommitRequest,
     ) -> Vec<PartitionResult> {
         let group_id = req.group_id.clone();
@@ -140,7 +125,7 @@ impl GroupCoordinator {
             .collect();
         let answer = self
             .call(&group_id, move |s, ctx, tx| {
-                let _ = tx.send(s.txn_commit(ctx, producer_id, req));
+                s.txn_commit(ctx, producer, req, tx)
             })
             .await;
         answer.unwrap_or_else(|e| {
@@ -155,19 +140,15 @@ impl GroupCoordinator {
         })
     }
 
-    /// A transaction marker of `producer_id` was written to `__consumer_offsets` partition
-    /// `partition`: commits or drops its pending offsets there.
-    pub async fn complete_txn(
-        &self,
-        partition: i32,
-        producer_id: i64,
-        commit: bool,
-    ) -> Result<(), GroupError> {
+    /// Writes a transaction's marker into `__consumer_offsets` partition `partition` (Kafka's
+    /// `completeTransaction`): through the shard, which replays it, so the producer's pending offsets
+    /// there become committed (or are dropped) exactly where the marker sits in the log. Answers once
+    /// the marker is durable.
+    pub async fn complete_txn(&self, partition: i32, marker: TxnMarker) -> Result<(), GroupError> {
         self.runtime
-            .call(partition, move |s, ctx, tx| {
-                s.complete_txn(ctx, producer_id, commit, tx)
-            })
-            .await?
+            .write(partition, move |_, ctx| ctx.append_end_txn(marker, None))
+            .await?;
+        Ok(())
     }
 
     /// Partitions of `group_id` whose offsets are pending in an open transaction (OffsetFetch
@@ -179,8 +160,8 @@ impl GroupCoordinator {
         let g = group_id.to_string();
         Ok(self
             .runtime
-            .read(self.partition_for(group_id), move |s, _| {
-                s.pending_partitions(&g)
+            .read(self.partition_for(group_id), move |_, committed| {
+                GroupShard::pending_partitions(committed, &g)
             })
             .await?)
     }

@@ -20,6 +20,9 @@ pub fn log_error_code(e: &LogError) -> i16 {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+        LogError::TransactionCoordinatorFenced { .. } => {
+            ResponseError::TransactionCoordinatorFenced
+        }
         LogError::UnknownProducerId(_) => ResponseError::UnknownProducerId,
         LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
@@ -94,6 +97,8 @@ pub fn group_error_code(error: &GroupError) -> i16 {
         GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
         GroupError::InvalidRegularExpression => ResponseError::InvalidRegularExpression,
         GroupError::UnsupportedVersion => ResponseError::UnsupportedVersion,
+        GroupError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+        GroupError::TransactionCoordinatorFenced => ResponseError::TransactionCoordinatorFenced,
         GroupError::Storage(msg) => {
             tracing::warn!(error = %msg, "group coordinator storage failure");
             ResponseError::CoordinatorNotAvailable

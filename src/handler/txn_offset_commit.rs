@@ -59,7 +59,7 @@ pub async fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> TxnOffsetCommitRe
     };
     let results = ctx
         .groups
-        .txn_commit_offsets(req.producer_id.0, commit)
+        .txn_commit_offsets((req.producer_id.0, req.producer_epoch), commit)
         .await;
     let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
     for r in results {

@@ -9,8 +9,13 @@ use kafka_protocol::messages::write_txn_markers_response::{
 };
 use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
+use kafka_protocol::ResponseError;
+
 use super::errors::{group_error_code, log_error_code};
 use super::{leadership, Call, Ctx, Handler, Reply};
+use crate::coordinator::TxnMarker;
+use crate::group::GroupError;
+use crate::group_store::OFFSETS_TOPIC;
 use crate::log::producer_state::ControlType;
 
 /// The WriteTxnMarkers handler: the versions it serves and its entry point (named once in `list.rs`).
@@ -40,32 +45,34 @@ pub async fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> WriteTxnMarkersRe
         } else {
             ControlType::Abort
         };
-        let (producer_id, commit) = (marker.producer_id.0, marker.transaction_result);
+        let end = TxnMarker {
+            producer_id: marker.producer_id.0,
+            producer_epoch: marker.producer_epoch,
+            coordinator_epoch: marker.coordinator_epoch,
+            commit: marker.transaction_result,
+        };
         let mut topics = Vec::with_capacity(marker.topics.len());
         for t in marker.topics {
             let mut partitions = Vec::with_capacity(t.partition_indexes.len());
             for p in t.partition_indexes {
                 let code = match ctx.cluster.leader_log(t.name.as_str(), p) {
                     Err(e) => leadership::error_code(&e),
+                    Ok(_) if t.name.as_str() == OFFSETS_TOPIC => offsets_marker(ctx, p, end).await,
                     Ok(log) => {
                         let written = log.append_marker(
-                            marker.producer_id.0,
-                            marker.producer_epoch,
-                            marker.coordinator_epoch,
+                            end.producer_id,
+                            end.producer_epoch,
+                            end.coordinator_epoch,
                             control,
                             now_ms,
                         );
                         match written {
-                            Ok(info) => match log
-                                .wait_durable(info.last_offset, info.leader_epoch)
-                                .await
-                            {
-                                Ok(()) => {
-                                    complete_offsets(ctx, t.name.as_str(), p, producer_id, commit)
-                                        .await
+                            Ok(info) => {
+                                match log.wait_durable(info.last_offset, info.leader_epoch).await {
+                                    Ok(()) => 0,
+                                    Err(e) => log_error_code(&e),
                                 }
-                                Err(e) => log_error_code(&e),
-                            },
+                            }
                             Err(e) => log_error_code(&e),
                         }
                     }
@@ -91,20 +98,17 @@ pub async fn handle(ctx: &Ctx, req: WriteTxnMarkersRequest) -> WriteTxnMarkersRe
     resp
 }
 
-/// A marker in `__consumer_offsets` ends the transaction's pending offsets there (TxnOffsetCommit).
-async fn complete_offsets(
-    ctx: &Ctx,
-    topic: &str,
-    partition: i32,
-    producer_id: i64,
-    commit: bool,
-) -> i16 {
-    if topic != crate::group_store::OFFSETS_TOPIC {
-        return 0;
+/// A marker in `__consumer_offsets` goes through the group coordinator, which writes and replays it
+/// (the transaction's pending offsets there become committed or are dropped). As Kafka, coordinator
+/// states the transaction coordinator does not expect become NOT_LEADER_OR_FOLLOWER (it retries).
+async fn offsets_marker(ctx: &Ctx, partition: i32, marker: TxnMarker) -> i16 {
+    match ctx.groups.complete_txn(partition, marker).await {
+        Ok(()) => 0,
+        Err(
+            GroupError::CoordinatorNotAvailable
+            | GroupError::CoordinatorLoadInProgress
+            | GroupError::NotCoordinator,
+        ) => ResponseError::NotLeaderOrFollower.code(),
+        Err(e) => group_error_code(&e),
     }
-    let done = ctx
-        .groups
-        .complete_txn(partition, producer_id, commit)
-        .await;
-    done.map_or_else(|e| group_error_code(&e), |()| 0)
 }

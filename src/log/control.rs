@@ -52,14 +52,38 @@ pub fn control_type_of_key(key: &[u8]) -> Option<ControlType> {
     }
 }
 
+/// A commit or abort marker as read from its control batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndMarker {
+    /// Commit or abort.
+    pub control: ControlType,
+    /// Epoch of the transaction coordinator that wrote it (-1 when the value does not carry one: such a
+    /// marker fences nothing and is fenced by nothing).
+    pub coordinator_epoch: i32,
+}
+
 /// The marker type of a whole control batch (its first record's key).
 pub fn control_type(batch: &Bytes) -> Option<ControlType> {
+    end_marker(batch).map(|m| m.control)
+}
+
+/// The marker of a whole control batch: its first record's key and value.
+pub fn end_marker(batch: &Bytes) -> Option<EndMarker> {
     let mut records = BatchRecords::new(batch).ok()?;
     if !records.header().is_control() {
         return None;
     }
     let record = records.next()?.ok()?;
-    control_type_of_key(record.key.as_deref()?)
+    let control = control_type_of_key(record.key.as_deref()?)?;
+    let coordinator_epoch = record
+        .value
+        .as_deref()
+        .and_then(|v| Some(i32::from_be_bytes(v.get(2..6)?.try_into().ok()?)))
+        .unwrap_or(-1);
+    Some(EndMarker {
+        control,
+        coordinator_epoch,
+    })
 }
 
 #[cfg(test)]
@@ -85,6 +109,13 @@ mod tests {
         assert_eq!(r.key.as_deref(), Some(&[0u8, 0, 0, 1][..]));
         assert_eq!(r.value.as_deref(), Some(&[0u8, 0, 0, 0, 0, 7][..]));
         assert_eq!(control_type(&b), Some(ControlType::Commit));
+        assert_eq!(
+            end_marker(&b),
+            Some(EndMarker {
+                control: ControlType::Commit,
+                coordinator_epoch: 7
+            })
+        );
         let a = marker_batch(42, 3, 7, ControlType::Abort, 1_000);
         assert_eq!(control_type(&a), Some(ControlType::Abort));
         assert_eq!(control_type_of_key(&[0, 0, 0, 9]), None);

@@ -223,6 +223,9 @@ pub enum LogError {
     OutOfOrderSequence { expected: i32, got: i32 },
     #[error("producer epoch {got} is older than current {current}")]
     InvalidProducerEpoch { got: i16, current: i16 },
+    /// A marker from a transaction coordinator older than the one this producer's markers last came from.
+    #[error("transaction coordinator epoch {got} is older than current {current}")]
+    TransactionCoordinatorFenced { got: i32, current: i32 },
     #[error("invalid transaction state: {0}")]
     InvalidTxnState(String),
     #[error("unknown producer id {0}")]

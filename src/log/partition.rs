@@ -330,7 +330,7 @@ impl PartitionLog {
             return Err(LogError::NotLeader);
         };
         let epoch = leader.leader_epoch;
-        let controls = super::txn::control_types(&headers, &records);
+        let controls = super::txn::end_markers(&headers, &records);
         let (verdict, completed) =
             inner
                 .producers

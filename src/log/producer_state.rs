@@ -17,13 +17,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::batch::{increment_sequence, BatchHeader};
+use super::control::EndMarker;
 use super::LogError;
 
 /// Batches remembered per producer for duplicate detection (the client's max in-flight requests).
 pub const BATCHES_CACHED: usize = 5;
 
-/// Snapshot file format version: 2 adds each producer's open transaction (first offset, -1 if none).
-const SNAPSHOT_VERSION: i16 = 2;
+/// Snapshot file format version: 3 adds each producer's coordinator epoch (after its open transaction).
+const SNAPSHOT_VERSION: i16 = 3;
+
+/// Version 2 snapshots (each producer's open transaction, first offset or -1) are still read.
+const SNAPSHOT_VERSION_2: i16 = 2;
 
 /// Version 1 snapshots (before transactions) are still read.
 const SNAPSHOT_VERSION_1: i16 = 1;
@@ -53,6 +57,9 @@ pub struct ProducerEntry {
     /// First offset of the producer's open transaction in this partition (Kafka's
     /// `currentTxnFirstOffset`); `None` when none is open.
     pub txn_first_offset: Option<i64>,
+    /// Epoch of the transaction coordinator whose marker this partition last took from this producer
+    /// (Kafka's `coordinatorEpoch`, -1 before any): a marker from an older one is fenced.
+    pub coordinator_epoch: i32,
 }
 
 /// Type of a control record (the key of a transaction marker: version 0, then this as an int16).
@@ -132,13 +139,15 @@ impl ProducerStateManager {
             .map(|(v, _)| v)
     }
 
-    /// [`validate`](Self::validate) with the type of each control batch among `headers` (`controls[i]`
+    /// [`validate`](Self::validate) with the marker of each control batch among `headers` (`controls[i]`
     /// for `headers[i]`, `None` for data batches; may be empty when there is none). Also returns the
-    /// transactions the markers close.
+    /// transactions the markers close. A marker from an older transaction coordinator than the last one
+    /// this producer's markers came from is refused (`TransactionCoordinatorFenced`), as Kafka's
+    /// `checkCoordinatorEpoch` does for appends that are not replication.
     pub fn validate_txn(
         &self,
         headers: &[BatchHeader],
-        controls: &[Option<ControlType>],
+        controls: &[Option<EndMarker>],
         next_offset: i64,
         now_ms: i64,
     ) -> Result<(Verdict, Vec<CompletedTxn>), LogError> {
@@ -175,6 +184,14 @@ impl ProducerStateManager {
                         current: e.epoch,
                     });
                 }
+                if let Some(m) = controls.get(i).copied().flatten() {
+                    if e.coordinator_epoch > m.coordinator_epoch {
+                        return Err(LogError::TransactionCoordinatorFenced {
+                            got: m.coordinator_epoch,
+                            current: e.coordinator_epoch,
+                        });
+                    }
+                }
                 if !h.is_control() {
                     if h.producer_epoch != e.epoch {
                         if h.base_sequence != 0 {
@@ -200,6 +217,7 @@ impl ProducerStateManager {
                 batches: VecDeque::with_capacity(BATCHES_CACHED),
                 last_timestamp_ms: now_ms,
                 txn_first_offset: None,
+                coordinator_epoch: -1,
             });
             let control = controls.get(i).copied().flatten();
             if let Some(done) = apply(&mut entry, h, control, first_offset, last_offset, now_ms) {
@@ -235,11 +253,7 @@ impl ProducerStateManager {
 
     /// Recovery: applies an already stamped batch header from the log without checks (`control` is the
     /// marker type of a control batch). Returns the transaction a marker closed.
-    pub fn replay(
-        &mut self,
-        h: &BatchHeader,
-        control: Option<ControlType>,
-    ) -> Option<CompletedTxn> {
+    pub fn replay(&mut self, h: &BatchHeader, control: Option<EndMarker>) -> Option<CompletedTxn> {
         if !h.has_producer_id() {
             return None;
         }
@@ -252,6 +266,7 @@ impl ProducerStateManager {
                 batches: VecDeque::with_capacity(BATCHES_CACHED),
                 last_timestamp_ms: h.max_timestamp,
                 txn_first_offset: None,
+                coordinator_epoch: -1,
             });
         if h.producer_epoch < entry.epoch {
             return None;
@@ -335,6 +350,7 @@ impl ProducerStateManager {
             body.extend_from_slice(&e.epoch.to_be_bytes());
             body.extend_from_slice(&e.last_timestamp_ms.to_be_bytes());
             body.extend_from_slice(&e.txn_first_offset.unwrap_or(-1).to_be_bytes());
+            body.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
             body.push(e.batches.len() as u8);
             for b in &e.batches {
                 body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -354,7 +370,7 @@ impl ProducerStateManager {
     pub fn from_bytes(bytes: &[u8]) -> Option<ProducerStateManager> {
         let mut r = Reader { buf: bytes, pos: 0 };
         let version = r.i16()?;
-        if version != SNAPSHOT_VERSION && version != SNAPSHOT_VERSION_1 {
+        if !(SNAPSHOT_VERSION_1..=SNAPSHOT_VERSION).contains(&version) {
             return None;
         }
         let crc = r.u32()?;
@@ -367,10 +383,15 @@ impl ProducerStateManager {
             let pid = r.i64()?;
             let epoch = r.i16()?;
             let last_timestamp_ms = r.i64()?;
-            let txn_first_offset = if version >= SNAPSHOT_VERSION {
+            let txn_first_offset = if version >= SNAPSHOT_VERSION_2 {
                 Some(r.i64()?).filter(|o| *o >= 0)
             } else {
                 None
+            };
+            let coordinator_epoch = if version >= SNAPSHOT_VERSION {
+                r.i32()?
+            } else {
+                -1
             };
             let count = usize::from(r.u8()?).min(BATCHES_CACHED);
             let mut batches = VecDeque::with_capacity(count);
@@ -389,6 +410,7 @@ impl ProducerStateManager {
                     batches,
                     last_timestamp_ms,
                     txn_first_offset,
+                    coordinator_epoch,
                 },
             );
         }
@@ -406,7 +428,7 @@ impl ProducerStateManager {
 fn apply(
     entry: &mut ProducerEntry,
     h: &BatchHeader,
-    control: Option<ControlType>,
+    control: Option<EndMarker>,
     first_offset: i64,
     last_offset: i64,
     now_ms: i64,
@@ -417,13 +439,14 @@ fn apply(
     }
     entry.last_timestamp_ms = entry.last_timestamp_ms.max(now_ms);
     if h.is_control() {
-        let control = control?;
+        let marker = control?;
+        entry.coordinator_epoch = marker.coordinator_epoch;
         let first = entry.txn_first_offset.take().unwrap_or(last_offset);
         return Some(CompletedTxn {
             producer_id: h.producer_id,
             first_offset: first,
             last_offset,
-            aborted: control == ControlType::Abort,
+            aborted: marker.control == ControlType::Abort,
         });
     }
     if h.is_transactional() && entry.txn_first_offset.is_none() {
@@ -671,5 +694,28 @@ mod tests {
         m.expire(6_000, 2_000);
         assert!(m.get(1).is_none());
         assert!(m.get(2).is_some());
+    }
+
+    #[test]
+    fn version_2_snapshots_still_load_without_a_coordinator_epoch() {
+        let mut m = ProducerStateManager::new();
+        m.commit(
+            match m.validate(&[header(1, 0, 0, 3)], 0, 1_000).expect("ok") {
+                Verdict::Append(o) => o,
+                Verdict::Duplicate(_) => Vec::new(),
+            },
+        );
+        m.producers.get_mut(&1).expect("pid 1").coordinator_epoch = 9;
+        let v3 = m.to_bytes();
+        // Version 2: the same layout without the producer's coordinator epoch (body bytes 30..34).
+        let mut body = v3[6..].to_vec();
+        assert_eq!(body[30..34], 9i32.to_be_bytes());
+        body.drain(30..34);
+        let mut v2 = SNAPSHOT_VERSION_2.to_be_bytes().to_vec();
+        v2.extend_from_slice(&super::super::batch::crc32c(&body).to_be_bytes());
+        v2.extend_from_slice(&body);
+        let loaded = ProducerStateManager::from_bytes(&v2).expect("v2 loads");
+        m.producers.get_mut(&1).expect("pid 1").coordinator_epoch = -1;
+        assert_eq!(loaded, m);
     }
 }

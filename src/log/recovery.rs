@@ -365,7 +365,7 @@ fn load_producers(
             let control = if h.is_control() && h.has_producer_id() {
                 let len = h.total_len() as u64;
                 let batch = super::segment::read_batches(&view.file, at, view.end_pos, len, 0)?;
-                super::control::control_type(&batch)
+                super::control::end_marker(&batch)
             } else {
                 None
             };

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::batch::{split_batches, BatchHeader};
-use super::control::{control_type, marker_batch};
+use super::control::{end_marker, marker_batch, EndMarker};
 use super::partition::{Inner, PartitionLog};
 use super::producer_state::{CompletedTxn, ControlType};
 use super::txn_index::AbortedTxn;
@@ -27,9 +27,9 @@ pub struct ProducerView {
     pub txn_start_offset: i64,
 }
 
-/// The marker type of each control batch among `headers` (empty when there is none, which is every
-/// client append: no allocation on the produce path).
-pub(crate) fn control_types(headers: &[BatchHeader], records: &Bytes) -> Vec<Option<ControlType>> {
+/// The marker of each control batch among `headers` (empty when there is none, which is every client
+/// append: no allocation on the produce path).
+pub(crate) fn end_markers(headers: &[BatchHeader], records: &Bytes) -> Vec<Option<EndMarker>> {
     if !headers.iter().any(BatchHeader::is_control) {
         return Vec::new();
     }
@@ -42,7 +42,7 @@ pub(crate) fn control_types(headers: &[BatchHeader], records: &Bytes) -> Vec<Opt
                 .is_control()
                 .then(|| records.get(at..at + len).map(|b| records.slice_ref(b)))
                 .flatten()
-                .and_then(|b| control_type(&b));
+                .and_then(|b| end_marker(&b));
             at += len;
             t
         })
@@ -117,6 +117,19 @@ impl PartitionLog {
     /// needed for its next transactional batch).
     pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
         self.lock().producers.has_ongoing_txn(producer_id)
+    }
+
+    /// The first sequence the next batch of `producer_id` at `producer_epoch` must carry: the coordinator
+    /// numbers the transactional batches it writes (TxnOffsetCommit into `__consumer_offsets`).
+    pub fn next_sequence(&self, producer_id: i64, producer_epoch: i16) -> i32 {
+        let inner = self.lock();
+        match inner.producers.get(producer_id) {
+            Some(e) if e.epoch == producer_epoch => e
+                .batches
+                .back()
+                .map_or(0, |b| super::batch::increment_sequence(b.last_seq, 1)),
+            _ => 0,
+        }
     }
 
     /// Open transactions as (producer id, first offset), oldest first.
@@ -320,6 +333,58 @@ mod tests {
         assert_eq!(log.ongoing_txns(), vec![(7, 5)]);
         assert_eq!(log.offsets().last_stable, 5);
         assert_eq!(log.aborted_txns(0, 8), vec![entry(1, 0, 3, 2)]);
+    }
+
+    /// Kafka's `checkCoordinatorEpoch`: a marker from an older transaction coordinator than the one this
+    /// producer's last marker came from is refused, and the partition remembers the newest coordinator
+    /// across a clean reopen (snapshot) and a crash (log replay).
+    #[test]
+    fn markers_from_an_older_coordinator_are_fenced_across_restarts() {
+        let now = super::super::partition::now_ms();
+        let fenced = |log: &PartitionLog, coordinator_epoch: i32, newest: i32| {
+            let r = log.append_marker(1, 0, coordinator_epoch, ControlType::Commit, now);
+            assert!(
+                matches!(r, Err(LogError::TransactionCoordinatorFenced { got, current })
+                    if (got, current) == (coordinator_epoch, newest)),
+                "{r:?}"
+            );
+        };
+        for crash in [false, true] {
+            let dir = tempfile::tempdir().expect("tmp");
+            {
+                let store = LogStore::open(StoreOptions::new(dir.path())).expect("open");
+                let log = store.get_or_create("t", 0, small()).expect("create");
+                log.append(txn(1, 0, 0, 1), now).expect("t1"); // 0
+                log.append_marker(1, 0, 5, ControlType::Commit, now)
+                    .expect("coordinator 5"); // 1
+                log.append(txn(1, 0, 1, 1), now).expect("t1 again"); // 2
+                fenced(&log, 4, 5);
+                assert_eq!(
+                    log.ongoing_txns(),
+                    vec![(1, 2)],
+                    "the fenced marker closed nothing"
+                );
+                if crash {
+                    for e in std::fs::read_dir(log.dir()).expect("dir").flatten() {
+                        if e.path().extension().is_some_and(|x| x == "snapshot") {
+                            std::fs::remove_file(e.path()).expect("rm");
+                        }
+                    }
+                } else {
+                    store.shutdown().expect("shutdown");
+                }
+            }
+            let store = LogStore::open(StoreOptions::new(dir.path())).expect("reopen");
+            let log = store.get_or_create("t", 0, small()).expect("get");
+            fenced(&log, 4, 5);
+            // The same or a newer coordinator's marker is taken (a coordinator resends after a move).
+            log.append_marker(1, 0, 5, ControlType::Abort, now)
+                .expect("coordinator 5 again");
+            assert_eq!(log.ongoing_txns(), vec![], "crash {crash}");
+            log.append_marker(1, 0, 6, ControlType::Abort, now)
+                .expect("coordinator 6");
+            fenced(&log, 5, 6);
+        }
     }
 }
 

@@ -54,6 +54,9 @@ impl From<crate::coordinator::CoordinatorError> for TxnError {
             crate::coordinator::CoordinatorError::LoadInProgress => {
                 TxnError::CoordinatorLoadInProgress
             }
+            crate::coordinator::CoordinatorError::InvalidProducerEpoch => {
+                TxnError::InvalidProducerEpoch
+            }
             _ => TxnError::CoordinatorNotAvailable,
         }
     }

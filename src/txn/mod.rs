@@ -41,6 +41,9 @@ pub struct Markers {
     pub producer_epoch: i16,
     /// Commit (true) or abort.
     pub commit: bool,
+    /// The coordinator's epoch (the leader epoch of its `__transaction_state` partition): a partition
+    /// refuses a marker older than the last one it took from this producer's coordinator.
+    pub coordinator_epoch: i32,
     /// The transaction's partitions.
     pub partitions: Vec<(String, i32)>,
 }

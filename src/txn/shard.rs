@@ -106,7 +106,7 @@ impl CoordinatorShard for TxnShard {
         &mut self.txns
     }
 
-    fn replay(&mut self, (key, value): &Record, _now_ms: i64) {
+    fn replay(&mut self, (key, value): &Record, _producer_id: Option<i64>, _now_ms: i64) {
         let decoded = records::decode_key(key).and_then(|id| {
             let value = value.as_deref().map(records::decode_value).transpose()?;
             Ok(id.map(|id| (id, value)))
@@ -433,6 +433,7 @@ impl TxnShard {
             producer_id: m.producer_id,
             producer_epoch: m.producer_epoch,
             commit,
+            coordinator_epoch: ctx.epoch(),
             partitions: m.partitions.iter().cloned().collect(),
         };
         let (txn_id, writer) = (id.to_string(), self.markers.clone());

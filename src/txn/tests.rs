@@ -278,6 +278,7 @@ async fn commit_goes_empty_ongoing_prepare_complete_with_markers() {
             producer_id: pid,
             producer_epoch: epoch,
             commit: true,
+            coordinator_epoch: 0,
             partitions: vec![tp("a", 0), tp("b", 1)],
         }]
     );
@@ -373,6 +374,7 @@ async fn new_instance_aborts_the_open_transaction_and_fences_the_old_one() {
             producer_id: old.producer_id,
             producer_epoch: 1,
             commit: false,
+            coordinator_epoch: 0,
             partitions: vec![tp("a", 0)],
         }]
     );

@@ -22,10 +22,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::records::{Record, TimestampType};
 
-const TOPIC: &str = "txn-data";
+pub(super) const TOPIC: &str = "txn-data";
 
 /// One transactional batch of `values` from `pid`/`epoch` starting at sequence `seq`.
-fn txn_batch(pid: i64, epoch: i16, seq: i32, values: &[&str]) -> Bytes {
+pub(super) fn txn_batch(pid: i64, epoch: i16, seq: i32, values: &[&str]) -> Bytes {
     let records: Vec<Record> = values
         .iter()
         .enumerate()
@@ -51,12 +51,12 @@ fn txn_batch(pid: i64, epoch: i16, seq: i32, values: &[&str]) -> Bytes {
     encode_batch(&records)
 }
 
-fn txn_produce(txn_id: Option<&str>, partition: i32, batch: Bytes) -> ProduceRequest {
+pub(super) fn txn_produce(txn_id: Option<&str>, partition: i32, batch: Bytes) -> ProduceRequest {
     produce_request(TOPIC, partition, batch, -1)
         .with_transactional_id(txn_id.map(|t| TransactionalId(str_bytes(t))))
 }
 
-async fn produce_code(c: &mut Client, req: &ProduceRequest) -> (i16, i64) {
+pub(super) async fn produce_code(c: &mut Client, req: &ProduceRequest) -> (i16, i64) {
     let resp = c.call(9, req).await;
     let p = &resp.responses[0].partition_responses[0];
     (p.error_code, p.base_offset)
@@ -129,7 +129,11 @@ async fn await_marker(c: &mut Client, partition: i32, offset: i64) {
 /// Values visible to a read_committed consumer from `from` up to the LSO (fetching on as a consumer does),
 /// dropping aborted transactions as Kafka's consumer does: a producer's records are skipped from the
 /// first offset of one of its aborted transactions until its next marker. Returns them and the LSO.
-async fn committed_values(c: &mut Client, partition: i32, from: i64) -> (Vec<String>, i64) {
+pub(super) async fn committed_values(
+    c: &mut Client,
+    partition: i32,
+    from: i64,
+) -> (Vec<String>, i64) {
     let mut out = Vec::new();
     let mut skipping: Vec<i64> = Vec::new();
     let mut offset = from;
@@ -198,7 +202,7 @@ async fn offset_fetch(c: &mut Client, require_stable: bool) -> (i16, i64) {
     (p.error_code, p.committed_offset)
 }
 
-async fn latest(c: &mut Client, partition: i32, isolation: i8) -> i64 {
+pub(super) async fn latest(c: &mut Client, partition: i32, isolation: i8) -> i64 {
     let req = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_isolation_level(isolation)

@@ -121,18 +121,15 @@ impl GroupShard {
         }
         let mut out: Vec<Record> = self
             .offsets
-            .get(group_id)
-            .map(|o| {
-                o.keys()
-                    .map(|(t, p)| {
-                        (
-                            crate::group::records::encode_offset_key(group_id, t, *p),
-                            None,
-                        )
-                    })
-                    .collect()
+            .keys_of(group_id)
+            .iter()
+            .map(|(t, p)| {
+                (
+                    crate::group::records::encode_offset_key(group_id, t, *p),
+                    None,
+                )
             })
-            .unwrap_or_default();
+            .collect();
         out.extend(records::group_tombstones(group_id));
         tracing::info!(group = %group_id, "consumer group deleted");
         ctx.append(

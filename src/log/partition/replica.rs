@@ -384,7 +384,7 @@ impl PartitionLog {
             inner.active_first_timestamp = Some(first.max_timestamp);
         }
         let mut messages = 0i64;
-        let controls = crate::log::txn::control_types(headers, &records.slice(from..));
+        let controls = crate::log::txn::end_markers(headers, &records.slice(from..));
         let mut completed = Vec::new();
         for (i, h) in headers.iter().enumerate() {
             inner.epochs.assign(h.partition_leader_epoch, h.base_offset);
