@@ -279,57 +279,19 @@ pub(super) fn unclean_where_enabled(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{apply_all, image_with_topic};
     use super::*;
-    use crate::cluster::records::BrokerRegistration;
-    use uuid::Uuid;
 
     /// Brokers 1–3 registered and unfenced; topic "t" with partitions [1,2,3], [2,3,1], [3] as given by
     /// `states` (replicas, isr, leader).
     fn image(states: &[(Vec<i32>, Vec<i32>, i32)]) -> MetadataImage {
-        let mut image = MetadataImage::default();
-        for id in 1..=3 {
-            image.apply(
-                id as u64,
-                &MetadataRecord::RegisterBroker(BrokerRegistration {
-                    id,
-                    incarnation: Uuid::new_v4(),
-                    host: "127.0.0.1".into(),
-                    port: 9000 + id,
-                    rack: None,
-                }),
-            );
-            image.apply(
-                3 + id as u64,
-                &MetadataRecord::UnfenceBroker {
-                    id,
-                    epoch: i64::from(id),
-                },
-            );
-        }
-        let id = Uuid::new_v4();
-        image.apply(
-            7,
-            &MetadataRecord::CreateTopic {
-                name: "t".into(),
-                id,
-                configs: Default::default(),
-                internal: false,
-                assignments: states.iter().map(|s| s.0.clone()).collect(),
-            },
-        );
+        let (mut image, _) = image_with_topic(3, states.iter().map(|s| s.0.clone()).collect());
         let t = image.topics.get_mut("t").expect("topic");
         for (p, (_, isr, leader)) in t.partitions.iter_mut().zip(states) {
             p.isr = isr.clone();
             p.leader = *leader;
         }
         image
-    }
-
-    fn apply_all(image: &mut MetadataImage, records: &[MetadataRecord]) {
-        let next = image.offset + 1;
-        for r in records {
-            image.apply(next, r);
-        }
     }
 
     fn errors(results: &[ElectionResult]) -> Vec<(i32, Option<ElectionError>)> {

@@ -5,6 +5,8 @@
 mod admin;
 mod brokers;
 mod elections;
+#[cfg(test)]
+mod fixtures;
 mod partitions;
 mod reassign;
 

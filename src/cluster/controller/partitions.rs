@@ -85,42 +85,11 @@ pub(super) fn alter(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::image_with_topic;
     use super::*;
-    use crate::cluster::records::BrokerRegistration;
 
     fn image() -> (MetadataImage, Uuid) {
-        let mut image = MetadataImage::default();
-        for id in 1..=3 {
-            image.apply(
-                id as u64,
-                &MetadataRecord::RegisterBroker(BrokerRegistration {
-                    id,
-                    incarnation: Uuid::new_v4(),
-                    host: "127.0.0.1".into(),
-                    port: 9000 + id,
-                    rack: None,
-                }),
-            );
-            image.apply(
-                3 + id as u64,
-                &MetadataRecord::UnfenceBroker {
-                    id,
-                    epoch: i64::from(id),
-                },
-            );
-        }
-        let id = Uuid::new_v4();
-        image.apply(
-            7,
-            &MetadataRecord::CreateTopic {
-                name: "t".into(),
-                id,
-                configs: Default::default(),
-                internal: false,
-                assignments: vec![vec![1, 2, 3]],
-            },
-        );
-        (image, id)
+        image_with_topic(3, vec![vec![1, 2, 3]])
     }
 
     fn req(

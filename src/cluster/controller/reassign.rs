@@ -238,49 +238,12 @@ pub fn list(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{apply_all, image_with_topic};
     use super::*;
-    use crate::cluster::records::BrokerRegistration;
 
     /// Brokers 1–4 registered and unfenced; topic "t" with one partition on [1, 2], led by 1.
     fn image() -> MetadataImage {
-        let mut image = MetadataImage::default();
-        for id in 1..=4 {
-            image.apply(
-                id as u64,
-                &MetadataRecord::RegisterBroker(BrokerRegistration {
-                    id,
-                    incarnation: Uuid::new_v4(),
-                    host: "127.0.0.1".into(),
-                    port: 9000 + id,
-                    rack: None,
-                }),
-            );
-            image.apply(
-                4 + id as u64,
-                &MetadataRecord::UnfenceBroker {
-                    id,
-                    epoch: i64::from(id),
-                },
-            );
-        }
-        image.apply(
-            9,
-            &MetadataRecord::CreateTopic {
-                name: "t".into(),
-                id: Uuid::new_v4(),
-                configs: Default::default(),
-                internal: false,
-                assignments: vec![vec![1, 2]],
-            },
-        );
-        image
-    }
-
-    fn apply_all(image: &mut MetadataImage, records: &[MetadataRecord]) {
-        let next = image.offset + 1;
-        for r in records {
-            image.apply(next, r);
-        }
+        image_with_topic(4, vec![vec![1, 2]]).0
     }
 
     fn reassign(image: &MetadataImage, target: Option<Vec<i32>>) -> ReassignResults {
