@@ -1,11 +1,13 @@
 // Exactly-once consume-transform-produce with the Java client: a processor (group member, read_committed)
 // turns each input record into one output record inside a transaction that also carries the input offsets
-// (sendOffsetsToTransaction → AddOffsetsToTxn + TxnOffsetCommit). Midway the processor dies with a
-// transaction open (output sent, offsets sent, no commit; its clients are dropped without committing);
-// a new instance with the same transactional.id fences it, its open transaction is aborted, and it resumes
-// from the committed offsets. In Apache Kafka the output then holds every input exactly once for a
-// read_committed reader, whatever the zombie had written.
+// (sendOffsetsToTransaction → AddOffsetsToTxn + TxnOffsetCommit). Midway the processor — a JVM of its own —
+// is SIGKILLed with a transaction open (output sent, offsets sent, no commit); a new instance with the same
+// transactional.id fences it, its open transaction is aborted, and it resumes from the committed offsets.
+// In Apache Kafka the output then holds every input exactly once for a read_committed reader, whatever the
+// zombie had written.
 // timeout: 240
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.time.Duration;
 import java.util.*;
 import org.apache.kafka.clients.admin.Admin;
@@ -54,25 +56,53 @@ public class TxnConsumeTransformProduce {
         p.sendOffsetsToTransaction(offsets, c.groupMetadata());
         if (stopAfter >= 0 && handled + rs.count() >= stopAfter) {
           p.flush();
-          Compat.log("processor dies with a transaction of %d records open after %d committed", rs.count(), handled);
-          return handled; // no commit: the clients are abandoned below
+          // Tell the parent, which SIGKILLs this process: no commit, no abort, no LeaveGroup.
+          System.out.println("OPEN " + handled + " " + rs.count());
+          System.out.flush();
+          waitForKill();
         }
         p.commitTransaction();
         handled += rs.count();
       }
+    } catch (InterruptedException e) {
+      throw new RuntimeException(e);
     } finally {
-      if (stopAfter >= 0) {
-        // A crash: nothing is committed or aborted; the group member is dropped without a commit.
-        p.close(Duration.ZERO);
-        c.close(Duration.ZERO);
-      } else {
-        p.close();
-        c.close();
-      }
+      p.close();
+      c.close();
     }
   }
 
+  static void waitForKill() throws InterruptedException {
+    while (true) Thread.sleep(60_000);
+  }
+
+  /** Runs the first processor in a JVM of its own and SIGKILLs it once it has a transaction open. */
+  static int runAndKill(String in, String out, String group, String txnId) throws Exception {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Process proc = new ProcessBuilder(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-cp", System.getProperty("java.class.path"), "TxnConsumeTransformProduce", "process",
+        in, out, group, txnId).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(proc.getInputStream()))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        if (!line.startsWith("OPEN ")) continue;
+        String[] f = line.split(" ");
+        proc.destroyForcibly(); // SIGKILL
+        proc.waitFor();
+        Compat.log("processor SIGKILLed with a transaction of %s records open after %s committed", f[2], f[1]);
+        return Integer.parseInt(f[1]);
+      }
+    } finally {
+      proc.destroyForcibly();
+    }
+    throw new AssertionError("the first processor exited (" + proc.waitFor() + ") before opening its last transaction");
+  }
+
   public static void main(String[] args) {
+    if (args.length == 5 && args[0].equals("process")) {
+      run(args[1], args[2], args[3], args[4], DIE_AFTER, 0);
+      return;
+    }
     Compat.main("txn-consume-transform-produce", () -> {
       String in = Compat.topic("ctp-in"), out = Compat.topic("ctp-out"), group = in + "-g";
       try (Admin admin = Compat.admin()) {
@@ -84,7 +114,7 @@ public class TxnConsumeTransformProduce {
         p.flush();
       }
       String txnId = "ctp-" + UUID.randomUUID();
-      int first = run(in, out, group, txnId, DIE_AFTER, 0);
+      int first = runAndKill(in, out, group, txnId);
       int second = run(in, out, group, txnId, -1, first);
       Compat.log("first instance committed %d, second %d", first, second);
 
