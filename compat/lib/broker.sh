@@ -24,8 +24,26 @@ mkdir -p "$COMPAT_STATE/brokers"
 
 die() { echo "broker.sh: $*" >&2; exit 1; }
 
+# A free port below Linux's ephemeral range (32768+): brokers keep their port across restarts, and a port
+# released from the ephemeral range is soon reused as some outgoing connection's source port.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 -c '
+import random, socket
+start = random.randrange(12000)
+for i in range(12000):
+    port = 20000 + (start + i) % 12000
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port in 20000..32000")
+'
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

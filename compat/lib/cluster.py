@@ -10,6 +10,7 @@ usage (from a scenario):  sys.path.insert(0, os.path.join(os.path.dirname(__file
                           from cluster import Cluster
 """
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,12 +32,26 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+_NEXT_PORT = [random.randrange(12000)]
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free loopback port below Linux's ephemeral range (32768+). Nodes keep their ports across restarts,
+    and a port taken from the ephemeral range and released is soon reused as the source port of some
+    outgoing connection, which then makes the restarted node fail to bind. Successive calls walk the range
+    from a random start, so one process never hands out a port twice."""
+    for _ in range(12000):
+        port = 20000 + _NEXT_PORT[0] % 12000
+        _NEXT_PORT[0] += 1
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port in 20000..32000")
 
 
 class Link:
