@@ -41,6 +41,14 @@ async fn fetch_group(
             .flat_map(|(t, ps)| ps.iter().map(move |&p| (own(&t.0), p)))
             .collect::<Vec<_>>()
     });
+    // Pending partitions first: read after the offsets, a commit marker landing in between would leave
+    // an offset read before it with no pending transaction to mark it unstable (the old offset answered as
+    // stable). Read before, a marker in between only makes the answer UNSTABLE_OFFSET_COMMIT once more.
+    let pending = if require_stable {
+        Some(groups.pending_txn_partitions(group_id).await)
+    } else {
+        None
+    };
     match groups.fetch_offsets(group_id, wanted).await {
         Err(e) => {
             // Per-partition error too, for versions without a top-level error code.
@@ -65,8 +73,8 @@ async fn fetch_group(
             (by_topic, Some(e))
         }
         Ok(mut offsets) => {
-            if require_stable {
-                mark_unstable(groups, group_id, &mut offsets).await;
+            if let Some(pending) = pending {
+                mark_unstable(pending, &mut offsets);
             }
             let mut by_topic: Vec<(TopicName, Vec<FetchedOffset>)> = Vec::new();
             for o in offsets {
@@ -82,8 +90,8 @@ async fn fetch_group(
 
 /// KIP-447 `require_stable` (v7+): partitions whose offsets are pending in an open transaction answer
 /// UNSTABLE_OFFSET_COMMIT with no offset, so the consumer retries instead of starting from a stale one.
-async fn mark_unstable(groups: &GroupCoordinator, group_id: &str, offsets: &mut [FetchedOffset]) {
-    let pending = match groups.pending_txn_partitions(group_id).await {
+fn mark_unstable(pending: Result<Vec<(String, i32)>, GroupError>, offsets: &mut [FetchedOffset]) {
+    let pending = match pending {
         Ok(p) => p,
         Err(e) => {
             for o in offsets.iter_mut() {
