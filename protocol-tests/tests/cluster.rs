@@ -89,6 +89,20 @@ async fn three_nodes_with(
     nodes
 }
 
+/// Starts node `id` with `process.roles=broker`, joining the quorum of `nodes` without voting.
+async fn start_broker_only(nodes: &[TestBroker], id: i32) -> TestBroker {
+    let voters = nodes_voters(nodes);
+    let ctrl = free_addr();
+    TestBroker::start_with(move |c| {
+        c.node_id = id;
+        c.process_roles = "broker".into();
+        c.controller_listen = Some(ctrl);
+        c.quorum_voters = Some(voters);
+        c.controller_election_timeout_ms = 300;
+    })
+    .await
+}
+
 /// Polls node `i`'s Metadata until `topic` has a leader for every partition on every node's view.
 async fn leaders(nodes: &[TestBroker], topic: &str) -> Vec<(i32, i32)> {
     leaders_on(nodes, topic, 3).await
@@ -402,19 +416,8 @@ async fn a_replicated_group_moves_to_another_broker_with_its_offsets() {
 async fn a_broker_only_node_follows_the_quorum_and_leads_partitions() {
     bounded(Duration::from_secs(90), async {
         let mut nodes = three_nodes().await;
-        let voters = nodes_voters(&nodes);
         // Node 4: `process.roles=broker`, bootstrapped from `controller.quorum.voters` (not among them).
-        let observer_ctrl = free_addr();
-        nodes.push(
-            TestBroker::start_with(move |c| {
-                c.node_id = 4;
-                c.process_roles = "broker".into();
-                c.controller_listen = Some(observer_ctrl);
-                c.quorum_voters = Some(voters);
-                c.controller_election_timeout_ms = 300;
-            })
-            .await,
-        );
+        nodes.push(start_broker_only(&nodes, 4).await);
         // It learns the metadata (every broker, itself included) without voting.
         while nodes[3].client().await.metadata(&[]).await.brokers.len() < 4 {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -685,18 +688,7 @@ async fn unclean_election_gives_a_leaderless_partition_an_out_of_sync_leader() {
     bounded(Duration::from_secs(60), async {
         // Voters 1-3 keep the metadata quorum while brokers 1 and 4 (broker-only) hold the data.
         let mut nodes = three_nodes().await;
-        let voters = nodes_voters(&nodes);
-        let observer_ctrl = free_addr();
-        nodes.push(
-            TestBroker::start_with(move |c| {
-                c.node_id = 4;
-                c.process_roles = "broker".into();
-                c.controller_listen = Some(observer_ctrl);
-                c.quorum_voters = Some(voters);
-                c.controller_election_timeout_ms = 300;
-            })
-            .await,
-        );
+        nodes.push(start_broker_only(&nodes, 4).await);
         create_on(&nodes[1], 4, assigned_topic("unclean", &[&[1, 4], &[1, 4]])).await;
         create_on(&nodes[1], 4, assigned_topic("unclean-solo", &[&[1]])).await;
         for p in 0..2 {

@@ -227,23 +227,7 @@ impl Client {
         name: &str,
         offsets: &[(i32, i64)],
     ) -> Result<(), ClientError> {
-        let req = OffsetCommitRequest::default()
-            .with_group_id(GroupId(s(group)))
-            .with_generation_id_or_member_epoch(-1)
-            .with_retention_time_ms(-1)
-            .with_topics(vec![OffsetCommitRequestTopic::default()
-                .with_name(topic(name))
-                .with_partitions(
-                    offsets
-                        .iter()
-                        .map(|(p, o)| {
-                            OffsetCommitRequestPartition::default()
-                                .with_partition_index(*p)
-                                .with_committed_offset(*o)
-                                .with_committed_leader_epoch(-1)
-                        })
-                        .collect(),
-                )]);
+        let req = offset_commit_request(group, name, offsets, -1);
         let resp = self.send_to_coordinator(group, &req).await?;
         for t in &resp.topics {
             for p in &t.partitions {
@@ -288,4 +272,31 @@ fn decode_assignment(raw: &Bytes) -> Vec<(String, i32)> {
         .collect();
     out.sort();
     out
+}
+
+/// An OffsetCommit of `offsets` (partition, offset) of one topic in `generation` (-1: outside any), with
+/// no member id and the broker's retention.
+pub(super) fn offset_commit_request(
+    group: &str,
+    name: &str,
+    offsets: &[(i32, i64)],
+    generation: i32,
+) -> OffsetCommitRequest {
+    OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_generation_id_or_member_epoch(generation)
+        .with_retention_time_ms(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(topic(name))
+            .with_partitions(
+                offsets
+                    .iter()
+                    .map(|(p, o)| {
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(*p)
+                            .with_committed_offset(*o)
+                            .with_committed_leader_epoch(-1)
+                    })
+                    .collect(),
+            )])
 }

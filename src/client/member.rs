@@ -11,13 +11,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedPartitions;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
-use kafka_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupId, HeartbeatRequest,
-    JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, SyncGroupRequest,
+    JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -207,24 +204,13 @@ impl Membership {
         client: &mut Client,
         offsets: &[(i32, i64)],
     ) -> Result<bool, ClientError> {
-        let req = OffsetCommitRequest::default()
-            .with_group_id(GroupId(s(&self.group)))
-            .with_generation_id_or_member_epoch(self.generation)
-            .with_member_id(s(&self.member_id))
-            .with_retention_time_ms(-1)
-            .with_topics(vec![OffsetCommitRequestTopic::default()
-                .with_name(topic(&self.topic))
-                .with_partitions(
-                    offsets
-                        .iter()
-                        .map(|(p, o)| {
-                            OffsetCommitRequestPartition::default()
-                                .with_partition_index(*p)
-                                .with_committed_offset(*o)
-                                .with_committed_leader_epoch(-1)
-                        })
-                        .collect(),
-                )]);
+        let req = super::groups::offset_commit_request(
+            &self.group,
+            &self.topic,
+            offsets,
+            self.generation,
+        )
+        .with_member_id(s(&self.member_id));
         let resp = client.send_to_coordinator(&self.group, &req).await?;
         for t in &resp.topics {
             for p in &t.partitions {
