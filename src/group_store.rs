@@ -10,11 +10,12 @@ use crate::cluster::publisher::ImageListener;
 use crate::cluster::{Cluster, ClusterError, MetadataImage};
 use crate::coordinator::{CoordinatorError, LogEntry, TxnMarker};
 use crate::group::consumer::TopicInfo;
+use crate::group::GroupError;
 use crate::group::{AppendFuture, OffsetsLog, OffsetsRecord, TopicLookup};
 use crate::log::batch::{build_batch, split_batches, BatchRecords, ATTR_TRANSACTIONAL};
 use crate::log::producer_state::ControlType;
 use crate::log::{LogError, PartitionLog};
-use crate::txn::TRANSACTION_STATE_TOPIC;
+use crate::txn::{MarkerError, TRANSACTION_STATE_TOPIC};
 
 pub use crate::group::records::OFFSETS_TOPIC;
 /// Bytes read per step while replaying a partition at start-up.
@@ -262,7 +263,18 @@ impl crate::txn::MarkerWriter for ClusterMarkers {
 
 /// One partition's (or one remote leader's) share of a marker round.
 type MarkerWrite<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), MarkerError>> + Send + 'a>>;
+
+/// A local partition's refusal sorted as Kafka's marker completion handler does: a newer producer epoch or
+/// coordinator there means this coordinator is fenced; anything else is retried.
+fn log_marker_error(at: &str, e: LogError) -> MarkerError {
+    match e {
+        LogError::InvalidProducerEpoch { .. } | LogError::TransactionCoordinatorFenced { .. } => {
+            MarkerError::Fenced(format!("{at}: {e}"))
+        }
+        _ => MarkerError::Retriable(format!("{at}: {e}")),
+    }
+}
 
 /// Writes one round of markers into every partition at once (Kafka's marker channel sends to every leader
 /// in parallel): local appends are made in partition order here, then their durability, the
@@ -272,7 +284,7 @@ async fn write_markers(
     cluster: &Cluster,
     groups: &crate::group::GroupCoordinator,
     m: crate::txn::Markers,
-) -> Result<(), String> {
+) -> Result<(), MarkerError> {
     use crate::cluster::NotServed;
     let control = if m.commit {
         ControlType::Commit
@@ -296,7 +308,13 @@ async fn write_markers(
             Ok(_) if topic == OFFSETS_TOPIC => {
                 let done = groups.complete_txn(*partition, marker);
                 writes.push(Box::pin(async move {
-                    done.await.map_err(|e| format!("{at}: {e}"))
+                    done.await.map_err(|e| match e {
+                        GroupError::InvalidProducerEpoch
+                        | GroupError::TransactionCoordinatorFenced => {
+                            MarkerError::Fenced(format!("{at}: {e}"))
+                        }
+                        _ => MarkerError::Retriable(format!("{at}: {e}")),
+                    })
                 }));
             }
             Ok(log) => {
@@ -308,10 +326,10 @@ async fn write_markers(
                     now_ms,
                 );
                 writes.push(Box::pin(async move {
-                    let info = appended.map_err(|e| format!("{at}: {e}"))?;
+                    let info = appended.map_err(|e| log_marker_error(&at, e))?;
                     log.wait_durable(info.last_offset, info.leader_epoch)
                         .await
-                        .map_err(|e| format!("{at}: {e}"))
+                        .map_err(|e| log_marker_error(&at, e))
                 }));
             }
             Err(NotServed::Unknown) => {
@@ -334,8 +352,11 @@ async fn write_markers(
             .map(|b| format!("{}:{}", b.host, b.port));
         let m = &m;
         writes.push(Box::pin(async move {
-            let addr = addr
-                .ok_or_else(|| format!("leader {leader} of a transaction partition is not live"))?;
+            let addr = addr.ok_or_else(|| {
+                MarkerError::Retriable(format!(
+                    "leader {leader} of a transaction partition is not live"
+                ))
+            })?;
             crate::client::markers::write_txn_markers(
                 &addr,
                 m.producer_id,
@@ -347,16 +368,12 @@ async fn write_markers(
             .await
         }));
     }
-    let failed: Vec<String> = futures_util::future::join_all(writes)
+    let failed: Vec<MarkerError> = futures_util::future::join_all(writes)
         .await
         .into_iter()
         .filter_map(Result::err)
         .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed.join("; "))
-    }
+    MarkerError::combine(failed).map_or(Ok(()), Err)
 }
 
 /// Topic lookups for the coordinator (commits for unknown partitions are rejected).

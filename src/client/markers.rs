@@ -9,9 +9,15 @@ use kafka_protocol::messages::write_txn_markers_request::{
 use kafka_protocol::messages::{ProducerId, WriteTxnMarkersRequest};
 
 use super::{topic, Conn};
+use crate::txn::MarkerError;
+
+/// INVALID_PRODUCER_EPOCH (47) and TRANSACTION_COORDINATOR_FENCED (52): Kafka's marker handler stops
+/// sending the transaction's markers on these.
+const FENCED: [i16; 2] = [47, 52];
 
 /// Writes one commit/abort marker into `partitions` on the broker at `addr`; `Err` names the first
-/// partition that failed (the coordinator retries the whole round).
+/// partition that failed, fenced (TRANSACTION_COORDINATOR_FENCED, INVALID_PRODUCER_EPOCH: the coordinator
+/// stops) or retriable (it retries the whole round).
 pub async fn write_txn_markers(
     addr: &str,
     producer_id: i64,
@@ -19,11 +25,11 @@ pub async fn write_txn_markers(
     commit: bool,
     coordinator_epoch: i32,
     partitions: &[(String, i32)],
-) -> Result<(), String> {
+) -> Result<(), MarkerError> {
     let timeout = Duration::from_secs(30);
     let mut conn = Conn::connect(addr, timeout)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| MarkerError::Retriable(e.to_string()))?;
     let mut topics: Vec<WritableTxnMarkerTopic> = Vec::new();
     for (name, p) in partitions {
         match topics.iter_mut().find(|t| t.name.as_str() == name) {
@@ -42,16 +48,24 @@ pub async fn write_txn_markers(
         .with_coordinator_epoch(coordinator_epoch)
         .with_topics(topics);
     let req = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
-    let resp = conn.send(&req).await.map_err(|e| e.to_string())?;
+    let resp = conn
+        .send(&req)
+        .await
+        .map_err(|e| MarkerError::Retriable(e.to_string()))?;
     for m in resp.markers {
         for t in m.topics {
             if let Some(p) = t.partitions.iter().find(|p| p.error_code != 0) {
-                return Err(format!(
+                let text = format!(
                     "{}-{}: {}",
                     t.name.as_str(),
                     p.partition_index,
                     super::error::code_name(p.error_code)
-                ));
+                );
+                return Err(if FENCED.contains(&p.error_code) {
+                    MarkerError::Fenced(text)
+                } else {
+                    MarkerError::Retriable(text)
+                });
             }
         }
     }

@@ -48,9 +48,42 @@ pub struct Markers {
     pub partitions: Vec<(String, i32)>,
 }
 
+/// Why a round of markers was not written, as Kafka's `TransactionMarkerRequestCompletionHandler` sorts
+/// the partitions' error codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarkerError {
+    /// A partition took a marker from a newer coordinator or a newer producer epoch
+    /// (TRANSACTION_COORDINATOR_FENCED, INVALID_PRODUCER_EPOCH): another coordinator owns the
+    /// transaction now, so this one stops sending (Kafka's `abortSending`) instead of retrying forever.
+    #[error("fenced: {0}")]
+    Fenced(String),
+    /// Anything else (leader moved, not enough replicas, broker down): sent again later.
+    #[error("{0}")]
+    Retriable(String),
+}
+
+impl MarkerError {
+    /// Combines the failures of one round: fenced if any partition fenced it (retrying cannot help).
+    pub fn combine(errors: Vec<MarkerError>) -> Option<MarkerError> {
+        let fenced = errors.iter().any(|e| matches!(e, MarkerError::Fenced(_)));
+        let text = errors
+            .iter()
+            .map(|e| match e {
+                MarkerError::Fenced(s) | MarkerError::Retriable(s) => s.as_str(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        match (errors.is_empty(), fenced) {
+            (true, _) => None,
+            (false, true) => Some(MarkerError::Fenced(text)),
+            (false, false) => Some(MarkerError::Retriable(text)),
+        }
+    }
+}
+
 /// A future resolving once markers are written (Kafka's WriteTxnMarkers round).
 pub type MarkersFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), MarkerError>> + Send>>;
 
 /// Writes transaction markers into partitions (the log store in the broker, a recorder in tests).
 pub trait MarkerWriter: Send + Sync + 'static {

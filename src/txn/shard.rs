@@ -8,8 +8,8 @@ use std::sync::Arc;
 use super::records::{self, TxnLogValue};
 use super::state::TxnState;
 use super::{
-    InitProducerIdRequest, MarkerWriter, Markers, ProducerIdAndEpoch, ProducerIdSource, TxnConfig,
-    TxnError, Verified,
+    InitProducerIdRequest, MarkerError, MarkerWriter, Markers, ProducerIdAndEpoch,
+    ProducerIdSource, TxnConfig, TxnError, Verified,
 };
 use crate::coordinator::{CoordinatorShard, Ctx, Followup, Record};
 
@@ -448,14 +448,15 @@ impl TxnShard {
     }
 
     /// Markers are in every partition: Prepare* → Complete*. On failure they are sent again later
-    /// (Kafka retries until they are written).
+    /// (Kafka retries until they are written), unless a partition fenced them: a newer coordinator owns
+    /// the transaction and this one's partition is about to be unloaded, so it stops sending.
     fn markers_written(
         &mut self,
         ctx: &mut TCtx,
         id: String,
         producer_id: i64,
         producer_epoch: i16,
-        result: Result<(), String>,
+        result: Result<(), MarkerError>,
     ) {
         let Some(current) = self.txns.get(&id).cloned() else {
             return;
@@ -466,6 +467,11 @@ impl TxnShard {
             _ => return,
         };
         if (current.producer_id, current.producer_epoch) != (producer_id, producer_epoch) {
+            return;
+        }
+        if let Err(MarkerError::Fenced(e)) = result {
+            tracing::warn!(transactional_id = %id, error = %e,
+                "transaction markers fenced by a newer coordinator; no longer sending them");
             return;
         }
         if let Err(e) = result {

@@ -15,17 +15,26 @@ impl ProducerIdSource for Counter {
     }
 }
 
-/// Records the markers it is asked to write; fails while `fail` is set.
+/// Records the markers it is asked to write; fails while `fail` is set, as fenced while `fenced` is set.
 #[derive(Default)]
 struct RecordingMarkers {
     written: std::sync::Mutex<Vec<Markers>>,
     fail: std::sync::atomic::AtomicBool,
+    fenced: std::sync::atomic::AtomicBool,
+    attempts: std::sync::atomic::AtomicUsize,
 }
 
 impl MarkerWriter for RecordingMarkers {
     fn write_markers(&self, markers: Markers) -> MarkersFuture {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if self.fenced.load(Ordering::SeqCst) {
+            let e = MarkerError::Fenced("a-0: TRANSACTION_COORDINATOR_FENCED".into());
+            return Box::pin(std::future::ready(Err(e)));
+        }
         if self.fail.load(Ordering::SeqCst) {
-            return Box::pin(std::future::ready(Err("injected".to_string())));
+            return Box::pin(std::future::ready(Err(MarkerError::Retriable(
+                "injected".into(),
+            ))));
         }
         self.written.lock().unwrap().push(markers);
         Box::pin(std::future::ready(Ok(())))
@@ -474,6 +483,46 @@ async fn markers_are_retried_and_resent_after_a_restart() {
     tokio::time::advance(Duration::from_millis(1_000)).await;
     settle().await;
     assert_eq!(state_of(&c2, "tx2").await.state, TxnState::CompleteAbort);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fenced_markers_are_not_retried() {
+    let markers = Arc::new(RecordingMarkers::default());
+    markers.fenced.store(true, Ordering::SeqCst);
+    let log = Arc::new(InMemoryOffsetsLog::new());
+    let c = start_with(log, TxnConfig::default(), markers.clone());
+    let p = c.init_producer_id(init("tx", None)).await.unwrap();
+    c.add_partitions("tx", p.producer_id, 0, vec![tp("a", 0)])
+        .await
+        .unwrap();
+    c.end_txn("tx", p.producer_id, 0, true).await.unwrap();
+    settle().await;
+    assert_eq!(markers.attempts.load(Ordering::SeqCst), 1);
+    // A retriable failure is sent again within a second; a fenced one never is (Kafka's abortSending):
+    // the newer coordinator owns the transaction and this one's partition is about to be unloaded.
+    for _ in 0..10 {
+        tokio::time::advance(Duration::from_millis(1_000)).await;
+        settle().await;
+    }
+    assert_eq!(markers.attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(state_of(&c, "tx").await.state, TxnState::PrepareCommit);
+}
+
+#[test]
+fn a_round_is_fenced_if_any_partition_fenced_it() {
+    let retry = MarkerError::Retriable("b-0: NOT_LEADER_OR_FOLLOWER".into());
+    let fenced = MarkerError::Fenced("a-0: TRANSACTION_COORDINATOR_FENCED".into());
+    assert_eq!(MarkerError::combine(vec![]), None);
+    assert!(matches!(
+        MarkerError::combine(vec![retry.clone()]),
+        Some(MarkerError::Retriable(_))
+    ));
+    assert_eq!(
+        MarkerError::combine(vec![retry, fenced]),
+        Some(MarkerError::Fenced(
+            "b-0: NOT_LEADER_OR_FOLLOWER; a-0: TRANSACTION_COORDINATOR_FENCED".into()
+        ))
+    );
 }
 
 #[tokio::test(start_paused = true)]
