@@ -115,6 +115,7 @@ impl Broker {
             Arc::new(crate::group_store::ClusterMarkers {
                 cluster: cluster.clone(),
                 groups: groups.clone(),
+                peers: Default::default(),
             }),
         );
         cluster
@@ -142,6 +143,7 @@ impl Broker {
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             groups: groups.clone(),
             txns: txns.clone(),
+            peers: Default::default(),
             config,
         });
         admin.set_ready(ctx.clone());

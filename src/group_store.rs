@@ -252,12 +252,15 @@ pub struct ClusterMarkers {
     pub cluster: Arc<Cluster>,
     /// The group coordinator holding pending transactional offsets.
     pub groups: crate::group::GroupCoordinator,
+    /// Connections to the other partition leaders.
+    pub peers: Arc<crate::client::pool::ConnPool>,
 }
 
 impl crate::txn::MarkerWriter for ClusterMarkers {
     fn write_markers(&self, markers: crate::txn::Markers) -> crate::txn::MarkersFuture {
         let (cluster, groups) = (self.cluster.clone(), self.groups.clone());
-        Box::pin(async move { write_markers(&cluster, &groups, markers).await })
+        let peers = self.peers.clone();
+        Box::pin(async move { write_markers(&cluster, &groups, &peers, markers).await })
     }
 }
 
@@ -283,6 +286,7 @@ fn log_marker_error(at: &str, e: LogError) -> MarkerError {
 async fn write_markers(
     cluster: &Cluster,
     groups: &crate::group::GroupCoordinator,
+    peers: &crate::client::pool::ConnPool,
     m: crate::txn::Markers,
 ) -> Result<(), MarkerError> {
     use crate::cluster::NotServed;
@@ -358,6 +362,7 @@ async fn write_markers(
                 ))
             })?;
             crate::client::markers::write_txn_markers(
+                peers,
                 &addr,
                 m.producer_id,
                 m.producer_epoch,

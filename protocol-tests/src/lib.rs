@@ -153,6 +153,32 @@ impl StoppedBroker {
     }
 }
 
+/// A free loopback address for a listener bound later (a controller's, or a broker's that must keep its
+/// port across a restart). Chosen
+/// below Linux's ephemeral range (32768+): a port taken from that range and released is soon reused as the
+/// source port of some outgoing connection (the nodes and tests here make many), and the node then fails
+/// to bind it. Successive calls walk the range from a random start, so tests in this process never pick
+/// the same port twice.
+pub fn free_addr() -> SocketAddr {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish() as u32
+        % COUNT;
+    let _ = NEXT.compare_exchange(u32::MAX, seed, Ordering::Relaxed, Ordering::Relaxed);
+    for _ in 0..COUNT {
+        let port = FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT;
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port as u16)) {
+            return l.local_addr().expect("addr");
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + COUNT);
+}
+
 /// The API key of a request type.
 pub fn api_key_of<R: Request>() -> ApiKey {
     ApiKey::try_from(R::KEY).expect("known api key")

@@ -587,3 +587,31 @@ async fn describe_topic_partitions_unknown_and_invalid_topics() {
     })
     .await;
 }
+
+/// Broker-to-broker calls (transaction markers, KIP-890 verification) reuse idle connections
+/// (`client::pool`), and a pooled connection the peer has closed — here the broker restarted on the same
+/// port — is replaced by a new one instead of failing the call.
+#[tokio::test]
+async fn peer_connections_are_reused_and_replaced_when_closed() {
+    bounded(LIMIT, async {
+        let listen = free_addr();
+        let broker = TestBroker::start_with(|c| c.listen = listen).await;
+        let pool = weir::client::pool::ConnPool::default();
+        let addr = listen.to_string();
+        let req = MetadataRequest::default();
+        for _ in 0..3 {
+            let answer = pool.send(&addr, LIMIT, &req, 0).await.expect("metadata");
+            assert!(answer.is_some());
+        }
+        assert_eq!(pool.idle_count(&addr), 1, "one connection served all three");
+        let broker = broker.stop().await.start().await;
+        let answer = pool.send(&addr, LIMIT, &req, 0).await;
+        assert!(matches!(answer, Ok(Some(_))), "stale connection replaced");
+        assert_eq!(pool.idle_count(&addr), 1);
+        // A broker that does not speak a new enough version is told apart from a failure.
+        let answer = pool.send(&addr, LIMIT, &req, i16::MAX).await;
+        assert!(matches!(answer, Ok(None)));
+        broker.shutdown().await;
+    })
+    .await;
+}

@@ -2,7 +2,7 @@
 //! requests for a partition another broker leads are refused with that leader named (KIP-951), and every
 //! broker answers Metadata from the same image.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -20,37 +20,12 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 use weir_protocol_tests::{
-    bounded, creatable_topic, produce_request, str_bytes, topic_name, value_batch, Client,
-    TestBroker,
+    bounded, creatable_topic, free_addr, produce_request, str_bytes, topic_name, value_batch,
+    Client, TestBroker,
 };
 
 #[path = "cluster/txn.rs"]
 mod txn;
-
-/// A free loopback address for a controller listener, which is bound only when its node starts. Chosen
-/// below Linux's ephemeral range (32768+): a port taken from that range and released is soon reused as the
-/// source port of some outgoing connection (the nodes and tests here make many), and the node then fails
-/// to bind it. Successive calls walk the range from a random start, so tests in this process never pick
-/// the same port twice.
-fn free_addr() -> SocketAddr {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const COUNT: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    let seed = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish() as u32
-        % COUNT;
-    let _ = NEXT.compare_exchange(u32::MAX, seed, Ordering::Relaxed, Ordering::Relaxed);
-    for _ in 0..COUNT {
-        let port = FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT;
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", port as u16)) {
-            return l.local_addr().expect("addr");
-        }
-    }
-    panic!("no free port in {FIRST}..{}", FIRST + COUNT);
-}
 
 async fn three_nodes() -> Vec<TestBroker> {
     three_nodes_with(|_| {}).await

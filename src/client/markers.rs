@@ -8,17 +8,22 @@ use kafka_protocol::messages::write_txn_markers_request::{
 };
 use kafka_protocol::messages::{ProducerId, WriteTxnMarkersRequest};
 
-use super::{topic, Conn};
+use super::pool::ConnPool;
+use super::topic;
 use crate::txn::MarkerError;
 
 /// INVALID_PRODUCER_EPOCH (47) and TRANSACTION_COORDINATOR_FENCED (52): Kafka's marker handler stops
 /// sending the transaction's markers on these.
 const FENCED: [i16; 2] = [47, 52];
 
+/// Per-request time limit of a marker round to another broker.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Writes one commit/abort marker into `partitions` on the broker at `addr`; `Err` names the first
 /// partition that failed, fenced (TRANSACTION_COORDINATOR_FENCED, INVALID_PRODUCER_EPOCH: the coordinator
 /// stops) or retriable (it retries the whole round).
 pub async fn write_txn_markers(
+    pool: &ConnPool,
     addr: &str,
     producer_id: i64,
     producer_epoch: i16,
@@ -26,10 +31,6 @@ pub async fn write_txn_markers(
     coordinator_epoch: i32,
     partitions: &[(String, i32)],
 ) -> Result<(), MarkerError> {
-    let timeout = Duration::from_secs(30);
-    let mut conn = Conn::connect(addr, timeout)
-        .await
-        .map_err(|e| MarkerError::Retriable(e.to_string()))?;
     let mut topics: Vec<WritableTxnMarkerTopic> = Vec::new();
     for (name, p) in partitions {
         match topics.iter_mut().find(|t| t.name.as_str() == name) {
@@ -48,10 +49,11 @@ pub async fn write_txn_markers(
         .with_coordinator_epoch(coordinator_epoch)
         .with_topics(topics);
     let req = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
-    let resp = conn
-        .send(&req)
+    let resp = pool
+        .send(addr, TIMEOUT, &req, 0)
         .await
-        .map_err(|e| MarkerError::Retriable(e.to_string()))?;
+        .map_err(|e| MarkerError::Retriable(e.to_string()))?
+        .ok_or_else(|| MarkerError::Retriable(format!("{addr}: WriteTxnMarkers not served")))?;
     for m in resp.markers {
         for t in m.topics {
             if let Some(p) = t.partitions.iter().find(|p| p.error_code != 0) {

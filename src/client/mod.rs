@@ -14,6 +14,7 @@ pub mod io;
 pub mod markers;
 pub mod member;
 pub mod murmur2;
+pub mod pool;
 pub mod records;
 pub mod txn_verify;
 

@@ -11,7 +11,8 @@ use kafka_protocol::messages::add_partitions_to_txn_request::{
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, ProducerId, TransactionalId};
 use kafka_protocol::ResponseError;
 
-use super::{s, topic, Conn};
+use super::pool::ConnPool;
+use super::{s, topic};
 
 /// The first AddPartitionsToTxn version with the batched, verify-only form.
 const VERIFY_VERSION: i16 = 4;
@@ -32,6 +33,7 @@ pub enum Verified {
 /// Asks the coordinator at `addr` whether `partitions` are in the open transaction of
 /// `transactional_id` at (`producer_id`, `producer_epoch`).
 pub async fn verify_partitions(
+    pool: &ConnPool,
     addr: &str,
     transactional_id: &str,
     (producer_id, producer_epoch): (i64, i16),
@@ -59,12 +61,9 @@ pub async fn verify_partitions(
             .with_topics(topics),
     ]);
     let call = async {
-        let mut conn = Conn::connect(addr, timeout).await.ok()?;
-        let version = conn.version_for::<AddPartitionsToTxnRequest>().ok()?;
-        if version < VERIFY_VERSION {
+        let Some(resp) = pool.send(addr, timeout, &req, VERIFY_VERSION).await.ok()? else {
             return Some(Verified::Unsupported);
-        }
-        let resp = conn.send_version(&req, version).await.ok()?;
+        };
         if resp.error_code != 0 {
             return Some(Verified::Failed(resp.error_code));
         }

@@ -174,6 +174,7 @@ mod tests {
             Arc::new(crate::group_store::ClusterMarkers {
                 cluster: cluster.clone(),
                 groups: groups.clone(),
+                peers: Default::default(),
             }),
         )
         .expect("txns");
@@ -187,6 +188,7 @@ mod tests {
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             groups,
             txns,
+            peers: Default::default(),
             config,
         })
     }

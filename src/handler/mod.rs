@@ -80,6 +80,8 @@ pub struct Ctx {
     pub groups: GroupCoordinator,
     /// Transaction coordinator (handle to its shard actors).
     pub txns: TxnCoordinator,
+    /// Connections to other brokers' transaction coordinators (KIP-890 verification).
+    pub peers: crate::client::pool::ConnPool,
 }
 
 /// A response that is ready, one still waiting on an event (fsync), or none at all (acks=0 produce).

@@ -115,7 +115,9 @@ async fn remote(
         .map(|b| format!("{}:{}", b.host, b.port));
     let answer = match addr {
         None => Verified::Failed(ResponseError::CoordinatorNotAvailable.code()),
-        Some(addr) => verify_partitions(&addr, txn_id, producer, need, VERIFY_TIMEOUT).await,
+        Some(addr) => {
+            verify_partitions(&ctx.peers, &addr, txn_id, producer, need, VERIFY_TIMEOUT).await
+        }
     };
     match answer {
         // Partitions the coordinator did not name are not refused (as Kafka: only errors are listed).
