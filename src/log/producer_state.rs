@@ -314,20 +314,6 @@ impl ProducerStateManager {
         });
     }
 
-    /// Forgets everything at or after `offset` (log truncated): drops cached batches that were cut, and
-    /// transactions that opened there.
-    pub fn truncate_after(&mut self, offset: i64) {
-        for e in self.producers.values_mut() {
-            e.batches.retain(|b| b.last_offset < offset);
-            if e.txn_first_offset.is_some_and(|f| f >= offset) {
-                e.txn_first_offset = None;
-            }
-        }
-        self.producers
-            .retain(|_, e| !e.batches.is_empty() || e.txn_first_offset.is_some());
-        self.rebuild_ongoing();
-    }
-
     fn rebuild_ongoing(&mut self) {
         self.ongoing = self
             .producers

@@ -310,7 +310,7 @@ fn move_aside(dir: &Path, base: i64) -> Result<(), LogError> {
 /// Snapshots above the log end (the log was truncated) or below the first segment (their segments were
 /// deleted, so replaying after them would miss batches) are deleted. Without a snapshot, replays from the
 /// start of the last two segments (as Kafka does) to bound startup time.
-fn load_producers(
+pub(crate) fn load_producers(
     dir: &Path,
     segments: &[Segment],
     snapshots: &[i64],

@@ -268,6 +268,33 @@ mod tests {
         assert_eq!(log.ongoing_txns(), vec![(1, 5)]);
     }
 
+    /// A follower cutting a diverged tail undoes what the tail did to producer state (Kafka rebuilds it
+    /// from a snapshot and the log): a transaction whose abort marker was cut is open again and holds
+    /// the LSO, its aborted-index entry is gone, and an epoch bump in the tail is forgotten.
+    #[test]
+    fn truncation_reopens_a_transaction_whose_marker_was_cut() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = LogStore::open(StoreOptions::new(dir.path())).expect("open");
+        let log = store.get_or_create("t", 0, small()).expect("create");
+        let now = super::super::partition::now_ms();
+        log.append(txn(1, 0, 0, 2), now).expect("txn"); // 0..1
+        log.append_marker(1, 0, 0, ControlType::Abort, now)
+            .expect("abort"); // 2
+        log.append(txn(1, 1, 0, 1), now).expect("next txn, epoch 1"); // 3
+        assert_eq!(log.aborted_txns(0, 4).len(), 1);
+        assert_eq!(log.offsets().last_stable, 3);
+        log.truncate_to(2).expect("truncate");
+        assert_eq!(log.offsets().log_end, 2);
+        assert!(log.has_ongoing_txn(1), "the transaction at 0 is open again");
+        assert_eq!(log.offsets().last_stable, 0);
+        assert_eq!(log.aborted_txns(0, 2), vec![]);
+        // The producer is back at epoch 0: the leader's marker for that transaction is taken.
+        log.append_marker(1, 0, 0, ControlType::Commit, now)
+            .expect("marker at the restored epoch");
+        assert_eq!(log.offsets().last_stable, 3);
+        assert!(!log.has_ongoing_txn(1));
+    }
+
     #[test]
     fn crash_recovery_rebuilds_open_transactions_and_the_index() {
         let dir = tempfile::tempdir().expect("tmp");

@@ -461,6 +461,28 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Producer state and the aborted-transaction index after a truncation to `end`, rebuilt from the
+    /// newest snapshot at or below `end` plus the log after it, as Kafka's `rebuildProducerState`: what
+    /// the cut tail did (an epoch bump, a marker closing a transaction, a coordinator epoch) is undone,
+    /// so a transaction whose marker was cut is open again and holds the LSO.
+    fn rebuild_producers(&self, inner: &mut Inner, end: i64, now_ms: i64) -> Result<(), LogError> {
+        super::super::producer_state::delete_snapshots_above(self.dir(), end)?;
+        let snapshots = super::super::producer_state::list_snapshot_files(self.dir())?;
+        let first_base = inner.segments.first().map_or(end, |s| s.base_offset);
+        let mut producers = super::super::recovery::load_producers(
+            self.dir(),
+            &inner.segments,
+            &snapshots,
+            false,
+            first_base,
+            end,
+            &mut inner.txn_index,
+        )?;
+        producers.expire(now_ms, self.options.producer_id_expiration_ms);
+        inner.producers = producers;
+        Ok(())
+    }
+
     /// Cuts the log back to `offset` (a follower whose tail diverges from its new leader's, KIP-101):
     /// segments wholly above go, the one holding `offset` is cut at the batch containing it and its
     /// indexes rebuilt; producer state, epochs and watermarks follow. Blocking (file I/O).
@@ -515,10 +537,7 @@ impl PartitionLog {
             inner.acked = inner.acked.min(end);
             inner.durable_offset = inner.durable_offset.min(end);
             inner.recovery_point = inner.recovery_point.min(end);
-            inner.producers.truncate_after(end);
-            for base in inner.txn_index.truncate_from(end) {
-                inner.txn_index.rewrite(self.dir(), base)?;
-            }
+            self.rebuild_producers(&mut inner, end, now)?;
             inner.epochs.truncate_from_end(end);
             inner.pending_snapshot = None;
             inner.active_first_timestamp = None;
