@@ -8,6 +8,8 @@
 # topic `doomed` (8 partitions, acks=1) with FILL_MB of 1 KiB records; one quiet e2e run; then deletes
 # `doomed` right before a second e2e run, whose 10 s warm-up ends before the removal starts (DELAY_MS after
 # the delete), so the removal lands inside the measured window. Needs compat/setup.sh (client jars, venv).
+# Each e2e line is followed by a FLUSH line: the broker's partition fdatasync durations over that run (from
+# its /metrics), the disk wait acks=all answers sit behind, less bent by CPU contention than the e2e figure.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$ROOT/target/load-bench
@@ -39,20 +41,25 @@ for BIN in "$@"; do
     "${JAVA[@]}" ProducerPerf "${COMMON[@]}" --phase fill --topic doomed --partitions 8 --record-size 1024 \
         --acks 1 --num-records $((FILL_MB * 1024)) --duration-s 600 --delete-after 0 | grep '^RESULT' || true
     du -sh "$DATA" >&2
+    ADMIN="127.0.0.1:$((PORT + 2))"
     log "$BIN: quiet e2e"
+    python3 "$ROOT/benches/efficiency/flush_hist.py" snap "$ADMIN" "$DATA.flush"
     "${JAVA[@]}" EndToEndLatency "${COMMON[@]}" --phase "e2e-quiet $BIN" --topic quiet --partitions 1 \
         --record-size 1024 --rate 10000 --acks all --duration-s "$E2E_S" --warmup-s 10 | grep '^RESULT'
+    echo "FLUSH quiet $BIN $(python3 "$ROOT/benches/efficiency/flush_hist.py" diff "$ADMIN" "$DATA.flush")"
     log "$BIN: deleting doomed, e2e during its removal"
     "$PY" -c "
 from confluent_kafka.admin import AdminClient
 a = AdminClient({'bootstrap.servers': '127.0.0.1:$PORT'})
 a.delete_topics(['doomed'])['doomed'].result(30)"
+    python3 "$ROOT/benches/efficiency/flush_hist.py" snap "$ADMIN" "$DATA.flush"
     "${JAVA[@]}" EndToEndLatency "${COMMON[@]}" --phase "e2e-deleting $BIN" --topic busy --partitions 1 \
         --record-size 1024 --rate 10000 --acks all --duration-s "$E2E_S" --warmup-s 10 | grep '^RESULT'
+    echo "FLUSH deleting $BIN $(python3 "$ROOT/benches/efficiency/flush_hist.py" diff "$ADMIN" "$DATA.flush")"
     # The e2e program deletes its own topic when done, so its one folder is still waiting out DELAY_MS here.
     log "$BIN: deleted folders on disk after the run (1 = the e2e topic's own): $(find "$DATA" -mindepth 1 -maxdepth 1 -name '*-delete' | wc -l)"
     kill -TERM "$BROKER"; wait "$BROKER" 2>/dev/null || true
     BROKER=""
-    rm -rf "$DATA" "$DATA.log"
+    rm -rf "$DATA" "$DATA.log" "$DATA.flush"
     DATA=""
 done

@@ -296,6 +296,16 @@ fn clean_batch(
     Ok(CleanedBatch::Rebuilt(rebuilt))
 }
 
+/// Links `path` under its `.deleted` name (replacing a leftover of that name) and returns that name.
+fn keep_alive(path: &Path) -> Result<std::path::PathBuf, LogError> {
+    let mut d = path.to_path_buf().into_os_string();
+    d.push(".deleted");
+    let d = std::path::PathBuf::from(d);
+    remove_if_exists(&d)?;
+    std::fs::hard_link(path, &d)?;
+    Ok(d)
+}
+
 fn remove_if_exists(path: &Path) -> Result<(), LogError> {
     match crate::log::fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -571,13 +581,14 @@ impl PartitionLog {
         // Old indexes go first: a crash from here on rebuilds them from the (old or new) log.
         remove_if_exists(&index_path)?;
         remove_if_exists(&time_path)?;
-        let mut doomed = Vec::new();
+        // A second name keeps the old first segment's blocks allocated through the swap's rename (which
+        // would otherwise free them all, here, under the partition lock); they are freed in paced steps
+        // below, with the merged segments. A `.deleted` leftover is removed at the next start.
+        let mut doomed = vec![keep_alive(&log_path)?];
         for seg in &inner.segments[i + 1..i + group.len()] {
             doomed.extend(seg.rename_deleted()?);
         }
-        if !doomed.is_empty() {
-            sync_dir(dir)?;
-        }
+        sync_dir(dir)?;
         crate::log::fs::rename(&swap_path, &log_path)?;
         let entries_max = index_entries_max(&inner.config);
         let interval = u64::from(inner.config.index_interval_bytes);
@@ -598,7 +609,8 @@ impl PartitionLog {
         inner.recovery_point = inner.recovery_point.min(base);
         drop(inner);
         for p in &doomed {
-            remove_if_exists(p)?;
+            // Paced (see `log::remove`): freeing a whole segment at once stalls producers' fsyncs.
+            super::remove::remove_file_paced(p)?;
         }
         self.request_flush();
         tracing::info!(

@@ -149,11 +149,7 @@ impl Replication {
                         .copied()
                         .filter(|r| *r != self.node_id)
                         .collect();
-                    if let Err(e) =
-                        log.become_leader(st.leader_epoch, st.partition_epoch, isr, &followers, now)
-                    {
-                        tracing::error!(topic = %t.name, partition = p, error = %e, "cannot become leader");
-                    }
+                    log.become_leader(st.leader_epoch, st.partition_epoch, isr, &followers, now);
                     continue;
                 }
                 let (epoch, leading) = log.role_epoch();
