@@ -113,3 +113,91 @@ async fn send_range(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::log::FileSlice;
+
+    /// A connected pair: the writer's half and the reader's stream.
+    async fn pair() -> (OwnedWriteHalf, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (_, write) = client.expect("connect").into_split();
+        (write, accepted.expect("accept").0)
+    }
+
+    fn file_of(data: &[u8]) -> Arc<std::fs::File> {
+        let mut f = tempfile::tempfile().expect("tempfile");
+        f.write_all(data).expect("write");
+        Arc::new(f)
+    }
+
+    #[tokio::test]
+    async fn frames_go_out_in_order_with_ranges_sent_from_their_files() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let file = file_of(&data);
+        let frames = [
+            Frame::Whole(Bytes::from_static(b"first")),
+            Frame::Parts {
+                parts: vec![
+                    Part::Bytes(Bytes::from_static(b"head")),
+                    Part::File(FileSlice {
+                        file: file.clone(),
+                        pos: 7,
+                        len: 250_000,
+                    }),
+                    Part::Bytes(Bytes::from_static(b"mid")),
+                    Part::File(FileSlice {
+                        file,
+                        pos: 0,
+                        len: 3,
+                    }),
+                ],
+                len: 4 + 250_000 + 3 + 3,
+            },
+        ];
+        let (mut write, mut read) = pair().await;
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            read.read_to_end(&mut got).await.expect("read");
+            got
+        });
+        write_frames(&mut write, frames.iter())
+            .await
+            .expect("write");
+        drop(write);
+        let mut expected = b"firsthead".to_vec();
+        expected.extend_from_slice(&data[7..250_007]);
+        expected.extend_from_slice(b"mid");
+        expected.extend_from_slice(&data[..3]);
+        assert_eq!(reader.await.expect("reader"), expected);
+    }
+
+    #[tokio::test]
+    async fn a_range_cut_short_by_truncation_is_an_error_not_other_bytes() {
+        let file = file_of(&[7u8; 1000]);
+        let frame = Frame::Parts {
+            parts: vec![Part::File(FileSlice {
+                file: file.clone(),
+                pos: 0,
+                len: 1000,
+            })],
+            len: 1000,
+        };
+        file.set_len(400).expect("truncate");
+        let (mut write, _read) = pair().await;
+        let err = write_frames(&mut write, std::iter::once(&frame))
+            .await
+            .expect_err("a short range must fail");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}
