@@ -18,7 +18,7 @@ use super::errors::log_error_code;
 use super::fetch_session::{FetchContext, FetchTarget, SessionError};
 use super::leadership;
 use super::{Call, Ctx, Handler, Reply};
-use crate::log::{LogError, PartitionLog, ReadResult};
+use crate::log::{FileSlice, LogError, PartitionLog, ReadBound, Records, SliceRead};
 
 /// The Fetch handler: the versions it serves and its entry point (named once in `list.rs`).
 pub struct Fetch;
@@ -28,15 +28,21 @@ impl Handler for Fetch {
     const VERSIONS: (i16, i16) = (4, 18);
 
     async fn handle(ctx: &Arc<Ctx>, call: &Call<'_>, req: FetchRequest) -> Reply<FetchResponse> {
-        Reply::Now(handle(ctx, call.version, req).await)
+        let (response, slices) = handle(ctx, call.version, req).await;
+        Reply::Records(response, slices)
     }
 }
 
 /// `isolation_level` value for read_committed.
 const READ_COMMITTED: i8 = 1;
 
-/// Answers a Fetch, waiting for data when the request asks to.
-pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchResponse {
+/// Answers a Fetch, waiting for data when the request asks to. Record sets read as file ranges are
+/// returned beside the response: each partition whose `records` is `None` takes the next one, in order.
+pub async fn handle(
+    ctx: &Arc<Ctx>,
+    version: i16,
+    req: FetchRequest,
+) -> (FetchResponse, Vec<FileSlice>) {
     let replica = if version >= 15 {
         req.replica_state.replica_id.0
     } else {
@@ -102,7 +108,10 @@ pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchRes
                 SessionError::NotFound => ResponseError::FetchSessionIdNotFound,
                 SessionError::InvalidEpoch => ResponseError::InvalidFetchSessionEpoch,
             };
-            return FetchResponse::default().with_error_code(code.code());
+            return (
+                FetchResponse::default().with_error_code(code.code()),
+                Vec::new(),
+            );
         }
     };
 
@@ -141,7 +150,8 @@ pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchRes
 
     // Build the response, dropping unchanged partitions from incremental responses.
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
-    for (target, data) in targets.iter_mut().zip(results) {
+    let mut slices = Vec::new();
+    for (target, (data, slice)) in targets.iter_mut().zip(results) {
         let now_sent = Some((
             data.high_watermark,
             data.last_stable_offset,
@@ -149,6 +159,7 @@ pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchRes
         ));
         let changed = data.error_code != 0
             || data.records.as_ref().is_some_and(|r| !r.is_empty())
+            || slice.is_some()
             || target.last_sent != now_sent;
         target.last_sent = now_sent;
         if fetch_ctx.incremental && !changed {
@@ -174,6 +185,7 @@ pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchRes
         }
         if let Some(t) = topics.last_mut() {
             t.partitions.push(data);
+            slices.extend(slice);
         }
     }
     if fetch_ctx.session_id != 0 {
@@ -202,11 +214,15 @@ pub async fn handle(ctx: &Arc<Ctx>, version: i16, req: FetchRequest) -> FetchRes
     } else {
         Vec::new()
     };
-    FetchResponse::default()
+    let response = FetchResponse::default()
         .with_session_id(fetch_ctx.session_id)
         .with_responses(topics)
-        .with_node_endpoints(endpoints)
+        .with_node_endpoints(endpoints);
+    (response, slices)
 }
+
+/// A partition's answer, and the file range its records (`None` there) are in, if any.
+type Answer = (PartitionData, Option<FileSlice>);
 
 /// Reads every target once; returns the partition responses, total record bytes and whether any failed.
 fn read_all(
@@ -214,7 +230,7 @@ fn read_all(
     targets: &[FetchTarget],
     response_max_bytes: usize,
     read_committed: bool,
-) -> (Vec<PartitionData>, usize, bool) {
+) -> (Vec<Answer>, usize, bool) {
     let mut out = Vec::with_capacity(targets.len());
     let mut total = 0usize;
     let mut any_error = false;
@@ -229,7 +245,10 @@ fn read_all(
             .with_records(Some(Bytes::new()));
         let Some(name) = &t.topic else {
             any_error = true;
-            out.push(base.with_error_code(ResponseError::UnknownTopicId.code()));
+            out.push((
+                base.with_error_code(ResponseError::UnknownTopicId.code()),
+                None,
+            ));
             continue;
         };
         let log = match ctx.cluster.leader_log(name, t.partition) {
@@ -244,19 +263,20 @@ fn read_all(
                             .with_leader_epoch(epoch),
                     );
                 }
-                out.push(data);
+                out.push((data, None));
                 continue;
             }
         };
         if let Some(code) = epoch_error(t.current_leader_epoch, log.role_epoch().0) {
             any_error = true;
             let o = log.offsets();
-            out.push(
+            out.push((
                 base.with_error_code(code)
                     .with_high_watermark(o.high_watermark)
                     .with_last_stable_offset(o.last_stable)
                     .with_log_start_offset(o.log_start),
-            );
+                None,
+            ));
             continue;
         }
         // KIP-74: the first non-empty partition returns at least one whole batch even over the limits.
@@ -269,18 +289,20 @@ fn read_all(
                     _ => base,
                 };
                 let records = if r.records.len() > limit && !min_one {
-                    Bytes::new()
+                    Records::Mem(Bytes::new())
                 } else {
                     r.records
                 };
                 total += records.len();
                 let o = r.offsets;
-                out.push(
-                    base.with_high_watermark(o.high_watermark)
-                        .with_last_stable_offset(o.last_stable)
-                        .with_log_start_offset(o.log_start)
-                        .with_records(Some(records)),
-                );
+                let base = base
+                    .with_high_watermark(o.high_watermark)
+                    .with_last_stable_offset(o.last_stable)
+                    .with_log_start_offset(o.log_start);
+                out.push(match records {
+                    Records::Mem(b) => (base.with_records(Some(b)), None),
+                    Records::File(f) => (base.with_records(None), Some(f)),
+                });
             }
             Err(e) => {
                 any_error = true;
@@ -288,12 +310,13 @@ fn read_all(
                 if !matches!(e, LogError::OffsetOutOfRange { .. }) {
                     tracing::warn!(topic = name, partition = t.partition, error = %e, "fetch read failed");
                 }
-                out.push(
+                out.push((
                     base.with_error_code(log_error_code(&e))
                         .with_high_watermark(o.high_watermark)
                         .with_last_stable_offset(o.last_stable)
                         .with_log_start_offset(o.log_start),
-                );
+                    None,
+                ));
             }
         }
     }
@@ -320,12 +343,14 @@ fn read_isolated(
     offset: i64,
     max_bytes: usize,
     read_committed: bool,
-) -> Result<(ReadResult, Option<Vec<AbortedTransaction>>), LogError> {
+) -> Result<(SliceRead, Option<Vec<AbortedTransaction>>), LogError> {
     if !read_committed {
-        return log.read(offset, max_bytes).map(|r| (r, None));
+        return log
+            .read_slice(offset, max_bytes, ReadBound::HighWatermark)
+            .map(|r| (r, None));
     }
-    let (r, aborted) = log.read_committed(offset, max_bytes)?;
-    let aborted = aborted
+    let mut r = log.read_slice(offset, max_bytes, ReadBound::LastStable)?;
+    let aborted = std::mem::take(&mut r.aborted)
         .into_iter()
         .map(|a| {
             AbortedTransaction::default()

@@ -17,7 +17,7 @@ use kafka_protocol::ResponseError;
 use super::errors::log_error_code;
 use super::fetch::epoch_error;
 use super::{leadership, Ctx};
-use crate::log::{FollowerPosition, PartitionLog};
+use crate::log::{FileSlice, FollowerPosition, PartitionLog, ReadBound, Records};
 
 /// One requested partition, resolved.
 struct Wanted {
@@ -29,13 +29,14 @@ struct Wanted {
     max_bytes: i32,
 }
 
-/// Answers a follower's fetch.
+/// Answers a follower's fetch; record sets read as file ranges come beside the response, as in
+/// [`super::fetch::handle`].
 pub async fn handle(
     ctx: &Arc<Ctx>,
     version: i16,
     req: FetchRequest,
     replica: i32,
-) -> FetchResponse {
+) -> (FetchResponse, Vec<FileSlice>) {
     let uses_ids = version >= 13;
     let mut wanted = Vec::new();
     let mut topics = Vec::new();
@@ -109,7 +110,8 @@ pub async fn handle(
             break read_all(ctx, &wanted, response_max).0;
         }
     };
-    let mut results = results.into_iter();
+    let slices: Vec<FileSlice> = results.iter().filter_map(|(_, s)| s.clone()).collect();
+    let mut results = results.into_iter().map(|(d, _)| d);
     let mut responses = Vec::with_capacity(topics.len());
     for (name, id, count) in topics {
         let mut t = FetchableTopicResponse::default();
@@ -121,7 +123,7 @@ pub async fn handle(
         t.partitions = results.by_ref().take(count).collect();
         responses.push(t);
     }
-    FetchResponse::default().with_responses(responses)
+    (FetchResponse::default().with_responses(responses), slices)
 }
 
 /// Reads every partition once; returns the answers, the record bytes, and whether any partition has
@@ -130,7 +132,7 @@ fn read_all(
     ctx: &Ctx,
     wanted: &[Wanted],
     response_max: usize,
-) -> (Vec<PartitionData>, usize, bool) {
+) -> (Vec<(PartitionData, Option<FileSlice>)>, usize, bool) {
     let mut out = Vec::with_capacity(wanted.len());
     let mut total = 0usize;
     let mut answered = false;
@@ -156,29 +158,30 @@ fn read_all(
             read_one(&log, w, base.clone(), limit, total == 0)
         });
         match data {
-            Ok(d) => {
-                let len = d.records.as_ref().map_or(0, Bytes::len);
+            Ok((d, slice)) => {
+                let len = d.records.as_ref().map_or(0, Bytes::len)
+                    + slice.as_ref().map_or(0, |s| s.len as usize);
                 answered |= d.diverging_epoch.epoch >= 0 || d.error_code != 0;
                 total += len;
-                out.push(d);
+                out.push((d, slice));
             }
             Err(code) => {
                 answered = true;
-                out.push(base.with_error_code(code));
+                out.push((base.with_error_code(code), None));
             }
         }
     }
     (out, total, answered)
 }
 
-/// One partition's answer.
+/// One partition's answer, and the file range its records (`None` there) are in, if any.
 fn read_one(
     log: &Arc<PartitionLog>,
     w: &Wanted,
     base: PartitionData,
     limit: usize,
     first: bool,
-) -> Result<PartitionData, i16> {
+) -> Result<(PartitionData, Option<FileSlice>), i16> {
     let (epoch, leading) = log.role_epoch();
     if !leading {
         return Err(ResponseError::NotLeaderOrFollower.code());
@@ -195,7 +198,10 @@ fn read_one(
     // (`Partition.readRecords`). Weir keeps the log start (and high watermark) in that answer, so its
     // follower can restart there without asking ListOffsets.
     if w.fetch_offset < o.log_start {
-        return Ok(base.with_error_code(ResponseError::OffsetOutOfRange.code()));
+        return Ok((
+            base.with_error_code(ResponseError::OffsetOutOfRange.code()),
+            None,
+        ));
     }
     if w.last_fetched_epoch >= 0 {
         // KIP-595: where does the follower's last epoch end in our log? Before its fetch offset (or an
@@ -205,20 +211,20 @@ fn read_one(
             return Err(ResponseError::OffsetOutOfRange.code());
         }
         if e < w.last_fetched_epoch || end < w.fetch_offset {
-            return Ok(base.with_diverging_epoch(
-                EpochEndOffset::default().with_epoch(e).with_end_offset(end),
+            return Ok((
+                base.with_diverging_epoch(
+                    EpochEndOffset::default().with_epoch(e).with_end_offset(end),
+                ),
+                None,
             ));
         }
     }
-    match log.read_to_log_end(w.fetch_offset, limit.max(1)) {
-        Ok(r) => {
-            let records = if r.records.len() > limit && !first {
-                Bytes::new()
-            } else {
-                r.records
-            };
-            Ok(base.with_records(Some(records)))
-        }
-        Err(e) => Ok(base.with_error_code(log_error_code(&e))),
+    match log.read_slice(w.fetch_offset, limit.max(1), ReadBound::LogEnd) {
+        Ok(r) if r.records.len() > limit && !first => Ok((base, None)),
+        Ok(r) => Ok(match r.records {
+            Records::Mem(b) => (base.with_records(Some(b)), None),
+            Records::File(f) => (base.with_records(None), Some(f)),
+        }),
+        Err(e) => Ok((base.with_error_code(log_error_code(&e)), None)),
     }
 }

@@ -264,6 +264,7 @@ mod tests {
     async fn dispatch_request(ctx: &Arc<Ctx>, request: Request) -> Option<ResponseKind> {
         match super::super::dispatch(ctx, request, "127.0.0.1:1").await {
             Reply::Now(body) => Some(body),
+            Reply::Records(body, _) => Some(body),
             Reply::Later(body) => Some(body.await),
             Reply::None | Reply::Close(_) => None,
         }

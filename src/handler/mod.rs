@@ -61,6 +61,7 @@ use kafka_protocol::messages::ResponseKind;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::group::GroupCoordinator;
+use crate::log::FileSlice;
 use crate::protocol::Request;
 use crate::txn::TxnCoordinator;
 
@@ -92,6 +93,9 @@ pub struct Ctx {
 pub enum Reply<R = ResponseKind> {
     /// Send this now (after earlier responses on the connection).
     Now(R),
+    /// Send this now, its record sets from files: each partition whose `records` is `None` is the next
+    /// of these ranges, in encoding order (Fetch only; the connection writes them with `sendfile`).
+    Records(R, Vec<FileSlice>),
     /// Send this when the future resolves; later requests on the connection keep being processed.
     /// Built with [`Reply::later`], which fixes the body type.
     Later(Pin<Box<dyn Future<Output = ResponseKind> + Send>>),
@@ -112,6 +116,7 @@ impl<R: Into<ResponseKind>> Reply<R> {
     fn erase(self) -> Reply {
         match self {
             Reply::Now(body) => Reply::Now(body.into()),
+            Reply::Records(body, slices) => Reply::Records(body.into(), slices),
             Reply::Later(body) => Reply::Later(body),
             Reply::None => Reply::None,
             Reply::Close(reason) => Reply::Close(reason),

@@ -55,7 +55,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
-pub use partition::{FollowerPosition, PartitionLog};
+pub use partition::{FileSlice, FollowerPosition, PartitionLog, ReadBound, Records, SliceRead};
 pub use store::LogStore;
 
 /// Per-topic log settings, using Kafka's topic-config meaning (names in comments).

@@ -28,7 +28,9 @@ use super::validate::{validate_batch, Origin, PartitionName, Rules};
 use super::{AppendInfo, LogConfig, LogError, Offsets, ReadResult, StoreOptions};
 
 mod replica;
+mod slice;
 pub use replica::{FollowerFetch, FollowerPosition};
+pub use slice::{FileSlice, ReadBound, Records, SliceRead};
 
 /// Leader epoch of a partition whose broker was never told another (a fresh single node).
 pub const LEADER_EPOCH: i32 = 0;
@@ -760,6 +762,33 @@ impl PartitionLog {
                 offsets,
             });
         }
+        let Some((view, pos, header)) = self.first_batch(offset)? else {
+            return Ok(ReadResult {
+                records: Bytes::new(),
+                offsets,
+            });
+        };
+        let records = read_batches(
+            &view.file,
+            pos,
+            view.end_pos,
+            header.total_len() as u64,
+            max_bytes,
+        )?;
+        let records = if upto < offsets.log_end {
+            replica::cut_at(records, upto)
+        } else {
+            records
+        };
+        Ok(ReadResult { records, offsets })
+    }
+
+    /// The batch holding `offset` (or the first one after it, past a gap): its segment's read view, its
+    /// position and its header; `None` when no segment has such a batch.
+    fn first_batch(
+        &self,
+        offset: i64,
+    ) -> Result<Option<(super::segment::ReadView, u64, BatchHeader)>, LogError> {
         let mut from_base: Option<i64> = None;
         loop {
             // Pick the segment (the one holding `offset`, or the next one after a gap) under the lock.
@@ -777,28 +806,11 @@ impl PartitionLog {
                         from_base = Some(seg.base_offset);
                         seg.read_view(offset)?
                     }
-                    None => {
-                        return Ok(ReadResult {
-                            records: Bytes::new(),
-                            offsets,
-                        })
-                    }
+                    None => return Ok(None),
                 }
             };
             if let Some((pos, header)) = find_batch(&view, offset)? {
-                let records = read_batches(
-                    &view.file,
-                    pos,
-                    view.end_pos,
-                    header.total_len() as u64,
-                    max_bytes,
-                )?;
-                let records = if upto < offsets.log_end {
-                    replica::cut_at(records, upto)
-                } else {
-                    records
-                };
-                return Ok(ReadResult { records, offsets });
+                return Ok(Some((view, pos, header)));
             }
         }
     }

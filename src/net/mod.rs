@@ -2,4 +2,5 @@
 
 pub mod frame;
 pub mod limits;
+pub mod sendfile;
 pub mod session;

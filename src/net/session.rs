@@ -24,8 +24,9 @@ use tokio::time::Instant;
 
 use super::frame::{FrameError, FrameReader};
 use super::limits::Limits;
+use super::sendfile;
 use crate::handler::{self, api_versions, Ctx, Reply};
-use crate::protocol::{self, DecodeError};
+use crate::protocol::{self, DecodeError, Frame};
 
 /// Replies queued for the writer per connection (a count bound beside the byte bound).
 const PENDING_REPLIES_MAX: usize = 64;
@@ -34,15 +35,16 @@ const PENDING_REPLIES_MAX: usize = 64;
 /// produces) before it is dropped; a client that never reads must not hold a shutdown.
 const DRAIN_MAX: Duration = Duration::from_secs(10);
 
-/// A reply on its way to the writer.
-#[allow(clippy::large_enum_variant)] // moved once per request, see `Reply`
 /// For metrics: the API, when the request's frame was read with how long its handler ran, and when
 /// its reply resolved (after the handler, for a reply that waited on an event).
 type Timing = (ApiKey, (Instant, Duration), Duration);
 
+/// A reply on its way to the writer.
+#[allow(clippy::large_enum_variant)] // boxed on the channel, moved once per request (see `Reply`)
 enum Outgoing {
-    /// Encoded and ready; the permit holds its bytes of the connection's response budget until written.
-    Ready(Bytes, Option<OwnedSemaphorePermit>, Option<Timing>),
+    /// Encoded and ready; the permit holds its bytes of the connection's response budget until written
+    /// (file ranges included, so what a slow reader keeps queued stays bounded).
+    Ready(Frame, Option<OwnedSemaphorePermit>, Option<Timing>),
     /// Waiting on an event; encoded when it resolves.
     Waiting {
         api_key: ApiKey,
@@ -175,7 +177,24 @@ pub async fn run(
                         let handled = received.elapsed();
                         let timing = Some((api_key, (received, handled), handled));
                         match protocol::encode_response(api_key, version, correlation_id, &body) {
-                            Ok(bytes) => Outgoing::Ready(bytes, None, timing),
+                            Ok(bytes) => Outgoing::Ready(bytes.into(), None, timing),
+                            Err(e) => {
+                                tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
+                                break format!("encode: {e}");
+                            }
+                        }
+                    }
+                    Reply::Records(body, slices) => {
+                        let handled = received.elapsed();
+                        let timing = Some((api_key, (received, handled), handled));
+                        match protocol::encode_response_with_records(
+                            api_key,
+                            version,
+                            correlation_id,
+                            body,
+                            slices,
+                        ) {
+                            Ok(frame) => Outgoing::Ready(frame, None, timing),
                             Err(e) => {
                                 tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                                 break format!("encode: {e}");
@@ -201,7 +220,7 @@ pub async fn run(
                     .with_error_code(ResponseError::UnsupportedVersion.code())
                     .with_api_keys(api_versions::supported_api_versions());
                 match protocol::encode_with_v0_header(correlation_id, &body, 0) {
-                    Ok(bytes) => Outgoing::Ready(bytes, None, None),
+                    Ok(bytes) => Outgoing::Ready(bytes.into(), None, None),
                     Err(e) => break format!("encode: {e}"),
                 }
             }
@@ -245,7 +264,7 @@ const WRITE_BATCH_MAX: usize = 64;
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
 /// A reply encoded and ready to write, with what is released or recorded once it is written.
-type Written = (Bytes, Option<OwnedSemaphorePermit>, Option<Timing>);
+type Written = (Frame, Option<OwnedSemaphorePermit>, Option<Timing>);
 
 async fn write_loop(
     mut out: tokio::net::tcp::OwnedWriteHalf,
@@ -287,7 +306,10 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        if write_all(&mut out, &batch).await.is_err() {
+        if let Err(e) = sendfile::write_frames(&mut out, batch.iter().map(|w| &w.0)).await {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                tracing::warn!(error = %e, "closing the connection");
+            }
             return;
         }
         activity.touch();
@@ -324,14 +346,21 @@ async fn resolve(item: Box<Outgoing>) -> Option<Written> {
             reply,
             timing,
         } => {
-            let body = match reply {
-                Reply::Now(body) => body,
-                Reply::Later(fut) => fut.await,
+            let (body, slices) = match reply {
+                Reply::Now(body) => (body, Vec::new()),
+                Reply::Records(body, slices) => (body, slices),
+                Reply::Later(fut) => (fut.await, Vec::new()),
                 // Nothing to send: an empty buffer writes nothing.
-                Reply::None | Reply::Close(_) => return Some((Bytes::new(), None, None)),
+                Reply::None | Reply::Close(_) => return Some((Bytes::new().into(), None, None)),
             };
             let resolved = timing.0.elapsed();
-            match protocol::encode_response(api_key, version, correlation_id, &body) {
+            match protocol::encode_response_with_records(
+                api_key,
+                version,
+                correlation_id,
+                body,
+                slices,
+            ) {
                 Ok(b) => Some((b, None, Some((api_key, timing, resolved)))),
                 Err(e) => {
                     tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
@@ -340,33 +369,4 @@ async fn resolve(item: Box<Outgoing>) -> Option<Written> {
             }
         }
     }
-}
-
-/// Writes every buffer of `batch`, in order, with as few vectored writes as the socket takes.
-async fn write_all(
-    out: &mut tokio::net::tcp::OwnedWriteHalf,
-    batch: &[Written],
-) -> std::io::Result<()> {
-    let (mut i, mut offset) = (0, 0);
-    while i < batch.len() {
-        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&batch[i].0[offset..])
-            .chain(batch[i + 1..].iter().map(|b| &b.0[..]))
-            .filter(|b| !b.is_empty())
-            .map(std::io::IoSlice::new)
-            .collect();
-        if slices.is_empty() {
-            break;
-        }
-        let mut n = out.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        while i < batch.len() && n >= batch[i].0.len() - offset {
-            n -= batch[i].0.len() - offset;
-            i += 1;
-            offset = 0;
-        }
-        offset += n;
-    }
-    Ok(())
 }

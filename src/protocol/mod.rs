@@ -8,6 +8,10 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+pub mod fetch_encode;
+
+pub use fetch_encode::{Frame, Part};
+
 /// A decoded request.
 #[derive(Debug)]
 pub struct Request {
@@ -214,6 +218,26 @@ pub fn encode_response(
         i32::try_from(buf.len() - 4).map_err(|_| EncodeError("response over 2 GiB".into()))?;
     buf[0..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf.freeze())
+}
+
+/// Encodes a response whose record sets stay in files (see [`fetch_encode`]): partitions with `records`
+/// `None` take the `slices`, in order. Only Fetch carries record sets.
+pub fn encode_response_with_records(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: ResponseKind,
+    slices: Vec<crate::log::FileSlice>,
+) -> Result<Frame, EncodeError> {
+    match body {
+        ResponseKind::Fetch(fetch) => {
+            fetch_encode::encode_fetch_response(version, correlation_id, fetch, slices)
+        }
+        other if slices.is_empty() => {
+            encode_response(api_key, version, correlation_id, &other).map(Frame::Whole)
+        }
+        _ => Err(EncodeError(format!("{api_key:?} has no record sets"))),
+    }
 }
 
 /// Encodes any message body with a v0 response header (used for the ApiVersions error reply).
