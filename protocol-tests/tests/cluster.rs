@@ -1062,3 +1062,49 @@ async fn a_replica_reassigned_away_while_its_broker_is_down_is_deleted_at_start_
     })
     .await;
 }
+
+/// A follower's long poll ends when the leader's high watermark moves, not only when records arrive
+/// (Kafka completes delayed fetches on a high watermark change): an idle follower learns the high
+/// watermark at once instead of one `replica.fetch.wait.max.ms` later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_follower_fetch_completes_when_the_high_watermark_moves() {
+    bounded(Duration::from_secs(60), async {
+        let nodes = three_nodes().await;
+        create_on(&nodes[0], 3, assigned_topic("hw", &[&[1, 2]])).await;
+        wait_partition(&nodes[0], "hw", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
+        // A follower fetch (as broker 3, which holds no replica and so moves nothing) asking for more
+        // bytes than will come: only the high watermark moving can end it before its 20 s wait.
+        let fetch = FetchRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(3))
+            .with_max_wait_ms(20_000)
+            .with_min_bytes(1 << 20)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name("hw"))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_current_leader_epoch(-1)
+                    .with_last_fetched_epoch(-1)
+                    .with_partition_max_bytes(1 << 20)])]);
+        let mut follower = nodes[0].client().await;
+        let parked = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let resp: FetchResponse = follower.call(12, &fetch).await;
+            (resp, started.elapsed())
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut at_one = nodes[0].client().await;
+        let produced = at_one.produce("hw", 0, value_batch("h", 2, 0)).await;
+        assert_eq!(produced.error_code, 0);
+        let (resp, waited) = parked.await.expect("fetch task");
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!((p.error_code, p.high_watermark), (0, 2), "{p:?}");
+        assert!(
+            waited < Duration::from_secs(10),
+            "answered after {waited:?}"
+        );
+        stop_all(nodes).await;
+    })
+    .await;
+}
