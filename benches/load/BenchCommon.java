@@ -270,11 +270,16 @@ final class BenchCommon {
 
     /** Creates the topic (replication factor 1), deleting an existing one of that name first if asked. */
     static void createTopic(String bootstrap, String topic, int partitions, boolean recreate) throws Exception {
+        createTopic(bootstrap, topic, partitions, (short) 1, recreate);
+    }
+
+    static void createTopic(String bootstrap, String topic, int partitions, short replicationFactor,
+                            boolean recreate) throws Exception {
         try (Admin admin = Admin.create(clientProps(bootstrap))) {
             if (recreate) deleteTopic(admin, topic);
             for (int attempt = 0; ; attempt++) {
                 try {
-                    admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all()
+                    admin.createTopics(List.of(new NewTopic(topic, partitions, replicationFactor))).all()
                             .get(30, TimeUnit.SECONDS);
                     return;
                 } catch (ExecutionException e) {

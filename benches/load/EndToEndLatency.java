@@ -41,7 +41,9 @@ public final class EndToEndLatency {
         BenchCommon.clkTck = a.lng("clk-tck", 100);
         String brokerPid = a.str("broker-pid", "");
 
-        BenchCommon.createTopic(bootstrap, topic, partitions, true);
+        // --replication-factor N: the replicated e2e of benches/cluster/replication_bench.py.
+        short rf = (short) a.integer("replication-factor", 1);
+        BenchCommon.createTopic(bootstrap, topic, partitions, rf, true);
 
         Properties pp = BenchCommon.clientProps(bootstrap);
         pp.setProperty(ProducerConfig.ACKS_CONFIG, acks);
@@ -151,6 +153,7 @@ public final class EndToEndLatency {
                     .put("phase", a.str("phase", "e2e"))
                     .put("record_size", size)
                     .put("partitions", partitions)
+                    .put("replication_factor", rf)
                     .put("acks", acks)
                     .put("target_rate", rate)
                     .window(w, receivedMeasured.get(), receivedMeasured.get() * (long) size)

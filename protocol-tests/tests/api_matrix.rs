@@ -59,7 +59,7 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::OffsetForLeaderEpoch, (2, 4)),
     (ApiKey::DescribeLogDirs, (1, 4)),
     (ApiKey::ListPartitionReassignments, (0, 0)),
-    (ApiKey::AlterPartitionReassignments, (0, 0)),
+    (ApiKey::AlterPartitionReassignments, (0, 1)),
     (ApiKey::ElectLeaders, (0, 2)),
     (ApiKey::ListConfigResources, (0, 1)),
     (ApiKey::DescribeQuorum, (0, 2)),

@@ -874,6 +874,38 @@ async fn reassign(
         .collect()
 }
 
+/// AlterPartitionReassignments v1 with KIP-860's `allowReplicationFactorChange` false, for one partition:
+/// its error code and message.
+async fn reassign_keeping_rf(
+    node: &TestBroker,
+    topic: &str,
+    p: i32,
+    replicas: &[i32],
+) -> (i16, Option<String>) {
+    use kafka_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    use kafka_protocol::messages::BrokerId;
+    let req = kafka_protocol::messages::AlterPartitionReassignmentsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_allow_replication_factor_change(false)
+        .with_topics(vec![ReassignableTopic::default()
+            .with_name(topic_name(topic))
+            .with_partitions(vec![ReassignablePartition::default()
+                .with_partition_index(p)
+                .with_replicas(Some(
+                    replicas.iter().map(|b| BrokerId(*b)).collect(),
+                ))])]);
+    let resp = node.client().await.call(1, &req).await;
+    assert_eq!(resp.error_code, 0, "{resp:?}");
+    assert!(!resp.allow_replication_factor_change, "the flag is echoed");
+    let part = &resp.responses[0].partitions[0];
+    (
+        part.error_code,
+        part.error_message.as_ref().map(|m| m.to_string()),
+    )
+}
+
 /// ListPartitionReassignments v0 of every partition: (topic, partition, replicas, adding, removing).
 async fn ongoing(node: &TestBroker) -> Vec<(String, i32, Vec<i32>, Vec<i32>, Vec<i32>)> {
     let req =
@@ -954,6 +986,99 @@ async fn a_reassignment_adds_replicas_catches_them_up_then_removes_the_old_ones(
         while folder.exists() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        stop_all(nodes).await;
+    })
+    .await;
+}
+
+/// A reassignment that removes a replica bumps the leader epoch even though the leader stays (newer
+/// Kafka's fencing of removed replicas); a broker that was down meanwhile deletes the stray replica once
+/// its metadata has caught up (Kafka's stray replica handling); KIP-860 refuses a changed replication
+/// factor when asked to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_reassigned_away_while_its_broker_is_down_is_deleted_at_start_up() {
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes().await;
+        create_on(&nodes[0], 3, assigned_topic("stray", &[&[1, 2]])).await;
+        wait_partition(&nodes[0], "stray", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
+        let folder = nodes[1].config().data_dir.join("stray-0");
+        assert!(folder.exists());
+        let two = nodes.remove(1).stop().await;
+        let before = wait_partition(&nodes[0], "stray", 0, |v| v.isr == [1]).await;
+        assert_eq!(
+            reassign_keeping_rf(&nodes[0], "stray", 0, &[1]).await,
+            (
+                ResponseError::InvalidReplicationFactor.code(),
+                Some("The replication factor is changed from 2 to 1".into())
+            )
+        );
+        assert_eq!(
+            reassign(&nodes[0], "stray", &[(0, Some(&[1]))]).await,
+            vec![(0, 0)]
+        );
+        let after = wait_partition(&nodes[0], "stray", 0, |v| v.replicas == [1]).await;
+        assert_eq!((after.leader, after.epoch), (1, before.epoch + 1));
+        // Broker 2 comes back: its folder goes once it has caught up (from the metadata log's records;
+        // had it been sent a snapshot, by the stray replica check).
+        nodes.insert(1, two.start().await);
+        while folder.exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The leader's log is untouched and serves on.
+        let mut at_one = nodes[0].client().await;
+        assert_eq!(
+            at_one
+                .produce("stray", 0, value_batch("s", 2, 0))
+                .await
+                .error_code,
+            0
+        );
+        stop_all(nodes).await;
+    })
+    .await;
+}
+
+/// A follower's long poll ends when the leader's high watermark moves, not only when records arrive
+/// (Kafka completes delayed fetches on a high watermark change): an idle follower learns the high
+/// watermark at once instead of one `replica.fetch.wait.max.ms` later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_follower_fetch_completes_when_the_high_watermark_moves() {
+    bounded(Duration::from_secs(60), async {
+        let nodes = three_nodes().await;
+        create_on(&nodes[0], 3, assigned_topic("hw", &[&[1, 2]])).await;
+        wait_partition(&nodes[0], "hw", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
+        // A follower fetch (as broker 3, which holds no replica and so moves nothing) asking for more
+        // bytes than will come: only the high watermark moving can end it before its 20 s wait.
+        let fetch = FetchRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(3))
+            .with_max_wait_ms(20_000)
+            .with_min_bytes(1 << 20)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name("hw"))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_current_leader_epoch(-1)
+                    .with_last_fetched_epoch(-1)
+                    .with_partition_max_bytes(1 << 20)])]);
+        let mut follower = nodes[0].client().await;
+        let parked = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let resp: FetchResponse = follower.call(12, &fetch).await;
+            (resp, started.elapsed())
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut at_one = nodes[0].client().await;
+        let produced = at_one.produce("hw", 0, value_batch("h", 2, 0)).await;
+        assert_eq!(produced.error_code, 0);
+        let (resp, waited) = parked.await.expect("fetch task");
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!((p.error_code, p.high_watermark), (0, 2), "{p:?}");
+        assert!(
+            waited < Duration::from_secs(10),
+            "answered after {waited:?}"
+        );
         stop_all(nodes).await;
     })
     .await;

@@ -209,11 +209,13 @@ impl MetadataImage {
         if let Some(removing) = &c.removing {
             p.removing = removing.clone();
         }
-        if let Some(leader) = c.leader {
-            if leader != p.leader {
+        match c.leader {
+            Some(leader) if leader != p.leader => {
                 p.leader = leader;
                 p.leader_epoch += 1;
             }
+            _ if c.bump_leader_epoch => p.leader_epoch += 1,
+            _ => {}
         }
         p.partition_epoch += 1;
     }

@@ -82,6 +82,7 @@ async fn run(
 ) {
     let mut epoch = None;
     let mut just_registered = false;
+    let mut strays_checked = false;
     let mut failing = FailureLog::default();
     loop {
         let Some(e) = epoch else {
@@ -92,7 +93,13 @@ async fn run(
                 let mut images = publisher.subscribe();
                 let caught_up =
                     async move { images.wait_for(|i| i.offset >= target).await.is_ok() };
-                let _ = tokio::time::timeout(CALL_TIMEOUT, caught_up).await;
+                let caught_up = tokio::time::timeout(CALL_TIMEOUT, caught_up).await == Ok(true);
+                // Kafka compares the log folders with the first caught-up image: what was deleted or
+                // moved away while this broker was down goes now.
+                if caught_up && !strays_checked {
+                    strays_checked = true;
+                    publisher.delete_strays().await;
+                }
             }
             standing.send_replace(Standing {
                 epoch,

@@ -66,7 +66,8 @@ impl LocalReplicas {
 
     /// Brings the store in line with `image`: every hosted partition open with its topic's config.
     /// Partitions on disk that the image does not know are left alone (logged): absence in an image that
-    /// may lag the quorum is no proof of deletion, and deleting data on a guess is how brokers lose it.
+    /// may lag the quorum is no proof of deletion, and deleting data on a guess is how brokers lose it
+    /// ([`delete_strays`](Self::delete_strays) deletes them once the image is known to be caught up).
     pub fn reconcile(&self, image: &MetadataImage) {
         let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         for t in image.topics.values() {
@@ -85,10 +86,36 @@ impl LocalReplicas {
                 .and_then(|t| t.partition(p))
                 .is_some_and(|s| s.replicas.contains(&self.node_id));
             if !known {
-                tracing::warn!(%topic, partition = p, "partition on disk is not assigned here by the metadata; left untouched");
+                tracing::warn!(%topic, partition = p, "partition on disk is not assigned here by the metadata; left untouched until the metadata has caught up");
             }
         }
         self.replication.apply(image);
+    }
+
+    /// Kafka's stray replica handling: given an image known to be caught up with the quorum (the first
+    /// one showing this broker's registration, or a leader's snapshot), a partition this broker holds
+    /// that the image does not place here (its topic was deleted, or a reassignment moved it away, while
+    /// this broker was down or behind) is deleted.
+    pub fn delete_strays(&self, image: &MetadataImage) {
+        let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let mut deleted = false;
+        for log in self.store.partitions() {
+            let (topic, p) = (log.topic().to_string(), log.partition());
+            drop(log);
+            if image.topics.get(&topic).is_some_and(|t| self.hosted(t, p)) {
+                continue;
+            }
+            tracing::warn!(%topic, partition = p, "stray replica: the caught-up metadata does not place it here; deleting it");
+            if let Err(e) = self.store.delete(&topic, p) {
+                tracing::error!(%topic, partition = p, error = %e, "cannot delete stray replica");
+            }
+            deleted = true;
+        }
+        if deleted {
+            if let Err(e) = self.store.write_checkpoints() {
+                tracing::error!(error = %e, "checkpoint write after stray replica removal failed");
+            }
+        }
     }
 
     /// Applies the effects of `records`, which turned `old` into `new`.

@@ -533,12 +533,14 @@ impl Cluster {
     pub async fn alter_reassignments(
         &self,
         targets: controller::ReassignTargets,
+        keep_replication_factor: bool,
         deadline: tokio::time::Instant,
     ) -> Result<controller::ReassignResults, ClusterError> {
-        match self
-            .change(ControllerRequest::AlterReassignments { targets }, deadline)
-            .await?
-        {
+        let req = ControllerRequest::AlterReassignments {
+            targets,
+            keep_replication_factor,
+        };
+        match self.change(req, deadline).await? {
             ControllerReply::Reassignments(results) => Ok(results),
             other => Err(unexpected(other)),
         }

@@ -106,11 +106,30 @@ impl Publisher {
         let old = self.current();
         if let Some(local) = self.local() {
             let new = image.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || local.reconcile(&new)).await {
+            // A snapshot is committed state newer than anything applied here: what it no longer places
+            // on this broker went while this broker was behind (Kafka deletes those on snapshot loads).
+            let run = move || {
+                local.reconcile(&new);
+                local.delete_strays(&new);
+            };
+            if let Err(e) = tokio::task::spawn_blocking(run).await {
                 tracing::error!(error = %e, "applying a metadata snapshot locally failed");
             }
         }
         self.send(&old, image);
+    }
+
+    /// Deletes the stray replicas; call once the current image has caught up with the quorum (it shows
+    /// this broker's own registration).
+    pub async fn delete_strays(&self) {
+        let _order = self.order.lock().await;
+        let Some(local) = self.local() else {
+            return;
+        };
+        let image = self.current();
+        if let Err(e) = tokio::task::spawn_blocking(move || local.delete_strays(&image)).await {
+            tracing::error!(error = %e, "deleting stray replicas failed");
+        }
     }
 
     /// Starts applying images to the local log store, beginning with the replicas of the current image.

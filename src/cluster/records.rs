@@ -41,6 +41,10 @@ pub struct PartitionChange {
     /// Replicas being removed by a reassignment, if changed.
     #[serde(default)]
     pub removing: Option<Vec<i32>>,
+    /// Bumps the leader epoch although the leader stays (Kafka writes the unchanged leader into the
+    /// record for this): replicas leave the partition, and the new epoch fences them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bump_leader_epoch: bool,
 }
 
 /// One metadata record.

@@ -186,6 +186,31 @@ async fn snapshots_compact_the_metadata_log_and_restore_the_image() {
     c.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_replicas_are_deleted_once_the_metadata_has_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path()).await;
+    c.create_topic(topic("kept", 1, 1), Cluster::internal_deadline())
+        .await
+        .unwrap();
+    c.shutdown().await;
+    drop(c);
+    // Folders the metadata does not place here: a topic it does not know, a partition past the count.
+    let store = LogStore::open(StoreOptions::new(dir.path())).unwrap();
+    for (t, p) in [("gone", 0), ("kept", 3)] {
+        store.get_or_create(t, p, LogConfig::default()).unwrap();
+    }
+    store.shutdown().unwrap();
+    drop(store);
+    assert!(dir.path().join("gone-0").exists());
+    let c = open(dir.path()).await;
+    // The lifecycle deletes them after the image shows this broker's registration, before unfencing.
+    assert!(!dir.path().join("gone-0").exists());
+    assert!(!dir.path().join("kept-3").exists());
+    assert!(dir.path().join("kept-0").exists());
+    c.shutdown().await;
+}
+
 /// A topic of `partitions` partitions with `rf` replicas.
 fn topic(name: &str, partitions: i32, rf: i16) -> NewTopic {
     NewTopic {

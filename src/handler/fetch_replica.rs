@@ -63,13 +63,19 @@ pub async fn handle(
         }
     }
     // The fetch offset is the follower's log end: record it first, so the high watermark moves as soon
-    // as the follower has what the producers wait for.
+    // as the follower has what the producers wait for. The high watermark before that is the newest the
+    // follower may know: a later one ends the long poll (below).
+    let mut known_hw = Vec::with_capacity(wanted.len());
     for w in &wanted {
-        if let Some(log) = w
+        let log = w
             .topic
             .as_deref()
-            .and_then(|n| ctx.cluster.partition(n, w.partition))
-        {
+            .and_then(|n| ctx.cluster.partition(n, w.partition));
+        known_hw.push(
+            log.as_ref()
+                .map_or(i64::MAX, |l| l.offsets().high_watermark),
+        );
+        if let Some(log) = log {
             // With acks.all.fsync a follower fetches only what it has fsynced: its log end is durable.
             let position = FollowerPosition {
                 offset: w.fetch_offset,
@@ -97,9 +103,18 @@ pub async fn handle(
             .map(|log| log.subscribe_end())
             .collect();
         let (results, bytes, answered) = read_all(ctx, &wanted, response_max);
+        // Followers learn the high watermark only from answers: a parked fetch completes when it moved
+        // (as Kafka completes delayed fetches on a high watermark change), so an idle follower's high
+        // watermark does not trail by up to `replica.fetch.wait.max.ms`. The watchers above wake on it:
+        // the leader publishes its log end with every high watermark change.
+        let hw_moved = results
+            .iter()
+            .zip(&known_hw)
+            .any(|(d, known)| d.high_watermark > *known);
         let done = req.max_wait_ms <= 0
             || bytes >= req.min_bytes.max(1) as usize
             || answered
+            || hw_moved
             || tokio::time::Instant::now() >= deadline
             || watchers.is_empty();
         if done {

@@ -77,7 +77,8 @@ pub struct AlterPartitionReassignments;
 
 impl Handler for AlterPartitionReassignments {
     type Request = AlterPartitionReassignmentsRequest;
-    const VERSIONS: (i16, i16) = (0, 0);
+    /// v1: KIP-860's `allowReplicationFactorChange`.
+    const VERSIONS: (i16, i16) = (0, 1);
 
     async fn handle(
         ctx: &Arc<Ctx>,
@@ -111,7 +112,12 @@ async fn alter_reassignments(
         })
         .collect();
     let deadline = super::deadline(req.timeout_ms);
-    let (code, message, results) = match ctx.cluster.alter_reassignments(targets, deadline).await {
+    let keep_rf = !req.allow_replication_factor_change;
+    let (code, message, results) = match ctx
+        .cluster
+        .alter_reassignments(targets, keep_rf, deadline)
+        .await
+    {
         Ok(results) => (0, None, results),
         Err(e) => {
             let code = cluster_error_code(&e);
@@ -153,6 +159,7 @@ async fn alter_reassignments(
         })
         .collect();
     AlterPartitionReassignmentsResponse::default()
+        .with_allow_replication_factor_change(req.allow_replication_factor_change)
         .with_error_code(code)
         .with_error_message(message.map(StrBytes::from_string))
         .with_responses(responses)
@@ -166,6 +173,9 @@ fn reassign_error(e: ReassignError) -> (i16, Option<String>) {
         }
         ReassignError::InvalidReplicaAssignment(m) => {
             (ResponseError::InvalidReplicaAssignment.code(), Some(m))
+        }
+        ReassignError::InvalidReplicationFactor(m) => {
+            (ResponseError::InvalidReplicationFactor.code(), Some(m))
         }
         ReassignError::NoReassignmentInProgress => (
             ResponseError::NoReassignmentInProgress.code(),

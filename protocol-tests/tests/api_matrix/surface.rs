@@ -304,6 +304,26 @@ async fn matrix_alter_partition_reassignments() {
                     "v{v} {replicas:?}"
                 );
             }
+            if v >= 1 {
+                // KIP-860: with allowReplicationFactorChange false, another length is refused first.
+                let req = AlterPartitionReassignmentsRequest::default()
+                    .with_timeout_ms(30_000)
+                    .with_allow_replication_factor_change(false)
+                    .with_topics(vec![ReassignableTopic::default()
+                        .with_name(topic_name("matrix-apr"))
+                        .with_partitions(vec![part(0, Some(vec![1, 1]))])]);
+                let resp = c.call(v, &req).await;
+                assert!(!resp.allow_replication_factor_change);
+                let r = &resp.responses[0].partitions[0];
+                assert_eq!(
+                    (r.error_code, r.error_message.as_deref()),
+                    (
+                        code(ResponseError::InvalidReplicationFactor),
+                        Some("The replication factor is changed from 1 to 2")
+                    ),
+                    "v{v}"
+                );
+            }
             let req = AlterPartitionReassignmentsRequest::default()
                 .with_timeout_ms(30_000)
                 .with_topics(vec![ReassignableTopic::default()

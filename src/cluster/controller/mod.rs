@@ -95,6 +95,9 @@ pub enum ControllerRequest {
     /// Start, change or cancel partition reassignments (Kafka's AlterPartitionReassignments).
     AlterReassignments {
         targets: ReassignTargets,
+        /// KIP-860's `allowReplicationFactorChange = false`: a target of another length is refused.
+        #[serde(default)]
+        keep_replication_factor: bool,
     },
     /// A broker-only node asks to follow the metadata log: the active controller adds it as a Raft
     /// learner, sending the log to `addr` (its controller listener).
@@ -202,8 +205,13 @@ impl ControllerHandle {
 /// Longest the controller waits for the quorum on one step (a commit, or confirming its leadership).
 const QUORUM_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often the controller looks for brokers whose session expired.
+/// How often the controller runs its periodic checks (unclean elections, leader rebalance, and broker
+/// sessions as a fallback: each session's expiry also has a timer of its own).
 const TICK: Duration = Duration::from_millis(250);
+
+/// Shortest wait before a session expiry timer fires again (a broker whose fencing could not be
+/// committed yet is not re-checked in a busy loop).
+const EXPIRY_RECHECK: Duration = Duration::from_millis(20);
 
 /// The controller's state while this node leads the quorum.
 struct Controller {
@@ -239,6 +247,17 @@ impl Controller {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Fencing at the moment a session expires rather than at the next tick: failover time is
+            // the session timeout plus whatever comes after it.
+            let expiry = self
+                .next_expiry()
+                .map(|at| at.max(Instant::now() + EXPIRY_RECHECK));
+            let expired = async move {
+                match expiry {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 job = rx.recv() => {
                     let Some((req, reply)) = job else { break };
@@ -246,8 +265,22 @@ impl Controller {
                     let _ = reply.send(result);
                 }
                 _ = tick.tick() => self.on_tick().await,
+                _ = expired => self.on_tick().await,
             }
         }
+    }
+
+    /// When the first live broker's session runs out, while this node is the active controller.
+    fn next_expiry(&self) -> Option<Instant> {
+        self.ready_term?;
+        let image = self.image();
+        image
+            .brokers
+            .iter()
+            .filter(|(_, b)| !b.fenced)
+            .filter_map(|(id, _)| self.heartbeats.get(id))
+            .min()
+            .map(|last| *last + self.config.session_timeout + Duration::from_millis(1))
     }
 
     /// The image as of everything this controller has committed.
@@ -342,8 +375,11 @@ impl Controller {
                 let (results, records) = elections::elect_leaders(&image, kind, targets);
                 (ControllerReply::Elections(results), records)
             }
-            ControllerRequest::AlterReassignments { targets } => {
-                let (results, records) = reassign::alter(&image, targets);
+            ControllerRequest::AlterReassignments {
+                targets,
+                keep_replication_factor,
+            } => {
+                let (results, records) = reassign::alter(&image, targets, keep_replication_factor);
                 (ControllerReply::Reassignments(results), records)
             }
             ControllerRequest::DescribeQuorum => {

@@ -22,6 +22,8 @@ pub enum ReassignError {
     InvalidReplicaAssignment(String),
     /// NO_REASSIGNMENT_IN_PROGRESS: a cancellation of nothing.
     NoReassignmentInProgress,
+    /// INVALID_REPLICATION_FACTOR: KIP-860 forbade changing it, with Kafka's message.
+    InvalidReplicationFactor(String),
 }
 
 /// Per topic, per partition: the new replica list, or `None` to cancel an ongoing reassignment.
@@ -31,9 +33,12 @@ pub type ReassignTargets = Vec<(String, Vec<(i32, Option<Vec<i32>>)>)>;
 pub type ReassignResults = Vec<(String, Vec<(i32, Option<ReassignError>)>)>;
 
 /// Answers AlterPartitionReassignments: each partition is started, changed or cancelled on its own.
+/// With `keep_replication_factor` (KIP-860) a target must be as long as the replica set the partition
+/// has, or is headed for.
 pub(super) fn alter(
     image: &MetadataImage,
     targets: ReassignTargets,
+    keep_replication_factor: bool,
 ) -> (ReassignResults, Vec<MetadataRecord>) {
     let mut records = Vec::new();
     let results = targets
@@ -41,12 +46,14 @@ pub(super) fn alter(
         .map(|(topic, partitions)| {
             let results = partitions
                 .into_iter()
-                .map(|(p, target)| match alter_one(image, &topic, p, target) {
-                    Ok(change) => {
-                        records.extend(change.map(MetadataRecord::PartitionChange));
-                        (p, None)
+                .map(|(p, target)| {
+                    match alter_one(image, &topic, p, target, keep_replication_factor) {
+                        Ok(change) => {
+                            records.extend(change.map(MetadataRecord::PartitionChange));
+                            (p, None)
+                        }
+                        Err(e) => (p, Some(e)),
                     }
-                    Err(e) => (p, Some(e)),
                 })
                 .collect();
             (topic, results)
@@ -60,6 +67,7 @@ fn alter_one(
     topic: &str,
     partition: i32,
     target: Option<Vec<i32>>,
+    keep_replication_factor: bool,
 ) -> Result<Option<PartitionChange>, ReassignError> {
     let t = image.topics.get(topic).ok_or_else(|| {
         ReassignError::UnknownTopicOrPartition(format!("Unable to find a topic named {topic}."))
@@ -70,10 +78,32 @@ fn alter_one(
         ))
     })?;
     let new = match target {
-        Some(target) => start(image, state, &target)?,
+        Some(target) => {
+            if keep_replication_factor {
+                same_replication_factor(state, &target)?;
+            }
+            start(image, state, &target)?
+        }
         None => cancel(topic, partition, state)?,
     };
     Ok(change(image, t.id, partition, state, new))
+}
+
+/// Kafka's `validatePartitionReplicationFactorUnchanged`: the current replication factor is that of the
+/// target of an ongoing reassignment (the replicas not leaving).
+fn same_replication_factor(state: &PartitionState, target: &[i32]) -> Result<(), ReassignError> {
+    let current = state
+        .replicas
+        .iter()
+        .filter(|r| !state.removing.contains(r))
+        .count();
+    if current == target.len() {
+        return Ok(());
+    }
+    Err(ReassignError::InvalidReplicationFactor(format!(
+        "The replication factor is changed from {current} to {}",
+        target.len()
+    )))
 }
 
 /// Kafka's `PartitionReassignmentReplicas`: the target first, then the current replicas leaving.
@@ -183,6 +213,11 @@ pub(super) fn change(
             .find(|r| new.isr.contains(r) && acceptable(image, *r))
             .unwrap_or(NO_LEADER)
     };
+    // Kafka's `triggerLeaderEpochBumpForReplicaReassignmentIfNeeded`: replicas leaving the partition
+    // are fenced by a new leader epoch even when the leader stays, so a removed replica that still
+    // fetches (or still thinks it leads) is refused.
+    let bump_leader_epoch =
+        leader == old.leader && !old.replicas.iter().all(|r| new.replicas.contains(r));
     let change = PartitionChange {
         topic_id,
         partition,
@@ -191,6 +226,7 @@ pub(super) fn change(
         replicas: (new.replicas != old.replicas).then(|| new.replicas.clone()),
         adding: (new.adding != old.adding).then(|| new.adding.clone()),
         removing: (new.removing != old.removing).then(|| new.removing.clone()),
+        bump_leader_epoch,
     };
     let unchanged = change.leader.is_none()
         && change.isr.is_none()
@@ -247,13 +283,17 @@ mod tests {
     }
 
     fn reassign(image: &MetadataImage, target: Option<Vec<i32>>) -> ReassignResults {
-        alter(image, vec![("t".into(), vec![(0, target)])]).0
+        alter(image, vec![("t".into(), vec![(0, target)])], false).0
     }
 
     #[test]
     fn replicas_are_added_then_the_old_ones_removed_once_the_new_are_in_sync() {
         let mut image = image();
-        let (results, records) = alter(&image, vec![("t".into(), vec![(0, Some(vec![3, 4]))])]);
+        let (results, records) = alter(
+            &image,
+            vec![("t".into(), vec![(0, Some(vec![3, 4]))])],
+            false,
+        );
         assert_eq!(results, vec![("t".to_string(), vec![(0, None)])]);
         apply_all(&mut image, &records);
         let p = image.topics["t"].partitions[0].clone();
@@ -300,7 +340,7 @@ mod tests {
             one(reassign(&image, Some(vec![9]))),
             Some(ReassignError::InvalidReplicaAssignment(_))
         ));
-        let (r, _) = alter(&image, vec![("u".into(), vec![(0, Some(vec![1]))])]);
+        let (r, _) = alter(&image, vec![("u".into(), vec![(0, Some(vec![1]))])], false);
         assert_eq!(
             one(r),
             Some(ReassignError::UnknownTopicOrPartition(
@@ -308,7 +348,7 @@ mod tests {
             ))
         );
         // Removing a replica only (already in sync): complete at once.
-        let (_, records) = alter(&image, vec![("t".into(), vec![(0, Some(vec![2]))])]);
+        let (_, records) = alter(&image, vec![("t".into(), vec![(0, Some(vec![2]))])], false);
         apply_all(&mut image, &records);
         let p = &image.topics["t"].partitions[0];
         assert_eq!(
@@ -316,10 +356,10 @@ mod tests {
             (vec![2], vec![2], 2)
         );
         // Started, then cancelled: back to the original replicas.
-        let (_, records) = alter(&image, vec![("t".into(), vec![(0, Some(vec![3]))])]);
+        let (_, records) = alter(&image, vec![("t".into(), vec![(0, Some(vec![3]))])], false);
         apply_all(&mut image, &records);
         assert!(image.topics["t"].partitions[0].reassigning());
-        let (r, records) = alter(&image, vec![("t".into(), vec![(0, None)])]);
+        let (r, records) = alter(&image, vec![("t".into(), vec![(0, None)])], false);
         assert_eq!(one(r), None);
         apply_all(&mut image, &records);
         let p = &image.topics["t"].partitions[0];
@@ -328,5 +368,73 @@ mod tests {
             (vec![2], vec![2], 2)
         );
         assert!(!p.reassigning());
+    }
+
+    #[test]
+    fn removing_replicas_bumps_the_leader_epoch_even_when_the_leader_stays() {
+        let mut image = image();
+        // [1, 2] led by 1 → [1]: 2 leaves at once (1 is in sync), 1 keeps leading with a new epoch.
+        let (_, records) = alter(&image, vec![("t".into(), vec![(0, Some(vec![1]))])], false);
+        apply_all(&mut image, &records);
+        let p = &image.topics["t"].partitions[0];
+        assert_eq!(
+            (p.replicas.clone(), p.leader, p.leader_epoch),
+            (vec![1], 1, 1)
+        );
+        // Adding a replica leaves the epoch alone; cancelling removes the added one: a bump.
+        let (_, records) = alter(
+            &image,
+            vec![("t".into(), vec![(0, Some(vec![1, 3]))])],
+            false,
+        );
+        apply_all(&mut image, &records);
+        let p = &image.topics["t"].partitions[0];
+        assert_eq!((p.replicas.clone(), p.leader_epoch), (vec![1, 3], 1));
+        let (_, records) = alter(&image, vec![("t".into(), vec![(0, None)])], false);
+        apply_all(&mut image, &records);
+        let p = &image.topics["t"].partitions[0];
+        assert_eq!(
+            (p.replicas.clone(), p.leader, p.leader_epoch),
+            (vec![1], 1, 2)
+        );
+    }
+
+    #[test]
+    fn a_kept_replication_factor_refuses_targets_of_another_length() {
+        let mut image = image();
+        let (r, records) = alter(
+            &image,
+            vec![("t".into(), vec![(0, Some(vec![1, 2, 3]))])],
+            true,
+        );
+        assert_eq!(
+            r[0].1[0].1,
+            Some(ReassignError::InvalidReplicationFactor(
+                "The replication factor is changed from 2 to 3".into()
+            ))
+        );
+        assert!(records.is_empty());
+        // Moving a replica keeps the factor; while that runs, the factor is the target's.
+        let (r, records) = alter(
+            &image,
+            vec![("t".into(), vec![(0, Some(vec![1, 3]))])],
+            true,
+        );
+        assert_eq!(r[0].1[0].1, None);
+        apply_all(&mut image, &records);
+        assert_eq!(image.topics["t"].partitions[0].replicas, vec![1, 3, 2]);
+        let (r, _) = alter(&image, vec![("t".into(), vec![(0, Some(vec![4]))])], true);
+        assert_eq!(
+            r[0].1[0].1,
+            Some(ReassignError::InvalidReplicationFactor(
+                "The replication factor is changed from 2 to 1".into()
+            ))
+        );
+        let (r, _) = alter(
+            &image,
+            vec![("t".into(), vec![(0, Some(vec![4, 3]))])],
+            true,
+        );
+        assert_eq!(r[0].1[0].1, None);
     }
 }
