@@ -95,7 +95,8 @@ impl LocalReplicas {
     /// Kafka's stray replica handling: given an image known to be caught up with the quorum (the first
     /// one showing this broker's registration, or a leader's snapshot), a partition this broker holds
     /// that the image does not place here (its topic was deleted, or a reassignment moved it away, while
-    /// this broker was down or behind) is deleted.
+    /// this broker was down or behind) is closed and its folder renamed `*-stray` — kept, not deleted, as
+    /// Kafka 3.7+ does, so a lost or wrong metadata log cannot cost data.
     pub fn delete_strays(&self, image: &MetadataImage) {
         let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let mut deleted = false;
@@ -105,9 +106,12 @@ impl LocalReplicas {
             if image.topics.get(&topic).is_some_and(|t| self.hosted(t, p)) {
                 continue;
             }
-            tracing::warn!(%topic, partition = p, "stray replica: the caught-up metadata does not place it here; deleting it");
-            if let Err(e) = self.store.delete(&topic, p) {
-                tracing::error!(%topic, partition = p, error = %e, "cannot delete stray replica");
+            match self.store.set_aside_stray(&topic, p) {
+                Ok(aside) => tracing::warn!(%topic, partition = p, folder = %aside.display(),
+                    "stray replica: the caught-up metadata does not place it here; set aside (delete it by hand once not needed)"),
+                Err(e) => {
+                    tracing::error!(%topic, partition = p, error = %e, "cannot set aside stray replica")
+                }
             }
             deleted = true;
         }

@@ -187,7 +187,7 @@ async fn snapshots_compact_the_metadata_log_and_restore_the_image() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stray_replicas_are_deleted_once_the_metadata_has_caught_up() {
+async fn stray_replicas_are_set_aside_once_the_metadata_has_caught_up() {
     let dir = tempfile::tempdir().unwrap();
     let c = open(dir.path()).await;
     c.create_topic(topic("kept", 1, 1), Cluster::internal_deadline())
@@ -204,10 +204,20 @@ async fn stray_replicas_are_deleted_once_the_metadata_has_caught_up() {
     drop(store);
     assert!(dir.path().join("gone-0").exists());
     let c = open(dir.path()).await;
-    // The lifecycle deletes them after the image shows this broker's registration, before unfencing.
+    // The lifecycle sets them aside after the image shows this broker's registration, before unfencing:
+    // renamed `<name>.<uuid>-stray` (kept for an operator, as Kafka does), no longer served.
     assert!(!dir.path().join("gone-0").exists());
     assert!(!dir.path().join("kept-3").exists());
     assert!(dir.path().join("kept-0").exists());
+    let aside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("-stray"))
+        .collect();
+    assert_eq!(aside.len(), 2, "{aside:?}");
+    assert!(aside.iter().any(|n| n.starts_with("gone-0.")));
+    assert!(c.store().get("gone", 0).is_none());
     c.shutdown().await;
 }
 

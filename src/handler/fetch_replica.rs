@@ -110,7 +110,7 @@ pub async fn handle(
         let hw_moved = results
             .iter()
             .zip(&known_hw)
-            .any(|(d, known)| d.high_watermark > *known);
+            .any(|((d, _), known)| d.high_watermark > *known);
         let done = req.max_wait_ms <= 0
             || bytes >= req.min_bytes.max(1) as usize
             || answered

@@ -368,6 +368,25 @@ impl LogStore {
         Ok(())
     }
 
+    /// Closes a partition the metadata does not place on this broker and renames its folder
+    /// `<name>.<uuid>-stray`, where it stays for an operator to look at (Kafka 3.7+ keeps stray logs
+    /// rather than deleting them: a lost or wrong metadata log must not cost data). Loading skips it.
+    pub fn set_aside_stray(&self, topic: &str, partition: i32) -> Result<PathBuf, LogError> {
+        let Some(log) = self.map().remove(&(topic.to_string(), partition)) else {
+            return Err(LogError::Io(std::io::Error::from(
+                std::io::ErrorKind::NotFound,
+            )));
+        };
+        log.close(false)?;
+        let aside = self.options.dir.join(format!(
+            "{topic}-{partition}.{}-stray",
+            uuid::Uuid::new_v4().simple()
+        ));
+        crate::log::fs::rename(log.dir(), &aside)?;
+        sync_dir(&self.options.dir)?;
+        Ok(aside)
+    }
+
     fn lock_doomed(&self) -> std::sync::MutexGuard<'_, Vec<Doomed>> {
         self.doomed.lock().unwrap_or_else(|e| e.into_inner())
     }
