@@ -139,6 +139,10 @@ pub struct Config {
     /// `uniform`, `range`, or Kafka's class names for them).
     #[serde(rename = "group.consumer.assignors")]
     pub group_consumer_assignors: String,
+    /// Whether non-empty groups change protocol online (`group.consumer.migration.policy`: Kafka's
+    /// `bidirectional`, `upgrade`, `downgrade` or `disabled`).
+    #[serde(rename = "group.consumer.migration.policy")]
+    pub group_consumer_migration_policy: String,
     /// Partitions of `__consumer_offsets` (`offsets.topic.num.partitions`).
     #[serde(rename = "offsets.topic.num.partitions")]
     pub offsets_topic_num_partitions: i32,
@@ -263,6 +267,7 @@ impl Default for Config {
             group_consumer_session_timeout_ms: 45_000,
             group_consumer_heartbeat_interval_ms: 5_000,
             group_consumer_assignors: "uniform,range".to_string(),
+            group_consumer_migration_policy: "bidirectional".to_string(),
             offsets_topic_num_partitions: 50,
             offsets_retention_minutes: 7 * 24 * 60,
             controller_listen: None,
@@ -431,6 +436,14 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "group.consumer.assignors {:?}: a non-empty list of uniform, range",
                 self.group_consumer_assignors
+            )));
+        }
+        if crate::group::consumer::MigrationPolicy::parse(&self.group_consumer_migration_policy)
+            .is_none()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "group.consumer.migration.policy {:?}: one of bidirectional, upgrade, downgrade, disabled",
+                self.group_consumer_migration_policy
             )));
         }
         if self.leader_imbalance_check_interval_seconds < 1 {
@@ -616,6 +629,10 @@ impl Config {
                 &self.group_consumer_assignors,
             )
             .unwrap_or_else(|| vec!["uniform".into(), "range".into()]),
+            consumer_migration_policy: crate::group::consumer::MigrationPolicy::parse(
+                &self.group_consumer_migration_policy,
+            )
+            .unwrap_or(crate::group::consumer::MigrationPolicy::Bidirectional),
             offsets_retention_ms: self.offsets_retention_minutes.saturating_mul(60_000),
             ..crate::group::GroupConfig::default()
         }

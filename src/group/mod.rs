@@ -89,6 +89,9 @@ pub struct GroupConfig {
     pub consumer_heartbeat_interval_ms: i32,
     /// `group.consumer.assignors`: offered server-side assignors, default first.
     pub consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`: whether a non-empty classic group may become a consumer group
+    /// (upgrade) and back (downgrade) while members are in it.
+    pub consumer_migration_policy: consumer::MigrationPolicy,
 }
 
 impl Default for GroupConfig {
@@ -110,6 +113,7 @@ impl Default for GroupConfig {
                 .iter()
                 .map(|a| a.to_string())
                 .collect(),
+            consumer_migration_policy: consumer::MigrationPolicy::Bidirectional,
         }
     }
 }

@@ -100,18 +100,26 @@ pub enum Timer {
     Sync { group: String, id: u64 },
     /// Periodic offset-retention sweep.
     Retention,
-    /// Session expiry of a consumer-group (KIP-848) member.
-    ConsumerSession {
+    /// A deadline of a consumer-group (KIP-848) member: the member is removed if it is still current.
+    Consumer {
         group: String,
         member: String,
         id: u64,
+        kind: ConsumerDeadline,
     },
-    /// A consumer-group member's time to revoke partitions ran out.
-    ConsumerRevocation {
-        group: String,
-        member: String,
-        id: u64,
-    },
+}
+
+/// Which deadline of a consumer-group member a [`Timer::Consumer`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConsumerDeadline {
+    /// Its session expired.
+    Session,
+    /// It did not revoke partitions within its rebalance timeout.
+    Revocation,
+    /// A classic member told to rejoin did not send JoinGroup within its rebalance timeout.
+    ClassicJoin,
+    /// A classic member did not send SyncGroup within its rebalance timeout after joining.
+    ClassicSync,
 }
 
 /// What a static member's rejoin needs once its record's append resolved (Kafka captures the same in
@@ -351,12 +359,12 @@ impl GroupShard {
                 }
                 self.put_back(g);
             }
-            Timer::ConsumerSession { group, member, id } => {
-                self.consumer_timer(ctx, group, member, id, true)
-            }
-            Timer::ConsumerRevocation { group, member, id } => {
-                self.consumer_timer(ctx, group, member, id, false)
-            }
+            Timer::Consumer {
+                group,
+                member,
+                id,
+                kind,
+            } => self.consumer_timer(ctx, group, member, id, kind),
             Timer::Retention => {
                 self.expire_offsets(ctx);
                 ctx.schedule(

@@ -168,6 +168,7 @@ fn broker_config_type(name: &str) -> ConfigType {
         | "log.dirs"
         | "log.cleanup.policy"
         | "group.consumer.assignors" => ConfigType::List,
+        "group.consumer.migration.policy" => ConfigType::String,
         "group.consumer.session.timeout.ms" | "group.consumer.heartbeat.interval.ms" => {
             ConfigType::Int
         }

@@ -56,6 +56,7 @@ impl GroupShard {
                 member.subscribed_topic_regex = md.subscribed_topic_regex;
                 member.rebalance_timeout_ms = md.rebalance_timeout_ms;
                 member.server_assignor = md.server_assignor;
+                member.classic = md.classic;
             }
             (records::MEMBER_METADATA, Some(m), None) => {
                 g.members.remove(&m);
