@@ -15,7 +15,7 @@ impl GroupShard {
         if req.group_id.is_empty() {
             return fail(reply, GroupError::InvalidGroupId);
         }
-        if self.consumer.contains_key(&req.group_id) {
+        if self.offsets.consumer.contains_key(&req.group_id) {
             return self.classic_sync_to_consumer(ctx, req, reply);
         }
         let Some(mut g) = self.groups.remove(&req.group_id) else {
@@ -114,7 +114,7 @@ impl GroupShard {
         if req.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
-        if self.consumer.contains_key(&req.group_id) {
+        if self.offsets.consumer.contains_key(&req.group_id) {
             return self.classic_heartbeat_to_consumer(ctx, req);
         }
         let now = Instant::now();
@@ -176,7 +176,7 @@ impl GroupShard {
         if group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
-        if self.consumer.contains_key(group_id) {
+        if self.offsets.consumer.contains_key(group_id) {
             return Ok(self.classic_leave_consumer(ctx, group_id, members));
         }
         let Some(mut g) = self.groups.remove(group_id) else {

@@ -630,15 +630,18 @@ impl GroupCoordinator {
                 "GroupId can't be empty.",
             );
         }
+        let group = group_id.clone();
         self.call(&group_id, |s, ctx, tx| {
-            let (reply, records) = s.consumer_heartbeat(ctx, req);
+            let (reply, records, upgraded) = s.consumer_heartbeat(ctx, req);
             ctx.append(
                 records,
                 false,
-                Some(Box::new(move |_, written, _| {
+                Some(Box::new(move |s: &mut GroupShard, written, _| {
                     let _ = tx.send(match written {
                         Ok(()) => reply,
                         Err(e) => {
+                            // The runtime reverted the consumer groups; classic groups follow.
+                            s.consumer_write_failed(&group, upgraded);
                             consumer::HeartbeatResult::error(e.into(), "storing the group failed")
                         }
                     });

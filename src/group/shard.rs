@@ -53,6 +53,10 @@ pub struct OffsetsState {
     /// Offset records replayed so far: each record's number is its place in the partition, which is
     /// what Kafka's record offset decides with (the newer of a transactional and a plain commit wins).
     pub replayed: u64,
+    /// The live consumer (KIP-848) groups of this partition. Operations change them directly (their
+    /// records are written for the next load); they live in the snapshotted state so that a failed
+    /// append reverts them with everything else the operation did.
+    pub consumer: imbl::HashMap<String, super::consumer::ConsumerGroup>,
 }
 
 impl OffsetsState {
@@ -151,10 +155,8 @@ pub struct GroupShard {
     pub(super) topics: Arc<dyn TopicLookup>,
     /// The live classic groups of this partition.
     pub(super) groups: HashMap<String, ClassicGroup>,
-    /// Committed and pending transactional offsets (replayed state).
+    /// Committed and pending transactional offsets (replayed state) and the consumer groups.
     pub(super) offsets: OffsetsState,
-    /// The live consumer (KIP-848) groups of this partition; their records are written for the next load.
-    pub(super) consumer: HashMap<String, super::consumer::ConsumerGroup>,
 }
 
 pub(super) fn ms(d: i64) -> std::time::Duration {
@@ -228,7 +230,6 @@ impl GroupShard {
             topics,
             groups: HashMap::new(),
             offsets: OffsetsState::default(),
-            consumer: HashMap::new(),
         }
     }
 

@@ -23,7 +23,7 @@ impl GroupShard {
     ) {
         let mut records = Vec::new();
         let joined = self.classic_join_in(&mut g, &req, &mut records);
-        self.consumer.insert(g.group_id.clone(), g);
+        self.offsets.consumer.insert(g.group_id.clone(), g);
         let response = match joined {
             Err((GroupError::MemberIdRequired, new_id)) => {
                 // The member must rejoin with the id it is handed (nothing is stored for it yet).
@@ -156,7 +156,7 @@ impl GroupShard {
         session_ms: i32,
         rebalance_ms: i32,
     ) {
-        let Some(mut g) = self.consumer.remove(group_id) else {
+        let Some(mut g) = self.offsets.consumer.remove(group_id) else {
             return;
         };
         if let Some(m) = g.members.get_mut(member_id) {
@@ -177,7 +177,7 @@ impl GroupShard {
             );
             self.arm_consumer_session(ctx, &mut g, member_id);
         }
-        self.consumer.insert(group_id.to_string(), g);
+        self.offsets.consumer.insert(group_id.to_string(), g);
     }
 
     /// SyncGroup from a classic member of a consumer group: its current assignment, once every earlier
@@ -188,7 +188,7 @@ impl GroupShard {
         req: SyncGroupRequest,
         reply: oneshot::Sender<SyncGroupResult>,
     ) {
-        let Some(mut g) = self.consumer.remove(&req.group_id) else {
+        let Some(mut g) = self.offsets.consumer.remove(&req.group_id) else {
             let _ = reply.send(SyncGroupResult::error(GroupError::UnknownMemberId));
             return;
         };
@@ -206,7 +206,7 @@ impl GroupShard {
         if let Err(GroupError::RebalanceInProgress) = &result {
             self.arm_classic_rejoin(ctx, &mut g, &req.member_id);
         }
-        self.consumer.insert(req.group_id.clone(), g);
+        self.offsets.consumer.insert(req.group_id.clone(), g);
         let (member_id, assignment) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -224,12 +224,12 @@ impl GroupShard {
                     let _ = reply.send(SyncGroupResult::error(e.into()));
                     return;
                 }
-                if let Some(mut g) = s.consumer.remove(&group_id) {
+                if let Some(mut g) = s.offsets.consumer.remove(&group_id) {
                     if let Some(m) = g.members.get_mut(&member_id) {
                         m.sync_timer_id = 0;
                     }
                     s.arm_consumer_session(ctx, &mut g, &member_id);
-                    s.consumer.insert(group_id, g);
+                    s.offsets.consumer.insert(group_id, g);
                 }
                 let _ = reply.send(SyncGroupResult {
                     error: None,
@@ -248,7 +248,7 @@ impl GroupShard {
         ctx: &mut GCtx,
         req: &HeartbeatRequest,
     ) -> Result<(), GroupError> {
-        let Some(mut g) = self.consumer.remove(&req.group_id) else {
+        let Some(mut g) = self.offsets.consumer.remove(&req.group_id) else {
             return Err(GroupError::UnknownMemberId);
         };
         let outcome = classic_member_of(&g, &req.member_id, req.group_instance_id.as_deref())
@@ -274,7 +274,7 @@ impl GroupShard {
             }
             Err(e) => Err(e),
         };
-        self.consumer.insert(req.group_id.clone(), g);
+        self.offsets.consumer.insert(req.group_id.clone(), g);
         result
     }
 
@@ -311,7 +311,7 @@ impl GroupShard {
         let mut results = Vec::with_capacity(members.len());
         let mut records = Vec::new();
         for leaving in members {
-            let Some(mut g) = self.consumer.remove(group_id) else {
+            let Some(mut g) = self.offsets.consumer.remove(group_id) else {
                 results.push(Some(GroupError::UnknownMemberId));
                 continue;
             };
@@ -339,7 +339,7 @@ impl GroupShard {
                 }
                 Err(e) => results.push(Some(e)),
             }
-            self.consumer.insert(group_id.to_string(), g);
+            self.offsets.consumer.insert(group_id.to_string(), g);
         }
         if !records.is_empty() {
             ctx.append(records, false, None);

@@ -80,23 +80,40 @@ pub(crate) fn compile(regex: &str) -> Option<regex::Regex> {
 }
 
 impl GroupShard {
-    /// ConsumerGroupHeartbeat: the reply, plus the records that persist what changed.
+    /// ConsumerGroupHeartbeat: the reply, the records that persist what changed, and a classic group
+    /// the heartbeat upgraded (put back by [`GroupShard::consumer_write_failed`] if the records are
+    /// not stored).
     pub(crate) fn consumer_heartbeat(
         &mut self,
         ctx: &mut GCtx,
         req: HeartbeatRequest,
-    ) -> (HeartbeatResult, Vec<Record>) {
+    ) -> (HeartbeatResult, Vec<Record>, Option<ClassicGroup>) {
         let mut records = Vec::new();
+        let mut upgraded = None;
         let result = validate(&req, &self.config.consumer_assignors).and_then(|()| {
             if req.member_epoch == LEAVE_EPOCH || req.member_epoch == STATIC_LEAVE_EPOCH {
                 self.consumer_leave(ctx, &req, &mut records)
             } else {
-                self.consumer_join_or_heartbeat(ctx, req, &mut records)
+                self.consumer_join_or_heartbeat(ctx, req, &mut records, &mut upgraded)
             }
         });
         match result {
-            Ok(r) => (r, records),
-            Err((e, msg)) => (HeartbeatResult::error(e, msg), records),
+            Ok(r) => (r, records, upgraded),
+            Err((e, msg)) => (HeartbeatResult::error(e, msg), records, upgraded),
+        }
+    }
+
+    /// A write about consumer group `group_id` failed and the runtime reverted the consumer groups to
+    /// before it; classic groups, which live outside the reverted state, follow: a downgrade's classic
+    /// group goes, an upgraded classic group (`upgraded`) comes back.
+    pub(crate) fn consumer_write_failed(&mut self, group_id: &str, upgraded: Option<ClassicGroup>) {
+        if self.offsets.consumer.contains_key(group_id) {
+            if self.groups.remove(group_id).is_some() {
+                tracing::warn!(group = %group_id, "downgrade to a classic group not stored; the consumer group stays");
+            }
+        } else if let Some(classic) = upgraded {
+            tracing::warn!(group = %group_id, "upgrade to a consumer group not stored; the classic group stays");
+            self.groups.insert(group_id.to_string(), classic);
         }
     }
 
@@ -110,7 +127,7 @@ impl GroupShard {
         group_id: &str,
         create: bool,
     ) -> Result<(ConsumerGroup, Option<super::migration::Replaced>), (GroupError, String)> {
-        if let Some(g) = self.consumer.remove(group_id) {
+        if let Some(g) = self.offsets.consumer.remove(group_id) {
             return Ok((g, None));
         }
         let not_consumer = || {
@@ -159,14 +176,14 @@ impl GroupShard {
             Ok(STATIC_LEAVE_EPOCH) => {
                 records.extend(super::records::member_records(&g, &req.member_id));
                 self.arm_consumer_session(ctx, &mut g, &req.member_id);
-                self.consumer.insert(g.group_id.clone(), g);
+                self.offsets.consumer.insert(g.group_id.clone(), g);
             }
             Ok(_) => {
                 tracing::info!(group = %g.group_id, member = %req.member_id, "member left the consumer group");
                 records.extend(self.fence_consumer_member(ctx, g, &req.member_id));
             }
             Err(_) => {
-                self.consumer.insert(g.group_id.clone(), g);
+                self.offsets.consumer.insert(g.group_id.clone(), g);
             }
         }
         outcome.map(|member_epoch| HeartbeatResult {
@@ -182,8 +199,9 @@ impl GroupShard {
         ctx: &mut GCtx,
         req: HeartbeatRequest,
         records: &mut Vec<Record>,
+        upgraded: &mut Option<ClassicGroup>,
     ) -> Outcome {
-        let existed = self.consumer.contains_key(&req.group_id);
+        let existed = self.offsets.consumer.contains_key(&req.group_id);
         let (mut g, replaced) = self.consumer_group_for(&req.group_id, req.member_epoch == 0)?;
         let outcome = self.heartbeat_in(ctx, &mut g, req, records);
         if outcome.is_err() && !existed {
@@ -196,9 +214,9 @@ impl GroupShard {
         if let Some(r) = replaced {
             // The conversion's records (the classic group's tombstone, the new group) come first.
             records.splice(0..0, r.records);
-            self.upgraded(ctx, &mut g, r.classic);
+            *upgraded = Some(self.upgraded(ctx, &mut g, r.classic));
         }
-        self.consumer.insert(g.group_id.clone(), g);
+        self.offsets.consumer.insert(g.group_id.clone(), g);
         outcome
     }
 
@@ -364,7 +382,7 @@ impl GroupShard {
         id: u64,
         kind: ConsumerDeadline,
     ) {
-        let Some(g) = self.consumer.remove(&group) else {
+        let Some(g) = self.offsets.consumer.remove(&group) else {
             return;
         };
         let due = g.members.get(&member).is_some_and(|m| match kind {
@@ -376,7 +394,7 @@ impl GroupShard {
             ConsumerDeadline::ClassicSync => m.sync_timer_id == id,
         });
         if !due {
-            self.consumer.insert(group, g);
+            self.offsets.consumer.insert(group, g);
             return;
         }
         let why = match kind {
@@ -387,7 +405,15 @@ impl GroupShard {
         };
         tracing::info!(group = %group, member = %member, "consumer group member removed: {why}");
         let records = self.fence_consumer_member(ctx, g, &member);
-        ctx.append(records, false, None);
+        ctx.append(
+            records,
+            false,
+            Some(Box::new(move |s: &mut GroupShard, result, _| {
+                if result.is_err() {
+                    s.consumer_write_failed(&group, None);
+                }
+            })),
+        );
     }
 
     /// Kafka's `consumerGroupFenceMember`: removes a member (bumping the group epoch), or, when it is the
@@ -404,7 +430,7 @@ impl GroupShard {
             return self.convert_to_classic(ctx, g, member_id);
         }
         let records = remove_member(&mut g, member_id);
-        self.consumer.insert(g.group_id.clone(), g);
+        self.offsets.consumer.insert(g.group_id.clone(), g);
         records
     }
 }
@@ -675,7 +701,7 @@ fn compute_target(g: &mut ConsumerGroup, preferred: &Option<String>, default: &s
         })
         .collect();
     let target = assignor::assign(&assignor, &specs, &topics);
-    g.target = target;
+    g.target = target.into_iter().collect();
     g.assignment_epoch = g.group_epoch;
     g.assignor = assignor;
     tracing::info!(group = %g.group_id, epoch = g.assignment_epoch, assignor = %g.assignor, "consumer group target assignment computed");

@@ -148,12 +148,13 @@ impl GroupShard {
 
     /// After an accepted upgrade: parked classic replies learn that a new rebalance is under way (their
     /// members rejoin the consumer group), and converted members must heartbeat within their session.
+    /// Returns the classic group, with nothing parked, in case the upgrade's records are not stored.
     pub(crate) fn upgraded(
         &mut self,
         ctx: &mut GCtx,
         g: &mut ConsumerGroup,
         mut classic: ClassicGroup,
-    ) {
+    ) -> ClassicGroup {
         for m in classic.members.values_mut() {
             if let Some(tx) = m.awaiting_join.take() {
                 let _ = tx.send(JoinGroupResult::error(
@@ -165,6 +166,7 @@ impl GroupShard {
                 let _ = tx.send(SyncGroupResult::error(GroupError::RebalanceInProgress));
             }
         }
+        classic.num_awaiting_join = 0;
         let converted: Vec<String> = classic.members.keys().cloned().collect();
         for member in converted {
             if g.members
@@ -174,6 +176,7 @@ impl GroupShard {
                 self.arm_consumer_session(ctx, g, &member);
             }
         }
+        classic
     }
 
     /// Kafka's `validateOnlineDowngradeWithFencedMember`: `leaving` is the last member speaking the

@@ -135,7 +135,10 @@ async fn classic_pair(c: &GroupCoordinator, cooperative: bool) -> (Classic, Clas
     let s = c.sync_group(sync_req(&a_id, 1, assignments)).await;
     a.owned = embedded::decode_assignment(&s.assignment).unwrap();
     b.owned = embedded::decode_assignment(&follower.await.unwrap().assignment).unwrap();
-    assert_eq!((a.generation, a.partitions()), (1, BTreeSet::from([0, 1, 2])));
+    assert_eq!(
+        (a.generation, a.partitions()),
+        (1, BTreeSet::from([0, 1, 2]))
+    );
     assert_eq!(b.partitions(), BTreeSet::from([3, 4, 5]));
     (a, b)
 }
@@ -436,4 +439,63 @@ async fn classic_members_of_a_consumer_group_are_checked_and_timed_out() {
     let d = c.consumer_describe("g").await;
     assert_eq!(d.members.len(), 1, "only the consumer member is left");
     assert_eq!(consumer.partitions().len(), 6);
+}
+
+/// Kafka's snapshot revert: a heartbeat whose records fail to persist leaves the groups as they were,
+/// the classic side included (an upgrade keeps the classic group, a downgrade keeps the consumer group).
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_whose_records_fail_to_persist_changes_nothing() {
+    let topics = Arc::new(Topics::default());
+    topics.add("t", 6);
+    let log = Arc::new(InMemoryOffsetsLog::new());
+    let c = start(&topics, &log);
+    let (mut a, mut b) = classic_pair(&c, false).await;
+
+    log.set_fail_appends(true);
+    let refused = c.consumer_heartbeat(join("g", &["t"])).await;
+    assert!(refused.error.is_some());
+    assert_eq!(
+        c.consumer_describe("g").await.error,
+        Some(GroupError::GroupIdNotFound)
+    );
+    assert_eq!(
+        a.heartbeat(&c).await,
+        Ok(()),
+        "the classic group is back, untouched"
+    );
+    assert_eq!(
+        c.describe_group("g").await.unwrap().state,
+        GroupState::Stable
+    );
+
+    log.set_fail_appends(false);
+    let mut consumer = Client::join(&c, join("g", &["t"])).await;
+    settle(&c, &mut [&mut a, &mut b], &mut consumer).await;
+    let before = c.consumer_describe("g").await;
+
+    // A new member whose join is not stored is not in the group, and the epoch did not move.
+    log.set_fail_appends(true);
+    let refused = c.consumer_heartbeat(join("g", &["t"])).await;
+    assert!(refused.error.is_some());
+    assert_eq!(c.consumer_describe("g").await, before);
+    // The last consumer-protocol member's leave is not stored: no downgrade.
+    let left = c
+        .consumer_heartbeat(HeartbeatRequest {
+            group_id: "g".into(),
+            member_id: consumer.id.clone(),
+            member_epoch: LEAVE_EPOCH,
+            ..Default::default()
+        })
+        .await;
+    assert!(left.error.is_some());
+    assert_eq!(c.consumer_describe("g").await, before);
+    assert_eq!(c.describe_group("g").await.unwrap().state, GroupState::Dead);
+
+    log.set_fail_appends(false);
+    let joined = c.consumer_heartbeat(join("g", &["t"])).await;
+    assert_eq!(joined.error, None);
+    assert_eq!(
+        c.consumer_describe("g").await.group_epoch,
+        before.group_epoch + 1
+    );
 }
