@@ -25,6 +25,10 @@ pub struct Config {
     /// disables it. A port already taken is logged and skipped: the broker serves Kafka regardless.
     #[serde(rename = "admin.listeners")]
     pub admin_listen: String,
+    /// Whether the web console may change the cluster (delete topics, reset group offsets)
+    /// (`admin.console.write.enabled`; read-only by default).
+    #[serde(rename = "admin.console.write.enabled")]
+    pub admin_console_write_enabled: bool,
     /// Folder holding partition logs and broker state (`log.dirs`).
     #[serde(rename = "log.dirs")]
     pub data_dir: PathBuf,
@@ -232,6 +236,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_listener: None,
             admin_listen: "127.0.0.1:9644".into(),
+            admin_console_write_enabled: false,
             data_dir: PathBuf::from("weir-data"),
             node_id: 1,
             num_partitions: 1,

@@ -162,7 +162,9 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
 /// Kafka's declared type of a broker setting Weir describes.
 fn broker_config_type(name: &str) -> ConfigType {
     match name {
-        "auto.create.topics.enable" | "acks.all.fsync" => ConfigType::Boolean,
+        "auto.create.topics.enable" | "acks.all.fsync" | "admin.console.write.enabled" => {
+            ConfigType::Boolean
+        }
         "listeners"
         | "advertised.listeners"
         | "log.dirs"
