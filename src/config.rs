@@ -25,6 +25,10 @@ pub struct Config {
     /// disables it. A port already taken is logged and skipped: the broker serves Kafka regardless.
     #[serde(rename = "admin.listeners")]
     pub admin_listen: String,
+    /// Whether the web console may change the cluster (delete topics, reset group offsets)
+    /// (`admin.console.write.enabled`; read-only by default).
+    #[serde(rename = "admin.console.write.enabled")]
+    pub admin_console_write_enabled: bool,
     /// Folder holding partition logs and broker state (`log.dirs`).
     #[serde(rename = "log.dirs")]
     pub data_dir: PathBuf,
@@ -139,6 +143,10 @@ pub struct Config {
     /// `uniform`, `range`, or Kafka's class names for them).
     #[serde(rename = "group.consumer.assignors")]
     pub group_consumer_assignors: String,
+    /// Whether non-empty groups change protocol online (`group.consumer.migration.policy`: Kafka's
+    /// `bidirectional`, `upgrade`, `downgrade` or `disabled`).
+    #[serde(rename = "group.consumer.migration.policy")]
+    pub group_consumer_migration_policy: String,
     /// Partitions of `__consumer_offsets` (`offsets.topic.num.partitions`).
     #[serde(rename = "offsets.topic.num.partitions")]
     pub offsets_topic_num_partitions: i32,
@@ -228,6 +236,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_listener: None,
             admin_listen: "127.0.0.1:9644".into(),
+            admin_console_write_enabled: false,
             data_dir: PathBuf::from("weir-data"),
             node_id: 1,
             num_partitions: 1,
@@ -263,6 +272,7 @@ impl Default for Config {
             group_consumer_session_timeout_ms: 45_000,
             group_consumer_heartbeat_interval_ms: 5_000,
             group_consumer_assignors: "uniform,range".to_string(),
+            group_consumer_migration_policy: "bidirectional".to_string(),
             offsets_topic_num_partitions: 50,
             offsets_retention_minutes: 7 * 24 * 60,
             controller_listen: None,
@@ -431,6 +441,14 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "group.consumer.assignors {:?}: a non-empty list of uniform, range",
                 self.group_consumer_assignors
+            )));
+        }
+        if crate::group::consumer::MigrationPolicy::parse(&self.group_consumer_migration_policy)
+            .is_none()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "group.consumer.migration.policy {:?}: one of bidirectional, upgrade, downgrade, disabled",
+                self.group_consumer_migration_policy
             )));
         }
         if self.leader_imbalance_check_interval_seconds < 1 {
@@ -616,6 +634,10 @@ impl Config {
                 &self.group_consumer_assignors,
             )
             .unwrap_or_else(|| vec!["uniform".into(), "range".into()]),
+            consumer_migration_policy: crate::group::consumer::MigrationPolicy::parse(
+                &self.group_consumer_migration_policy,
+            )
+            .unwrap_or(crate::group::consumer::MigrationPolicy::Bidirectional),
             offsets_retention_ms: self.offsets_retention_minutes.saturating_mul(60_000),
             ..crate::group::GroupConfig::default()
         }

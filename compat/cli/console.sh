@@ -59,7 +59,33 @@ page /groups/billing group
 check_eq "25 40 15" "$(for c in 2 3 4; do cell "$TMP/group.html" lag 1 "$c"; done | xargs)" "committed, log end, lag"
 check_eq "$("$W" group describe billing -o json | jq_py "d['total_lag']")" "$(cell "$TMP/group.html" summary 4 1)" "total lag matches the CLI"
 
-log "read-only: the console offers no form that changes the cluster"
+log "read-only by default: no form changes the cluster, and its write actions are refused"
 grep -qi "method=.post" "$TMP"/*.html && fail "a page posts"
+post() { curl -s -o "$TMP/post.html" -w '%{http_code}' -X POST "$URL$1"; }
+check_eq 403 "$(post /topics/payments/delete)" "delete refused"
+check_eq 403 "$(post '/groups/billing/reset?topic=payments&to=latest')" "reset refused"
+"$W" topic describe payments >/dev/null || fail "payments was deleted by a refused POST"
+check_eq 15 "$("$W" group describe billing -o json | jq_py "d['total_lag']")" "offsets untouched"
 "$WEIR_BROKER" stop console
+
+log "admin.console.write.enabled=true: pages offer the actions, and they act"
+ADMIN_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+B=$("$WEIR_BROKER" start console-rw --admin-listen "127.0.0.1:$ADMIN_PORT" --set admin.console.write.enabled=true)
+export WEIR_BOOTSTRAP=$B
+URL="http://127.0.0.1:$ADMIN_PORT"
+"$W" topic create payments --partitions 1 >/dev/null
+seq 1 40 | "$W" produce payments 2>/dev/null
+"$W" consume payments --group billing --max 25 >/dev/null
+page /groups/billing group-rw
+grep -q 'action="/groups/billing/reset?topic=payments&amp;to=latest"' "$TMP/group-rw.html" || fail "no reset form"
+check_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Origin: http://evil.example' "$URL/topics/payments/delete")" "cross-origin POST refused"
+check_eq 200 "$(post '/groups/billing/reset?topic=payments&to=latest')" "reset to latest"
+check_eq 0 "$("$W" group describe billing -o json | jq_py "d['total_lag']")" "lag after reset to latest"
+check_eq 200 "$(post '/groups/billing/reset?topic=payments&to=earliest')" "reset to earliest"
+check_eq 40 "$("$W" group describe billing -o json | jq_py "d['total_lag']")" "lag after reset to earliest"
+page /topics/payments topic-rw
+grep -q 'action="/topics/payments/delete"' "$TMP/topic-rw.html" || fail "no delete form"
+check_eq 200 "$(post /topics/payments/delete)" "delete"
+"$W" topic list | grep -qx payments && fail "payments still listed after delete"
+"$WEIR_BROKER" stop console-rw
 log "ok; screenshots in $SHOTS"

@@ -1,8 +1,10 @@
-//! The web console on the admin port: server-rendered, read-only HTML pages (cluster, topics, a topic's
-//! messages, groups with lag), built with the same `client` the CLI uses, pointed at this broker's own
-//! Kafka listener. No scripts and no external assets: pages refresh themselves every few seconds.
+//! The web console on the admin port: server-rendered HTML pages (cluster, topics, a topic's messages,
+//! groups with lag), built with the same `client` the CLI uses, pointed at this broker's own Kafka
+//! listener. No scripts and no external assets: pages refresh themselves every few seconds. Read-only
+//! unless `admin.console.write.enabled=true` ([`write`]).
 
 mod html;
+pub mod write;
 
 use std::time::Duration;
 
@@ -29,6 +31,8 @@ pub struct ConsoleInfo {
     pub data_dir: String,
     /// Records/s appended per topic, oldest first (sampled every few seconds).
     pub rates: std::collections::BTreeMap<String, Vec<f64>>,
+    /// `admin.console.write.enabled`: pages offer, and POSTs carry out, changes to the cluster.
+    pub write_enabled: bool,
 }
 
 /// Renders the page for `path`; `None` when it is not a console page. Returns (status, HTML).
@@ -183,6 +187,12 @@ async fn topic(info: &ConsoleInfo, name: &str, query: &str) -> Result<String, Cl
         ]);
     }
     p.push(&table.render("partitions"));
+    if info.write_enabled {
+        p.push(&write::button(
+            &format!("/topics/{}/delete", enc(name)),
+            "Delete topic",
+        ));
+    }
     let b = browse(query);
     let (start, end) = range.get(&b.partition).copied().unwrap_or((0, 0));
     let from = match (b.offset, b.timestamp) {
@@ -332,6 +342,16 @@ async fn group(info: &ConsoleInfo, name: &str) -> Result<String, ClientError> {
         ]);
     }
     p.push(&t.render("lag"));
+    if info.write_enabled {
+        let topics: std::collections::BTreeSet<&str> =
+            d.partitions.iter().map(|r| r.topic.as_str()).collect();
+        for topic in topics {
+            for to in ["earliest", "latest"] {
+                let action = format!("/groups/{}/reset?topic={}&to={to}", enc(name), enc(topic));
+                p.push(&write::button(&action, &format!("Reset {topic} to {to}")));
+            }
+        }
+    }
     Ok(p.finish())
 }
 

@@ -394,8 +394,9 @@ impl<S: CoordinatorShard> Runner<S> {
                     self.resolved(id, result);
                 }
                 Some(followup) = self.tasks.next(), if !self.tasks.is_empty() => {
+                    let pre = self.shard.state().clone();
                     followup(&mut self.shard, &mut self.ctx);
-                    self.carry_out_writes();
+                    self.carry_out_writes_from(Some(pre));
                 }
                 _ = watch.changed() => {
                     if watch.borrow_and_update().target != Some(epoch) {
@@ -405,8 +406,9 @@ impl<S: CoordinatorShard> Runner<S> {
                 msg = rx.recv() => match msg {
                     None | Some(Msg::Shutdown) => return RunEnd::Shutdown,
                     Some(Msg::Op(op)) => {
+                        let pre = self.shard.state().clone();
                         op(&mut self.shard, &mut self.ctx);
-                        self.carry_out_writes();
+                        self.carry_out_writes_from(Some(pre));
                     }
                     Some(Msg::Read(read)) => {
                         let committed = match self.pending.front() {
@@ -427,13 +429,21 @@ impl<S: CoordinatorShard> Runner<S> {
             let Some(std::cmp::Reverse((_, _, timer))) = self.ctx.timers.pop() else {
                 break;
             };
+            let pre = self.shard.state().clone();
             self.shard.on_timer(timer, &mut self.ctx);
-            self.carry_out_writes();
+            self.carry_out_writes_from(Some(pre));
         }
     }
 
     /// The effects of the operation that just returned: snapshot, replay, append, remember.
     fn carry_out_writes(&mut self) {
+        self.carry_out_writes_from(None);
+    }
+
+    /// Same, with the state as it was before the operation ran (`pre`): the first write reverts to it,
+    /// so a failed append also undoes what the operation changed in the state directly (consumer
+    /// groups, which Kafka keeps in its snapshot registry), not only what its records replay.
+    fn carry_out_writes_from(&mut self, mut pre: Option<S::State>) {
         self.tasks.extend(self.ctx.tasks.drain(..));
         let writes = std::mem::take(&mut self.ctx.writes);
         for Write {
@@ -444,7 +454,7 @@ impl<S: CoordinatorShard> Runner<S> {
             replies,
         } in writes
         {
-            let before = self.shard.state().clone();
+            let before = pre.take().unwrap_or_else(|| self.shard.state().clone());
             if replay {
                 let now_ms = self.ctx.now_ms();
                 let producer_id = match kind {
@@ -518,8 +528,9 @@ impl<S: CoordinatorShard> Runner<S> {
 
     fn finish(&mut self, p: Pending<S>, result: Result<(), CoordinatorError>) {
         if let Some(then) = p.then {
+            let pre = self.shard.state().clone();
             then(&mut self.shard, result.clone(), &mut self.ctx);
-            self.carry_out_writes();
+            self.carry_out_writes_from(Some(pre));
         }
         for reply in p.replies {
             reply(result.clone());

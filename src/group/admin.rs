@@ -9,7 +9,7 @@ impl GroupShard {
         group_id: &str,
         reply: oneshot::Sender<Result<(), GroupError>>,
     ) {
-        if self.consumer.contains_key(group_id) {
+        if self.offsets.consumer.contains_key(group_id) {
             return self.delete_consumer_group(ctx, group_id, reply);
         }
         let Some(mut g) = self.groups.remove(group_id) else {
@@ -170,7 +170,7 @@ impl GroupShard {
     fn expire_consumer_group_offsets(&mut self, ctx: &mut GCtx, now_ms: i64, retention_ms: i64) {
         let mut out: Vec<Record> = Vec::new();
         let mut dead = Vec::new();
-        for (id, g) in &self.consumer {
+        for (id, g) in &self.offsets.consumer {
             let regexes: Vec<regex::Regex> = g
                 .members
                 .values()

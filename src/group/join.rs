@@ -16,19 +16,18 @@ impl GroupShard {
         if req.group_id.is_empty() {
             return fail(reply, &req.member_id, GroupError::InvalidGroupId);
         }
-        // A non-empty consumer (KIP-848) group would take classic members through an online migration,
-        // which Weir does not do.
-        if self
-            .consumer
-            .get(&req.group_id)
-            .is_some_and(|g| !g.members.is_empty())
-        {
-            return fail(reply, &req.member_id, GroupError::InconsistentGroupProtocol);
-        }
         if req.session_timeout_ms < self.config.group_min_session_timeout_ms
             || req.session_timeout_ms > self.config.group_max_session_timeout_ms
         {
             return fail(reply, &req.member_id, GroupError::InvalidSessionTimeout);
+        }
+        // A non-empty consumer (KIP-848) group takes classic members in (online migration); an empty one
+        // becomes a classic group below.
+        if let Some(g) = self.offsets.consumer.remove(&req.group_id) {
+            if !g.members.is_empty() {
+                return self.classic_join_to_consumer(ctx, g, req, reply);
+            }
+            self.offsets.consumer.insert(req.group_id.clone(), g);
         }
         let is_unknown = req.member_id.is_empty();
         self.replace_empty_consumer_group(ctx, &req.group_id);
@@ -461,7 +460,7 @@ impl GroupShard {
     /// group into a classic one whatever the migration policy, writing the consumer group's tombstones.
     /// Committed offsets stay with the group id.
     fn replace_empty_consumer_group(&mut self, ctx: &mut GCtx, group_id: &str) {
-        if self.consumer.remove(group_id).is_none() {
+        if self.offsets.consumer.remove(group_id).is_none() {
             return;
         }
         tracing::info!(group = %group_id, "converted the empty consumer group to a classic group");

@@ -15,6 +15,9 @@ impl GroupShard {
         if req.group_id.is_empty() {
             return fail(reply, GroupError::InvalidGroupId);
         }
+        if self.offsets.consumer.contains_key(&req.group_id) {
+            return self.classic_sync_to_consumer(ctx, req, reply);
+        }
         let Some(mut g) = self.groups.remove(&req.group_id) else {
             return fail(reply, GroupError::UnknownMemberId);
         };
@@ -111,6 +114,9 @@ impl GroupShard {
         if req.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
+        if self.offsets.consumer.contains_key(&req.group_id) {
+            return self.classic_heartbeat_to_consumer(ctx, req);
+        }
         let now = Instant::now();
         let g = self
             .groups
@@ -169,6 +175,9 @@ impl GroupShard {
     ) -> Result<Vec<Option<GroupError>>, GroupError> {
         if group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
+        }
+        if self.offsets.consumer.contains_key(group_id) {
+            return Ok(self.classic_leave_consumer(ctx, group_id, members));
         }
         let Some(mut g) = self.groups.remove(group_id) else {
             return Ok(members

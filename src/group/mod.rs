@@ -89,6 +89,9 @@ pub struct GroupConfig {
     pub consumer_heartbeat_interval_ms: i32,
     /// `group.consumer.assignors`: offered server-side assignors, default first.
     pub consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`: whether a non-empty classic group may become a consumer group
+    /// (upgrade) and back (downgrade) while members are in it.
+    pub consumer_migration_policy: consumer::MigrationPolicy,
 }
 
 impl Default for GroupConfig {
@@ -110,6 +113,7 @@ impl Default for GroupConfig {
                 .iter()
                 .map(|a| a.to_string())
                 .collect(),
+            consumer_migration_policy: consumer::MigrationPolicy::Bidirectional,
         }
     }
 }
@@ -626,15 +630,18 @@ impl GroupCoordinator {
                 "GroupId can't be empty.",
             );
         }
+        let group = group_id.clone();
         self.call(&group_id, |s, ctx, tx| {
-            let (reply, records) = s.consumer_heartbeat(ctx, req);
+            let (reply, records, upgraded) = s.consumer_heartbeat(ctx, req);
             ctx.append(
                 records,
                 false,
-                Some(Box::new(move |_, written, _| {
+                Some(Box::new(move |s: &mut GroupShard, written, _| {
                     let _ = tx.send(match written {
                         Ok(()) => reply,
                         Err(e) => {
+                            // The runtime reverted the consumer groups; classic groups follow.
+                            s.consumer_write_failed(&group, upgraded);
                             consumer::HeartbeatResult::error(e.into(), "storing the group failed")
                         }
                     });

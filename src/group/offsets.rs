@@ -40,6 +40,7 @@ impl GroupShard {
         let now_ms = ctx.now_ms();
         // A consumer (KIP-848) group checks member epochs instead of generations.
         let consumer_check = self
+            .offsets
             .consumer
             .get(&req.group_id)
             .map(|cg| cg.validate_offset_commit(&req.member_id, req.generation_id));

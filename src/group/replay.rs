@@ -61,7 +61,7 @@ impl GroupShard {
         let record = self.offsets.replayed;
         match value {
             Some(v) => {
-                if !self.consumer.contains_key(&group) {
+                if !self.offsets.consumer.contains_key(&group) {
                     self.groups
                         .entry(group.clone())
                         .or_insert_with(|| ClassicGroup::new(group.clone(), now_ms));

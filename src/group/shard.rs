@@ -53,6 +53,10 @@ pub struct OffsetsState {
     /// Offset records replayed so far: each record's number is its place in the partition, which is
     /// what Kafka's record offset decides with (the newer of a transactional and a plain commit wins).
     pub replayed: u64,
+    /// The live consumer (KIP-848) groups of this partition. Operations change them directly (their
+    /// records are written for the next load); they live in the snapshotted state so that a failed
+    /// append reverts them with everything else the operation did.
+    pub consumer: imbl::HashMap<String, super::consumer::ConsumerGroup>,
 }
 
 impl OffsetsState {
@@ -100,18 +104,26 @@ pub enum Timer {
     Sync { group: String, id: u64 },
     /// Periodic offset-retention sweep.
     Retention,
-    /// Session expiry of a consumer-group (KIP-848) member.
-    ConsumerSession {
+    /// A deadline of a consumer-group (KIP-848) member: the member is removed if it is still current.
+    Consumer {
         group: String,
         member: String,
         id: u64,
+        kind: ConsumerDeadline,
     },
-    /// A consumer-group member's time to revoke partitions ran out.
-    ConsumerRevocation {
-        group: String,
-        member: String,
-        id: u64,
-    },
+}
+
+/// Which deadline of a consumer-group member a [`Timer::Consumer`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConsumerDeadline {
+    /// Its session expired.
+    Session,
+    /// It did not revoke partitions within its rebalance timeout.
+    Revocation,
+    /// A classic member told to rejoin did not send JoinGroup within its rebalance timeout.
+    ClassicJoin,
+    /// A classic member did not send SyncGroup within its rebalance timeout after joining.
+    ClassicSync,
 }
 
 /// What a static member's rejoin needs once its record's append resolved (Kafka captures the same in
@@ -143,10 +155,8 @@ pub struct GroupShard {
     pub(super) topics: Arc<dyn TopicLookup>,
     /// The live classic groups of this partition.
     pub(super) groups: HashMap<String, ClassicGroup>,
-    /// Committed and pending transactional offsets (replayed state).
+    /// Committed and pending transactional offsets (replayed state) and the consumer groups.
     pub(super) offsets: OffsetsState,
-    /// The live consumer (KIP-848) groups of this partition; their records are written for the next load.
-    pub(super) consumer: HashMap<String, super::consumer::ConsumerGroup>,
 }
 
 pub(super) fn ms(d: i64) -> std::time::Duration {
@@ -220,7 +230,6 @@ impl GroupShard {
             topics,
             groups: HashMap::new(),
             offsets: OffsetsState::default(),
-            consumer: HashMap::new(),
         }
     }
 
@@ -351,12 +360,12 @@ impl GroupShard {
                 }
                 self.put_back(g);
             }
-            Timer::ConsumerSession { group, member, id } => {
-                self.consumer_timer(ctx, group, member, id, true)
-            }
-            Timer::ConsumerRevocation { group, member, id } => {
-                self.consumer_timer(ctx, group, member, id, false)
-            }
+            Timer::Consumer {
+                group,
+                member,
+                id,
+                kind,
+            } => self.consumer_timer(ctx, group, member, id, kind),
             Timer::Retention => {
                 self.expire_offsets(ctx);
                 ctx.schedule(

@@ -162,12 +162,15 @@ pub fn handle(ctx: &Ctx, _version: i16, req: DescribeConfigsRequest) -> Describe
 /// Kafka's declared type of a broker setting Weir describes.
 fn broker_config_type(name: &str) -> ConfigType {
     match name {
-        "auto.create.topics.enable" | "acks.all.fsync" => ConfigType::Boolean,
+        "auto.create.topics.enable" | "acks.all.fsync" | "admin.console.write.enabled" => {
+            ConfigType::Boolean
+        }
         "listeners"
         | "advertised.listeners"
         | "log.dirs"
         | "log.cleanup.policy"
         | "group.consumer.assignors" => ConfigType::List,
+        "group.consumer.migration.policy" => ConfigType::String,
         "group.consumer.session.timeout.ms" | "group.consumer.heartbeat.interval.ms" => {
             ConfigType::Int
         }

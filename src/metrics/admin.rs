@@ -1,6 +1,7 @@
 //! The admin HTTP listener (`admin.listeners`, default 127.0.0.1:9644): `/metrics` (Prometheus text),
-//! `/healthz` (the process is up) and `/readyz` (recovery done, serving Kafka). A minimal HTTP/1.1 GET
-//! server: one request per connection, bounded request head, no body.
+//! `/healthz` (the process is up), `/readyz` (recovery done, serving Kafka) and the web console (GET
+//! pages; POST actions when `admin.console.write.enabled`). A minimal HTTP/1.1 server: one request per
+//! connection, bounded request head, no body.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -140,22 +141,60 @@ async fn handle(mut stream: TcpStream, state: Arc<AdminState>) {
             Some(_) => respond(&mut stream, 200, "text/plain", "ready\n").await,
             None => respond(&mut stream, 503, "text/plain", "recovering\n").await,
         },
-        ("GET", _) => match console_page(path, query, ready, &state).await {
+        ("GET", _) => match console_page(path, query, ready, &state, false).await {
             Some((status, html)) => {
                 respond(&mut stream, status, "text/html; charset=utf-8", &html).await
             }
             None => respond(&mut stream, 404, "text/plain", "not found\n").await,
         },
-        _ => respond(&mut stream, 405, "text/plain", "only GET\n").await,
+        // A form posted from another site (cross-site request forgery) is refused by its Origin.
+        ("POST", _) if !same_origin(&head) => {
+            respond(
+                &mut stream,
+                403,
+                "text/plain",
+                "cross-origin request refused\n",
+            )
+            .await
+        }
+        ("POST", _) => match console_page(path, query, ready, &state, true).await {
+            Some((status, html)) => {
+                respond(&mut stream, status, "text/html; charset=utf-8", &html).await
+            }
+            None => respond(&mut stream, 404, "text/plain", "not found\n").await,
+        },
+        _ => respond(&mut stream, 405, "text/plain", "only GET and POST\n").await,
     };
 }
 
-/// A console page, once the broker serves Kafka (the console talks to it through its own listener).
+/// Whether a request's `Origin` header, if any, names the host it was sent to (browsers send it on
+/// every POST; tools such as curl send none).
+fn same_origin(head: &str) -> bool {
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    match (header("origin"), header("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => {
+            origin.split_once("://").map(|(_, h)| h) == Some(host.as_str())
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// A console page (or, for `post`, a console write), once the broker serves Kafka (the console talks
+/// to it through its own listener).
 async fn console_page(
     path: &str,
     query: &str,
     ready: Option<Arc<Ctx>>,
     state: &AdminState,
+    post: bool,
 ) -> Option<(u16, String)> {
     let Some(ctx) = ready else {
         return Some((503, "recovering\n".into()));
@@ -179,7 +218,11 @@ async fn console_page(
                     .collect()
             })
             .unwrap_or_default(),
+        write_enabled: ctx.config.admin_console_write_enabled,
     };
+    if post {
+        return crate::console::write::act(path, query, &info).await;
+    }
     crate::console::render(path, query, &info).await
 }
 
@@ -225,7 +268,9 @@ async fn respond(
 ) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
+        403 => "Forbidden",
         404 => "Not Found",
+        502 => "Bad Gateway",
         405 => "Method Not Allowed",
         431 => "Request Header Fields Too Large",
         _ => "Service Unavailable",
@@ -237,4 +282,20 @@ async fn respond(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn posts_from_other_origins_are_refused() {
+        let head = |origin: &str| {
+            format!("POST /topics/t/delete HTTP/1.1\r\nHost: 127.0.0.1:9644\r\n{origin}\r\n")
+        };
+        assert!(same_origin(&head("")));
+        assert!(same_origin(&head("Origin: http://127.0.0.1:9644")));
+        assert!(!same_origin(&head("Origin: https://evil.example")));
+        assert!(!same_origin(&head("origin: http://127.0.0.1:9645")));
+    }
 }

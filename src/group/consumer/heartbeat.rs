@@ -12,6 +12,7 @@ use super::{
     from_wire, reconcile, to_wire, ConsumerGroup, ConsumerMember, HeartbeatRequest,
     HeartbeatResult, MemberState, LEAVE_EPOCH, STATIC_LEAVE_EPOCH,
 };
+use crate::group::shard::ConsumerDeadline;
 use crate::group::shard::*;
 
 type Outcome = Result<HeartbeatResult, (GroupError, String)>;
@@ -79,57 +80,88 @@ pub(crate) fn compile(regex: &str) -> Option<regex::Regex> {
 }
 
 impl GroupShard {
-    /// ConsumerGroupHeartbeat: the reply, plus the records that persist what changed.
+    /// ConsumerGroupHeartbeat: the reply, the records that persist what changed, and a classic group
+    /// the heartbeat upgraded (put back by [`GroupShard::consumer_write_failed`] if the records are
+    /// not stored).
     pub(crate) fn consumer_heartbeat(
         &mut self,
         ctx: &mut GCtx,
         req: HeartbeatRequest,
-    ) -> (HeartbeatResult, Vec<Record>) {
+    ) -> (HeartbeatResult, Vec<Record>, Option<ClassicGroup>) {
         let mut records = Vec::new();
+        let mut upgraded = None;
         let result = validate(&req, &self.config.consumer_assignors).and_then(|()| {
             if req.member_epoch == LEAVE_EPOCH || req.member_epoch == STATIC_LEAVE_EPOCH {
                 self.consumer_leave(ctx, &req, &mut records)
             } else {
-                self.consumer_join_or_heartbeat(ctx, req, &mut records)
+                self.consumer_join_or_heartbeat(ctx, req, &mut records, &mut upgraded)
             }
         });
         match result {
-            Ok(r) => (r, records),
-            Err((e, msg)) => (HeartbeatResult::error(e, msg), records),
+            Ok(r) => (r, records, upgraded),
+            Err((e, msg)) => (HeartbeatResult::error(e, msg), records, upgraded),
+        }
+    }
+
+    /// A write about consumer group `group_id` failed and the runtime reverted the consumer groups to
+    /// before it; classic groups, which live outside the reverted state, follow: a downgrade's classic
+    /// group goes, an upgraded classic group (`upgraded`) comes back.
+    pub(crate) fn consumer_write_failed(&mut self, group_id: &str, upgraded: Option<ClassicGroup>) {
+        if self.offsets.consumer.contains_key(group_id) {
+            if self.groups.remove(group_id).is_some() {
+                tracing::warn!(group = %group_id, "downgrade to a classic group not stored; the consumer group stays");
+            }
+        } else if let Some(classic) = upgraded {
+            tracing::warn!(group = %group_id, "upgrade to a consumer group not stored; the classic group stays");
+            self.groups.insert(group_id.to_string(), classic);
         }
     }
 
     /// The consumer group for a heartbeat, created when `create` (Kafka's `getOrMaybeCreateConsumerGroup`).
-    /// An empty classic group gives way to it whatever its protocol type and the migration policy (Kafka's
-    /// `maybeDeleteEmptyClassicGroup`): it is returned too, so a refused heartbeat can put it back and an
-    /// accepted one writes its tombstone. Committed offsets stay with the group id.
+    /// A classic group gives way to it: an empty one whatever its protocol type and the migration policy
+    /// (Kafka's `maybeDeleteEmptyClassicGroup`), a non-empty one when the policy allows an upgrade
+    /// (`convertToConsumerGroup`). The classic group is returned too, so a refused heartbeat can put it
+    /// back and an accepted one writes the conversion's records. Committed offsets stay with the group id.
     fn consumer_group_for(
         &mut self,
         group_id: &str,
         create: bool,
-    ) -> Result<(ConsumerGroup, Option<ClassicGroup>), (GroupError, String)> {
-        if let Some(g) = self.consumer.remove(group_id) {
+    ) -> Result<(ConsumerGroup, Option<super::migration::Replaced>), (GroupError, String)> {
+        if let Some(g) = self.offsets.consumer.remove(group_id) {
             return Ok((g, None));
         }
-        let classic_is_empty = self.groups.get(group_id).map(|c| c.is(GroupState::Empty));
-        if classic_is_empty == Some(false) || (classic_is_empty.is_some() && !create) {
-            // A non-empty classic group would need an online upgrade, which Weir does not do.
-            return Err((
+        let not_consumer = || {
+            (
                 GroupError::GroupIdNotFound,
                 format!("Group {group_id} is not a consumer group."),
-            ));
-        }
+            )
+        };
+        let Some(classic) = self.groups.remove(group_id) else {
+            if !create {
+                return Err((
+                    GroupError::GroupIdNotFound,
+                    format!("Consumer group {group_id} not found."),
+                ));
+            }
+            return Ok((ConsumerGroup::new(group_id.to_string()), None));
+        };
         if !create {
-            return Err((
-                GroupError::GroupIdNotFound,
-                format!("Consumer group {group_id} not found."),
-            ));
+            self.groups.insert(group_id.to_string(), classic);
+            return Err(not_consumer());
         }
-        let replaced = self.groups.remove(group_id);
-        if replaced.is_some() {
+        if classic.is(GroupState::Empty) {
             tracing::info!(group = %group_id, "converted the empty classic group to a consumer group");
+            let records = vec![(crate::group::records::encode_group_key(group_id), None)];
+            let replaced = super::migration::Replaced { classic, records };
+            return Ok((ConsumerGroup::new(group_id.to_string()), Some(replaced)));
         }
-        Ok((ConsumerGroup::new(group_id.to_string()), replaced))
+        match self.upgrade(&classic) {
+            Ok((g, records)) => Ok((g, Some(super::migration::Replaced { classic, records }))),
+            Err(e) => {
+                self.groups.insert(group_id.to_string(), classic);
+                Err(e.unwrap_or_else(not_consumer))
+            }
+        }
     }
 
     fn consumer_leave(
@@ -140,16 +172,20 @@ impl GroupShard {
     ) -> Outcome {
         let (mut g, _) = self.consumer_group_for(&req.group_id, false)?;
         let outcome = leave(&mut g, req);
-        if let Ok(epoch) = &outcome {
-            if *epoch == STATIC_LEAVE_EPOCH {
+        match outcome {
+            Ok(STATIC_LEAVE_EPOCH) => {
                 records.extend(super::records::member_records(&g, &req.member_id));
                 self.arm_consumer_session(ctx, &mut g, &req.member_id);
-            } else {
+                self.offsets.consumer.insert(g.group_id.clone(), g);
+            }
+            Ok(_) => {
                 tracing::info!(group = %g.group_id, member = %req.member_id, "member left the consumer group");
-                records.extend(remove_member(&mut g, &req.member_id));
+                records.extend(self.fence_consumer_member(ctx, g, &req.member_id));
+            }
+            Err(_) => {
+                self.offsets.consumer.insert(g.group_id.clone(), g);
             }
         }
-        self.consumer.insert(g.group_id.clone(), g);
         outcome.map(|member_epoch| HeartbeatResult {
             member_id: req.member_id.clone(),
             member_epoch,
@@ -163,24 +199,24 @@ impl GroupShard {
         ctx: &mut GCtx,
         req: HeartbeatRequest,
         records: &mut Vec<Record>,
+        upgraded: &mut Option<ClassicGroup>,
     ) -> Outcome {
-        let existed = self.consumer.contains_key(&req.group_id);
+        let existed = self.offsets.consumer.contains_key(&req.group_id);
         let (mut g, replaced) = self.consumer_group_for(&req.group_id, req.member_epoch == 0)?;
         let outcome = self.heartbeat_in(ctx, &mut g, req, records);
         if outcome.is_err() && !existed {
             // Kafka creates nothing for a refused first heartbeat: the classic group stays.
-            if let Some(classic) = replaced {
-                self.groups.insert(classic.group_id.clone(), classic);
+            if let Some(r) = replaced {
+                self.groups.insert(r.classic.group_id.clone(), r.classic);
             }
             return outcome;
         }
-        if replaced.is_some() {
-            records.insert(
-                0,
-                (crate::group::records::encode_group_key(&g.group_id), None),
-            );
+        if let Some(r) = replaced {
+            // The conversion's records (the classic group's tombstone, the new group) come first.
+            records.splice(0..0, r.records);
+            *upgraded = Some(self.upgraded(ctx, &mut g, r.classic));
         }
-        self.consumer.insert(g.group_id.clone(), g);
+        self.offsets.consumer.insert(g.group_id.clone(), g);
         outcome
     }
 
@@ -220,30 +256,12 @@ impl GroupShard {
             tracing::info!(group = %g.group_id, epoch = g.group_epoch, member = %member.member_id, is_new, "consumer group epoch bumped");
         }
         if g.group_epoch > g.assignment_epoch {
-            let default = self
-                .config
-                .consumer_assignors
-                .first()
-                .map_or("uniform", String::as_str);
-            compute_target(g, &member.server_assignor, default);
+            update_target(g, &member.server_assignor, &self.config.consumer_assignors);
             records.extend(super::records::target_records(g));
         }
         let owned = req.owned.as_deref().map(from_wire);
         let before = member.clone();
-        let updated = {
-            let target = g.target.get(&member.member_id).cloned().unwrap_or_default();
-            let owners = &g.owners;
-            reconcile::next(
-                &member,
-                g.assignment_epoch,
-                &target,
-                owned.as_ref(),
-                |t, p| owners.get(&(t, p)).copied(),
-            )
-        };
-        g.track_owned(&before, true);
-        g.track_owned(&updated, false);
-        member = updated;
+        member = reconcile_member(g, &before, owned.as_ref());
         if member.state != before.state || member.member_epoch != before.member_epoch {
             tracing::debug!(group = %g.group_id, member = %member.member_id, state = member.state.as_str(), epoch = member.member_epoch, "member reconciled");
         }
@@ -315,16 +333,18 @@ impl GroupShard {
             member.rebalance_timer_id = id;
             ctx.schedule_in(
                 i64::from(member.rebalance_timeout_ms.max(0)),
-                Timer::ConsumerRevocation {
+                Timer::Consumer {
                     group: g.group_id.clone(),
                     member: member.member_id.clone(),
                     id,
+                    kind: ConsumerDeadline::Revocation,
                 },
             );
         }
     }
 
-    /// (Re)starts a member's session: it must heartbeat within `group.consumer.session.timeout.ms`.
+    /// (Re)starts a member's session: it must heartbeat within `group.consumer.session.timeout.ms`, or
+    /// within the session timeout of its JoinGroup if it speaks the classic protocol.
     pub(crate) fn arm_consumer_session(
         &mut self,
         ctx: &mut GCtx,
@@ -336,46 +356,82 @@ impl GroupShard {
         };
         let id = ctx.next_id();
         m.session_timer_id = id;
+        let timeout_ms = m
+            .classic
+            .as_ref()
+            .map_or(self.config.consumer_session_timeout_ms, |c| {
+                c.session_timeout_ms
+            });
         ctx.schedule_in(
-            i64::from(self.config.consumer_session_timeout_ms),
-            Timer::ConsumerSession {
+            i64::from(timeout_ms),
+            Timer::Consumer {
                 group: g.group_id.clone(),
                 member: member.to_string(),
                 id,
+                kind: ConsumerDeadline::Session,
             },
         );
     }
 
-    /// A consumer-group member's session or revocation timer fired: remove the member if still current.
+    /// A consumer-group member's deadline fired: fence the member if the deadline is still current.
     pub(crate) fn consumer_timer(
         &mut self,
         ctx: &mut GCtx,
         group: String,
         member: String,
         id: u64,
-        session: bool,
+        kind: ConsumerDeadline,
     ) {
-        let Some(mut g) = self.consumer.remove(&group) else {
+        let Some(g) = self.offsets.consumer.remove(&group) else {
             return;
         };
-        let due = g.members.get(&member).is_some_and(|m| {
-            if session {
-                m.session_timer_id == id
-            } else {
+        let due = g.members.get(&member).is_some_and(|m| match kind {
+            ConsumerDeadline::Session => m.session_timer_id == id,
+            ConsumerDeadline::Revocation => {
                 m.rebalance_timer_id == id && m.state == MemberState::UnrevokedPartitions
             }
+            ConsumerDeadline::ClassicJoin => m.join_timer_id == id,
+            ConsumerDeadline::ClassicSync => m.sync_timer_id == id,
         });
-        if due {
-            let why = if session {
-                "session expired"
-            } else {
-                "did not revoke in time"
-            };
-            tracing::info!(group = %group, member = %member, "consumer group member removed: {why}");
-            let records = remove_member(&mut g, &member);
-            ctx.append(records, false, None);
+        if !due {
+            self.offsets.consumer.insert(group, g);
+            return;
         }
-        self.consumer.insert(group, g);
+        let why = match kind {
+            ConsumerDeadline::Session => "session expired",
+            ConsumerDeadline::Revocation => "did not revoke in time",
+            ConsumerDeadline::ClassicJoin => "classic member did not rejoin in time",
+            ConsumerDeadline::ClassicSync => "classic member did not sync in time",
+        };
+        tracing::info!(group = %group, member = %member, "consumer group member removed: {why}");
+        let records = self.fence_consumer_member(ctx, g, &member);
+        ctx.append(
+            records,
+            false,
+            Some(Box::new(move |s: &mut GroupShard, result, _| {
+                if result.is_err() {
+                    s.consumer_write_failed(&group, None);
+                }
+            })),
+        );
+    }
+
+    /// Kafka's `consumerGroupFenceMember`: removes a member (bumping the group epoch), or, when it is the
+    /// last member speaking the consumer protocol among classic ones and the migration policy allows,
+    /// turns the group back into a classic group. The shard keeps whichever group results; returns the
+    /// records that say so.
+    pub(crate) fn fence_consumer_member(
+        &mut self,
+        ctx: &mut GCtx,
+        mut g: ConsumerGroup,
+        member_id: &str,
+    ) -> Vec<Record> {
+        if self.downgrade_allowed(&g, member_id) {
+            return self.convert_to_classic(ctx, g, member_id);
+        }
+        let records = remove_member(&mut g, member_id);
+        self.offsets.consumer.insert(g.group_id.clone(), g);
+        records
     }
 }
 
@@ -394,17 +450,22 @@ fn find_member(
             return match existing {
                 None => Ok((ConsumerMember::new(id), None)),
                 Some(old) if old.member_id == id => Ok((old.clone(), None)),
-                Some(old) if old.member_epoch != STATIC_LEAVE_EPOCH => Err((
-                    GroupError::UnreleasedInstanceId,
-                    format!(
-                        "Static member {} with instance id {instance} is not released yet.",
-                        old.member_id
-                    ),
-                )),
+                // A classic predecessor is replaced at once (it cannot send a static leave).
+                Some(old) if old.member_epoch != STATIC_LEAVE_EPOCH && !old.uses_classic() => {
+                    Err((
+                        GroupError::UnreleasedInstanceId,
+                        format!(
+                            "Static member {} with instance id {instance} is not released yet.",
+                            old.member_id
+                        ),
+                    ))
+                }
                 Some(old) => {
                     let mut m = old.clone();
                     m.member_id = id;
-                    m.member_epoch = m.previous_member_epoch.max(0);
+                    if !old.uses_classic() {
+                        m.member_epoch = m.previous_member_epoch.max(0);
+                    }
                     Ok((m, Some(old.member_id.clone())))
                 }
             };
@@ -510,6 +571,10 @@ fn apply_request(m: &mut ConsumerMember, req: &HeartbeatRequest) -> bool {
     }
     m.client_id = req.client_id.clone();
     m.client_host = req.client_host.clone();
+    // A member heartbeating with ConsumerGroupHeartbeat speaks the consumer protocol from now on.
+    m.classic = None;
+    m.join_timer_id = 0;
+    m.sync_timer_id = 0;
     changed
 }
 
@@ -571,6 +636,35 @@ pub(crate) fn remove_member(g: &mut ConsumerGroup, member_id: &str) -> Vec<Recor
     records
 }
 
+/// Recomputes the target assignment with the member's assignor or else the first offered one.
+pub(crate) fn update_target(
+    g: &mut ConsumerGroup,
+    preferred: &Option<String>,
+    assignors: &[String],
+) {
+    let default = assignors.first().map_or("uniform", String::as_str);
+    compute_target(g, preferred, default);
+}
+
+/// One reconciliation step of `member` towards its target (Kafka's `maybeReconcile`), keeping the
+/// group's partition owners in step. `owned`: what the member reported owning, if it did.
+pub(crate) fn reconcile_member(
+    g: &mut ConsumerGroup,
+    member: &ConsumerMember,
+    owned: Option<&super::Assignment>,
+) -> ConsumerMember {
+    let target = g.target.get(&member.member_id).cloned().unwrap_or_default();
+    let updated = {
+        let owners = &g.owners;
+        reconcile::next(member, g.assignment_epoch, &target, owned, |t, p| {
+            owners.get(&(t, p)).copied()
+        })
+    };
+    g.track_owned(member, true);
+    g.track_owned(&updated, false);
+    updated
+}
+
 /// Recomputes the target assignment for the current group epoch (Kafka's `TargetAssignmentBuilder`).
 fn compute_target(g: &mut ConsumerGroup, preferred: &Option<String>, default: &str) {
     let assignor = preferred
@@ -607,7 +701,7 @@ fn compute_target(g: &mut ConsumerGroup, preferred: &Option<String>, default: &s
         })
         .collect();
     let target = assignor::assign(&assignor, &specs, &topics);
-    g.target = target;
+    g.target = target.into_iter().collect();
     g.assignment_epoch = g.group_epoch;
     g.assignor = assignor;
     tracing::info!(group = %g.group_id, epoch = g.assignment_epoch, assignor = %g.assignor, "consumer group target assignment computed");

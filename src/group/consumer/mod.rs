@@ -5,19 +5,25 @@
 //! ConsumerGroupHeartbeat rules and `records` the `__consumer_offsets` records these groups persist.
 
 pub mod assignor;
+mod classic_member;
+pub mod embedded;
 mod heartbeat;
 pub(crate) use heartbeat::compile;
+mod migration;
+#[cfg(test)]
+mod migration_tests;
+pub use migration::MigrationPolicy;
 pub mod reconcile;
 pub mod records;
 mod replay;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
-use super::GroupError;
+use super::{GroupError, Protocol};
 
 /// Partitions by topic id (the form of assignments on the wire and in records).
 pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
@@ -99,6 +105,23 @@ pub struct ConsumerMember {
     pub session_timer_id: u64,
     /// Identifies the live revocation-timer entry (0: none).
     pub rebalance_timer_id: u64,
+    /// Set while the member speaks the classic protocol (JoinGroup/SyncGroup/Heartbeat) inside this
+    /// consumer group, as during an online migration (Kafka's `ClassicMemberMetadata`).
+    pub classic: Option<ClassicMetadata>,
+    /// A classic member told to rejoin must do so within its rebalance timeout (0: no timer).
+    pub join_timer_id: u64,
+    /// A classic member that joined must sync within its rebalance timeout (0: no timer).
+    pub sync_timer_id: u64,
+}
+
+/// What a member using the classic protocol needs beyond a consumer-protocol member: its own session
+/// timeout and the protocols (assignor names with their subscription bytes) it joined with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassicMetadata {
+    /// The session timeout of its JoinGroup.
+    pub session_timeout_ms: i32,
+    /// Its protocols in preference order (the first one names the protocol it is answered with).
+    pub protocols: Vec<Protocol>,
 }
 
 impl ConsumerMember {
@@ -121,7 +144,15 @@ impl ConsumerMember {
             revoking: Assignment::new(),
             session_timer_id: 0,
             rebalance_timer_id: 0,
+            classic: None,
+            join_timer_id: 0,
+            sync_timer_id: 0,
         }
+    }
+
+    /// Whether the member speaks the classic protocol.
+    pub fn uses_classic(&self) -> bool {
+        self.classic.is_some()
     }
 
     /// Whether the member subscribes to `topic` (by name or regex).
@@ -159,7 +190,8 @@ impl ConsumerGroupState {
     }
 }
 
-/// One consumer group.
+/// One consumer group. Its maps are persistent (`imbl`): the copy taken before every write, which a
+/// failed append restores, costs O(1).
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerGroup {
     /// Group id.
@@ -169,15 +201,15 @@ pub struct ConsumerGroup {
     /// The group epoch the target assignment was computed for.
     pub assignment_epoch: i32,
     /// Members by id.
-    pub members: BTreeMap<String, ConsumerMember>,
+    pub members: imbl::OrdMap<String, ConsumerMember>,
     /// Static members: instance id → member id.
-    pub static_members: HashMap<String, String>,
+    pub static_members: imbl::HashMap<String, String>,
     /// The target assignment, per member.
-    pub target: HashMap<String, Assignment>,
+    pub target: imbl::HashMap<String, Assignment>,
     /// Subscribed topics as last seen (a change bumps the group epoch): name → (id, partitions).
     pub subscription_metadata: BTreeMap<String, (Uuid, i32)>,
     /// Owner epoch of every partition some member owns or revokes (Kafka's `currentPartitionEpoch`).
-    pub owners: HashMap<(Uuid, i32), i32>,
+    pub owners: imbl::HashMap<(Uuid, i32), i32>,
     /// The assignor used for the last target assignment.
     pub assignor: String,
 }
@@ -206,6 +238,54 @@ impl ConsumerGroup {
         } else {
             ConsumerGroupState::Stable
         }
+    }
+
+    /// Kafka's `supportsClassicProtocols`: a classic member may join when its protocol type is
+    /// `consumer` and one of its protocols is supported by every classic member already in the group.
+    pub fn supports_classic_protocols(&self, protocol_type: &str, protocols: &[Protocol]) -> bool {
+        if protocol_type != crate::group::classic::CONSUMER_PROTOCOL_TYPE || protocols.is_empty() {
+            return false;
+        }
+        let classic: Vec<&ClassicMetadata> = self
+            .members
+            .values()
+            .filter_map(|m| m.classic.as_ref())
+            .collect();
+        protocols.iter().any(|p| {
+            classic
+                .iter()
+                .all(|c| c.protocols.iter().any(|q| q.name == p.name))
+        })
+    }
+
+    /// Kafka's `allMembersUseClassicProtocolExcept`: `member_id` speaks the consumer protocol and every
+    /// other member the classic one (the condition for a downgrade when it leaves).
+    pub fn only_classic_members_besides(&self, member_id: &str) -> bool {
+        self.members
+            .get(member_id)
+            .is_some_and(|m| !m.uses_classic())
+            && self
+                .members
+                .values()
+                .filter(|m| m.member_id != member_id)
+                .all(ConsumerMember::uses_classic)
+    }
+
+    /// Kafka's `waitingOnUnreleasedPartition`: some partition of the member's target is still owned by
+    /// another member.
+    pub fn waiting_on_unreleased(&self, m: &ConsumerMember) -> bool {
+        if m.state != MemberState::UnreleasedPartitions {
+            return false;
+        }
+        let Some(target) = self.target.get(&m.member_id) else {
+            return false;
+        };
+        target.iter().any(|(t, ps)| {
+            ps.iter().any(|p| {
+                !m.assigned.get(t).is_some_and(|a| a.contains(p))
+                    && self.owners.contains_key(&(*t, *p))
+            })
+        })
     }
 
     /// Records `member`'s owned partitions (assigned and revoking) in `owners` (Kafka's
@@ -378,7 +458,7 @@ impl super::shard::GroupShard {
         group_id: &str,
         topics: &dyn super::TopicLookup,
     ) -> GroupDescription {
-        let Some(g) = self.consumer.get(group_id) else {
+        let Some(g) = self.offsets.consumer.get(group_id) else {
             let msg = if self.groups.contains_key(group_id) {
                 format!("Group {group_id} is not a consumer group.")
             } else {
@@ -432,6 +512,10 @@ impl ConsumerGroup {
         }
         match self.members.get(member_id) {
             None => Some(GroupError::UnknownMemberId),
+            // A classic member's generation is its member epoch; it understands ILLEGAL_GENERATION.
+            Some(m) if m.member_epoch != member_epoch && m.uses_classic() => {
+                Some(GroupError::IllegalGeneration)
+            }
             Some(m) if m.member_epoch != member_epoch => Some(GroupError::StaleMemberEpoch),
             Some(_) => None,
         }
@@ -441,7 +525,8 @@ impl ConsumerGroup {
 impl super::shard::GroupShard {
     /// This shard's consumer groups and their state names (ListGroups).
     pub(crate) fn list_consumer_groups(&self) -> Vec<(String, &'static str)> {
-        self.consumer
+        self.offsets
+            .consumer
             .values()
             .map(|g| (g.group_id.clone(), g.state().as_str()))
             .collect()
@@ -462,6 +547,6 @@ impl ConsumerGroup {
 impl super::shard::GroupShard {
     /// The consumer group `group_id`, if it is one.
     pub(crate) fn consumer_group(&self, group_id: &str) -> Option<&ConsumerGroup> {
-        self.consumer.get(group_id)
+        self.offsets.consumer.get(group_id)
     }
 }

@@ -6,7 +6,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use uuid::Uuid;
 
-use super::{Assignment, ConsumerGroup, MemberState};
+use super::{Assignment, ClassicMetadata, ConsumerGroup, MemberState};
 use crate::group::records::{corrupt, Reader};
 use crate::group::{GroupError, OffsetsRecord as Record};
 
@@ -51,6 +51,8 @@ pub struct MemberMetadata {
     pub rebalance_timeout_ms: i32,
     /// Server assignor.
     pub server_assignor: Option<String>,
+    /// Tagged field 0: set for a member that uses the classic protocol.
+    pub classic: Option<ClassicMetadata>,
 }
 
 /// ConsumerGroupCurrentMemberAssignmentValue.
@@ -103,6 +105,48 @@ fn put_assignment(b: &mut BytesMut, a: &Assignment) {
     }
 }
 
+fn put_compact_bytes(b: &mut BytesMut, v: &[u8]) {
+    put_uvarint(b, v.len() as u64 + 1);
+    b.put_slice(v);
+}
+
+/// The ClassicMemberMetadata struct as tagged field 0 carries it: a presence marker, then the struct.
+fn classic_metadata(c: &ClassicMetadata) -> BytesMut {
+    let mut b = BytesMut::new();
+    put_uvarint(&mut b, 1);
+    b.put_i32(c.session_timeout_ms);
+    put_uvarint(&mut b, c.protocols.len() as u64 + 1);
+    for p in &c.protocols {
+        put_compact_str(&mut b, Some(&p.name));
+        put_compact_bytes(&mut b, &p.metadata);
+        put_uvarint(&mut b, 0);
+    }
+    put_uvarint(&mut b, 0);
+    b
+}
+
+fn read_classic_metadata(v: &[u8]) -> Result<Option<ClassicMetadata>, GroupError> {
+    let mut r = Reader {
+        buf: v,
+        flexible: true,
+    };
+    if r.take(1)?[0] != 1 {
+        return Ok(None);
+    }
+    let session_timeout_ms = r.i32()?;
+    let mut protocols = Vec::new();
+    for _ in 0..r.array_len()? {
+        let name = r.string()?;
+        let metadata = r.bytes()?;
+        r.skip_tagged_fields()?;
+        protocols.push(crate::group::Protocol { name, metadata });
+    }
+    Ok(Some(ClassicMetadata {
+        session_timeout_ms,
+        protocols,
+    }))
+}
+
 fn key(kind: i16, group: &str, member: Option<&str>) -> Bytes {
     let mut b = BytesMut::new();
     b.put_i16(kind);
@@ -114,10 +158,23 @@ fn key(kind: i16, group: &str, member: Option<&str>) -> Bytes {
 }
 
 fn value(fill: impl FnOnce(&mut BytesMut)) -> Option<Bytes> {
+    tagged_value(fill, None)
+}
+
+/// A version-0 value with at most tagged field 0.
+fn tagged_value(fill: impl FnOnce(&mut BytesMut), tag0: Option<BytesMut>) -> Option<Bytes> {
     let mut b = BytesMut::new();
     b.put_i16(0);
     fill(&mut b);
-    put_uvarint(&mut b, 0);
+    match tag0 {
+        None => put_uvarint(&mut b, 0),
+        Some(field) => {
+            put_uvarint(&mut b, 1);
+            put_uvarint(&mut b, 0);
+            put_uvarint(&mut b, field.len() as u64);
+            b.put_slice(&field);
+        }
+    }
     Some(b.freeze())
 }
 
@@ -163,19 +220,22 @@ pub fn member_records(g: &ConsumerGroup, member_id: &str) -> Vec<Record> {
     let Some(m) = g.members.get(member_id) else {
         return Vec::new();
     };
-    let metadata = value(|b| {
-        put_compact_str(b, m.instance_id.as_deref());
-        put_compact_str(b, m.rack_id.as_deref());
-        put_compact_str(b, Some(&m.client_id));
-        put_compact_str(b, Some(&m.client_host));
-        put_uvarint(b, m.subscribed_topic_names.len() as u64 + 1);
-        for t in &m.subscribed_topic_names {
-            put_compact_str(b, Some(t));
-        }
-        put_compact_str(b, m.subscribed_topic_regex.as_deref());
-        b.put_i32(m.rebalance_timeout_ms);
-        put_compact_str(b, m.server_assignor.as_deref());
-    });
+    let metadata = tagged_value(
+        |b| {
+            put_compact_str(b, m.instance_id.as_deref());
+            put_compact_str(b, m.rack_id.as_deref());
+            put_compact_str(b, Some(&m.client_id));
+            put_compact_str(b, Some(&m.client_host));
+            put_uvarint(b, m.subscribed_topic_names.len() as u64 + 1);
+            for t in &m.subscribed_topic_names {
+                put_compact_str(b, Some(t));
+            }
+            put_compact_str(b, m.subscribed_topic_regex.as_deref());
+            b.put_i32(m.rebalance_timeout_ms);
+            put_compact_str(b, m.server_assignor.as_deref());
+        },
+        m.classic.as_ref().map(classic_metadata),
+    );
     let current = value(|b| {
         b.put_i32(m.member_epoch);
         b.put_i32(m.previous_member_epoch);
@@ -280,15 +340,28 @@ pub fn decode_member(v: &[u8]) -> Result<MemberMetadata, GroupError> {
     for _ in 0..r.array_len()? {
         subscribed_topic_names.push(r.string()?);
     }
+    let subscribed_topic_regex = r.nullable_string()?;
+    let rebalance_timeout_ms = r.i32()?;
+    let server_assignor = r.nullable_string()?;
+    let mut classic = None;
+    for _ in 0..r.uvarint()? {
+        let tag = r.uvarint()?;
+        let size = usize::try_from(r.uvarint()?).map_err(|_| corrupt("tagged field size"))?;
+        let field = r.take(size)?;
+        if tag == 0 {
+            classic = read_classic_metadata(field)?;
+        }
+    }
     Ok(MemberMetadata {
         instance_id,
         rack_id,
         client_id,
         client_host,
         subscribed_topic_names,
-        subscribed_topic_regex: r.nullable_string()?,
-        rebalance_timeout_ms: r.i32()?,
-        server_assignor: r.nullable_string()?,
+        subscribed_topic_regex,
+        rebalance_timeout_ms,
+        server_assignor,
+        classic,
     })
 }
 
@@ -351,6 +424,7 @@ mod tests {
         assert_eq!(md.subscribed_topic_regex, m.subscribed_topic_regex);
         assert_eq!(md.rebalance_timeout_ms, 300_000);
         assert_eq!(md.server_assignor.as_deref(), Some("range"));
+        assert_eq!(md.classic, None);
         let cur = decode_current(recs[1].1.as_ref().unwrap()).unwrap();
         assert_eq!(
             (cur.member_epoch, cur.previous_member_epoch, cur.state),
@@ -375,6 +449,28 @@ mod tests {
             decode_epoch(group_epoch_record(&g).1.as_ref().unwrap()).unwrap(),
             4
         );
+    }
+
+    #[test]
+    fn classic_member_metadata_is_tagged_field_zero() {
+        let mut g = ConsumerGroup::new("g".into());
+        let mut m = ConsumerMember::new("m".into());
+        m.classic = Some(ClassicMetadata {
+            session_timeout_ms: 45_000,
+            protocols: vec![crate::group::Protocol {
+                name: "range".into(),
+                metadata: Bytes::from_static(&[0, 3, 9]),
+            }],
+        });
+        g.members.insert("m".into(), m.clone());
+        let v = member_records(&g, "m")[0].1.clone().unwrap();
+        // Kafka's generated writer: 1 tagged field, tag 0, size, marker 1, int32, array of 1 + 1, "range",
+        // 3 bytes + 1, empty tagged sections of the element and the struct.
+        let tail: &[u8] = &[
+            1, 0, 18, 1, 0, 0, 0xaf, 0xc8, 2, 6, b'r', b'a', b'n', b'g', b'e', 4, 0, 3, 9, 0, 0,
+        ];
+        assert!(v.ends_with(tail), "{:?}", &v[..]);
+        assert_eq!(decode_member(&v).unwrap().classic, m.classic);
     }
 
     #[test]

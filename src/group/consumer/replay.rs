@@ -18,16 +18,17 @@ impl GroupShard {
         };
         let value = value.as_deref();
         if value.is_none() && kind == records::GROUP_METADATA {
-            self.consumer.remove(&group);
+            self.offsets.consumer.remove(&group);
             return Ok(true);
         }
-        if value.is_none() && !self.consumer.contains_key(&group) {
+        if value.is_none() && !self.offsets.consumer.contains_key(&group) {
             // A tombstone for a group already gone: nothing to create.
             return Ok(true);
         }
         // A consumer group replaces an offsets-only classic group of the same id (as at run time).
         self.groups.remove(&group);
         let g = self
+            .offsets
             .consumer
             .entry(group.clone())
             .or_insert_with(|| ConsumerGroup::new(group));
@@ -56,6 +57,7 @@ impl GroupShard {
                 member.subscribed_topic_regex = md.subscribed_topic_regex;
                 member.rebalance_timeout_ms = md.rebalance_timeout_ms;
                 member.server_assignor = md.server_assignor;
+                member.classic = md.classic;
             }
             (records::MEMBER_METADATA, Some(m), None) => {
                 g.members.remove(&m);
@@ -80,9 +82,9 @@ impl GroupShard {
     /// After load: owners and static members from the members, subscribed topics from the metadata
     /// image (so an unchanged group does not rebalance), and every member's session restarted.
     pub(crate) fn consumer_loaded(&mut self, ctx: &mut GCtx) {
-        let ids: Vec<String> = self.consumer.keys().cloned().collect();
+        let ids: Vec<String> = self.offsets.consumer.keys().cloned().collect();
         for id in ids {
-            let Some(mut g) = self.consumer.remove(&id) else {
+            let Some(mut g) = self.offsets.consumer.remove(&id) else {
                 continue;
             };
             g.owners.clear();
@@ -98,7 +100,7 @@ impl GroupShard {
             for m in &members {
                 self.arm_consumer_session(ctx, &mut g, &m.member_id);
             }
-            self.consumer.insert(id, g);
+            self.offsets.consumer.insert(id, g);
         }
     }
 }
@@ -112,6 +114,7 @@ impl GroupShard {
         reply: oneshot::Sender<Result<(), GroupError>>,
     ) {
         if self
+            .offsets
             .consumer
             .get(group_id)
             .is_some_and(|g| !g.members.is_empty())

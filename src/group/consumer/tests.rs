@@ -13,10 +13,10 @@ use crate::group::{
 
 /// Topics the tests can add to while a group runs.
 #[derive(Default)]
-struct Topics(Mutex<Vec<TopicInfo>>);
+pub(super) struct Topics(Mutex<Vec<TopicInfo>>);
 
 impl Topics {
-    fn add(&self, name: &str, partitions: i32) -> Uuid {
+    pub(super) fn add(&self, name: &str, partitions: i32) -> Uuid {
         let id = Uuid::new_v4();
         let mut all = self.0.lock().unwrap();
         all.push(TopicInfo {
@@ -46,7 +46,7 @@ impl TopicLookup for Arc<Topics> {
     }
 }
 
-fn start(topics: &Arc<Topics>, log: &Arc<InMemoryOffsetsLog>) -> GroupCoordinator {
+pub(super) fn start(topics: &Arc<Topics>, log: &Arc<InMemoryOffsetsLog>) -> GroupCoordinator {
     GroupCoordinator::start(
         GroupConfig::default(),
         log.clone(),
@@ -55,7 +55,7 @@ fn start(topics: &Arc<Topics>, log: &Arc<InMemoryOffsetsLog>) -> GroupCoordinato
     .unwrap()
 }
 
-fn join(group: &str, topics: &[&str]) -> HeartbeatRequest {
+pub(super) fn join(group: &str, topics: &[&str]) -> HeartbeatRequest {
     HeartbeatRequest {
         group_id: group.into(),
         member_epoch: 0,
@@ -67,16 +67,16 @@ fn join(group: &str, topics: &[&str]) -> HeartbeatRequest {
 }
 
 /// A member as a client drives it: it owns what the last assignment gave it.
-struct Client {
-    group: String,
-    id: String,
-    epoch: i32,
-    owned: Vec<(Uuid, Vec<i32>)>,
-    instance: Option<String>,
+pub(super) struct Client {
+    pub(super) group: String,
+    pub(super) id: String,
+    pub(super) epoch: i32,
+    pub(super) owned: Vec<(Uuid, Vec<i32>)>,
+    pub(super) instance: Option<String>,
 }
 
 impl Client {
-    async fn join(c: &GroupCoordinator, req: HeartbeatRequest) -> Client {
+    pub(super) async fn join(c: &GroupCoordinator, req: HeartbeatRequest) -> Client {
         let instance = req.instance_id.clone();
         let group = req.group_id.clone();
         let r = c.consumer_heartbeat(req).await;
@@ -90,7 +90,7 @@ impl Client {
         }
     }
 
-    async fn beat(&mut self, c: &GroupCoordinator) -> HeartbeatResult {
+    pub(super) async fn beat(&mut self, c: &GroupCoordinator) -> HeartbeatResult {
         let r = c
             .consumer_heartbeat(HeartbeatRequest {
                 group_id: self.group.clone(),
@@ -110,7 +110,7 @@ impl Client {
         r
     }
 
-    fn partitions(&self) -> BTreeSet<i32> {
+    pub(super) fn partitions(&self) -> BTreeSet<i32> {
         self.owned
             .iter()
             .flat_map(|(_, p)| p.iter().copied())
