@@ -24,6 +24,15 @@ impl Request {
     pub fn version(&self) -> i16 {
         self.header.request_api_version
     }
+
+    /// A Fetch request's response-wide `max_bytes`, for the network edge to lower when broker memory for
+    /// responses is short (`net::limits`); `None` for every other request.
+    pub fn fetch_max_bytes_mut(&mut self) -> Option<&mut i32> {
+        match &mut self.body {
+            RequestKind::Fetch(fetch) => Some(&mut fetch.max_bytes),
+            _ => None,
+        }
+    }
 }
 
 /// Why a frame could not become a request.
