@@ -12,7 +12,6 @@
 // that is infallible by a local invariant says so with a scoped `#[allow]` and a comment. Tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-mod alloc_guard;
 pub mod broker;
 pub mod cli;
 pub mod client;
@@ -32,7 +31,3 @@ pub mod txn;
 
 pub use broker::Broker;
 pub use config::Config;
-
-/// See `alloc_guard`: decoders may reserve huge, never-touched capacities from hostile lengths.
-#[global_allocator]
-static GLOBAL: alloc_guard::GuardedAlloc = alloc_guard::GuardedAlloc;

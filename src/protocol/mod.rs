@@ -8,6 +8,11 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+mod bounds;
+mod schema;
+
+pub use bounds::{check_response as check_response_bounds, BoundsError};
+
 /// A decoded request.
 #[derive(Debug)]
 pub struct Request {
@@ -184,6 +189,8 @@ fn decode_from(
     let header_version = api_key.request_header_version(version);
     let header =
         RequestHeader::decode(frame, header_version).map_err(|e| malformed(format!("{e:#}")))?;
+    // Every length prefix fits in the frame before the crate allocates for it.
+    bounds::check(api_key, version, frame.chunk()).map_err(|e| malformed(e.to_string()))?;
     let body =
         RequestKind::decode(api_key, frame, version).map_err(|e| malformed(format!("{e:#}")))?;
     if frame.has_remaining() {
