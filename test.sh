@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
+# Lints first (fast, and they guard the no-unwrap/expect rule of src/lib.rs).
+cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets
 compat/setup.sh
 compat/run.sh "$@"

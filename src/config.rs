@@ -70,6 +70,12 @@ pub struct Config {
     /// (`queued.max.response.bytes`).
     #[serde(rename = "queued.max.response.bytes")]
     pub queued_max_response_bytes: u32,
+    /// Weir-specific, broker-wide: bytes of Fetch responses beyond each connection's
+    /// `queued.max.response.bytes`, built or being built and not yet written, across all connections. A
+    /// fetch asking for more than is free gets a smaller `max_bytes` (never below the connection's own
+    /// budget); -1 is unbounded (`queued.max.fetch.response.bytes`).
+    #[serde(rename = "queued.max.fetch.response.bytes")]
+    pub queued_max_fetch_response_bytes: i64,
     /// Size of an active segment before it rolls (`log.segment.bytes`).
     #[serde(rename = "log.segment.bytes")]
     pub log_segment_bytes: u64,
@@ -249,6 +255,7 @@ impl Default for Config {
             connections_max_idle_ms: 600_000,
             queued_max_request_bytes: -1,
             queued_max_response_bytes: 1024 * 1024,
+            queued_max_fetch_response_bytes: 64 * 1024 * 1024,
             log_segment_bytes: log.segment_bytes,
             log_roll_ms: log.segment_ms,
             log_retention_ms: log.retention_ms,
@@ -768,6 +775,10 @@ impl serde::Serialize for SerializableConfig<'_> {
         m.serialize_entry("connections.max.idle.ms", &c.connections_max_idle_ms)?;
         m.serialize_entry("queued.max.request.bytes", &c.queued_max_request_bytes)?;
         m.serialize_entry("queued.max.response.bytes", &c.queued_max_response_bytes)?;
+        m.serialize_entry(
+            "queued.max.fetch.response.bytes",
+            &c.queued_max_fetch_response_bytes,
+        )?;
         m.serialize_entry("log.segment.bytes", &c.log_segment_bytes)?;
         m.serialize_entry("log.roll.ms", &c.log_roll_ms)?;
         m.serialize_entry("log.retention.ms", &c.log_retention_ms)?;

@@ -1,4 +1,5 @@
 //! The `weir` binary: parses the command line, starts the broker, stops it cleanly on SIGINT/SIGTERM.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -316,6 +316,17 @@ impl Client {
         Some(Bytes::from(buf))
     }
 
+    /// Reads only the length prefix of the next response frame (a client that stops reading there
+    /// leaves the rest of the response to the broker).
+    pub async fn recv_len(&mut self) -> i32 {
+        let mut len = [0u8; 4];
+        tokio::time::timeout(RESPONSE_TIMEOUT, self.stream.read_exact(&mut len))
+            .await
+            .expect("response within the time limit")
+            .expect("length prefix");
+        i32::from_be_bytes(len)
+    }
+
     /// Reads the response to `correlation_id`, checking the header.
     pub async fn recv<R: Request>(&mut self, version: i16, correlation_id: i32) -> R::Response {
         let api_key = api_key_of::<R>();

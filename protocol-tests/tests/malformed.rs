@@ -206,10 +206,26 @@ async fn bad_length_prefixes_close_without_reading_a_body() {
     .await;
 }
 
+/// A field of `/proc/self/status` in bytes (`VmRSS:`, `VmHWM:`).
+fn status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("status field")
+}
+
 #[tokio::test]
 async fn hostile_array_count_closes_and_broker_survives() {
     bounded(LIMIT, async {
         let broker = TestBroker::start().await;
+        // Peak RSS from here (clear_refs 5 resets VmHWM): the counts below are refused before the decoder
+        // reserves anything (`protocol::bounds`; the process has no allocator guard any more, so an
+        // unchecked count would abort it: 2^31 Metadata topics ask for ~150 GB).
+        std::fs::write("/proc/self/clear_refs", "5").expect("reset peak rss");
+        let before = status_bytes("VmRSS:");
         // Metadata v1: header + topic count 0x7fffffff + one byte; 15 bytes in all.
         let mut body = raw_header(ApiKey::Metadata as i16, 1, 1);
         body.put_i32(0x7fff_ffff);
@@ -224,6 +240,16 @@ async fn hostile_array_count_closes_and_broker_survives() {
         let mut body = raw_header(ApiKey::CreateTopics as i16, 4, 1);
         body.put_i32(0x7fff_fff0);
         closes_then_alive(broker.addr(), &frame(&body), "CreateTopics v4 count").await;
+        // Nested: one Fetch v4 topic announcing 2^30 partitions.
+        let mut body = raw_header(ApiKey::Fetch as i16, 4, 1);
+        body.put_slice(&[0; 17]);
+        body.put_i32(1);
+        body.put_i16(1);
+        body.put_u8(b'a');
+        body.put_i32(1 << 30);
+        closes_then_alive(broker.addr(), &frame(&body), "Fetch v4 partition count").await;
+        let growth = status_bytes("VmHWM:").saturating_sub(before);
+        assert!(growth < 64 << 20, "peak RSS grew by {} MiB", growth >> 20);
         broker.shutdown().await;
     })
     .await;

@@ -1,6 +1,7 @@
 //! What a connection may cost the broker: a client that pipelines fetches and never reads its responses
-//! stays bounded in broker memory while another consumer reads normally; idle connections are closed
-//! after `connections.max.idle.ms`; `max.connections.per.ip` closes connections beyond it.
+//! stays bounded in broker memory while another consumer reads normally; fetch responses beyond each
+//! connection's budget share one broker-wide pool (`queued.max.fetch.response.bytes`); idle connections
+//! are closed after `connections.max.idle.ms`; `max.connections.per.ip` closes connections beyond it.
 
 use std::time::{Duration, Instant};
 
@@ -92,6 +93,57 @@ async fn a_client_that_never_reads_its_fetches_stays_bounded_and_others_are_unaf
         );
         // The hostile connection is still open: it only stopped being read.
         drop(hostile);
+        broker.shutdown().await;
+    })
+    .await;
+}
+
+/// Record bytes of one fetch of up to 50 MiB from offset 0, on a fresh connection.
+async fn one_big_fetch(broker: &TestBroker) -> usize {
+    let mut c = broker.client().await;
+    let resp: FetchResponse = c.call(12, &fetch_all("big", 0, 50 << 20)).await;
+    let p = &resp.responses[0].partitions[0];
+    assert_eq!(p.error_code, 0);
+    p.records.as_ref().map_or(0, |r| r.len())
+}
+
+#[tokio::test]
+async fn fetch_responses_beyond_a_connections_budget_share_one_broker_wide_pool() {
+    bounded(LIMIT, async {
+        const POOL: usize = 32 << 20;
+        let broker = TestBroker::start_with(|c| {
+            c.message_max_bytes = 2 << 20;
+            c.queued_max_fetch_response_bytes = POOL as i64;
+        })
+        .await;
+        let budget = broker.config().queued_max_response_bytes as usize;
+        let mut admin = broker.client().await;
+        admin.create_topic("big", 1).await;
+        let total = fill(&mut admin, "big", 48).await;
+        // Alone, a 50 MiB fetch gets its connection's budget plus the whole pool (whole batches).
+        let alone = one_big_fetch(&broker).await;
+        assert!(
+            alone > POOL - (2 << 20) && alone <= POOL + budget,
+            "alone: {alone} bytes"
+        );
+        // A client that reads only the length of its response's frame holds its share of the pool for as
+        // long as the response is not written (~33 MiB: more than loopback socket buffers take).
+        let mut hostile = broker.client().await;
+        hostile
+            .send_raw(&encode_request(12, 1, &fetch_all("big", 0, 50 << 20)))
+            .await;
+        let held = hostile.recv_len().await as usize;
+        assert!(held > POOL - (2 << 20), "hostile's response: {held} bytes");
+        // Beside it, a fetch gets its own budget plus what is left: one ~1 MiB batch here (KIP-74),
+        // where without the pool it would get the whole 48 MiB topic.
+        let beside = one_big_fetch(&broker).await;
+        assert!(beside <= budget + (2 << 20), "beside: {beside} bytes");
+        // A consumer still reads the whole topic.
+        read_all(&broker, total).await;
+        // Closing the hostile connection gives its bytes back (the broker sees the close
+        // asynchronously: ask until it has).
+        drop(hostile);
+        while one_big_fetch(&broker).await < POOL - (2 << 20) {}
         broker.shutdown().await;
     })
     .await;

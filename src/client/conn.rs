@@ -162,6 +162,9 @@ impl Conn {
             )));
         }
         let key = ApiKey::try_from(R::KEY).map_err(|_| self.protocol("api key".into()))?;
+        // A peer's lengths are checked against its frame before the decoder allocates for them.
+        crate::protocol::check_response_bounds(key, version, &body)
+            .map_err(|e| self.protocol(format!("{key:?} v{version} response: {e}")))?;
         R::Response::decode(&mut body, version)
             .map_err(|e| self.protocol(format!("{key:?} v{version} response: {e}")))
     }

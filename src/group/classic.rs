@@ -307,7 +307,9 @@ impl ClassicGroup {
         };
         self.count_protocols(&old, false);
         self.count_protocols(&protocols, true);
-        let member = self.members.get_mut(member_id).expect("checked above");
+        let Some(member) = self.members.get_mut(member_id) else {
+            return; // found above
+        };
         member.protocols = protocols;
         member.rebalance_timeout_ms = rebalance_timeout_ms;
         member.session_timeout_ms = session_timeout_ms;

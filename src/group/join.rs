@@ -243,8 +243,9 @@ impl GroupShard {
         reply: oneshot::Sender<JoinGroupResult>,
     ) {
         let previous_leader = g.leader_or_empty();
-        let instance = req.group_instance_id.clone().expect("static member");
-        let Some(old) = g.members.get(&old_member_id) else {
+        let (Some(instance), Some(old)) =
+            (req.group_instance_id.clone(), g.members.get(&old_member_id))
+        else {
             let _ = reply.send(JoinGroupResult::error(
                 new_member_id,
                 GroupError::UnknownMemberId,
@@ -418,11 +419,12 @@ impl GroupShard {
             };
             let result = current_generation_result(g, member_id, members);
             g.complete_join(member_id, result);
-            let session_ms = {
-                let m = g.members.get_mut(member_id).expect("member listed");
-                m.is_new = false;
-                m.session_timeout_ms
+            // `ids` are the group's members and completing a join removes none.
+            let Some(m) = g.members.get_mut(member_id) else {
+                continue;
             };
+            m.is_new = false;
+            let session_ms = m.session_timeout_ms;
             self.arm_heartbeat(ctx, g, member_id, i64::from(session_ms));
         }
         g.pending_sync = ids.into_iter().collect();

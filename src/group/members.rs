@@ -45,7 +45,9 @@ impl GroupShard {
                 GroupState::Empty => fail(reply, GroupError::UnknownMemberId),
                 GroupState::PreparingRebalance => fail(reply, GroupError::RebalanceInProgress),
                 GroupState::CompletingRebalance => {
-                    let m = g.members.get_mut(&req.member_id).expect("checked");
+                    let Some(m) = g.members.get_mut(&req.member_id) else {
+                        return fail(reply, GroupError::UnknownMemberId);
+                    };
                     if let Some(previous) = m.awaiting_sync.replace(reply) {
                         let _ =
                             previous.send(SyncGroupResult::error(GroupError::RebalanceInProgress));

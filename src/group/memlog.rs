@@ -31,7 +31,7 @@ impl InMemoryOffsetsLog {
     pub fn entries(&self, partition: i32) -> Vec<LogEntry> {
         self.partitions
             .lock()
-            .expect("offsets log mutex poisoned")
+            .unwrap_or_else(|e| e.into_inner())
             .get(&partition)
             .cloned()
             .unwrap_or_default()
@@ -56,7 +56,7 @@ impl InMemoryOffsetsLog {
         }
         self.partitions
             .lock()
-            .expect("offsets log mutex poisoned")
+            .unwrap_or_else(|e| e.into_inner())
             .entry(partition)
             .or_default()
             .extend(entries);

@@ -189,20 +189,18 @@ impl<'a> Reader<'a> {
         self.buf = tail;
         Ok(head)
     }
+    /// The next `N` bytes as an array (record contents come from disk: never assumed long enough).
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], GroupError> {
+        self.take(N)?.try_into().map_err(|_| corrupt("truncated"))
+    }
     pub(super) fn i16(&mut self) -> Result<i16, GroupError> {
-        Ok(i16::from_be_bytes(
-            self.take(2)?.try_into().expect("2 bytes"),
-        ))
+        self.array().map(i16::from_be_bytes)
     }
     pub(super) fn i32(&mut self) -> Result<i32, GroupError> {
-        Ok(i32::from_be_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        self.array().map(i32::from_be_bytes)
     }
     pub(super) fn i64(&mut self) -> Result<i64, GroupError> {
-        Ok(i64::from_be_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        self.array().map(i64::from_be_bytes)
     }
     pub(super) fn uvarint(&mut self) -> Result<u64, GroupError> {
         let mut value = 0u64;

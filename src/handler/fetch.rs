@@ -86,7 +86,7 @@ pub async fn handle(
                     .map(move |p| (t.topic_id, topic.clone(), *p))
             })
             .collect();
-        let mut cache = ctx.fetch_sessions.lock().expect("poisoned");
+        let mut cache = ctx.fetch_sessions.lock().unwrap_or_else(|e| e.into_inner());
         cache.begin(
             req.session_id,
             req.session_epoch,
@@ -191,7 +191,7 @@ pub async fn handle(
     if fetch_ctx.session_id != 0 {
         ctx.fetch_sessions
             .lock()
-            .expect("poisoned")
+            .unwrap_or_else(|e| e.into_inner())
             .record_sent(fetch_ctx.session_id, &targets);
     }
     // KIP-951 (v16+): endpoints of the leaders named in NOT_LEADER_OR_FOLLOWER answers.

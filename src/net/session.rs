@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::frame::{FrameError, FrameReader};
-use super::limits::Limits;
+use super::limits::{FetchGrant, Limits};
 use super::sendfile;
 use crate::handler::{self, api_versions, Ctx, Reply};
 use crate::protocol::{self, DecodeError, Frame};
@@ -39,12 +39,16 @@ const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// its reply resolved (after the handler, for a reply that waited on an event).
 type Timing = (ApiKey, (Instant, Duration), Duration);
 
+/// What a reply holds until it is written: its bytes of the connection's budget, and of the broker-wide
+/// Fetch pool for a fetch response larger than that budget.
+type Held = (Option<OwnedSemaphorePermit>, Option<FetchGrant>);
+
 /// A reply on its way to the writer.
 #[allow(clippy::large_enum_variant)] // boxed on the channel, moved once per request (see `Reply`)
 enum Outgoing {
-    /// Encoded and ready; the permit holds its bytes of the connection's response budget until written
-    /// (file ranges included, so what a slow reader keeps queued stays bounded).
-    Ready(Frame, Option<OwnedSemaphorePermit>, Option<Timing>),
+    /// Encoded and ready; the permits hold its bytes of the response budgets until written (file ranges
+    /// included, so what a slow reader keeps queued stays bounded).
+    Ready(Frame, Held, Option<Timing>),
     /// Waiting on an event; encoded when it resolves.
     Waiting {
         api_key: ApiKey,
@@ -162,7 +166,11 @@ pub async fn run(
         let head = frame.slice(..frame.len().min(96));
         let (received, frame_bytes) = (Instant::now(), frame.len());
         let outgoing = match protocol::decode_request(frame, handler::list::is_supported) {
-            Ok(request) => {
+            Ok(mut request) => {
+                // A fetch's response size is admitted before it is built (`Limits::grant_fetch`).
+                let fetch_grant = request
+                    .fetch_max_bytes_mut()
+                    .and_then(|max| limits.grant_fetch(max, budget_bytes as usize));
                 let (api_key, version, correlation_id) = (
                     request.api_key,
                     request.version(),
@@ -177,7 +185,11 @@ pub async fn run(
                         let handled = received.elapsed();
                         let timing = Some((api_key, (received, handled), handled));
                         match protocol::encode_response(api_key, version, correlation_id, &body) {
-                            Ok(bytes) => Outgoing::Ready(bytes.into(), None, timing),
+                            Ok(bytes) => {
+                                let fetch = fetch_grant
+                                    .and_then(|g| g.settle(bytes.len(), budget_bytes as usize));
+                                Outgoing::Ready(bytes.into(), (None, fetch), timing)
+                            }
                             Err(e) => {
                                 tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                                 break format!("encode: {e}");
@@ -194,7 +206,13 @@ pub async fn run(
                             body,
                             slices,
                         ) {
-                            Ok(frame) => Outgoing::Ready(frame, None, timing),
+                            // The pool counts file-backed bytes too: conservative (they are page cache,
+                            // not heap) but it keeps one rule for every fetch.
+                            Ok(frame) => {
+                                let fetch = fetch_grant
+                                    .and_then(|g| g.settle(frame.len(), budget_bytes as usize));
+                                Outgoing::Ready(frame, (None, fetch), timing)
+                            }
                             Err(e) => {
                                 tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                                 break format!("encode: {e}");
@@ -220,7 +238,7 @@ pub async fn run(
                     .with_error_code(ResponseError::UnsupportedVersion.code())
                     .with_api_keys(api_versions::supported_api_versions());
                 match protocol::encode_with_v0_header(correlation_id, &body, 0) {
-                    Ok(bytes) => Outgoing::Ready(bytes.into(), None, None),
+                    Ok(bytes) => Outgoing::Ready(bytes.into(), (None, None), None),
                     Err(e) => break format!("encode: {e}"),
                 }
             }
@@ -233,11 +251,11 @@ pub async fn run(
         // connection's budget. While the client does not read, this waits and no request is read.
         drop(request_bytes);
         let outgoing = match outgoing {
-            Outgoing::Ready(bytes, _, timing) => {
+            Outgoing::Ready(bytes, (_, fetch), timing) => {
                 let n = u32::try_from(bytes.len().clamp(1, budget_bytes as usize)).unwrap_or(1);
                 match guard.run(budget.clone().acquire_many_owned(n)).await {
                     Err(reason) => break reason,
-                    Ok(permit) => Outgoing::Ready(bytes, permit.ok(), timing),
+                    Ok(permit) => Outgoing::Ready(bytes, (permit.ok(), fetch), timing),
                 }
             }
             waiting => waiting,
@@ -264,7 +282,7 @@ const WRITE_BATCH_MAX: usize = 64;
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
 /// A reply encoded and ready to write, with what is released or recorded once it is written.
-type Written = (Frame, Option<OwnedSemaphorePermit>, Option<Timing>);
+type Written = (Frame, Held, Option<Timing>);
 
 async fn write_loop(
     mut out: tokio::net::tcp::OwnedWriteHalf,
@@ -351,7 +369,9 @@ async fn resolve(item: Box<Outgoing>) -> Option<Written> {
                 Reply::Records(body, slices) => (body, slices),
                 Reply::Later(fut) => (fut.await, Vec::new()),
                 // Nothing to send: an empty buffer writes nothing.
-                Reply::None | Reply::Close(_) => return Some((Bytes::new().into(), None, None)),
+                Reply::None | Reply::Close(_) => {
+                    return Some((Bytes::new().into(), (None, None), None))
+                }
             };
             let resolved = timing.0.elapsed();
             match protocol::encode_response_with_records(
@@ -361,7 +381,7 @@ async fn resolve(item: Box<Outgoing>) -> Option<Written> {
                 body,
                 slices,
             ) {
-                Ok(b) => Some((b, None, Some((api_key, timing, resolved)))),
+                Ok(b) => Some((b, (None, None), Some((api_key, timing, resolved)))),
                 Err(e) => {
                     tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
                     None

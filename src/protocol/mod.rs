@@ -8,8 +8,11 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+mod bounds;
 pub mod fetch_encode;
+mod schema;
 
+pub use bounds::{check_response as check_response_bounds, BoundsError};
 pub use fetch_encode::{Frame, Part};
 
 /// A decoded request.
@@ -27,6 +30,15 @@ impl Request {
     /// The request's API version.
     pub fn version(&self) -> i16 {
         self.header.request_api_version
+    }
+
+    /// A Fetch request's response-wide `max_bytes`, for the network edge to lower when broker memory for
+    /// responses is short (`net::limits`); `None` for every other request.
+    pub fn fetch_max_bytes_mut(&mut self) -> Option<&mut i32> {
+        match &mut self.body {
+            RequestKind::Fetch(fetch) => Some(&mut fetch.max_bytes),
+            _ => None,
+        }
     }
 }
 
@@ -179,6 +191,8 @@ fn decode_from(
     let header_version = api_key.request_header_version(version);
     let header =
         RequestHeader::decode(frame, header_version).map_err(|e| malformed(format!("{e:#}")))?;
+    // Every length prefix fits in the frame before the crate allocates for it.
+    bounds::check(api_key, version, frame.chunk()).map_err(|e| malformed(e.to_string()))?;
     let body =
         RequestKind::decode(api_key, frame, version).map_err(|e| malformed(format!("{e:#}")))?;
     if frame.has_remaining() {

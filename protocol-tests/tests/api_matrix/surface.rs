@@ -376,7 +376,8 @@ async fn matrix_elect_leaders() {
                     ]));
                 let resp = c.call(v, &req).await;
                 assert_eq!(resp.error_code, 0, "v{v}");
-                let got: Vec<(&str, i32, (i16, Option<String>))> = resp
+                type Election<'a> = (&'a str, i32, (i16, Option<String>));
+                let got: Vec<Election<'_>> = resp
                     .replica_election_results
                     .iter()
                     .flat_map(|t| {
