@@ -795,6 +795,9 @@ async fn a_follower_below_the_leaders_log_start_restarts_its_log_there() {
             .iter()
             .position(|n| n.config().node_id == view.leader)
             .expect("the new leader runs");
+        // The new leader's own image may trail node 0's: produce once it knows it leads (clients retry
+        // NOT_LEADER_OR_FOLLOWER; this test does not).
+        wait_partition(&nodes[y], "behind", 0, |v| v.leader == view.leader).await;
         let mut at_y = nodes[y].client().await;
         for _ in 0..5 {
             assert_eq!(
