@@ -1086,3 +1086,46 @@ async fn a_parked_follower_fetch_completes_when_the_high_watermark_moves() {
     })
     .await;
 }
+
+/// A follower's long poll ends when its leader starts leading another partition the follower replicates
+/// (a failover, a new topic), so the follower's next fetch names it at once instead of after
+/// `replica.fetch.wait.max.ms`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_follower_fetch_completes_when_its_leader_leads_a_new_partition_for_it() {
+    bounded(Duration::from_secs(60), async {
+        let nodes = three_nodes().await;
+        create_on(&nodes[0], 3, assigned_topic("first", &[&[1, 2]])).await;
+        wait_partition(&nodes[0], "first", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
+        // As broker 3 (no replica of "first", so it moves nothing), asking for more than will come.
+        let fetch = FetchRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(3))
+            .with_max_wait_ms(20_000)
+            .with_min_bytes(1 << 20)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name("first"))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_current_leader_epoch(-1)
+                    .with_last_fetched_epoch(-1)
+                    .with_partition_max_bytes(1 << 20)])]);
+        let mut follower = nodes[0].client().await;
+        let parked = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let resp: FetchResponse = follower.call(12, &fetch).await;
+            (resp, started.elapsed())
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A topic that node 1 leads and broker 3 follows: the parked fetch must end.
+        create_on(&nodes[0], 3, assigned_topic("second", &[&[1, 3]])).await;
+        let (resp, waited) = parked.await.expect("fetch task");
+        assert_eq!(resp.responses[0].partitions[0].error_code, 0);
+        assert!(
+            waited < Duration::from_secs(10),
+            "answered after {waited:?}"
+        );
+        stop_all(nodes).await;
+    })
+    .await;
+}

@@ -297,6 +297,11 @@ impl Cluster {
         self.publisher.add_listener(listener).await;
     }
 
+    /// Wakes on every new image (a follower fetch parked here ends when it should fetch more partitions).
+    pub fn subscribe_image(&self) -> tokio::sync::watch::Receiver<Arc<MetadataImage>> {
+        self.publisher.subscribe()
+    }
+
     /// The current metadata image.
     pub fn image(&self) -> Arc<MetadataImage> {
         self.publisher.current()

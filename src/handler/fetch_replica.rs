@@ -90,6 +90,8 @@ pub async fn handle(
         }
     }
     let response_max = req.max_bytes.max(0) as usize;
+    let mut images = ctx.cluster.subscribe_image();
+    images.mark_unchanged();
     let deadline = tokio::time::Instant::now()
         + std::time::Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let results = loop {
@@ -121,8 +123,17 @@ pub async fn handle(
             break results;
         }
         let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
-        if tokio::time::timeout_at(deadline, changed).await.is_err() {
-            break read_all(ctx, &wanted, response_max).0;
+        tokio::select! {
+            _ = changed => {}
+            () = leads_more_for(ctx, replica, &wanted, &mut images) => {
+                // This broker just became leader of a partition the follower does not fetch yet (a
+                // failover, a new topic): answer now so its next fetch names it, instead of leaving it
+                // out for the rest of this long poll (up to `replica.fetch.wait.max.ms` on every failover).
+                break read_all(ctx, &wanted, response_max).0;
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                break read_all(ctx, &wanted, response_max).0;
+            }
         }
     };
     let slices: Vec<FileSlice> = results.iter().filter_map(|(_, s)| s.clone()).collect();
@@ -242,4 +253,31 @@ fn read_one(
         }),
         Err(e) => Ok((base.with_error_code(log_error_code(&e)), None)),
     }
+}
+
+/// Resolves once an image arrives in which this broker leads a partition `replica` follows that the
+/// fetch does not name; never when the image stream ends (the deadline ends the poll then).
+async fn leads_more_for(
+    ctx: &Ctx,
+    replica: i32,
+    wanted: &[Wanted],
+    images: &mut tokio::sync::watch::Receiver<Arc<crate::cluster::MetadataImage>>,
+) {
+    let node = ctx.node.node_id;
+    while images.changed().await.is_ok() {
+        let image = images.borrow_and_update().clone();
+        let more = image.topics.values().any(|t| {
+            t.partitions.iter().enumerate().any(|(i, p)| {
+                p.leader == node
+                    && p.replicas.contains(&replica)
+                    && !wanted.iter().any(|w| {
+                        w.partition as usize == i && w.topic.as_deref() == Some(t.name.as_str())
+                    })
+            })
+        });
+        if more {
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
 }
