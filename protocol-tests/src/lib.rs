@@ -179,6 +179,18 @@ pub fn free_addr() -> SocketAddr {
     panic!("no free port in {FIRST}..{}", FIRST + COUNT);
 }
 
+/// A field of this process's `/proc/self/status` in bytes (`VmRSS:`, `VmHWM:`): the broker under test runs
+/// in this process, so memory tests read its growth here.
+pub fn status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("status field")
+}
+
 /// The API key of a request type.
 pub fn api_key_of<R: Request>() -> ApiKey {
     ApiKey::try_from(R::KEY).expect("known api key")

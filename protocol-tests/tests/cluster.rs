@@ -1044,33 +1044,43 @@ async fn a_replica_reassigned_away_while_its_broker_is_down_is_deleted_at_start_
 /// A follower's long poll ends when the leader's high watermark moves, not only when records arrive
 /// (Kafka completes delayed fetches on a high watermark change): an idle follower learns the high
 /// watermark at once instead of one `replica.fetch.wait.max.ms` later.
+
+/// A follower fetch of partition 0 of `topic` sent to `node` as broker 3 (which holds no replica there and so
+/// moves nothing), asking for more bytes than will come and waiting up to 20 s: it parks on the leader.
+/// Resolves to the response and how long it took.
+async fn park_follower_fetch(
+    node: &TestBroker,
+    topic: &str,
+) -> tokio::task::JoinHandle<(FetchResponse, Duration)> {
+    let fetch = FetchRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(3))
+        .with_max_wait_ms(20_000)
+        .with_min_bytes(1 << 20)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_current_leader_epoch(-1)
+                .with_last_fetched_epoch(-1)
+                .with_partition_max_bytes(1 << 20)])]);
+    let mut follower = node.client().await;
+    tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        let resp: FetchResponse = follower.call(12, &fetch).await;
+        (resp, started.elapsed())
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parked_follower_fetch_completes_when_the_high_watermark_moves() {
     bounded(Duration::from_secs(60), async {
         let nodes = three_nodes().await;
         create_on(&nodes[0], 3, assigned_topic("hw", &[&[1, 2]])).await;
         wait_partition(&nodes[0], "hw", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
-        // A follower fetch (as broker 3, which holds no replica and so moves nothing) asking for more
-        // bytes than will come: only the high watermark moving can end it before its 20 s wait.
-        let fetch = FetchRequest::default()
-            .with_replica_id(kafka_protocol::messages::BrokerId(3))
-            .with_max_wait_ms(20_000)
-            .with_min_bytes(1 << 20)
-            .with_max_bytes(1 << 20)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(topic_name("hw"))
-                .with_partitions(vec![FetchPartition::default()
-                    .with_partition(0)
-                    .with_fetch_offset(0)
-                    .with_current_leader_epoch(-1)
-                    .with_last_fetched_epoch(-1)
-                    .with_partition_max_bytes(1 << 20)])]);
-        let mut follower = nodes[0].client().await;
-        let parked = tokio::spawn(async move {
-            let started = tokio::time::Instant::now();
-            let resp: FetchResponse = follower.call(12, &fetch).await;
-            (resp, started.elapsed())
-        });
+        // Only the high watermark moving can end this fetch before its 20 s wait.
+        let parked = park_follower_fetch(&nodes[0], "hw").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut at_one = nodes[0].client().await;
         let produced = at_one.produce("hw", 0, value_batch("h", 2, 0)).await;
@@ -1096,26 +1106,7 @@ async fn a_parked_follower_fetch_completes_when_its_leader_leads_a_new_partition
         let nodes = three_nodes().await;
         create_on(&nodes[0], 3, assigned_topic("first", &[&[1, 2]])).await;
         wait_partition(&nodes[0], "first", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
-        // As broker 3 (no replica of "first", so it moves nothing), asking for more than will come.
-        let fetch = FetchRequest::default()
-            .with_replica_id(kafka_protocol::messages::BrokerId(3))
-            .with_max_wait_ms(20_000)
-            .with_min_bytes(1 << 20)
-            .with_max_bytes(1 << 20)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(topic_name("first"))
-                .with_partitions(vec![FetchPartition::default()
-                    .with_partition(0)
-                    .with_fetch_offset(0)
-                    .with_current_leader_epoch(-1)
-                    .with_last_fetched_epoch(-1)
-                    .with_partition_max_bytes(1 << 20)])]);
-        let mut follower = nodes[0].client().await;
-        let parked = tokio::spawn(async move {
-            let started = tokio::time::Instant::now();
-            let resp: FetchResponse = follower.call(12, &fetch).await;
-            (resp, started.elapsed())
-        });
+        let parked = park_follower_fetch(&nodes[0], "first").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         // A topic that node 1 leads and broker 3 follows: the parked fetch must end.
         create_on(&nodes[0], 3, assigned_topic("second", &[&[1, 3]])).await;

@@ -206,17 +206,6 @@ async fn bad_length_prefixes_close_without_reading_a_body() {
     .await;
 }
 
-/// A field of `/proc/self/status` in bytes (`VmRSS:`, `VmHWM:`).
-fn status_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .expect("status field")
-}
-
 #[tokio::test]
 async fn hostile_array_count_closes_and_broker_survives() {
     bounded(LIMIT, async {

@@ -11,17 +11,6 @@ use weir_protocol_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(240);
 
-/// Resident set size of this process (broker and test client), in bytes.
-fn rss(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .expect("rss field")
-}
-
 fn fetch_all(topic: &str, offset: i64, max_bytes: i32) -> FetchRequest {
     FetchRequest::default()
         .with_max_wait_ms(0)
@@ -63,7 +52,7 @@ async fn a_client_that_never_reads_its_fetches_stays_bounded_and_others_are_unaf
 
         // Peak RSS from here on (clear_refs 5 resets VmHWM).
         std::fs::write("/proc/self/clear_refs", "5").expect("reset peak rss");
-        let before = rss("VmRSS:");
+        let before = status_bytes("VmRSS:");
         // 500 pipelined fetches of up to 50 MiB each, never read.
         let mut hostile = broker.client().await;
         let mut frames = Vec::new();
@@ -72,7 +61,7 @@ async fn a_client_that_never_reads_its_fetches_stays_bounded_and_others_are_unaf
         }
         hostile.send_raw(&frames).await;
         let beside = read_all(&broker, total).await;
-        let peak = rss("VmHWM:");
+        let peak = status_bytes("VmHWM:");
         let growth = peak.saturating_sub(before);
         eprintln!(
             "rss before {} MiB, peak with a never-reading fetcher {} MiB (+{} MiB); \
