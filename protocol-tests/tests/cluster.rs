@@ -1041,10 +1041,6 @@ async fn a_replica_reassigned_away_while_its_broker_is_down_is_deleted_at_start_
     .await;
 }
 
-/// A follower's long poll ends when the leader's high watermark moves, not only when records arrive
-/// (Kafka completes delayed fetches on a high watermark change): an idle follower learns the high
-/// watermark at once instead of one `replica.fetch.wait.max.ms` later.
-
 /// A follower fetch of partition 0 of `topic` sent to `node` as broker 3 (which holds no replica there and so
 /// moves nothing), asking for more bytes than will come and waiting up to 20 s: it parks on the leader.
 /// Resolves to the response and how long it took.
@@ -1073,6 +1069,9 @@ async fn park_follower_fetch(
     })
 }
 
+/// A follower's long poll ends when the leader's high watermark moves, not only when records arrive
+/// (Kafka completes delayed fetches on a high watermark change): an idle follower learns the high
+/// watermark at once instead of one `replica.fetch.wait.max.ms` later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parked_follower_fetch_completes_when_the_high_watermark_moves() {
     bounded(Duration::from_secs(60), async {
