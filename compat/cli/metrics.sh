@@ -57,6 +57,7 @@ check_eq 0 "$(metric "$TMP/after" "weir_group_members{group=\"$G\"}")" "members"
 # acks=all waits for fdatasync: each produce was covered by at least one flush.
 [ "$(d 'weir_log_flush_duration_seconds_count')" -ge 1 ] || fail "no flush observed"
 [ "$(d 'weir_request_duration_seconds_count{api="Produce",stage="total"}')" -eq 3 ] || fail "produce latency count"
+[ "$(d 'weir_request_duration_seconds_count{api="Produce",stage="send"}')" -eq 3 ] || fail "produce send-stage count"
 # Every CLI connection of the run was opened and closed (the broker may see the last close just after
 # the CLI exits: scrape until the counts meet, for at most 5 s).
 for _ in $(seq 50); do

@@ -36,6 +36,9 @@ pub struct Metrics {
     latency_handler: Box<[Histogram]>,
     /// Time a reply waited after the handler (fsync for acks=all produce, long-poll fetch), by API key.
     latency_wait: Box<[Histogram]>,
+    /// Time from a reply being ready to its last byte written (Kafka's response queue and send time:
+    /// behind earlier replies of the connection, then the socket), by API key.
+    latency_send: Box<[Histogram]>,
     /// Errors the broker's error mapping produced, by code.
     errors: Box<[AtomicU64]>,
     /// Connections accepted.
@@ -48,6 +51,19 @@ pub struct Metrics {
     pub flush_batch_partitions: CountHistogram,
 }
 
+/// Where one request's time went, from its frame being read to its response written.
+#[derive(Debug, Clone, Copy)]
+pub struct Stages {
+    /// In the handler.
+    pub handler: Duration,
+    /// Waiting after the handler (fsync for acks=all, long poll).
+    pub wait: Duration,
+    /// From ready to written.
+    pub send: Duration,
+    /// All of it.
+    pub total: Duration,
+}
+
 impl Metrics {
     fn new() -> Metrics {
         Metrics {
@@ -58,6 +74,7 @@ impl Metrics {
             latency_total: (0..API_KEYS).map(|_| Histogram::default()).collect(),
             latency_handler: (0..API_KEYS).map(|_| Histogram::default()).collect(),
             latency_wait: (0..API_KEYS).map(|_| Histogram::default()).collect(),
+            latency_send: (0..API_KEYS).map(|_| Histogram::default()).collect(),
             errors: (0..ERROR_CODES).map(|_| AtomicU64::new(0)).collect(),
             connections_created: AtomicU64::new(0),
             connections_closed: AtomicU64::new(0),
@@ -80,20 +97,20 @@ impl Metrics {
     }
 
     /// Records a response: its size and the request's stage times.
-    pub fn response(
-        &self,
-        api_key: i16,
-        bytes: usize,
-        handler: Duration,
-        wait: Duration,
-        total: Duration,
-    ) {
+    pub fn response(&self, api_key: i16, bytes: usize, stages: Stages) {
+        let Stages {
+            handler,
+            wait,
+            send,
+            total,
+        } = stages;
         let Some(k) = usize::try_from(api_key).ok().filter(|k| *k < API_KEYS) else {
             return;
         };
         self.response_bytes[k].fetch_add(bytes as u64, Ordering::Relaxed);
         self.latency_handler[k].observe(handler);
         self.latency_wait[k].observe(wait);
+        self.latency_send[k].observe(send);
         self.latency_total[k].observe(total);
     }
 

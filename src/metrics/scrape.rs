@@ -171,6 +171,7 @@ fn hot_path(s: &mut Snapshot) {
         ("total", &m.latency_total),
         ("handler", &m.latency_handler),
         ("wait", &m.latency_wait),
+        ("send", &m.latency_send),
     ] {
         for (k, h) in hs.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
             latency.push((l(&[("api", api(k)), ("stage", stage.into())]), h.snapshot()));
@@ -178,7 +179,7 @@ fn hot_path(s: &mut Snapshot) {
     }
     s.histogram(
         "weir_request_duration_seconds",
-        "Request time by API and stage: handler, wait (fsync for acks=all, long-poll), total (frame read to response written).",
+        "Request time by API and stage: handler, wait (fsync for acks=all, long-poll), send (ready to written: behind earlier replies, then the socket), total (frame read to response written).",
         latency,
     );
     let errors: Vec<(Labels, u64)> = m

@@ -333,14 +333,14 @@ async fn write_loop(
         activity.touch();
         for (bytes, permit, timing) in batch.drain(..) {
             if let Some((api_key, (received, handler), resolved)) = timing {
-                let wait = resolved.saturating_sub(handler);
-                crate::metrics::global().response(
-                    api_key as i16,
-                    bytes.len(),
+                let total = received.elapsed();
+                let stages = crate::metrics::Stages {
                     handler,
-                    wait,
-                    received.elapsed(),
-                );
+                    wait: resolved.saturating_sub(handler),
+                    send: total.saturating_sub(resolved),
+                    total,
+                };
+                crate::metrics::global().response(api_key as i16, bytes.len(), stages);
             }
             drop(permit);
         }
