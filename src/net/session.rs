@@ -178,25 +178,15 @@ pub async fn run(
                 );
                 metrics.request(api_key as i16, version, frame_bytes);
                 // Boxed: the handler's state lives only while it runs, not in every idle session.
-                match Box::pin(handler::dispatch(&ctx, request, &peer)).await {
+                let ready = match Box::pin(handler::dispatch(&ctx, request, &peer)).await {
                     Reply::None => continue,
                     Reply::Close(reason) => break reason,
-                    Reply::Now(body) => {
-                        let handled = received.elapsed();
-                        let timing = Some((api_key, (received, handled), handled));
-                        match protocol::encode_response(api_key, version, correlation_id, &body) {
-                            Ok(bytes) => {
-                                let fetch = fetch_grant
-                                    .and_then(|g| g.settle(bytes.len(), budget_bytes as usize));
-                                Outgoing::Ready(bytes.into(), (None, fetch), timing)
-                            }
-                            Err(e) => {
-                                tracing::error!(?api_key, version, error = %e, "cannot encode response; closing");
-                                break format!("encode: {e}");
-                            }
-                        }
-                    }
-                    Reply::Records(body, slices) => {
+                    Reply::Now(body) => Ok((body, Vec::new())),
+                    Reply::Records(body, slices) => Ok((body, slices)),
+                    waiting => Err(waiting),
+                };
+                match ready {
+                    Ok((body, slices)) => {
                         let handled = received.elapsed();
                         let timing = Some((api_key, (received, handled), handled));
                         match protocol::encode_response_with_records(
@@ -219,7 +209,7 @@ pub async fn run(
                             }
                         }
                     }
-                    reply => Outgoing::Waiting {
+                    Err(reply) => Outgoing::Waiting {
                         api_key,
                         version,
                         correlation_id,
