@@ -149,14 +149,17 @@ impl BatchHeader {
         usize::try_from(self.batch_length).map_or(0, |l| l + LOG_OVERHEAD)
     }
 
-    /// Offset of the last record.
+    /// Offset of the last record. Saturating: the base offset is outside the CRC, so a corrupt file or
+    /// peer can put any value there, and a wrapped sum would pass range checks (found by fuzzing
+    /// segment recovery); callers reject a saturated result as out of range.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
     }
 
-    /// Offset following this batch.
+    /// Offset following this batch (saturating, as [`last_offset`](Self::last_offset)).
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
     }
 
     /// The compression codec, if the code is known.

@@ -399,6 +399,31 @@ fn recovery_truncates_at_flipped_byte() {
     assert_eq!(walk(&log, 0).last().map(|x| x.1 + 1), Some(end));
 }
 
+/// A batch's base offset is outside its CRC, so a damaged file can carry any value there; one near
+/// `i64::MAX` once overflowed the last-offset sum (found by fuzzing segment recovery). Recovery must cut
+/// the log at that batch like any other invalid one.
+#[test]
+fn recovery_truncates_at_base_offset_beyond_range() {
+    let (_d, log, _s) = unclean_then(|p| {
+        let mut bytes = std::fs::read(p).expect("read");
+        let mut pos = 0usize;
+        let mut last = 0usize;
+        while pos + 12 <= bytes.len() {
+            last = pos;
+            let len = i32::from_be_bytes(bytes[pos + 8..pos + 12].try_into().expect("4 bytes"));
+            pos += 12 + usize::try_from(len).expect("valid length");
+        }
+        bytes[last..last + 8].copy_from_slice(&i64::MAX.to_be_bytes());
+        std::fs::write(p, bytes).expect("write");
+    });
+    assert_eq!(
+        log.offsets().log_end,
+        58,
+        "cut before the out-of-range batch"
+    );
+    assert_eq!(walk(&log, 0).last().map(|x| x.1 + 1), Some(58));
+}
+
 #[test]
 fn corrupt_closed_segment_serves_valid_prefix() {
     let dir = tempfile::tempdir().expect("tmp");

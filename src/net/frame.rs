@@ -20,6 +20,18 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
+/// A frame's length prefix as a size, refused when negative or above `max_bytes` (before anything is
+/// allocated for it).
+pub fn checked_len(len: i32, max_bytes: u32) -> Result<usize, FrameError> {
+    match u32::try_from(len) {
+        Ok(n) if n <= max_bytes => Ok(n as usize),
+        _ => Err(FrameError::BadLength {
+            len: i64::from(len),
+            max: max_bytes,
+        }),
+    }
+}
+
 /// Reads frames from a connection holding no buffer while idle: a read buffer is allocated only once the
 /// socket is readable and released as soon as its bytes are consumed, so an idle connection costs no
 /// buffer memory. A frame is handed out as its own exact-size buffer (never a view into the read buffer,
@@ -52,13 +64,7 @@ impl FrameReader {
         }
         let len = self.buf.get_i32();
         self.release_if_empty();
-        if len < 0 || len as u32 > max_bytes {
-            return Err(FrameError::BadLength {
-                len: i64::from(len),
-                max: max_bytes,
-            });
-        }
-        Ok(len as usize)
+        checked_len(len, max_bytes)
     }
 
     /// Reads a frame body of `len` bytes (already checked by [`read_len`](Self::read_len)): what is
