@@ -6,7 +6,7 @@
 //! and `validateOffsetFetch`).
 
 use bytes::{BufMut, BytesMut};
-use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, GroupId};
+use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, DescribeGroupsRequest, GroupId};
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest};
 
 use super::*;
@@ -189,6 +189,17 @@ async fn offset_commit_and_fetch_v10_by_topic_id() {
         )
         .await;
         assert_eq!(got, vec![(unknown, vec![(0, unknown_id)])]);
+        let described = c
+            .call(
+                5,
+                &DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes("v10-none"))]),
+            )
+            .await;
+        assert_eq!(
+            described.groups[0].group_state.as_str(),
+            "Dead",
+            "no group was made for a commit of unknown ids only"
+        );
 
         // Fetch by id: the committed offsets, then the unknown id's partitions after the known topics.
         let (err, topics) = fetch(
