@@ -48,8 +48,8 @@ const COVERED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::SyncGroup, (0, 5)),
     (ApiKey::Heartbeat, (0, 4)),
     (ApiKey::LeaveGroup, (0, 5)),
-    (ApiKey::OffsetCommit, (2, 9)),
-    (ApiKey::OffsetFetch, (1, 9)),
+    (ApiKey::OffsetCommit, (2, 10)),
+    (ApiKey::OffsetFetch, (1, 10)),
     (ApiKey::OffsetDelete, (0, 0)),
     (ApiKey::DescribeGroups, (0, 6)),
     (ApiKey::ListGroups, (0, 5)),
@@ -82,6 +82,9 @@ mod consumer_groups;
 /// The classic group APIs.
 #[path = "api_matrix/groups.rs"]
 mod groups;
+/// OffsetCommit and OffsetFetch v10 (topic ids), built byte by byte.
+#[path = "api_matrix/offsets_v10.rs"]
+mod offsets_v10;
 /// Leader epochs, log dirs, leadership and config-resource listing.
 #[path = "api_matrix/surface.rs"]
 mod surface;

@@ -48,6 +48,9 @@ pub enum GroupError {
     /// An offset commit names a topic partition that does not exist.
     #[error("unknown topic or partition")]
     UnknownTopicOrPartition,
+    /// OffsetCommit/OffsetFetch v10 names a topic by an id no topic has (decided before the coordinator).
+    #[error("unknown topic id")]
+    UnknownTopicId,
     /// The commit's metadata string is longer than `offset.metadata.max.bytes`.
     #[error("offset metadata too large")]
     OffsetMetadataTooLarge,

@@ -2,6 +2,7 @@
 //! `GroupError` to Kafka error codes.
 
 use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
 
 use crate::group::GroupError;
 
@@ -26,6 +27,25 @@ pub struct ClientInfo {
 }
 
 pub use super::errors::group_error_code as error_code;
+
+/// Topic ids ⇄ names, for the offset APIs' v10 (KIP-848 names topics by id only): the metadata image in
+/// the broker, a fixed table in tests.
+pub trait TopicIds: Send + Sync {
+    /// The name of the topic with this id, if there is one.
+    fn name_of(&self, id: Uuid) -> Option<String>;
+    /// The id of the topic with this name, if there is one.
+    fn id_of(&self, name: &str) -> Option<Uuid>;
+}
+
+impl TopicIds for crate::cluster::Cluster {
+    fn name_of(&self, id: Uuid) -> Option<String> {
+        self.topic_name(id)
+    }
+
+    fn id_of(&self, name: &str) -> Option<Uuid> {
+        self.topic(name).map(|t| t.id)
+    }
+}
 
 /// `error_code` of an optional error, 0 for none.
 pub fn code_of(error: &Option<GroupError>) -> i16 {

@@ -20,7 +20,7 @@ use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
-use super::group_common::{ClientInfo, NodeInfo};
+use super::group_common::{ClientInfo, NodeInfo, TopicIds};
 use super::*;
 use crate::group::{GroupConfig, GroupCoordinator, InMemoryOffsetsLog, TopicLookup};
 
@@ -28,6 +28,29 @@ struct Topics;
 impl TopicLookup for Topics {
     fn partition_exists(&self, topic: &str, partition: i32) -> bool {
         topic != "missing" && (0..4).contains(&partition)
+    }
+}
+
+/// Topic ids for the offset APIs' v10: "t" and "u" have ids, "missing" has none.
+struct Ids;
+const T_ID: uuid::Uuid = uuid::Uuid::from_u128(0x7);
+const U_ID: uuid::Uuid = uuid::Uuid::from_u128(0x8);
+/// The id a v10 request names "missing" by: no topic has it.
+const MISSING_ID: uuid::Uuid = uuid::Uuid::from_u128(0x9);
+impl TopicIds for Ids {
+    fn name_of(&self, id: uuid::Uuid) -> Option<String> {
+        [(T_ID, "t"), (U_ID, "u")]
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n.to_string())
+    }
+
+    fn id_of(&self, name: &str) -> Option<uuid::Uuid> {
+        match name {
+            "t" => Some(T_ID),
+            "u" => Some(U_ID),
+            _ => None,
+        }
     }
 }
 
@@ -184,6 +207,7 @@ fn commit_request(group: &str, topics: &[(&str, i32, i64, &str)]) -> OffsetCommi
             None => {
                 let mut topic = OffsetCommitRequestTopic::default();
                 topic.name = TopicName(s(t));
+                topic.topic_id = Ids.id_of(t).unwrap_or(MISSING_ID);
                 topic.partitions.push(part);
                 req.topics.push(topic);
             }
@@ -205,20 +229,24 @@ async fn offset_commit_fetch_every_version() {
                 ("missing", 0, 1, ""),
             ],
         );
-        let resp = offset_commit::handle(&c, &node(), v, req).await;
+        let resp = offset_commit::handle(&c, &Ids, v, req).await;
         encodes(&resp, v);
         let codes: Vec<Vec<i16>> = resp
             .topics
             .iter()
             .map(|t| t.partitions.iter().map(|p| p.error_code).collect())
             .collect();
-        assert_eq!(
-            codes,
-            vec![
-                vec![0, 0],
-                vec![ResponseError::UnknownTopicOrPartition.code()]
-            ]
-        );
+        // v10 names topics by id: an id no topic has is UNKNOWN_TOPIC_ID (Kafka's KafkaApis).
+        let missing = if v >= 10 {
+            ResponseError::UnknownTopicId
+        } else {
+            ResponseError::UnknownTopicOrPartition
+        };
+        assert_eq!(codes, vec![vec![0, 0], vec![missing.code()]], "v{v}");
+        if v >= 10 {
+            let ids: Vec<uuid::Uuid> = resp.topics.iter().map(|t| t.topic_id).collect();
+            assert_eq!(ids, vec![T_ID, MISSING_ID], "v{v} answers by id");
+        }
     }
     for v in offset_fetch::OffsetFetch::VERSIONS.0..=offset_fetch::OffsetFetch::VERSIONS.1 {
         let mut req = OffsetFetchRequest::default();
@@ -228,6 +256,7 @@ async fn offset_commit_fetch_every_version() {
             g.group_id = GroupId(s("o6"));
             let mut t = OffsetFetchRequestTopics::default();
             t.name = TopicName(s("t"));
+            t.topic_id = T_ID;
             t.partition_indexes = wanted.to_vec();
             g.topics = Some(vec![t]);
             let mut all = OffsetFetchRequestGroup::default();
@@ -241,10 +270,14 @@ async fn offset_commit_fetch_every_version() {
             t.partition_indexes = wanted.to_vec();
             req.topics = Some(vec![t]);
         }
-        let resp = offset_fetch::handle(&c, &node(), v, req).await;
+        let resp = offset_fetch::handle(&c, &Ids, v, req).await;
         encodes(&resp, v);
         let parts: Vec<(i32, i64, i32, String)> = if v >= 8 {
             assert_eq!(resp.groups.len(), 2);
+            if v >= 10 {
+                assert_eq!(resp.groups[0].topics[0].topic_id, T_ID, "v{v} by id");
+                assert_eq!(resp.groups[1].topics[0].topic_id, T_ID, "v{v} all, by id");
+            }
             let all: Vec<i64> = resp.groups[1].topics[0]
                 .partitions
                 .iter()
@@ -301,7 +334,7 @@ async fn admin_apis_every_version() {
     assert_eq!(resp.error_code, 0);
     offset_commit::handle(
         &c,
-        &node(),
+        &Ids,
         8,
         commit_request("idle", &[("t", 0, 1, ""), ("u", 0, 1, "")]),
     )

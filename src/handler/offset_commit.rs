@@ -7,44 +7,59 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
-use super::group_common::{code_of, own, NodeInfo};
+use super::group_common::{code_of, own, TopicIds};
 use super::{Call, Ctx, Handler, Reply};
-use crate::group::{self, GroupCoordinator, PartitionCommit};
+use crate::group::{self, GroupCoordinator, GroupError, PartitionCommit};
 
 /// The OffsetCommit handler: the versions it serves and its entry point (named once in `list.rs`).
 pub struct OffsetCommit;
 
 impl Handler for OffsetCommit {
     type Request = OffsetCommitRequest;
-    const VERSIONS: (i16, i16) = (2, 9);
+    /// v10 is decoded by `protocol::offsets_v10` (the crate stops at v9).
+    const VERSIONS: (i16, i16) = (2, 10);
 
     async fn handle(
         ctx: &Arc<Ctx>,
         call: &Call<'_>,
         req: OffsetCommitRequest,
     ) -> Reply<OffsetCommitResponse> {
-        Reply::Now(handle(&ctx.groups, &ctx.node, call.version, req).await)
+        Reply::Now(handle(&ctx.groups, ctx.cluster.as_ref(), call.version, req).await)
     }
 }
 
-/// Handles OffsetCommit v2–9 (v9's KIP-848 member epoch is treated as a classic generation id).
+/// First version that names topics by id only (KIP-848).
+pub const TOPIC_IDS_FROM: i16 = 10;
+
+/// Handles OffsetCommit v2–10 (v9+'s KIP-848 member epoch is checked by a consumer group, treated as a
+/// generation by a classic one). v10 names topics by id: an id no topic has fails that topic's partitions
+/// with UNKNOWN_TOPIC_ID before the coordinator sees the request, and a request left with nothing to
+/// commit never reaches it, as in Kafka's `KafkaApis.handleOffsetCommitRequest`.
 pub async fn handle(
     groups: &GroupCoordinator,
-    _node: &NodeInfo,
+    topics: &dyn TopicIds,
     version: i16,
     req: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
-    let shape: Vec<(kafka_protocol::messages::TopicName, usize)> = req
+    let names: Vec<Option<String>> = req
         .topics
         .iter()
-        .map(|t| (t.name.clone(), t.partitions.len()))
+        .map(|t| {
+            if version >= TOPIC_IDS_FROM {
+                topics.name_of(t.topic_id)
+            } else {
+                Some(own(&t.name.0))
+            }
+        })
         .collect();
     let partitions: Vec<PartitionCommit> = req
         .topics
         .iter()
-        .flat_map(|t| {
-            t.partitions.iter().map(|p| PartitionCommit {
-                topic: own(&t.name.0),
+        .zip(&names)
+        .filter_map(|(t, name)| Some((t, name.as_ref()?)))
+        .flat_map(|(t, name)| {
+            t.partitions.iter().map(move |p| PartitionCommit {
+                topic: name.clone(),
                 partition: p.partition_index,
                 offset: p.committed_offset,
                 leader_epoch: if version >= 6 {
@@ -56,6 +71,7 @@ pub async fn handle(
             })
         })
         .collect();
+    let any_unknown = names.iter().any(Option::is_none);
     let request = group::OffsetCommitRequest {
         group_id: own(&req.group_id.0),
         generation_id: req.generation_id_or_member_epoch,
@@ -72,25 +88,42 @@ pub async fn handle(
         },
         partitions,
     };
-    let mut results = groups.commit_offsets(request).await.into_iter();
+    let results = if any_unknown && request.partitions.is_empty() {
+        Vec::new()
+    } else {
+        groups.commit_offsets(request).await
+    };
+    let mut results = results.into_iter();
     let mut resp = OffsetCommitResponse::default();
-    resp.topics = shape
+    resp.topics = req
+        .topics
         .into_iter()
-        .map(|(name, n)| {
+        .zip(names)
+        .map(|(t, name)| {
             let mut topic = OffsetCommitResponseTopic::default();
-            topic.name = name;
-            topic.partitions = results
-                .by_ref()
-                .take(n)
-                .map(|r| {
-                    let mut p = OffsetCommitResponsePartition::default();
-                    p.partition_index = r.partition;
-                    p.error_code = code_of(&r.error);
-                    p
-                })
-                .collect();
+            topic.topic_id = t.topic_id;
+            topic.name = t.name;
+            topic.partitions = match name {
+                None => t
+                    .partitions
+                    .iter()
+                    .map(|p| partition(p.partition_index, &Some(GroupError::UnknownTopicId)))
+                    .collect(),
+                Some(_) => results
+                    .by_ref()
+                    .take(t.partitions.len())
+                    .map(|r| partition(r.partition, &r.error))
+                    .collect(),
+            };
             topic
         })
         .collect();
     resp
+}
+
+fn partition(index: i32, error: &Option<GroupError>) -> OffsetCommitResponsePartition {
+    let mut p = OffsetCommitResponsePartition::default();
+    p.partition_index = index;
+    p.error_code = code_of(error);
+    p
 }

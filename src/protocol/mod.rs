@@ -10,6 +10,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 mod bounds;
 pub mod fetch_encode;
+mod offsets_v10;
 mod schema;
 
 pub use bounds::{check_response as check_response_bounds, BoundsError};
@@ -191,10 +192,13 @@ fn decode_from(
     let header_version = api_key.request_header_version(version);
     let header =
         RequestHeader::decode(frame, header_version).map_err(|e| malformed(format!("{e:#}")))?;
-    // Every length prefix fits in the frame before the crate allocates for it.
-    bounds::check(api_key, version, frame.chunk()).map_err(|e| malformed(e.to_string()))?;
-    let body =
-        RequestKind::decode(api_key, frame, version).map_err(|e| malformed(format!("{e:#}")))?;
+    let body = if offsets_v10::handles(api_key, version) {
+        decode_v10(api_key, frame).map_err(|e| malformed(e.to_string()))?
+    } else {
+        // Every length prefix fits in the frame before the crate allocates for it.
+        bounds::check(api_key, version, frame.chunk()).map_err(|e| malformed(e.to_string()))?;
+        RequestKind::decode(api_key, frame, version).map_err(|e| malformed(format!("{e:#}")))?
+    };
     if frame.has_remaining() {
         // Kafka ignores bytes after a parsed body, and real clients depend on it: librdkafka 2.x sends 3
         // extra bytes after its Metadata v13 body. Rejecting them would cut those clients off.
@@ -209,6 +213,27 @@ fn decode_from(
         header,
         api_key,
         body,
+    })
+}
+
+/// The versions of an API's request this layer can decode: the crate's range, extended by the versions
+/// decoded by hand here (OffsetCommit and OffsetFetch v10, see [`offsets_v10`]).
+pub fn decodable_versions(api_key: ApiKey) -> (i16, i16) {
+    let crate_range = api_key.valid_versions();
+    let max = if offsets_v10::handles(api_key, offsets_v10::VERSION) {
+        crate_range.max.max(offsets_v10::VERSION)
+    } else {
+        crate_range.max
+    };
+    (crate_range.min, max)
+}
+
+fn decode_v10(api_key: ApiKey, frame: &mut Bytes) -> Result<RequestKind, offsets_v10::V10Error> {
+    Ok(match api_key {
+        ApiKey::OffsetCommit => {
+            RequestKind::OffsetCommit(offsets_v10::decode_offset_commit(frame)?)
+        }
+        _ => RequestKind::OffsetFetch(offsets_v10::decode_offset_fetch(frame)?),
     })
 }
 

@@ -543,7 +543,8 @@ async fn matrix_offset_commit() {
         let broker = group_broker().await;
         let mut c = broker.client().await;
         c.create_topic("matrix-oc", 2).await;
-        for v in advertised(ApiKey::OffsetCommit) {
+        // v10 names topics by id and the crate cannot encode it: `offsets_v10.rs` builds those bytes.
+        for v in advertised(ApiKey::OffsetCommit).filter(|v| *v < 10) {
             eprintln!("case OffsetCommit v{v}");
             // Standalone (simple consumer): generation -1, empty member id.
             let group = format!("matrix-oc-v{v}");
@@ -672,7 +673,8 @@ async fn matrix_offset_fetch() {
         );
         let resp = c.call(9, &req).await;
         assert!(resp.topics[0].partitions.iter().all(|p| p.error_code == 0));
-        for v in advertised(ApiKey::OffsetFetch) {
+        // v10 names topics by id and the crate cannot encode it: `offsets_v10.rs` builds those bytes.
+        for v in advertised(ApiKey::OffsetFetch).filter(|v| *v < 10) {
             eprintln!("case OffsetFetch v{v}");
             let (got, err) = fetch_offsets(&mut c, v, "matrix-of-g", "matrix-of", &[0, 1, 2]).await;
             if v >= 2 {

@@ -1,6 +1,12 @@
 //! The broker-side assignors of KIP-848 (`group.consumer.assignors`): `uniform` (Kafka's default,
 //! sticky and balanced) and `range` (contiguous ranges per topic). Pure functions of the members'
 //! subscriptions and current assignments.
+//!
+//! Neither reads racks, as in Kafka 4.1: the KIP-881 rack logic of the first server-side uniform
+//! assignor was removed before 4.0 (KAFKA-16694, "Remove Rack Awareness Code from the Server Side
+//! Assignors"), `RangeAssignor` never had it, and members' `RackId` and partitions' replica racks only
+//! reach custom assignors (`SubscribedTopicDescriber.racksForPartition`). Re-adding it to the homogeneous
+//! uniform builder is an open Kafka change (KAFKA-19909); match it here once Kafka ships it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
