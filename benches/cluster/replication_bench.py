@@ -10,14 +10,21 @@ Prints, for a cluster with the durable default (`acks.all.fsync=true`) and then 
 - end-to-end latency (benches/load/EndToEndLatency.java, the Java client): 10,000 records/s of 1 KiB,
   acks=all, one partition, RF 1 (one broker does all the work: the single-node figure under the same
   semantics) against RF 3 (alternating, two rounds each): p50/p99/p999 of send slot → consumer receipt;
-- failover (durable cluster only): a confluent-kafka idempotent acks=all producer writes to partition 0 of
-  an RF 3 topic (min.insync.replicas=2) every 2 ms; its leader is SIGTERMed, then SIGKILLed, KILLS times
-  each (SIGKILL rounds continue until KILLS of them hit a leader that is not also the active controller);
-  the time from the signal to the first acknowledgement of a record written after it, and the part of it
-  until a surviving broker's metadata names the new leader.
+- failover (durable cluster only): a confluent-kafka and a Java producer (benches/cluster/FailoverProducer.java)
+  write to partition 0 of an RF 3 topic (min.insync.replicas=2) every 2 ms each; its leader is SIGTERMed,
+  then SIGKILLed, KILLS times each (SIGKILL rounds continue until KILLS of them hit a leader that is not
+  also the active controller). Each round is split, in seconds after the signal: `fenced` (the active
+  controller fences the broker, or moves leadership off it in a controlled shutdown; its log), `leading`
+  (the new leader applied the image that makes it leader; its log), `replicating` (the other survivor's
+  first fetch of the partition from the new leader answered; its log), `visible` (a survivor's own
+  Metadata names the new leader; polled every 20 ms), `serving` (a fresh producer bootstrapping from the
+  new leader at `visible` has a record acknowledged: the broker side of the failover), then each
+  producer's first acknowledgement of a record sent after the signal.
 """
+import datetime
 import glob
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -53,63 +60,188 @@ def in_sync(c, topic, parts):
     return False
 
 
-def stats(xs):
-    return f"median {statistics.median(xs):.2f} s, max {max(xs):.2f} s" if xs else "none"
+class RdkafkaWriter:
+    """A confluent-kafka (librdkafka) producer writing one record every 2 ms to partition 0 of `topic`.
+    Settings: idempotent and acks=all (as the Java client's defaults), linger.ms=0 (one record per request,
+    so the first acknowledgement after a fault is not held back by batching), message.timeout.ms=60000
+    (a failover never reaches it). Keeps (ack time, send time) of every acknowledged record."""
+
+    def __init__(self, c, topic):
+        self.acks = []
+        self.p = Producer({"bootstrap.servers": c.bootstrap(), "enable.idempotence": True, "acks": "all",
+                           "message.timeout.ms": 60000, "linger.ms": 0})
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, args=(topic,), daemon=True)
+        self.t.start()
+
+    def run(self, topic):
+        n = 0
+        while not self.stop.is_set():
+            sent = time.time()
+            self.p.produce(topic, value=str(n).encode(), partition=0,
+                           on_delivery=lambda e, m, sent=sent: self.acks.append((time.time(), sent))
+                           if e is None else None)
+            self.p.poll(0)
+            n += 1
+            time.sleep(0.002)
+        self.p.flush(60)
+
+    def close(self):
+        self.stop.set()
+        self.t.join(60)
 
 
-def failover(c, how):
+class JavaWriter:
+    """benches/cluster/FailoverProducer.java: a KafkaProducer with the Java client's defaults (idempotent,
+    acks=all) writing one record every 2 ms to partition 0 of `topic`. Keeps (ack time, send time)."""
+
+    def __init__(self, c, topic, cp):
+        self.acks = []
+        self.proc = subprocess.Popen(["java", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", cp,
+                                      "FailoverProducer", c.bootstrap(), topic],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.t = threading.Thread(target=self.read, daemon=True)
+        self.t.start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            sent, at = line.split()
+            self.acks.append((int(at) / 1000, int(sent) / 1000))
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(60)
+        self.t.join(10)
+
+
+def first_ack_after(acks, t0):
+    """Time of the first acknowledgement of a record sent after t0, or None yet."""
+    after = [at for at, sent in acks[-400:] if sent > t0]
+    return min(after) if after else None
+
+
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z\s+\w+\s+(.*)$")
+
+
+def log_time(path, t0, pattern):
+    """Epoch time of the first line of a node log after t0 that matches `pattern`, or None."""
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = LOG_LINE.match(line)
+            if not m or not re.search(pattern, m.group(2)):
+                continue
+            at = datetime.datetime.strptime(m.group(1)[:26], "%Y-%m-%dT%H:%M:%S.%f")
+            at = at.replace(tzinfo=datetime.timezone.utc).timestamp()
+            if at > t0:
+                return at
+    return None
+
+
+def probe(c, topic, leader, survivors, out):
+    """After the fault: polls the survivors' own Metadata until one names a new leader (out["visible"]),
+    then has a fresh producer (not idempotent, so no InitProducerId; acks=all) bootstrap from that leader
+    alone and write one record: out["serving"] is its acknowledgement, the broker side of the failover
+    as seen by a client that knows the new leader at once."""
+    new = None
+    while new is None:
+        for i in survivors:
+            try:
+                at = c.metadata(i, timeout=1)["topics"][topic]["partitions"][0][1]
+            except Exception:
+                continue
+            if at not in (-1, leader):
+                new = at
+                break
+        else:
+            time.sleep(0.02)
+    out["visible"], out["new"] = time.time(), new
+    # Bootstrapping from the new leader needs its own Metadata to name itself (another survivor may have
+    # applied the election first).
+    while True:
+        try:
+            if c.metadata(new, timeout=1)["topics"][topic]["partitions"][0][1] == new:
+                break
+        except Exception:
+            pass
+        time.sleep(0.005)
+    done = threading.Event()
+    p = Producer({"bootstrap.servers": c.nodes[new].bootstrap, "acks": "all", "enable.idempotence": False,
+                  "linger.ms": 0, "message.timeout.ms": 30000})
+    p.produce(topic, value=b"probe", partition=0,
+              on_delivery=lambda e, m: (out.__setitem__("serving", time.time()) if e is None else None,
+                                        done.set()))
+    while not done.is_set():
+        p.poll(0.001)
+
+
+def failover(c, cp):
+    """SIGTERM rounds, then SIGKILL rounds, of the leader of partition 0 of one RF 3 topic, with a
+    confluent-kafka and a Java producer writing to it throughout; prints each round's split."""
     topic = "failover-" + uuid.uuid4().hex[:6]
     admin = AdminClient({"bootstrap.servers": c.bootstrap()})
     admin.create_topics([NewTopic(topic, 1, 3, config={"min.insync.replicas": "2"})])[topic].result(30)
     c.wait("in sync", lambda: in_sync(c, topic, 1), 30)
-    acks = []  # (ack time, send time) of every acknowledged record
-    p = Producer({"bootstrap.servers": c.bootstrap(), "enable.idempotence": True, "acks": "all",
-                  "message.timeout.ms": 60000, "linger.ms": 0})
-    stop = threading.Event()
+    writers = {"librdkafka": RdkafkaWriter(c, topic), "java": JavaWriter(c, topic, cp)}
+    c.wait("both producers acknowledged", lambda: all(w.acks for w in writers.values()), 60)
+    for how in ("SIGTERM", "SIGKILL"):
+        rounds = []  # dicts of stage times (s after the signal); "controller": the leader was also it
+        while sum(1 for r in rounds if not r["controller"]) < KILLS and len(rounds) < 3 * KILLS:
+            time.sleep(1)
+            survivor = next(i for i in c.nodes if c.alive(i))
+            leader = c.metadata(survivor)["topics"][topic]["partitions"][0][1]
+            controller = c.controller(survivor)
+            survivors = [i for i in c.nodes if c.alive(i) and i != leader]
+            out = {}
+            pt = threading.Thread(target=probe, args=(c, topic, leader, survivors, out), daemon=True)
+            pt.start()
+            t0 = time.time()
+            c.kill(leader) if how == "SIGKILL" else c.stop(leader)
+            # After a SIGKILL, count records sent once the process is gone (reaped): one sent just after
+            # the signal may still be acknowledged by the dying leader. After a SIGTERM the leader serves
+            # until leadership has moved, so a record sent after the signal counts.
+            after = time.time() if how == "SIGKILL" else t0
+            pt.join(60)
+            c.wait("an acknowledgement after the fault to each producer",
+                   lambda: all(first_ack_after(w.acks, after) for w in writers.values()), 60)
+            new = out["new"]
+            fence = "broker session expired; fencing it broker=%d\\b" if how == "SIGKILL" else \
+                "controlled shutdown: moving leadership off the broker broker=%d\\b"
+            fenced = min((t for t in (log_time(n.log_path, t0, fence % leader) for n in c.nodes.values())
+                          if t is not None), default=None)
+            follower = next(i for i in survivors if i != new)
+            r = {"controller": controller == leader, "leader": leader,
+                 "fenced": fenced,
+                 "leading": log_time(c.nodes[new].log_path, t0, r"^leading topic=%s partition=0\b" % topic),
+                 "replicating": log_time(c.nodes[follower].log_path, t0,
+                                         r"^replica fetch from the leader answered topic=%s partition=0\b" % topic),
+                 "visible": out.get("visible"), "serving": out.get("serving")}
+            r.update({k: first_ack_after(w.acks, after) for k, w in writers.items()})
+            for k in ("fenced", "leading", "replicating", "visible", "serving", *writers):
+                r[k] = None if r[k] is None else r[k] - t0
+            rounds.append(r)
+            print(f"  {how} of leader {leader}{' (also the active controller)' if r['controller'] else ''}: "
+                  + ", ".join(f"{k} {fmt(r[k])}" for k in STAGES), flush=True)
+            c.start(leader)
+            c.wait("in sync again", lambda: in_sync(c, topic, 1), 60)
+        for label, sel in (("leader only", False), ("leader and active controller", True)):
+            rs = [r for r in rounds if r["controller"] == sel]
+            if rs:
+                print(f"{how}, {label}, {len(rs)} rounds (median / max, s after the signal): " + "; ".join(
+                    f"{k} {summary([r[k] for r in rs])}" for k in STAGES), flush=True)
+    for w in writers.values():
+        w.close()
 
-    def run():
-        n = 0
-        while not stop.is_set():
-            sent = time.time()
-            p.produce(topic, value=str(n).encode(), partition=0,
-                      on_delivery=lambda e, m, sent=sent: acks.append((time.time(), sent)) if e is None else None)
-            p.poll(0)
-            n += 1
-            time.sleep(0.002)
-        p.flush(60)
 
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    rounds = []  # (total s, election visible s, leader was the active controller)
-    while sum(1 for r in rounds if not r[2]) < KILLS and len(rounds) < 3 * KILLS:
-        time.sleep(1)
-        survivor = next(i for i in c.nodes if c.alive(i))
-        leader = c.metadata(survivor)["topics"][topic]["partitions"][0][1]
-        controller = c.controller(survivor)
-        survivor = next(i for i in c.nodes if c.alive(i) and i != leader)
-        t0 = time.time()
-        c.kill(leader) if how == "SIGKILL" else c.stop(leader)
-        # When a surviving broker's own metadata names the new leader (fencing, election, propagation).
-        c.wait("a new leader", lambda: c.metadata(survivor, timeout=1)["topics"][topic]
-               ["partitions"][0][1] not in (-1, leader), 60)
-        elected = time.time() - t0
-        # The first record sent after the fault and acknowledged (by the new leader).
-        c.wait("an acknowledgement after the fault", lambda: any(sent > t0 for _, sent in acks[-200:]), 60)
-        first = min(at for at, sent in acks if sent > t0)
-        rounds.append((first - t0, elected, controller == leader))
-        print(f"  {how} of leader {leader}{' (also the active controller)' if controller == leader else ''}: "
-              f"new leader visible after {elected:.2f} s, first acknowledgement after {first - t0:.2f} s",
-              flush=True)
-        c.start(leader)
-        c.wait("in sync again", lambda: in_sync(c, topic, 1), 60)
-    stop.set()
-    t.join(60)
-    only = [r for r in rounds if not r[2]]
-    both = [r for r in rounds if r[2]]
-    print(f"{how} of the leader → first acks=all acknowledgement after it, {len(only)} leader-only rounds: "
-          f"{stats([r[0] for r in only])} (new leader visible: {stats([r[1] for r in only])}); "
-          f"{len(both)} rounds where the leader was also the active controller: {stats([r[0] for r in both])}",
-          flush=True)
+STAGES = ("fenced", "leading", "replicating", "visible", "serving", "librdkafka", "java")
+
+
+def fmt(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
+def summary(xs):
+    xs = [x for x in xs if x is not None]
+    return f"{statistics.median(xs):.2f} / {max(xs):.2f}" if xs else "-"
 
 
 def throughput(c, rf, records=100_000):
@@ -139,10 +271,12 @@ def throughput(c, rf, records=100_000):
 
 
 def java_classes():
-    """Compiles benches/load/*.java (as benches/load/run.sh does); returns the class path."""
+    """Compiles benches/load/*.java (as benches/load/run.sh does) and benches/cluster/*.java; returns the
+    class path."""
     out = os.path.join(ROOT, "target", "load-bench", "classes")
     lib = os.environ.get("WEIR_JAVA_LIB", os.path.join(ROOT, "compat", ".deps", "java", "lib"))
-    sources = glob.glob(os.path.join(ROOT, "benches", "load", "*.java"))
+    sources = glob.glob(os.path.join(ROOT, "benches", "load", "*.java")) + \
+        glob.glob(os.path.join(ROOT, "benches", "cluster", "*.java"))
     stamp = os.path.join(out, ".stamp")
     if not os.path.exists(stamp) or any(os.path.getmtime(s) > os.path.getmtime(stamp) for s in sources):
         os.makedirs(out, exist_ok=True)
@@ -176,7 +310,9 @@ def e2e(c, rf, cp):
 def cluster_run(fsync):
     print(f"=== acks.all.fsync={fsync} ({time.strftime('%H:%M:%S')}, load average "
           f"{os.getloadavg()[0]:.1f}) ===", flush=True)
-    with Cluster(3, extra=["--set", f"acks.all.fsync={fsync}"]) as c:
+    # Replication's debug lines (leading, following, first fetch answered) time the failover stages.
+    with Cluster(3, extra=["--set", f"acks.all.fsync={fsync}",
+                           "--log-level", "info,openraft=warn,weir::cluster::replication=debug"]) as c:
         c.start_all()
         c.wait("controller and 3 brokers", lambda: c.quorum(1)[0] >= 0 and len(c.metadata(1)["brokers"]) == 3, 60)
         if os.environ.get("SKIP_THROUGHPUT") is None:
@@ -194,8 +330,7 @@ def cluster_run(fsync):
                 print(f"e2e p99, medians: RF 1 {statistics.median(p99[1]):.2f} ms, RF 3 "
                       f"{statistics.median(p99[3]):.2f} ms (gap {gap:+.2f} ms)", flush=True)
         if fsync == "true" and os.environ.get("SKIP_FAILOVER") is None:
-            failover(c, "SIGTERM")
-            failover(c, "SIGKILL")
+            failover(c, java_classes())
 
 
 def main():

@@ -1119,3 +1119,62 @@ async fn a_parked_follower_fetch_completes_when_its_leader_leads_a_new_partition
     })
     .await;
 }
+
+/// A follower that applied an election before its new leader did names a leader epoch the leader does not
+/// know yet: the leader waits (within the fetch's max wait) for its own image to catch up and answers
+/// with records, where Kafka refuses and its follower backs off `replica.fetch.backoff.ms`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_fetch_naming_an_epoch_not_yet_applied_waits_for_it() {
+    bounded(Duration::from_secs(60), async {
+        let mut nodes = three_nodes_with(|c| c.auto_leader_rebalance_enable = false).await;
+        create_on(&nodes[0], 3, assigned_topic("ahead", &[&[1, 2]])).await;
+        wait_partition(&nodes[0], "ahead", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
+        // Node 1 goes away and comes back: node 2 leads, node 1 follows in sync.
+        let stopped = nodes.remove(0).stop().await;
+        wait_partition(&nodes[0], "ahead", 0, |v| v.leader == 2).await;
+        nodes.insert(0, stopped.start().await);
+        let view =
+            wait_partition(&nodes[0], "ahead", 0, |v| v.leader == 2 && v.isr.len() == 2).await;
+        let mut at_two = nodes[1].client().await;
+        let produced = at_two.produce("ahead", 0, value_batch("a", 2, 0)).await;
+        assert_eq!(produced.error_code, 0);
+        // A fetch from replica 2 naming the epoch the preferred election (node 1) will bring.
+        let fetch = FetchRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(2))
+            .with_max_wait_ms(20_000)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name("ahead"))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_current_leader_epoch(view.epoch + 1)
+                    .with_last_fetched_epoch(-1)
+                    .with_partition_max_bytes(1 << 20)])]);
+        let mut follower = nodes[0].client().await;
+        let parked = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let resp: FetchResponse = follower.call(12, &fetch).await;
+            (resp, started.elapsed())
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            elect(&nodes[1], 1, PREFERRED, "ahead", &[0]).await,
+            vec![(0, 0)]
+        );
+        let (resp, waited) = parked.await.expect("fetch task");
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0, "{p:?}");
+        assert!(
+            p.records.as_ref().is_some_and(|r| !r.is_empty()),
+            "records from the new leader: {p:?}"
+        );
+        assert!(
+            waited < Duration::from_secs(15),
+            "answered after {waited:?}"
+        );
+        stop_all(nodes).await;
+    })
+    .await;
+}

@@ -2,7 +2,8 @@
 //! followers): reads up to the log end rather than the high watermark, checks the follower's leader epoch
 //! and its last fetched epoch (answering a diverging epoch, KIP-595, when its log parts from ours), and
 //! records its progress, which moves the high watermark and may add it to the ISR. Long-polls on the log
-//! end. Followers send full fetches (no KIP-227 session).
+//! end. Followers send full fetches (no KIP-227 session). A follower that learnt of an election before
+//! this broker did waits for this broker's image rather than being refused.
 
 use std::sync::Arc;
 
@@ -62,6 +63,9 @@ pub async fn handle(
             });
         }
     }
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    catch_up_with(ctx, &wanted, deadline).await;
     // The fetch offset is the follower's log end: record it first, so the high watermark moves as soon
     // as the follower has what the producers wait for. The high watermark before that is the newest the
     // follower may know: a later one ends the long poll (below).
@@ -92,8 +96,6 @@ pub async fn handle(
     let response_max = req.max_bytes.max(0) as usize;
     let mut images = ctx.cluster.subscribe_image();
     images.mark_unchanged();
-    let deadline = tokio::time::Instant::now()
-        + std::time::Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let results = loop {
         let mut watchers: Vec<_> = wanted
             .iter()
@@ -150,6 +152,32 @@ pub async fn handle(
         responses.push(t);
     }
     (FetchResponse::default().with_responses(responses), slices)
+}
+
+/// Waits, until `deadline` at most, while the follower names a leader epoch newer than this broker's image
+/// has for one of its partitions: the follower applied an election first and asks a moment before this
+/// broker, its new leader, has taken it in. Kafka answers at once (UNKNOWN_LEADER_EPOCH, or
+/// NOT_LEADER_OR_FOLLOWER before it leads) and its follower backs off `replica.fetch.backoff.ms`; that
+/// back-off lands on every failover where the follower is first, while the image is milliseconds away.
+async fn catch_up_with(ctx: &Ctx, wanted: &[Wanted], deadline: tokio::time::Instant) {
+    let mut images = ctx.cluster.subscribe_image();
+    loop {
+        let image = images.borrow_and_update().clone();
+        let behind = wanted.iter().any(|w| {
+            w.topic
+                .as_deref()
+                .and_then(|n| image.topics.get(n))
+                .and_then(|t| t.partition(w.partition))
+                .is_some_and(|p| p.leader_epoch < w.current_leader_epoch)
+        });
+        if !behind {
+            return;
+        }
+        tokio::select! {
+            changed = images.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep_until(deadline) => return,
+        }
+    }
 }
 
 /// Reads every partition once; returns the answers, the record bytes, and whether any partition has

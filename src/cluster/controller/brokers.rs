@@ -46,6 +46,10 @@ impl Controller {
         if shutting_down {
             let mut records = Vec::new();
             if !b.fenced || !b.in_controlled_shutdown {
+                tracing::info!(
+                    broker = id,
+                    "controlled shutdown: moving leadership off the broker"
+                );
                 records.extend(move_leadership(image, id));
                 records.push(MetadataRecord::ControlledShutdown { id, epoch });
                 records.push(MetadataRecord::FenceBroker { id, epoch });

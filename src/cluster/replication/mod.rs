@@ -149,6 +149,9 @@ impl Replication {
                         .copied()
                         .filter(|r| *r != self.node_id)
                         .collect();
+                    if log.role_epoch() != (st.leader_epoch, true) {
+                        tracing::debug!(topic = %t.name, partition = p, leader_epoch = st.leader_epoch, "leading");
+                    }
                     log.become_leader(st.leader_epoch, st.partition_epoch, isr, &followers, now);
                     continue;
                 }
@@ -205,15 +208,8 @@ impl Replication {
             let fetcher = fetchers.entry(slot).or_insert_with(|| {
                 Fetcher::spawn(source.addr.clone(), self.node_id, self.config.clone())
             });
-            fetcher.lock().partitions.insert(
-                key.clone(),
-                Followed {
-                    log,
-                    leader_epoch: source.leader_epoch,
-                    retry_at_ms: 0,
-                },
-            );
-            fetcher.wake.notify_one();
+            tracing::debug!(topic = %key.0, partition = key.1, leader = source.leader, leader_epoch = source.leader_epoch, "following");
+            fetcher.add(key.clone(), Followed::new(log, source.leader_epoch));
             following.insert(key, source);
         }
         fetchers.retain(|_, f| {
