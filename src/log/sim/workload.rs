@@ -103,7 +103,7 @@ fn configs(rng: &mut Rng) -> Vec<LogConfig> {
 impl Sim {
     fn new(seed: u64) -> Sim {
         let mut rng = Rng::new(seed);
-        let dir = tempfile::tempdir().expect("tmp");
+        let dir = super::disk::scratch_dir().expect("tmp");
         let disk = SimRoot::register(dir.path()).expect("register the simulated disk");
         let mut options = StoreOptions::new(dir.path().join("data"));
         options.max_open_files = 2 + rng.below(4) as usize;
