@@ -4,11 +4,12 @@
 //! The scratch folder under a registered root plays the page cache (every write lands there at once);
 //! this module keeps the durable state beside it: each file's contents as of its last fsync, and the
 //! folder tree as of the last folder fsyncs. Folder changes (creates, found by looking at the tree before
-//! each call; renames; removals) queue in order; a folder fsync makes every queued change up to its last
-//! one in that folder durable (a journaling filesystem commits metadata in order). At the power cut a
-//! prefix of the queued changes survives, and every file not fsynced since its last write survives as its
-//! durable contents, its newest, or a mix of 512-byte sectors of both at any length between (torn and
-//! reordered writes; unwritten sectors read as zeros). Calls under no registered root go to the kernel.
+//! each call that may depend on them; renames; removals) queue in order; a folder fsync makes every
+//! queued change up to its last one in that folder durable (a journaling filesystem commits metadata in
+//! order). At the power cut a prefix of the queued changes survives, and every file not fsynced since
+//! its last write survives as its durable contents, its newest, or a mix of 512-byte sectors of both at
+//! any length between (torn and reordered writes; unwritten sectors read as zeros). Calls under no
+//! registered root go to the kernel.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
