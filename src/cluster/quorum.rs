@@ -22,6 +22,9 @@ use super::ClusterError;
 use crate::log::LogConfig;
 
 /// Folder of the metadata log inside the data folder (no `-N` suffix, so the log store skips it).
+/// How long a leaving quorum leader waits for the voters to hold its last commit.
+const HAND_OFF_BOUND: Duration = Duration::from_millis(500);
+
 pub const METADATA_DIR: &str = "__cluster_metadata";
 
 /// What the quorum needs from the broker's configuration.
@@ -177,12 +180,57 @@ impl Quorum {
         }
     }
 
-    /// Leaves the quorum (stops Raft and the controller listener).
+    /// Leaves the quorum (stops Raft and the controller listener), after a bounded hand-off when this
+    /// node leads it.
     pub async fn shutdown(self) {
+        self.hand_off(HAND_OFF_BOUND).await;
         if let Some(s) = self.server {
             s.abort();
         }
         let _ = self.raft.shutdown().await;
+    }
+
+    /// A leader that leaves right after committing (a controlled shutdown's leadership moves) leaves the
+    /// voters outside that commit's majority unaware of it until a new leader is elected, seconds later;
+    /// they would go on serving the old leadership. So the leader appends one empty entry and waits
+    /// until every voter holds it: the requests carrying it also carry the commit index, so every
+    /// survivor applies what was committed. Kafka's KRaft leader resigns with EndQuorumEpoch instead;
+    /// openraft 0.9 has no leadership transfer.
+    async fn hand_off(&self, bound: Duration) {
+        let metrics = self.raft.metrics().borrow().clone();
+        let me = metrics.id;
+        let voters: Vec<u64> = metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .filter(|v| *v != me)
+            .collect();
+        if metrics.state != openraft::ServerState::Leader || voters.is_empty() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + bound;
+        let Ok(Ok(written)) =
+            tokio::time::timeout_at(deadline, self.raft.client_write(Vec::new())).await
+        else {
+            return;
+        };
+        let index = written.log_id.index;
+        let mut rx = self.raft.metrics();
+        let everyone_holds_it = |m: &super::raft::Metrics| {
+            m.replication.as_ref().is_some_and(|r| {
+                voters.iter().all(|v| {
+                    r.get(v)
+                        .and_then(|matched| matched.as_ref())
+                        .is_some_and(|l| l.index >= index)
+                })
+            })
+        };
+        if tokio::time::timeout_at(deadline, rx.wait_for(everyone_holds_it))
+            .await
+            .is_err()
+        {
+            tracing::warn!("not every controller voter confirmed the last commit before leaving");
+        }
     }
 }
 

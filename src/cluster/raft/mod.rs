@@ -23,6 +23,8 @@ openraft::declare_raft_types!(
 
 /// The Raft handle of this node.
 pub type Raft = openraft::Raft<TypeConfig>;
+/// What this node's Raft reports about itself (role, commit, replication to each follower).
+pub type Metrics = openraft::RaftMetrics<u64, openraft::BasicNode>;
 /// Openraft's storage error for this configuration.
 pub type StorageError = openraft::StorageError<u64>;
 

@@ -97,6 +97,8 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
             match entry.payload {
                 EntryPayload::Blank => self.image.offset = entry.log_id.index,
                 EntryPayload::Normal(records) => {
+                    // An entry may hold no record (a leaving leader's hand-off, see `Quorum::shutdown`).
+                    self.image.offset = entry.log_id.index;
                     for r in &records {
                         self.image.apply(entry.log_id.index, r);
                     }
