@@ -7,7 +7,8 @@
 //! coordinator runtime. `broker` wires them together; `config` holds the settings; `dev_cluster` runs a
 //! local multi-node cluster.
 //! `client` is a small Kafka client (the second user of kafka-protocol, outside the broker's data flow)
-//! behind the `cli` tools, `metrics` the Prometheus endpoint and `console` the web console.
+//! behind the `cli` tools, `metrics` the Prometheus endpoint and `console` the web console (both served
+//! by the small HTTP server in `http`; `weir console` serves the console alone for any Kafka cluster).
 // Nothing derived from a request or from disk may panic the broker: failures are typed errors. A site
 // that is infallible by a local invariant says so with a scoped `#[allow]` and a comment. Tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -23,6 +24,7 @@ pub mod dev_cluster;
 pub mod group;
 pub mod group_store;
 pub mod handler;
+pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod net;

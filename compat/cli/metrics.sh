@@ -73,9 +73,18 @@ log "an out-of-range fetch is counted under its error code"
 scrape "$TMP/e0"
 "$W" consume "$T" --from 99999 --max 1 --request-timeout-ms 3000 >/dev/null 2>&1 || true
 scrape "$TMP/e1"
-E0=$(metric "$TMP/e0" 'weir_errors_total{code="1",error="OFFSET_OUT_OF_RANGE"}')
-E1=$(metric "$TMP/e1" 'weir_errors_total{code="1",error="OFFSET_OUT_OF_RANGE"}')
+E0=$(metric "$TMP/e0" 'weir_errors_total{api="Fetch",code="1",error="OFFSET_OUT_OF_RANGE"}')
+E1=$(metric "$TMP/e1" 'weir_errors_total{api="Fetch",code="1",error="OFFSET_OUT_OF_RANGE"}')
 [ "$E1" -gt "$E0" ] || fail "OFFSET_OUT_OF_RANGE not counted ($E0 -> $E1)"
+
+log "codes a handler sets directly are counted too: 3 Metadata answers for a missing topic"
+UNKNOWN='weir_errors_total{api="Metadata",code="3",error="UNKNOWN_TOPIC_OR_PARTITION"}'
+scrape "$TMP/u0"
+for _ in 1 2 3; do
+  check_eq 1 "$(status "$W" topic describe "$T-missing")" "describe of a missing topic exits 1"
+done
+scrape "$TMP/u1"
+check_eq 3 "$(( $(metric "$TMP/u1" "$UNKNOWN") - $(metric "$TMP/u0" "$UNKNOWN") ))" "UNKNOWN_TOPIC_OR_PARTITION from Metadata"
 
 log "a second broker whose admin port is taken serves Kafka and says why there is no /metrics"
 B2=$("$WEIR_BROKER" start metrics2 --admin-listen "127.0.0.1:$ADMIN_PORT")

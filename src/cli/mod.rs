@@ -3,6 +3,7 @@
 //! options and the dispatch.
 
 pub mod cluster;
+pub mod console;
 pub mod consume;
 pub mod group;
 pub mod output;
@@ -64,6 +65,8 @@ pub enum Tool {
     Cluster(cluster::ClusterArgs),
     /// Broker and topic configs: get, set.
     Config(cluster::ConfigArgs),
+    /// Serve the web console of any Kafka-compatible cluster (the pages a broker's admin port serves).
+    Console(console::ConsoleArgs),
 }
 
 /// Exit codes scripts can rely on (also in `weir --help`).
@@ -92,6 +95,7 @@ pub fn run(tool: Tool) -> ExitCode {
             Tool::Group(a) => group::run(a).await,
             Tool::Cluster(a) => cluster::run(a).await,
             Tool::Config(a) => cluster::run_config(a).await,
+            Tool::Console(a) => console::run(a).await,
         }
     });
     match result {

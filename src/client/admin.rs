@@ -338,3 +338,46 @@ impl Client {
             .collect())
     }
 }
+
+impl Client {
+    /// ListOffsets at `timestamp` (`EARLIEST`, `LATEST`, or ms) for every partition of `topics` (from
+    /// [`Client::topics`]), one request per leader: (topic, partition) → offset. Partitions without a
+    /// leader, or whose leader answers an error, are left out.
+    pub async fn offsets_of(
+        &mut self,
+        topics: &[TopicInfo],
+        timestamp: i64,
+    ) -> Result<HashMap<(String, i32), i64>, ClientError> {
+        let mut by_leader: HashMap<i32, Vec<ListOffsetsTopic>> = HashMap::new();
+        for t in topics {
+            let mut per_leader: HashMap<i32, Vec<ListOffsetsPartition>> = HashMap::new();
+            for p in t.partitions.iter().filter(|p| p.leader >= 0) {
+                per_leader.entry(p.leader).or_default().push(
+                    ListOffsetsPartition::default()
+                        .with_partition_index(p.partition)
+                        .with_timestamp(timestamp),
+                );
+            }
+            for (leader, partitions) in per_leader {
+                by_leader.entry(leader).or_default().push(
+                    ListOffsetsTopic::default()
+                        .with_name(topic(&t.name))
+                        .with_partitions(partitions),
+                );
+            }
+        }
+        let mut out = HashMap::new();
+        for (leader, topics) in by_leader {
+            let req = ListOffsetsRequest::default()
+                .with_replica_id(super::broker_id(-1))
+                .with_topics(topics);
+            let resp = self.broker(leader).await?.send(&req).await?;
+            for t in resp.topics {
+                for p in t.partitions.iter().filter(|p| p.error_code == 0) {
+                    out.insert((t.name.to_string(), p.partition_index), p.offset);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

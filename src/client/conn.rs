@@ -35,6 +35,8 @@ pub struct Conn {
     correlation_id: i32,
     /// The broker's (min, max) versions by API key, from ApiVersions.
     versions: HashMap<i16, (i16, i16)>,
+    /// Finalized feature levels, from ApiVersions v3+ (Kafka sends `metadata.version`).
+    features: Vec<(String, i16)>,
     /// Per-request time limit.
     timeout: Duration,
 }
@@ -58,6 +60,7 @@ impl Conn {
             addr: addr.to_string(),
             correlation_id: 0,
             versions: HashMap::new(),
+            features: Vec::new(),
             timeout,
         };
         conn.negotiate().await?;
@@ -85,6 +88,11 @@ impl Conn {
                 self.versions
                     .insert(k.api_key, (k.min_version, k.max_version));
             }
+            self.features = resp
+                .finalized_features
+                .iter()
+                .map(|f| (f.name.to_string(), f.max_version_level))
+                .collect();
             return Ok(());
         }
         Err(ClientError::Protocol(format!(
@@ -102,6 +110,11 @@ impl Conn {
             .collect();
         v.sort_unstable();
         v
+    }
+
+    /// The broker's finalized feature levels (name, level), as ApiVersions v3+ reported them.
+    pub fn features(&self) -> &[(String, i16)] {
+        &self.features
     }
 
     /// The version to use for `R`: the highest both sides speak.

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod error;
 pub mod groups;
 pub mod io;
+pub mod log_dirs;
 pub mod markers;
 pub mod member;
 pub mod murmur2;

@@ -20,6 +20,9 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// The navigation's link to `/metrics`, which only a broker's admin port serves.
+pub const METRICS_LINK: &str = " <a href=\"/metrics\">Metrics</a>";
+
 /// A page under construction.
 pub struct Page {
     /// Title and heading.
@@ -48,7 +51,7 @@ impl Page {
             "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content={REFRESH_S}>\
              <title>{t} · weir</title><style>{CSS}</style></head><body>\
              <nav><b>weir</b> <a href=\"/\">Cluster</a> <a href=\"/topics\">Topics</a> \
-             <a href=\"/groups\">Groups</a> <a href=\"/metrics\">Metrics</a></nav>\
+             <a href=\"/groups\">Groups</a>{METRICS_LINK}</nav>\
              <h1>{t}</h1>{b}<footer>read-only · refreshes every {REFRESH_S} s</footer></body></html>",
             t = esc(&self.title),
             b = self.body

@@ -1,38 +1,66 @@
-//! The web console on the admin port: server-rendered HTML pages (cluster, topics, a topic's messages,
-//! groups with lag), built with the same `client` the CLI uses, pointed at this broker's own Kafka
-//! listener. No scripts and no external assets: pages refresh themselves every few seconds. Read-only
-//! unless `admin.console.write.enabled=true` ([`write`]).
+//! The web console: server-rendered HTML pages (cluster, topics, a topic's messages, groups with lag),
+//! built only from what the Kafka protocol tells — with the same `client` the CLI uses — so the same
+//! pages serve a broker's admin port (pointed at its own Kafka listener) and `weir console --bootstrap`
+//! (pointed at any Kafka-compatible cluster). Only what the protocol does not carry comes from the
+//! process serving the pages ([`Local`]: a broker's version and uptime) and the produce-rate history
+//! ([`rates`]). No scripts and no external assets: pages refresh themselves every few seconds.
+//! Read-only unless `admin.console.write.enabled=true` ([`write`]).
 
 mod html;
+pub mod rates;
 pub mod write;
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::cli::group::describe as describe_group;
+use crate::client::admin::{Resource, TopicInfo, EARLIEST, LATEST};
 use crate::client::records::{read_records, InRecord};
 use crate::client::{Client, ClientError};
+use crate::http::{Request, Response};
 use html::{esc, Page, Table};
 
 /// Records shown per message page (never the whole log).
 const PAGE_RECORDS_MAX: usize = 50;
 /// Time limit of each Kafka request the console makes.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the console knows about the broker it runs in.
+/// What the console serves from.
 #[derive(Debug, Clone)]
 pub struct ConsoleInfo {
-    /// `host:port` of this broker's Kafka listener.
+    /// Bootstrap servers (`host:port`, comma-separated) of the cluster shown.
     pub bootstrap: String,
-    /// Seconds since start.
-    pub uptime_s: u64,
-    /// Bytes used under the data folder.
-    pub disk_bytes: u64,
-    /// The data folder.
-    pub data_dir: String,
-    /// Records/s appended per topic, oldest first (sampled every few seconds).
-    pub rates: std::collections::BTreeMap<String, Vec<f64>>,
+    /// Records/s appended per topic, oldest first (see [`rates`]).
+    pub rates: BTreeMap<String, Vec<f64>>,
     /// `admin.console.write.enabled`: pages offer, and POSTs carry out, changes to the cluster.
     pub write_enabled: bool,
+    /// What only a broker serving its own console knows; `None` for `weir console`.
+    pub local: Option<Local>,
+}
+
+/// Facts about the broker serving the console that the Kafka protocol does not carry.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Seconds since the broker started.
+    pub uptime_s: u64,
+}
+
+/// Answers a console request: GET renders a page, POST runs a write action ([`write`]); 404 for paths
+/// that are neither.
+pub async fn serve(req: &Request, info: &ConsoleInfo) -> Response {
+    let page = if req.method == "POST" {
+        write::act(&req.path, &req.query, info).await
+    } else {
+        render(&req.path, &req.query, info).await
+    };
+    match page {
+        // `weir console` serves no `/metrics` (each broker's admin port does).
+        Some((status, html)) if info.local.is_none() => {
+            Response::html(status, html.replacen(html::METRICS_LINK, "", 1))
+        }
+        Some((status, html)) => Response::html(status, html),
+        None => Response::text(404, "not found\n"),
+    }
 }
 
 /// Renders the page for `path`; `None` when it is not a console page. Returns (status, HTML).
@@ -69,12 +97,23 @@ async fn overview(info: &ConsoleInfo) -> Result<String, ClientError> {
         &m.cluster_id.map(|s| s.to_string()).unwrap_or_default(),
     ]);
     t.row(&["Controller", &m.controller_id.0.to_string()]);
-    t.row(&["Version", concat!("weir ", env!("CARGO_PKG_VERSION"))]);
-    t.row(&["Uptime", &format!("{} s", info.uptime_s)]);
-    t.row(&[
-        "Disk used",
-        &format!("{} ({})", bytes(info.disk_bytes), info.data_dir),
-    ]);
+    let features: Vec<String> = c
+        .any()
+        .features()
+        .iter()
+        .map(|(name, level)| format!("{name}={level}"))
+        .collect();
+    match &info.local {
+        Some(local) => {
+            t.row(&["Version", concat!("weir ", env!("CARGO_PKG_VERSION"))]);
+            t.row(&["Uptime", &format!("{} s", local.uptime_s)]);
+        }
+        // Kafka's protocol carries no broker version or start time.
+        None => t.row(&["Version", "(not in the Kafka protocol)"]),
+    }
+    if !features.is_empty() {
+        t.row(&["Features", &features.join(", ")]);
+    }
     p.push(&t.render("overview"));
     p.push("<h2>Brokers</h2>");
     let mut t = Table::new(&["Broker", "Host", "Port", "Rack"]);
@@ -87,37 +126,93 @@ async fn overview(info: &ConsoleInfo) -> Result<String, ClientError> {
         ]);
     }
     p.push(&t.render("brokers"));
+    p.push("<h2>Disk used per log dir</h2>");
+    let mut t = Table::new(&["Broker", "Log dir", "Partitions", "Used", "Free of total"]);
+    for d in c.log_dirs().await? {
+        let status = match d.error_code {
+            0 => String::new(),
+            code => format!(" ({})", crate::client::error::code_name(code)),
+        };
+        t.row(&[
+            &d.broker.to_string(),
+            &format!("{}{status}", d.path),
+            &d.partitions.len().to_string(),
+            &bytes(d.used_bytes()),
+            &d.space
+                .map(|(total, usable)| format!("{} of {}", bytes(usable), bytes(total)))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    p.push(&t.render("logdirs"));
     Ok(p.finish())
+}
+
+/// Bytes of each partition's leader replica (a topic's size counted once, not once per replica).
+async fn leader_sizes(
+    c: &mut Client,
+    topics: &[TopicInfo],
+) -> Result<HashMap<(String, i32), u64>, ClientError> {
+    let leaders: HashMap<(&str, i32), i32> = topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| ((t.name.as_str(), p.partition), p.leader))
+        })
+        .collect();
+    let mut out = HashMap::new();
+    for d in c.log_dirs().await? {
+        for (topic, partition, size) in d.partitions {
+            if leaders.get(&(topic.as_str(), partition)) == Some(&d.broker) {
+                out.insert((topic, partition), size);
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn topics(info: &ConsoleInfo) -> Result<String, ClientError> {
     let mut c = connect(info).await?;
+    let all = c.topics(None).await?;
+    let starts = c.offsets_of(&all, EARLIEST).await?;
+    let ends = c.offsets_of(&all, LATEST).await?;
+    let sizes = leader_sizes(&mut c, &all).await?;
     let mut p = Page::new("Topics");
     let mut t = Table::new(&[
         "Topic",
         "Partitions",
         "Replicas",
         "Records",
+        "Size",
         "Internal",
         "Produce rate",
     ]);
-    for topic in c.topics(None).await? {
-        let parts: Vec<i32> = topic.partitions.iter().map(|x| x.partition).collect();
-        let range = c.offset_range(&topic.name, &parts).await?;
-        let records: i64 = range.values().map(|(s, e)| (e - s).max(0)).sum();
+    for topic in &all {
+        let key = |x: &crate::client::admin::PartitionInfo| (topic.name.clone(), x.partition);
+        let records: i64 = topic
+            .partitions
+            .iter()
+            .filter_map(|x| Some((ends.get(&key(x))? - starts.get(&key(x))?).max(0)))
+            .sum();
+        let size: u64 = topic
+            .partitions
+            .iter()
+            .filter_map(|x| sizes.get(&key(x)))
+            .sum();
         t.row_html(&[
             format!(
                 "<a href=\"/topics/{}\">{}</a>",
                 enc(&topic.name),
                 esc(&topic.name)
             ),
-            parts.len().to_string(),
+            topic.partitions.len().to_string(),
             topic
                 .partitions
                 .first()
                 .map_or(0, |x| x.replicas.len())
                 .to_string(),
             records.to_string(),
+            bytes(size),
             if topic.internal {
                 "yes".into()
             } else {
@@ -166,6 +261,7 @@ async fn topic(info: &ConsoleInfo, name: &str, query: &str) -> Result<String, Cl
         .ok_or_else(|| ClientError::Config(format!("no topic {name}")))?;
     let parts: Vec<i32> = t.partitions.iter().map(|x| x.partition).collect();
     let range = c.offset_range(name, &parts).await?;
+    let sizes = leader_sizes(&mut c, std::slice::from_ref(&t)).await?;
     let mut p = Page::new(&format!("Topic {name}"));
     let mut table = Table::new(&[
         "Partition",
@@ -174,9 +270,11 @@ async fn topic(info: &ConsoleInfo, name: &str, query: &str) -> Result<String, Cl
         "ISR",
         "Log start",
         "High watermark",
+        "Size",
     ]);
     for x in &t.partitions {
         let (s, e) = range.get(&x.partition).copied().unwrap_or((-1, -1));
+        let size = sizes.get(&(name.to_string(), x.partition)).copied();
         table.row(&[
             &x.partition.to_string(),
             &x.leader.to_string(),
@@ -184,9 +282,20 @@ async fn topic(info: &ConsoleInfo, name: &str, query: &str) -> Result<String, Cl
             &crate::cli::output::ids(&x.isr),
             &s.to_string(),
             &e.to_string(),
+            &size.map_or_else(|| "-".into(), bytes),
         ]);
     }
     p.push(&table.render("partitions"));
+    let configs = c
+        .describe_configs(&Resource::Topic(name.to_string()), &[])
+        .await?;
+    let mut table = Table::new(&["Config", "Value", "Source"]);
+    for e in &configs {
+        table.row(&[&e.name, e.value.as_deref().unwrap_or("(null)"), e.source]);
+    }
+    p.push("<details><summary>Configs</summary>");
+    p.push(&table.render("configs"));
+    p.push("</details>");
     if info.write_enabled {
         p.push(&write::button(
             &format!("/topics/{}/delete", enc(name)),

@@ -113,11 +113,9 @@ mod tests {
         ConsoleInfo {
             // Nothing listens here: a write that got past the check would fail to connect (502).
             bootstrap: "127.0.0.1:1".into(),
-            uptime_s: 0,
-            disk_bytes: 0,
-            data_dir: String::new(),
             rates: Default::default(),
             write_enabled,
+            local: None,
         }
     }
 

@@ -38,7 +38,7 @@ pub fn log_error_code(e: &LogError) -> i16 {
             ResponseError::UnknownServerError
         }
     };
-    counted(err.code())
+    err.code()
 }
 
 /// Kafka's error code for a metadata error.
@@ -65,7 +65,7 @@ pub fn cluster_error_code(e: &ClusterError) -> i16 {
             ResponseError::UnknownServerError
         }
     };
-    counted(err.code())
+    err.code()
 }
 
 /// The Kafka error code for a group-layer error. Internal failures are logged here and reported as a
@@ -109,13 +109,7 @@ pub fn group_error_code(error: &GroupError) -> i16 {
             ResponseError::UnknownServerError
         }
     };
-    counted(e.code())
-}
-
-/// Counts the code for `/metrics` (`weir_errors_total`): one relaxed add per error answered.
-fn counted(code: i16) -> i16 {
-    crate::metrics::global().error(code);
-    code
+    e.code()
 }
 
 /// The Kafka error code for a transaction-coordinator error. Storage failures are retriable for the

@@ -39,7 +39,8 @@ pub struct Metrics {
     /// Time from a reply being ready to its last byte written (Kafka's response queue and send time:
     /// behind earlier replies of the connection, then the socket), by API key.
     latency_send: Box<[Histogram]>,
-    /// Errors the broker's error mapping produced, by code.
+    /// Error codes responses carried, by API key and code (`ERROR_CODES` per key), counted where every
+    /// response is encoded (`protocol::encode_response_with_records`).
     errors: Box<[AtomicU64]>,
     /// Connections accepted.
     pub connections_created: AtomicU64,
@@ -75,7 +76,9 @@ impl Metrics {
             latency_handler: (0..API_KEYS).map(|_| Histogram::default()).collect(),
             latency_wait: (0..API_KEYS).map(|_| Histogram::default()).collect(),
             latency_send: (0..API_KEYS).map(|_| Histogram::default()).collect(),
-            errors: (0..ERROR_CODES).map(|_| AtomicU64::new(0)).collect(),
+            errors: (0..API_KEYS * ERROR_CODES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             connections_created: AtomicU64::new(0),
             connections_closed: AtomicU64::new(0),
             flush_latency: Histogram::default(),
@@ -114,17 +117,37 @@ impl Metrics {
         self.latency_total[k].observe(total);
     }
 
-    /// Counts an error code the broker answered with (0 is not an error).
-    pub fn error(&self, code: i16) {
+    /// Counts an error code a response of `api_key` carried (0, NONE, is not an error; codes outside
+    /// the table are not counted).
+    pub fn error(&self, api_key: i16, code: i16) {
         if code == 0 {
             return;
         }
-        if let Some(c) = usize::try_from(i32::from(code) + 1)
-            .ok()
-            .and_then(|i| self.errors.get(i))
-        {
-            c.fetch_add(1, Ordering::Relaxed);
+        let (Ok(k), Ok(c)) = (
+            usize::try_from(api_key),
+            usize::try_from(i32::from(code) + 1),
+        ) else {
+            return;
+        };
+        if k < API_KEYS && c < ERROR_CODES {
+            self.errors[k * ERROR_CODES + c].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// How many times responses of `api_key` carried `code`.
+    pub fn error_count(&self, api_key: i16, code: i16) -> u64 {
+        self.error_counts()
+            .find(|(k, c, _)| *k as i16 == api_key && *c == code)
+            .map_or(0, |(_, _, n)| n)
+    }
+
+    /// Counts of error codes answered: (api key, code, count) for every nonzero count.
+    fn error_counts(&self) -> impl Iterator<Item = (usize, i16, u64)> + '_ {
+        self.errors.iter().enumerate().filter_map(|(i, n)| {
+            let n = n.load(Ordering::Relaxed);
+            let code = i16::try_from(i % ERROR_CODES).ok()? - 1;
+            (n > 0).then_some((i / ERROR_CODES, code, n))
+        })
     }
 }
 

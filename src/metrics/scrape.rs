@@ -183,16 +183,13 @@ fn hot_path(s: &mut Snapshot) {
         latency,
     );
     let errors: Vec<(Labels, u64)> = m
-        .errors
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (i as i32 - 1, n.load(std::sync::atomic::Ordering::Relaxed)))
-        .filter(|(_, n)| *n > 0)
-        .map(|(code, n)| {
+        .error_counts()
+        .map(|(k, code, n)| {
             (
                 l(&[
+                    ("api", api(k)),
                     ("code", code.to_string()),
-                    ("error", crate::protocol::error_name(code as i16)),
+                    ("error", crate::protocol::error_name(code)),
                 ]),
                 n,
             )
@@ -200,7 +197,7 @@ fn hot_path(s: &mut Snapshot) {
         .collect();
     s.counter(
         "weir_errors",
-        "Error codes answered, by code (Kafka's ErrorsPerSec).",
+        "Error codes responses carried (every top-level and per-partition field the version encodes), by API and code (Kafka's ErrorsPerSec; NONE is not counted).",
         errors,
     );
     let created = m

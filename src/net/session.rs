@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
 use kafka_protocol::ResponseError;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -227,8 +227,16 @@ pub async fn run(
                 let body = ApiVersionsResponse::default()
                     .with_error_code(ResponseError::UnsupportedVersion.code())
                     .with_api_keys(api_versions::supported_api_versions());
-                match protocol::encode_with_v0_header(correlation_id, &body, 0) {
-                    Ok(bytes) => Outgoing::Ready(bytes.into(), (None, None), None),
+                // ApiVersions answers with a v0 response header at every version.
+                let body = ResponseKind::ApiVersions(body);
+                match protocol::encode_response_with_records(
+                    ApiKey::ApiVersions,
+                    0,
+                    correlation_id,
+                    body,
+                    Vec::new(),
+                ) {
+                    Ok(frame) => Outgoing::Ready(frame, (None, None), None),
                     Err(e) => break format!("encode: {e}"),
                 }
             }

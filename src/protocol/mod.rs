@@ -9,6 +9,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeade
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 mod bounds;
+mod error_codes;
 pub mod fetch_encode;
 mod offsets_v10;
 mod schema;
@@ -261,6 +262,10 @@ pub fn encode_response(
 
 /// Encodes a response whose record sets stay in files (see [`fetch_encode`]): partitions with `records`
 /// `None` take the `slices`, in order. Only Fetch carries record sets.
+///
+/// Every response the Kafka listener sends is encoded here, so this is where `/metrics` counts the
+/// error codes responses carry (`weir_errors_total`), whichever layer set them: a walk over the
+/// response's error fields (per partition for Produce and Fetch), one relaxed add per nonzero code.
 pub fn encode_response_with_records(
     api_key: ApiKey,
     version: i16,
@@ -268,6 +273,10 @@ pub fn encode_response_with_records(
     body: ResponseKind,
     slices: Vec<crate::log::FileSlice>,
 ) -> Result<Frame, EncodeError> {
+    let metrics = crate::metrics::global();
+    error_codes::for_each(&body, version, &mut |code| {
+        metrics.error(api_key as i16, code)
+    });
     match body {
         ResponseKind::Fetch(fetch) => {
             fetch_encode::encode_fetch_response(version, correlation_id, fetch, slices)
@@ -277,22 +286,6 @@ pub fn encode_response_with_records(
         }
         _ => Err(EncodeError(format!("{api_key:?} has no record sets"))),
     }
-}
-
-/// Encodes any message body with a v0 response header (used for the ApiVersions error reply).
-pub fn encode_with_v0_header<M: Encodable>(
-    correlation_id: i32,
-    body: &M,
-    version: i16,
-) -> Result<Bytes, EncodeError> {
-    let mut buf = BytesMut::with_capacity(64);
-    buf.put_i32(0);
-    buf.put_i32(correlation_id);
-    body.encode(&mut buf, version)
-        .map_err(|e| EncodeError(e.to_string()))?;
-    let len = (buf.len() - 4) as i32;
-    buf[0..4].copy_from_slice(&len.to_be_bytes());
-    Ok(buf.freeze())
 }
 
 /// A response that could not be encoded (a bug: responses are built by our handlers).
@@ -340,6 +333,37 @@ mod tests {
         m.put_slice(name);
         m.put_u8(0);
         m.freeze()
+    }
+
+    #[test]
+    fn every_error_code_of_a_response_is_counted_once_when_encoded() {
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        use kafka_protocol::messages::FetchResponse;
+        // Codes no broker path answers with, so tests running beside this one do not move them.
+        let (top, per_partition) = (124, 125);
+        let partition = |code| PartitionData::default().with_error_code(code);
+        let body = FetchResponse::default()
+            .with_error_code(top)
+            .with_responses(vec![
+                FetchableTopicResponse::default()
+                    .with_partitions(vec![partition(per_partition), partition(0)]),
+                FetchableTopicResponse::default().with_partitions(vec![partition(per_partition)]),
+            ]);
+        let m = crate::metrics::global();
+        let key = ApiKey::Fetch as i16;
+        let before = (m.error_count(key, top), m.error_count(key, per_partition));
+        let encode = |version| {
+            let body = ResponseKind::Fetch(body.clone());
+            encode_response_with_records(ApiKey::Fetch, version, 1, body, vec![]).expect("encodes")
+        };
+        encode(12);
+        assert_eq!(m.error_count(key, top), before.0 + 1);
+        assert_eq!(m.error_count(key, per_partition), before.1 + 2);
+        // Fetch v4-6 has no top-level error code on the wire: it is not counted there.
+        encode(6);
+        assert_eq!(m.error_count(key, top), before.0 + 1);
+        assert_eq!(m.error_count(key, per_partition), before.1 + 4);
+        assert_eq!(m.error_count(key, 0), 0, "NONE is not an error");
     }
 
     #[test]
