@@ -200,10 +200,9 @@ pub(crate) fn index_entries_max(config: &LogConfig) -> usize {
 }
 
 impl PartitionLog {
-    /// Wraps recovered state (see `recovery::load`).
+    /// Wraps recovered state (see `recovery::load`) of partition `(topic, partition)` in folder `dir`.
     pub(crate) fn from_inner(
-        topic: &str,
-        partition: i32,
+        (topic, partition): (&str, i32),
         dir: PathBuf,
         options: Arc<StoreOptions>,
         flusher: Arc<Flusher>,

@@ -186,8 +186,7 @@ impl LogStore {
         let mut existing = Vec::with_capacity(found.len());
         for ((key, path), inner) in found.into_iter().zip(loaded) {
             let log = PartitionLog::from_inner(
-                &key.0,
-                key.1,
+                (&key.0, key.1),
                 path,
                 options.clone(),
                 flusher.clone(),
@@ -352,8 +351,7 @@ impl LogStore {
             recovery::load(params)?
         };
         let log = PartitionLog::from_inner(
-            topic,
-            partition,
+            (topic, partition),
             dir,
             self.options.clone(),
             self.flusher.clone(),
