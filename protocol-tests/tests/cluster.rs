@@ -1004,8 +1004,19 @@ async fn a_replica_reassigned_away_while_its_broker_is_down_is_deleted_at_start_
         let mut nodes = three_nodes().await;
         create_on(&nodes[0], 3, assigned_topic("stray", &[&[1, 2]])).await;
         wait_partition(&nodes[0], "stray", 0, |v| v.leader == 1 && v.isr == [1, 2]).await;
+        // One record, so broker 2's replica has a folder (a partition's folder comes with its first write).
+        let mut at_one = nodes[0].client().await;
+        assert_eq!(
+            at_one
+                .produce("stray", 0, value_batch("s", 2, 0))
+                .await
+                .error_code,
+            0
+        );
         let folder = nodes[1].config().data_dir.join("stray-0");
-        assert!(folder.exists());
+        while !folder.exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let two = nodes.remove(1).stop().await;
         let before = wait_partition(&nodes[0], "stray", 0, |v| v.isr == [1]).await;
         assert_eq!(

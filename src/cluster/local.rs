@@ -107,8 +107,10 @@ impl LocalReplicas {
                 continue;
             }
             match self.store.set_aside_stray(&topic, p) {
-                Ok(aside) => tracing::warn!(%topic, partition = p, folder = %aside.display(),
+                Ok(Some(aside)) => tracing::warn!(%topic, partition = p, folder = %aside.display(),
                     "stray replica: the caught-up metadata does not place it here; set aside (delete it by hand once not needed)"),
+                Ok(None) => tracing::info!(%topic, partition = p,
+                    "stray replica never written here (no folder): dropped"),
                 Err(e) => {
                     tracing::error!(%topic, partition = p, error = %e, "cannot set aside stray replica")
                 }

@@ -193,6 +193,11 @@ async fn stray_replicas_are_set_aside_once_the_metadata_has_caught_up() {
     c.create_topic(topic("kept", 1, 1), Cluster::internal_deadline())
         .await
         .unwrap();
+    // Written once, so the partition has a folder (created by its first write).
+    let kept = c.store().get("kept", 0).unwrap();
+    let one = crate::log::batch::build_batch(&[(None, Some(&b"x"[..]))], 0, -1, -1, -1, 0);
+    kept.append(one, 0).unwrap();
+    drop(kept);
     c.shutdown().await;
     drop(c);
     // Folders the metadata does not place here: a topic it does not know, a partition past the count.

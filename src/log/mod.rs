@@ -32,6 +32,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
 pub mod control;
+pub(crate) mod data_dir;
 pub mod epoch_cache;
 pub mod file_cache;
 pub mod flush;
@@ -291,6 +292,8 @@ pub struct ReadResult {
     pub offsets: Offsets,
 }
 
+#[cfg(test)]
+mod lazy_tests;
 #[cfg(test)]
 mod scale_tests;
 #[cfg(test)]

@@ -17,6 +17,7 @@ use super::batch::{
     validate_batches, BatchHeader, BatchRecords, HEADER_LEN,
 };
 use super::checkpoint::sync_dir;
+use super::data_dir::DataDirSync;
 use super::epoch_cache::EpochCache;
 use super::file_cache::FileCache;
 use super::flush::Flusher;
@@ -75,6 +76,13 @@ pub(crate) struct Inner {
     pub(crate) last_flush_ms: i64,
     /// The folder gained or lost entries since its last fsync.
     pub(crate) dir_needs_sync: bool,
+    /// False while the partition exists in memory only (created lazily, never written): its folder and
+    /// first segment appear on the first append or truncation ([`PartitionLog::ensure_on_disk`]). A crash
+    /// before that loses nothing: the metadata places the partition here again and it starts empty.
+    pub(crate) on_disk: bool,
+    /// Generation of this partition's folder creation in the data folder (`DataDirSync`) whose fsync the
+    /// next flush must make before it publishes a durable offset; 0 when there is none.
+    pub(crate) data_dir_sync: u64,
     /// Producer state to snapshot at this offset (taken at roll, written by the flusher).
     pub(crate) pending_snapshot: Option<(i64, ProducerStateManager)>,
     /// Set when the partition is deleted or the store shut down; appends then fail.
@@ -127,6 +135,8 @@ pub struct PartitionLog {
     flusher: Arc<Flusher>,
     /// The store's bound on open segment files.
     file_cache: Arc<FileCache>,
+    /// The data folder's group-committed fsync (for this folder's entry when it is created lazily).
+    data_dir: Arc<DataDirSync>,
     /// All mutable state; short critical sections only.
     pub(crate) inner: Mutex<Inner>,
     /// Serialises writes of the leader-epoch checkpoint (taken outside `inner`, around the file I/O): two
@@ -190,14 +200,14 @@ pub(crate) fn index_entries_max(config: &LogConfig) -> usize {
 }
 
 impl PartitionLog {
-    /// Wraps recovered state (see `recovery::load`).
+    /// Wraps recovered state (see `recovery::load`) of partition `(topic, partition)` in folder `dir`.
     pub(crate) fn from_inner(
-        topic: &str,
-        partition: i32,
+        (topic, partition): (&str, i32),
         dir: PathBuf,
         options: Arc<StoreOptions>,
         flusher: Arc<Flusher>,
         file_cache: Arc<FileCache>,
+        data_dir: Arc<DataDirSync>,
         mut inner: Inner,
     ) -> Arc<PartitionLog> {
         let active_size = inner.segments.last().map_or(0, Segment::size_bytes);
@@ -214,6 +224,7 @@ impl PartitionLog {
             options,
             flusher,
             file_cache,
+            data_dir,
             inner: Mutex::new(inner),
             epochs_writer: Mutex::new(()),
             hw_tx: watch::channel(hw).0,
@@ -241,6 +252,33 @@ impl PartitionLog {
     /// The partition folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// True once the partition's folder and first segment exist (see [`ensure_on_disk`](Self::ensure_on_disk)).
+    pub fn is_on_disk(&self) -> bool {
+        self.lock().on_disk
+    }
+
+    /// Creates the folder and first segment of a partition created lazily, before the first thing that
+    /// must persist (an append, a truncation); a no-op once they exist. The folder's fsync and the data
+    /// folder's are left to the flusher, which makes both before it publishes a durable offset (as for a
+    /// rolled segment). Two journal operations, paid by the first write rather than by CreateTopics.
+    pub(crate) fn ensure_on_disk(&self, inner: &mut Inner) -> Result<(), LogError> {
+        if inner.on_disk {
+            return Ok(());
+        }
+        if inner.closed {
+            return Err(LogError::Deleted);
+        }
+        for seg in &inner.segments {
+            // The first use of a pending segment's file creates it, and the folder with it.
+            seg.file()?;
+        }
+        inner.on_disk = true;
+        inner.dir_needs_sync = true;
+        inner.data_dir_sync = self.data_dir.created();
+        tracing::debug!(topic = %self.topic, partition = self.partition, "created the partition folder");
+        Ok(())
     }
 
     /// The store's file cache (segments created or reopened for this partition count against it).
@@ -403,6 +441,7 @@ impl PartitionLog {
         }
         let last_offset = next - 1;
         let max_timestamp = headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1);
+        self.ensure_on_disk(&mut inner)?;
         self.maybe_roll(
             &mut inner,
             records.len() as u64,
@@ -580,8 +619,12 @@ impl PartitionLog {
             size: u64,
             index_paths: Option<[PathBuf; 2]>,
         }
-        let (target, work, dir_sync, txn_dirty, snapshot) = {
+        let (target, work, dir_sync, data_dir_sync, txn_dirty, snapshot) = {
             let mut inner = self.lock();
+            if !inner.on_disk {
+                // Never written: nothing to make durable (an empty log; its epochs come from the image).
+                return Ok(());
+            }
             let target = inner.log_end;
             let n = inner.segments.len();
             let mut work = Vec::new();
@@ -602,11 +645,13 @@ impl PartitionLog {
                 }
             }
             let dir_sync = std::mem::take(&mut inner.dir_needs_sync);
+            let data_dir_sync = inner.data_dir_sync;
             let txn_dirty = inner.txn_index.take_dirty();
             (
                 target,
                 work,
                 dir_sync,
+                data_dir_sync,
                 txn_dirty,
                 inner.pending_snapshot.take(),
             )
@@ -628,7 +673,12 @@ impl PartitionLog {
         if dir_sync {
             sync_dir(&self.dir)?;
         }
+        // The folder's own entry in the data folder (a lazily created partition's first flush).
+        self.data_dir.sync_upto(data_dir_sync)?;
         let mut inner = self.lock();
+        if inner.data_dir_sync == data_dir_sync {
+            inner.data_dir_sync = 0;
+        }
         for w in &work {
             // By identity, not base offset: the cleaner may have swapped in a new segment meanwhile.
             if let Some(seg) = inner.segments.iter_mut().find(|s| s.is(&w.id)) {
@@ -960,6 +1010,16 @@ impl PartitionLog {
     /// Writes indexes, fsyncs everything, snapshots producer state at the log end and refuses further
     /// appends. Used by `LogStore::shutdown` (before the clean-shutdown marker) and partition deletion.
     pub(crate) fn close(&self, flush: bool) -> Result<(), LogError> {
+        {
+            let mut inner = self.lock();
+            if !inner.on_disk {
+                // Never written: nothing to persist, and no folder to create for it.
+                inner.closed = true;
+                drop(inner);
+                self.durable_tx.send_modify(|_| {});
+                return Ok(());
+            }
+        }
         if flush {
             {
                 let mut inner = self.lock();

@@ -46,13 +46,20 @@ fn parse_base(name: &str, suffix: &str) -> Option<i64> {
 /// Loads (recovering if needed) one partition folder.
 pub(crate) fn load(p: LoadParams<'_>) -> Result<Inner, LogError> {
     let (bases, snapshots) = list(p.dir)?;
-    build(p, bases, snapshots)
+    build(p, bases, snapshots, false)
 }
 
 /// The state of a partition whose folder was just created (so is known to be empty): [`load`] without
 /// listing the folder.
 pub(crate) fn create(p: LoadParams<'_>) -> Result<Inner, LogError> {
-    build(p, Vec::new(), Vec::new())
+    build(p, Vec::new(), Vec::new(), false)
+}
+
+/// The state of a partition whose folder does not exist and is not created yet: an empty log at offset 0
+/// whose folder and first segment appear on first use (`PartitionLog::ensure_on_disk`). Nothing is
+/// read or written here.
+pub(crate) fn pending(p: LoadParams<'_>) -> Result<Inner, LogError> {
+    build(p, Vec::new(), Vec::new(), true)
 }
 
 /// Lists a partition folder: segment base offsets (after completing interrupted compaction swaps) and
@@ -85,7 +92,12 @@ fn list(dir: &Path) -> Result<(Vec<i64>, Vec<i64>), LogError> {
 }
 
 /// Opens the segments at `bases` (creating the first one if there is none) and restores producer state.
-fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inner, LogError> {
+fn build(
+    p: LoadParams<'_>,
+    bases: Vec<i64>,
+    snapshots: Vec<i64>,
+    lazy: bool,
+) -> Result<Inner, LogError> {
     let dir = p.dir;
 
     let entries_max = index_entries_max(&p.config);
@@ -139,8 +151,12 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
     let mut dir_needs_sync = false;
     if segments.is_empty() {
         let base = p.log_start.unwrap_or(0).max(0);
-        segments.push(Segment::create(dir, base, entries_max, p.now_ms, p.files)?);
-        dir_needs_sync = true;
+        if lazy {
+            segments.push(Segment::pending(dir, base, entries_max, p.now_ms, p.files));
+        } else {
+            segments.push(Segment::create(dir, base, entries_max, p.now_ms, p.files)?);
+            dir_needs_sync = true;
+        }
     }
     let end = segments
         .last()
@@ -157,7 +173,7 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
     let log_start = p.log_start.unwrap_or(first_base).clamp(first_base, log_end);
 
     let mut txn_index = TxnIndex::default();
-    for seg in &segments {
+    for seg in segments.iter().filter(|_| !lazy) {
         for t in super::txn_index::read_file(dir, seg.base_offset)? {
             txn_index.push_loaded(seg.base_offset, t);
         }
@@ -181,7 +197,11 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
     } else {
         recovery_point.clamp(first_base, log_end)
     };
-    let mut epochs = EpochCache::load(dir);
+    let mut epochs = if lazy {
+        EpochCache::default()
+    } else {
+        EpochCache::load(dir)
+    };
     epochs.truncate_from_end(log_end);
     if restarted.is_some() {
         epochs.truncate_from_start(log_start);
@@ -211,6 +231,8 @@ fn build(p: LoadParams<'_>, bases: Vec<i64>, snapshots: Vec<i64>) -> Result<Inne
         unflushed_messages: 0,
         last_flush_ms: p.now_ms,
         dir_needs_sync,
+        on_disk: !lazy,
+        data_dir_sync: 0,
         pending_snapshot: None,
         closed: false,
         flush_error: None,

@@ -183,6 +183,9 @@ struct FilesState {
     time_last: Option<(i64, i64)>,
     /// The files are being renamed away for deletion: never reopen, never write indexes back.
     retired: bool,
+    /// The `.log` file (and maybe the partition folder) does not exist yet: the first use creates both
+    /// instead of reopening (a lazily created partition, see `PartitionLog::ensure_on_disk`).
+    pending: bool,
 }
 
 /// The reopenable resources of one segment; an entry of the store's [`FileCache`]. Its lock is innermost.
@@ -262,7 +265,12 @@ impl SegmentFiles {
                             "segment was deleted",
                         ));
                     }
-                    let o = self.load(log_size)?;
+                    let o = if st.pending {
+                        self.create_pending()?
+                    } else {
+                        self.load(log_size)?
+                    };
+                    st.pending = false;
                     self.cache.acquired();
                     loaded = true;
                     st.open.insert(o)
@@ -276,6 +284,28 @@ impl SegmentFiles {
             self.cache.admit(weak);
         }
         Ok(r)
+    }
+
+    /// Creates the partition folder (if missing) and this empty segment's `.log` file: the first use of a
+    /// segment made by [`Segment::pending`]. Index files are created when first written, as for
+    /// [`Segment::create`].
+    fn create_pending(&self) -> io::Result<OpenFiles> {
+        match std::fs::create_dir(&self.dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        let (log_path, _, _) = paths(&self.dir, self.base_offset);
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&log_path)?;
+        Ok(OpenFiles {
+            log: Arc::new(log),
+            index: OffsetIndex::new(self.base_offset, self.entries_max),
+            time_index: TimeIndex::new(self.base_offset, self.entries_max),
+        })
     }
 
     /// Reopens the log and reads both index files; an unusable index is rebuilt from the batch headers.
@@ -442,6 +472,21 @@ impl Segment {
             time_index: TimeIndex::new(base_offset, index_entries_max),
         });
         Ok(seg)
+    }
+
+    /// An empty segment whose folder and files do not exist yet: nothing touches the disk until the
+    /// first use of its file creates them (the partition folder included). A topic of 1,000 partitions
+    /// is then created without 2,000 journal operations on the request path.
+    pub fn pending(
+        dir: &Path,
+        base_offset: i64,
+        index_entries_max: usize,
+        now_ms: i64,
+        cache: &Arc<FileCache>,
+    ) -> Segment {
+        let seg = Segment::empty(dir, base_offset, index_entries_max, now_ms, cache);
+        seg.files.lock().pending = true;
+        seg
     }
 
     fn empty(

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use tokio::sync::watch;
 
 use super::checkpoint::{self, sync_dir, CLEANER_FILE, LOG_START_FILE, RECOVERY_POINT_FILE};
+use super::data_dir::DataDirSync;
 use super::file_cache::{FileCache, FileCacheStats};
 use super::flush::Flusher;
 use super::partition::{now_ms, Inner, PartitionLog};
@@ -42,6 +43,8 @@ pub struct LogStore {
     flusher: Arc<Flusher>,
     /// Bound on open segment files (`log.max.open.files`), shared by all partitions.
     files: Arc<FileCache>,
+    /// Group-committed fsync of the data folder for partition folders created lazily.
+    data_dir: Arc<DataDirSync>,
     /// The flusher thread, joined at shutdown.
     flusher_thread: Mutex<Option<JoinHandle<()>>>,
     /// The retention / cleaner task, if started.
@@ -72,6 +75,19 @@ impl Doomed {
     }
 }
 
+/// Renames the folder of a closed partition to `to`; false when it has none (a partition created lazily
+/// and never written).
+fn rename_folder(log: &PartitionLog, to: &Path) -> Result<bool, LogError> {
+    let on_disk = log.is_on_disk();
+    match crate::log::fs::rename(log.dir(), to) {
+        Ok(()) => Ok(true),
+        // A read may have created the folder of a pending segment without marking it on disk: try the
+        // rename whatever the flag says, and accept a missing folder only where none was made.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !on_disk => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Splits `<topic>-<partition>` on the last `-` (topic names may contain `-`).
 pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
     let (topic, partition) = name.rsplit_once('-')?;
@@ -97,6 +113,7 @@ impl LogStore {
         let high_watermarks = checkpoint::read(&dir, checkpoint::HIGH_WATERMARK_FILE)?;
         let (flusher, flusher_thread) = Flusher::start()?;
         let files = FileCache::new(options.max_open_files);
+        let data_dir = Arc::new(DataDirSync::new(dir.clone()));
         let options = Arc::new(options);
         let now = now_ms();
         let mut found = Vec::new();
@@ -169,12 +186,12 @@ impl LogStore {
         let mut existing = Vec::with_capacity(found.len());
         for ((key, path), inner) in found.into_iter().zip(loaded) {
             let log = PartitionLog::from_inner(
-                &key.0,
-                key.1,
+                (&key.0, key.1),
                 path,
                 options.clone(),
                 flusher.clone(),
                 files.clone(),
+                data_dir.clone(),
                 inner,
             );
             if !clean {
@@ -201,6 +218,7 @@ impl LogStore {
             existing,
             flusher,
             files,
+            data_dir,
             flusher_thread: Mutex::new(Some(flusher_thread)),
             background: Mutex::new(None),
             maintenance: Mutex::new(()),
@@ -237,18 +255,21 @@ impl LogStore {
         partition: i32,
         config: LogConfig,
     ) -> Result<Arc<PartitionLog>, LogError> {
-        let (log, created) = self.open_or_create(topic, partition, config)?;
+        let (log, created) = self.open_or_create(topic, partition, config, false)?;
         if created {
             sync_dir(&self.options.dir)?;
         }
         Ok(log)
     }
 
-    /// [`get_or_create`](Self::get_or_create) for many partitions at once (a topic's creation): the data
-    /// folder is fsynced once after all new partition folders exist, not once per partition, and each new
-    /// partition's own folder is fsynced by the flusher before its first acks=all acknowledgement (as
-    /// for a rolled segment). A crash before those fsyncs loses at most empty folders, which the metadata
-    /// (committed before this runs) recreates on the next start. One result per item, in order.
+    /// [`get_or_create`](Self::get_or_create) for many partitions at once (a topic's creation, the
+    /// metadata's partitions for this broker), lazily: a partition without a folder exists in memory at
+    /// once, as an empty log at offset 0, and its folder and first segment are created by its first
+    /// append or truncation (`PartitionLog::ensure_on_disk`); the flusher fsyncs the new folder and the
+    /// data folder (one fsync for many) before the first acks=all acknowledgement. A crash before that
+    /// loses only empty partitions, which the metadata (committed before this runs) places here again on
+    /// the next start. So CreateTopics of 1,000 partitions touches no disk beyond the metadata log.
+    /// Folders found on disk are loaded. One result per item, in order.
     pub fn get_or_create_many(
         &self,
         items: impl IntoIterator<Item = (String, i32, LogConfig)>,
@@ -257,7 +278,7 @@ impl LogStore {
         let mut out: Vec<_> = items
             .into_iter()
             .map(|(topic, partition, config)| {
-                let (log, new) = self.open_or_create(&topic, partition, config)?;
+                let (log, new) = self.open_or_create(&topic, partition, config, true)?;
                 created |= new;
                 Ok(log)
             })
@@ -278,12 +299,14 @@ impl LogStore {
 
     /// Opens or creates one partition; true when its folder was created here (the data folder then
     /// needs an fsync, which the caller does once for a batch). The new folder's own fsync is left to
-    /// the flusher (`dir_needs_sync` is set when its first segment is created).
+    /// the flusher (`dir_needs_sync` is set when its first segment is created). `lazy`: a partition with
+    /// no folder is created in memory only (see [`get_or_create_many`](Self::get_or_create_many)).
     fn open_or_create(
         &self,
         topic: &str,
         partition: i32,
         config: LogConfig,
+        lazy: bool,
     ) -> Result<(Arc<PartitionLog>, bool), LogError> {
         let key = (topic.to_string(), partition);
         let mut map = self.map();
@@ -298,11 +321,15 @@ impl LogStore {
             )));
         }
         let dir = self.options.dir.join(format!("{topic}-{partition}"));
-        let created = match std::fs::create_dir(&dir) {
-            Ok(()) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(e.into()),
-        };
+        // A lookup in the data folder (no journal operation), to load a folder a lazy partition's first
+        // write made before the partition left the map (e.g. an earlier store instance's).
+        let pending = lazy && !dir.exists();
+        let created = !pending
+            && match std::fs::create_dir(&dir) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(e.into()),
+            };
         let params = LoadParams {
             dir: &dir,
             clean: true,
@@ -316,18 +343,20 @@ impl LogStore {
             files: &self.files,
         };
         // A folder made just now is empty: nothing to list or recover.
-        let inner = if created {
+        let inner = if pending {
+            recovery::pending(params)?
+        } else if created {
             recovery::create(params)?
         } else {
             recovery::load(params)?
         };
         let log = PartitionLog::from_inner(
-            topic,
-            partition,
+            (topic, partition),
             dir,
             self.options.clone(),
             self.flusher.clone(),
             self.files.clone(),
+            self.data_dir.clone(),
             inner,
         );
         log.set_config(config);
@@ -355,7 +384,10 @@ impl LogStore {
             "{topic}-{partition}.{}-delete",
             uuid::Uuid::new_v4().simple()
         ));
-        crate::log::fs::rename(log.dir(), &doomed)?;
+        if !rename_folder(&log, &doomed)? {
+            // Created lazily and never written: no folder, nothing to remove.
+            return Ok(());
+        }
         sync_dir(&self.options.dir)?;
         // Removed later by the background task (Kafka's `log.segment.delete.delay.ms`): unlinking a large
         // partition truncates its page cache and frees its blocks, which must not stall the caller (a
@@ -371,7 +403,12 @@ impl LogStore {
     /// Closes a partition the metadata does not place on this broker and renames its folder
     /// `<name>.<uuid>-stray`, where it stays for an operator to look at (Kafka 3.7+ keeps stray logs
     /// rather than deleting them: a lost or wrong metadata log must not cost data). Loading skips it.
-    pub fn set_aside_stray(&self, topic: &str, partition: i32) -> Result<PathBuf, LogError> {
+    /// `None` when the partition had no folder (created lazily and never written): nothing to keep.
+    pub fn set_aside_stray(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<PathBuf>, LogError> {
         let Some(log) = self.map().remove(&(topic.to_string(), partition)) else {
             return Err(LogError::Io(std::io::Error::from(
                 std::io::ErrorKind::NotFound,
@@ -382,9 +419,11 @@ impl LogStore {
             "{topic}-{partition}.{}-stray",
             uuid::Uuid::new_v4().simple()
         ));
-        crate::log::fs::rename(log.dir(), &aside)?;
+        if !rename_folder(&log, &aside)? {
+            return Ok(None);
+        }
         sync_dir(&self.options.dir)?;
-        Ok(aside)
+        Ok(Some(aside))
     }
 
     fn lock_doomed(&self) -> std::sync::MutexGuard<'_, Vec<Doomed>> {

@@ -372,6 +372,7 @@ impl PartitionLog {
         let last = headers[headers.len() - 1];
         let bytes = (records.len() - from) as u64;
         let max_timestamp = headers.iter().map(|h| h.max_timestamp).max().unwrap_or(-1);
+        self.ensure_on_disk(&mut inner)?;
         self.maybe_roll(&mut inner, bytes, last.last_offset(), max_timestamp, now_ms)?;
         let interval = u64::from(inner.config.index_interval_bytes);
         let Some(active) = inner.segments.last_mut() else {
@@ -429,6 +430,8 @@ impl PartitionLog {
             if inner.closed {
                 return Err(LogError::Deleted);
             }
+            // The log start must persist (in the folder's first segment name).
+            self.ensure_on_disk(&mut inner)?;
             // Old files first: a segment based at `offset` would share the new one's file names.
             for seg in std::mem::take(&mut inner.segments) {
                 removed.extend(seg.rename_deleted()?);
@@ -499,6 +502,7 @@ impl PartitionLog {
             if offset >= inner.log_end {
                 return Ok(());
             }
+            self.ensure_on_disk(&mut inner)?;
             let offset = offset.max(inner.log_start);
             while inner.segments.len() > 1
                 && inner
