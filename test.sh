@@ -10,5 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # Lints first (fast, and they guard the no-unwrap/expect rule of src/lib.rs).
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets
+# The cargo-fuzz targets build (nightly) and run 20 s each over the malformed-produce seeds.
+fuzz/ci.sh
 compat/setup.sh
 compat/run.sh "$@"
