@@ -41,14 +41,12 @@ fn frame(api_key: ApiKey, correlation_id: i32, body: &[u8]) -> Bytes {
     b.freeze()
 }
 
+/// One committed partition: (partition, offset, metadata).
+type CommitPart<'a> = (i32, i64, Option<&'a str>);
+
 /// OffsetCommit v10: group, member epoch, member id, null instance id, then topics by id, each with
 /// (partition, offset, leader epoch, metadata).
-fn commit_body(
-    group: &str,
-    epoch: i32,
-    member: &str,
-    topics: &[(Uuid, &[(i32, i64, Option<&str>)])],
-) -> Bytes {
+fn commit_body(group: &str, epoch: i32, member: &str, topics: &[(Uuid, &[CommitPart])]) -> Bytes {
     let mut b = BytesMut::new();
     compact_str(&mut b, Some(group));
     b.put_i32(epoch);
