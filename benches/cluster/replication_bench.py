@@ -1,7 +1,8 @@
 """Replication figures for BENCHMARKS.md, on 3 real node processes over loopback.
 
 usage: WEIR_BIN=target/release/weir compat/.deps/venv/bin/python benches/cluster/replication_bench.py [KILLS]
-       SKIP_THROUGHPUT=1 / SKIP_E2E=1 / SKIP_FAILOVER=1 leave a part out; E2E_S=seconds (default 20)
+       SKIP_THROUGHPUT=1 / SKIP_E2E=1 / SKIP_FAILOVER=1 leave a part out; E2E_S=seconds (default 20);
+       CONTROLLER_ROUNDS=N adds N SIGTERM rounds of a leader that is also the active controller
 
 Prints, for a cluster with the durable default (`acks.all.fsync=true`) and then one with Kafka's semantics
 (`acks.all.fsync=false`):
@@ -232,6 +233,55 @@ def failover(c, cp):
         w.close()
 
 
+def controller_failover(c, cp, rounds):
+    """SIGTERM of a partition leader that is also the active controller (CONTROLLER_ROUNDS=N): each round
+    creates one-partition topics until one is led by the controller (placement is the controller's, so a
+    topic cannot be pinned), then stops that node. This exercises the quorum leader's hand-off at shutdown:
+    the voter outside the last commit's majority must learn of it without a new election."""
+    results = []
+    for _ in range(rounds):
+        time.sleep(1)
+        survivor = next(i for i in c.nodes if c.alive(i))
+        controller = c.controller(survivor)
+        admin = AdminClient({"bootstrap.servers": c.bootstrap()})
+        topic = None
+        for _ in range(8):
+            name = "ctl-failover-" + uuid.uuid4().hex[:6]
+            admin.create_topics([NewTopic(name, 1, 3, config={"min.insync.replicas": "2"})])[name].result(30)
+            c.wait("in sync", lambda: in_sync(c, name, 1), 30)
+            if c.metadata(survivor)["topics"][name]["partitions"][0][1] == controller:
+                topic = name
+                break
+        if topic is None:
+            print("  no topic led by the controller; round skipped", flush=True)
+            continue
+        writers = {"librdkafka": RdkafkaWriter(c, topic), "java": JavaWriter(c, topic, cp)}
+        c.wait("both producers acknowledged", lambda: all(w.acks for w in writers.values()), 60)
+        survivors = [i for i in c.nodes if c.alive(i) and i != controller]
+        out = {}
+        pt = threading.Thread(target=probe, args=(c, topic, controller, survivors, out), daemon=True)
+        pt.start()
+        t0 = time.time()
+        c.stop(controller)
+        pt.join(60)
+        c.wait("an acknowledgement after the fault to each producer",
+               lambda: all(first_ack_after(w.acks, t0) for w in writers.values()), 60)
+        r = {"visible": out.get("visible"), "serving": out.get("serving")}
+        r.update({k: first_ack_after(w.acks, t0) for k, w in writers.items()})
+        r = {k: None if v is None else v - t0 for k, v in r.items()}
+        results.append(r)
+        print(f"  SIGTERM of leader {controller} (also the active controller): "
+              + ", ".join(f"{k} {fmt(v)}" for k, v in r.items()), flush=True)
+        for w in writers.values():
+            w.close()
+        c.start(controller)
+        c.wait("3 brokers again", lambda: len(c.metadata(survivor)["brokers"]) == 3, 60)
+        c.wait("in sync again", lambda: in_sync(c, topic, 1), 60)
+    if results:
+        print(f"SIGTERM, leader and active controller, {len(results)} rounds (median / max): " + "; ".join(
+            f"{k} {summary([r[k] for r in results])}" for k in results[0]), flush=True)
+
+
 STAGES = ("fenced", "leading", "replicating", "visible", "serving", "librdkafka", "java")
 
 
@@ -331,6 +381,8 @@ def cluster_run(fsync):
                       f"{statistics.median(p99[3]):.2f} ms (gap {gap:+.2f} ms)", flush=True)
         if fsync == "true" and os.environ.get("SKIP_FAILOVER") is None:
             failover(c, java_classes())
+        if fsync == "true" and os.environ.get("CONTROLLER_ROUNDS"):
+            controller_failover(c, java_classes(), int(os.environ["CONTROLLER_ROUNDS"]))
 
 
 def main():

@@ -3,7 +3,7 @@
 //! DeleteRecords, clean restarts and power cuts — checking after every recovery that each acknowledged
 //! record is there, unchanged, and that nothing unreadable or foreign is served.
 //!
-//! `cargo test --lib power_loss` runs `WEIR_SIM_SEEDS` seeds (default 1000) of `WEIR_SIM_STEPS` steps
+//! `cargo test --lib power_loss` runs `WEIR_SIM_SEEDS` seeds (default 2000) of `WEIR_SIM_STEPS` steps
 //! (default 40) from `WEIR_SIM_FIRST_SEED` (default 0), spread over the cores, plus the regression seeds;
 //! `WEIR_SIM_SEED=n` replays one seed. Power cuts strike inside seam calls too unless
 //! `WEIR_SIM_MID_CALL=0`. A failure prints the command that replays it. A seed fixes the workload and every crash decision; the flusher
@@ -557,7 +557,7 @@ fn read_all(log: &PartitionLog, from: i64, end: i64, what: &str) -> BTreeMap<i64
 
 /// Seeds `cargo test` runs (about a minute in a debug build on two busy cores, see BENCHMARKS.md);
 /// soaks set `WEIR_SIM_SEEDS`.
-const DEFAULT_SEEDS: u64 = 1000;
+const DEFAULT_SEEDS: u64 = 2000;
 
 /// Steps per seed `cargo test` runs: short seeds, many of them (a seed's cost grows faster than its
 /// length, as its logs and folders grow); soaks set `WEIR_SIM_STEPS`.
