@@ -1387,7 +1387,9 @@ fn a_diverging_follower_fetch_does_not_move_the_high_watermark() {
     };
     let hw = log.offsets().high_watermark;
     // The follower holds offsets 6..8 from epoch 2: other records than ours there.
-    let got = log.on_follower_fetch(2, at(8, 2, 3), now).expect("leader");
+    let got = log
+        .on_follower_fetch(2, at(8, 2, 3), true, now)
+        .expect("leader");
     assert!(!got.may_join);
     assert_eq!(
         log.offsets().high_watermark,
@@ -1396,20 +1398,54 @@ fn a_diverging_follower_fetch_does_not_move_the_high_watermark() {
     );
     assert!(
         matches!(
-            log.on_follower_fetch(2, at(10, 3, 2), now),
+            log.on_follower_fetch(2, at(10, 3, 2), true, now),
             Err(LogError::NotLeader)
         ),
         "a fetch in an older leader epoch is fenced"
     );
     assert_eq!(log.offsets().high_watermark, hw);
-    log.on_follower_fetch(2, at(6, 1, 3), now).expect("leader");
+    log.on_follower_fetch(2, at(6, 1, 3), true, now)
+        .expect("leader");
     assert_eq!(
         log.offsets().high_watermark,
         6,
         "truncated to where epoch 1 ends"
     );
-    log.on_follower_fetch(2, at(10, 3, 3), now).expect("leader");
+    log.on_follower_fetch(2, at(10, 3, 3), true, now)
+        .expect("leader");
     assert_eq!(log.offsets().high_watermark, 10);
+}
+
+/// A caught-up follower whose broker is leaving (fenced, or in controlled shutdown) is not proposed
+/// for the ISR: a pending addition holds the high watermark until the controller answers (KIP-841).
+#[test]
+fn a_leaving_broker_is_not_proposed_for_the_isr() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = LogStore::open(opts(dir.path())).expect("open");
+    let log = store
+        .get_or_create("t", 0, LogConfig::default())
+        .expect("create");
+    let now = now();
+    log.become_leader(1, 0, vec![], &[2], now);
+    log.append(batch(2, now), now).expect("append");
+    let caught_up = FollowerPosition {
+        offset: 2,
+        durable: 2,
+        current_leader_epoch: 1,
+        last_fetched_epoch: 1,
+    };
+    let leaving = log
+        .on_follower_fetch(2, caught_up, false, now)
+        .expect("leader");
+    assert!(!leaving.may_join);
+    assert_eq!(log.offsets().high_watermark, 2, "nothing pending holds it");
+    let eligible = log
+        .on_follower_fetch(2, caught_up, true, now)
+        .expect("leader");
+    assert!(
+        eligible.may_join,
+        "an eligible caught-up follower is proposed"
+    );
 }
 
 /// A batch as a leader wrote it: `n` records from `base_offset`, stamped with leader epoch `epoch`.

@@ -229,7 +229,14 @@ impl Replication {
         replica: i32,
         fetch: FollowerPosition,
     ) -> Result<(), LogError> {
-        let got = log.on_follower_fetch(replica, fetch, now_ms())?;
+        let eligible = self.links.get().is_none_or(|l| {
+            l.publisher
+                .current()
+                .brokers
+                .get(&replica)
+                .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
+        });
+        let got = log.on_follower_fetch(replica, fetch, eligible, now_ms())?;
         if got.may_join {
             if let Some((isr, leader_epoch, partition_epoch)) = log.isr_with(replica) {
                 self.propose_isr(log.clone(), isr, leader_epoch, partition_epoch);

@@ -213,10 +213,15 @@ impl PartitionLog {
     /// is not one of its replicas. A follower whose log diverges from ours (its last fetched epoch ends
     /// before its fetch offset here) is not counted: its offsets hold other records until it truncates
     /// (Kafka updates the follower's fetch state only when there is no diverging epoch).
+    /// `isr_eligible`: the follower's broker may join the ISR (registered, unfenced, not shutting down;
+    /// Kafka's `isReplicaIsrEligible`, KIP-841). A pending addition counts towards the high watermark
+    /// until the controller answers, so proposing a broker that is leaving would hold every acks=all
+    /// produce until a controller refuses it — seconds when the leaving broker was the controller.
     pub fn on_follower_fetch(
         &self,
         replica: i32,
         fetch: FollowerPosition,
+        isr_eligible: bool,
         now_ms: i64,
     ) -> Result<FollowerFetch, LogError> {
         let mut inner = self.lock();
@@ -245,7 +250,7 @@ impl PartitionLog {
         self.publish_marks(&mut inner);
         let hw = inner.high_watermark;
         let may_join = match &mut inner.role {
-            Role::Leader(s) if s.may_join(replica, hw) => {
+            Role::Leader(s) if isr_eligible && s.may_join(replica, hw) => {
                 s.pending_add.push(replica);
                 true
             }
